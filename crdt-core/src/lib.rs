@@ -1,0 +1,14 @@
+//! # crdt-core
+//!
+//! The replica: conflict-free replicated data types that merge in any order, the logical clocks
+//! they are built on, and the machinery that delivers changes causally. Pure Rust with no I/O, no
+//! async and no clocks, so the same code runs in the relay, in native clients and in browsers
+//! (wasm32).
+//!
+//! - [`clock`]: [`ReplicaId`], [`Dot`], [`VersionVector`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+
+pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};

@@ -1,0 +1,3 @@
+//! Runnable programs a newcomer starts from: see the binaries in `src/bin/`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
