@@ -1,3 +1,5 @@
 //! Runnable programs a newcomer starts from: see the binaries in `src/bin/`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod trace;
