@@ -6,9 +6,12 @@
 //! (wasm32).
 //!
 //! - [`clock`]: [`ReplicaId`], [`Dot`], [`VersionVector`].
+//! - [`causal`]: [`CausalBuffer`], which releases changes only after their causal past.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod causal;
 pub mod clock;
 
+pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
