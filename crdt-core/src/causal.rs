@@ -154,7 +154,18 @@ impl<P> CausalBuffer<P> {
         }
         self.applied.set(id.replica, id.end - 1);
         let mut released = Vec::new();
-        self.release_from(id.replica, &mut released);
+        let mut delivery = Delivery {
+            applied: 0,
+            rejected: Vec::new(),
+        };
+        self.release_from(
+            id.replica,
+            &mut |c| {
+                released.push(c);
+                Ok::<(), std::convert::Infallible>(())
+            },
+            &mut delivery,
+        );
         released
     }
 
@@ -198,6 +209,30 @@ impl<P> CausalBuffer<P> {
         change: CausalChange<P>,
         bytes: usize,
     ) -> Result<Vec<CausalChange<P>>, CausalError> {
+        let mut released = Vec::new();
+        self.insert_with(change, bytes, |c| {
+            released.push(c);
+            Ok::<(), std::convert::Infallible>(())
+        })?;
+        Ok(released)
+    }
+
+    /// Offers a change and hands every change that becomes ready to `apply`, in causal order.
+    ///
+    /// A change counts as applied only when `apply` returns `Ok`; one that `apply` rejects is
+    /// dropped (as though it never arrived) and reported in [`Delivery::rejected`], and changes that
+    /// depend on it keep waiting. Use this when a change can only be checked against its causal
+    /// past, e.g. a change from a hostile peer that refers to elements that do not exist.
+    pub fn insert_with<E>(
+        &mut self,
+        change: CausalChange<P>,
+        bytes: usize,
+        mut apply: impl FnMut(CausalChange<P>) -> Result<(), E>,
+    ) -> Result<Delivery<E>, CausalError> {
+        let mut delivery = Delivery {
+            applied: 0,
+            rejected: Vec::new(),
+        };
         let id = change.id;
         if id.start == 0 || id.is_empty() {
             return Err(CausalError::EmptyChange { id });
@@ -208,7 +243,7 @@ impl<P> CausalBuffer<P> {
         }
         let applied = self.applied.get(id.replica);
         if applied >= id.end - 1 {
-            return Ok(Vec::new()); // every event applied: a duplicate
+            return Ok(delivery); // every event applied: a duplicate
         }
         if applied >= id.start {
             return Err(CausalError::Overlap { id, applied });
@@ -216,18 +251,16 @@ impl<P> CausalBuffer<P> {
         let first = Dot::new(id.replica, id.start);
         if let Some(existing) = self.waiting.get(&first) {
             return if existing.change.id == id {
-                Ok(Vec::new()) // the same change, waiting already
+                Ok(delivery) // the same change, waiting already
             } else {
                 Err(CausalError::Conflict { id })
             };
         }
         match self.blocker(&change) {
             None => {
-                let mut released = Vec::new();
-                self.applied.set(id.replica, id.end - 1);
-                released.push(change);
-                self.release_from(id.replica, &mut released);
-                Ok(released)
+                self.deliver(change, &mut apply, &mut delivery);
+                self.release_from(id.replica, &mut apply, &mut delivery);
+                Ok(delivery)
             }
             Some(blocker) => {
                 if self.waiting.len() >= self.limits.max_changes
@@ -242,7 +275,28 @@ impl<P> CausalBuffer<P> {
                 self.bytes += bytes;
                 self.blocked_on.entry(blocker).or_default().push(first);
                 self.waiting.insert(first, Waiting { change, bytes });
-                Ok(Vec::new())
+                Ok(delivery)
+            }
+        }
+    }
+
+    /// Hands a ready change to `apply`; marks it applied when accepted.
+    fn deliver<E>(
+        &mut self,
+        change: CausalChange<P>,
+        apply: &mut impl FnMut(CausalChange<P>) -> Result<(), E>,
+        delivery: &mut Delivery<E>,
+    ) -> bool {
+        let id = change.id;
+        match apply(change) {
+            Ok(()) => {
+                self.applied.set(id.replica, id.end - 1);
+                delivery.applied += 1;
+                true
+            }
+            Err(error) => {
+                delivery.rejected.push((id, error));
+                false
             }
         }
     }
@@ -260,8 +314,13 @@ impl<P> CausalBuffer<P> {
             .map(|(replica, counter)| Dot::new(replica, counter))
     }
 
-    /// After `replica` advanced, releases every waiting change that became ready, transitively.
-    fn release_from(&mut self, replica: ReplicaId, released: &mut Vec<CausalChange<P>>) {
+    /// After `replica` advanced, delivers every waiting change that became ready, transitively.
+    fn release_from<E>(
+        &mut self,
+        replica: ReplicaId,
+        apply: &mut impl FnMut(CausalChange<P>) -> Result<(), E>,
+        delivery: &mut Delivery<E>,
+    ) {
         let mut advanced = VecDeque::from([replica]);
         while let Some(replica) = advanced.pop_front() {
             let upto = self.applied.get(replica);
@@ -285,16 +344,25 @@ impl<P> CausalBuffer<P> {
                         }
                         None => {
                             self.bytes -= entry.bytes;
-                            let id = entry.change.id;
-                            self.applied.set(id.replica, id.end - 1);
-                            released.push(entry.change);
-                            advanced.push_back(id.replica);
+                            let replica = entry.change.id.replica;
+                            if self.deliver(entry.change, apply, delivery) {
+                                advanced.push_back(replica);
+                            }
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// What [`CausalBuffer::insert_with`] delivered.
+#[derive(Debug)]
+pub struct Delivery<E> {
+    /// Changes accepted by the apply function (the offered one and any it unblocked).
+    pub applied: usize,
+    /// Changes the apply function rejected, with its errors; they were dropped.
+    pub rejected: Vec<(SeqRange, E)>,
 }
 
 #[cfg(test)]
@@ -379,6 +447,22 @@ mod tests {
             end: 4,
         });
         assert_eq!(out, vec![change(2, 1, 2, &[(1, 3)])]);
+    }
+
+    #[test]
+    fn rejected_changes_are_dropped_and_their_dependents_wait() {
+        let mut b = CausalBuffer::new(BufferLimits::default());
+        b.insert(change(2, 1, 2, &[(1, 1)]), 1).unwrap();
+        let delivery = b
+            .insert_with(change(1, 1, 2, &[]), 1, |_| Err("forged reference"))
+            .unwrap();
+        assert_eq!(delivery.applied, 0);
+        assert_eq!(delivery.rejected.len(), 1);
+        assert_eq!(b.applied().get(r(1)), 0, "a rejected change is not applied");
+        assert_eq!(b.pending_len(), 1, "its dependent keeps waiting");
+        // The genuine change still gets through later and releases the dependent.
+        let out = b.insert(change(1, 1, 2, &[]), 1).unwrap();
+        assert_eq!(out.len(), 2);
     }
 
     /// A random causal history: `n` changes by up to 4 replicas, each depending on a random

@@ -13,5 +13,5 @@
 pub mod causal;
 pub mod clock;
 
-pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
+pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
