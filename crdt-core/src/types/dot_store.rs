@@ -219,6 +219,24 @@ impl<K: Ord, S> DotMap<K, S> {
         self.0.len()
     }
 
+    /// Sets the store of `key` (local operations, which keep the invariant themselves: an empty
+    /// `store` removes the key).
+    pub(crate) fn insert(&mut self, key: K, store: S)
+    where
+        S: DotStore,
+    {
+        if store.is_bottom() {
+            self.0.remove(&key);
+        } else {
+            self.0.insert(key, store);
+        }
+    }
+
+    /// Takes the store of `key` out of the map.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<S> {
+        self.0.remove(key)
+    }
+
     /// True when the store is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

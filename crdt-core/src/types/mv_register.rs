@@ -73,23 +73,21 @@ where
         let dot = self.context.next_dot(replica);
         let mut context = self.store.dots();
         context.insert(dot);
-        let delta = MvRegister {
+        self.context.insert(dot);
+        self.store = DotFun::single(dot, value.clone());
+        MvRegister {
             store: DotFun::single(dot, value),
             context,
-        };
-        self.merge(&delta);
-        delta
+        }
     }
 
     /// Removes every value this replica has seen (writes it has not seen survive); returns the
     /// delta.
     pub fn clear(&mut self) -> MvRegister<T> {
-        let delta = MvRegister {
+        MvRegister {
             store: DotFun::default(),
-            context: self.store.dots(),
-        };
-        self.merge(&delta);
-        delta
+            context: std::mem::take(&mut self.store).dots(),
+        }
     }
 
     /// The current values, one per concurrent write, in the order of their dots.

@@ -74,45 +74,48 @@ where
     /// Applies a nested operation to the value of `key` (the default value if absent) and returns
     /// the map's delta.
     ///
-    /// `operation` receives the current value, sharing the map's causal context, and must return
-    /// **the delta the nested operation returned** (e.g. `|set| set.add(replica, x)`). Returning
-    /// anything else, such as a clone of the whole value, would make the map's delta claim to
-    /// have seen (and so remove) other keys.
+    /// `operation` receives the current value, holding the map's causal context, performs the
+    /// nested operation on it and must return **the delta that operation returned** (e.g.
+    /// `|set| set.add(replica, x)`; after several operations, their deltas merged into one).
+    /// Returning anything else, such as a clone of the whole value, would make the map's delta
+    /// claim to have seen (and so remove) other keys. Should `operation` panic, the map is left
+    /// without that key and with an empty context: do not keep using it.
     pub fn update<F>(&mut self, key: K, operation: F) -> OrMap<K, V>
     where
         F: FnOnce(&mut V) -> V,
     {
-        let store = self.store.get(&key).cloned().unwrap_or_default();
-        let mut value = V::from_parts(store, self.context.clone());
-        let (nested_store, nested_context) = operation(&mut value).into_parts();
-        let delta = OrMap {
-            store: DotMap::single(key, nested_store),
-            context: nested_context,
-        };
-        self.merge(&delta);
-        delta
+        // The value is lent the map's store and context (moved out, not cloned) and the nested
+        // operation applies its effect to them directly; they then move back.
+        let store = self.store.remove(&key).unwrap_or_default();
+        let context = std::mem::take(&mut self.context);
+        let mut value = V::from_parts(store, context);
+        let nested_delta = operation(&mut value);
+        let (store, context) = value.into_parts();
+        self.context = context;
+        self.store.insert(key.clone(), store);
+        let (delta_store, delta_context) = nested_delta.into_parts();
+        OrMap {
+            store: DotMap::single(key, delta_store),
+            context: delta_context,
+        }
     }
 
     /// Removes `key` as far as this replica has seen it: the nested state it observed is erased,
     /// concurrent updates survive. Returns the delta (empty when the key is absent).
     pub fn remove(&mut self, key: &K) -> OrMap<K, V> {
-        let context = self.store.get(key).map(DotStore::dots).unwrap_or_default();
-        let delta = OrMap {
+        let removed = self.store.remove(key);
+        OrMap {
             store: DotMap::default(),
-            context,
-        };
-        self.merge(&delta);
-        delta
+            context: removed.as_ref().map(DotStore::dots).unwrap_or_default(),
+        }
     }
 
     /// Removes every key this replica has seen; returns the delta.
     pub fn clear(&mut self) -> OrMap<K, V> {
-        let delta = OrMap {
+        OrMap {
             store: DotMap::default(),
-            context: self.store.dots(),
-        };
-        self.merge(&delta);
-        delta
+            context: std::mem::take(&mut self.store).dots(),
+        }
     }
 
     /// The value of `key`, if present. The value carries the map's causal context.

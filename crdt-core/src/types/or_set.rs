@@ -78,33 +78,31 @@ where
         let dot = self.context.next_dot(replica);
         let mut context = self.dots_of(&element);
         context.insert(dot);
-        let delta = OrSet {
+        // The local effect of the delta, without a join over the whole set.
+        self.context.insert(dot);
+        self.store.insert(element.clone(), DotSet::single(dot));
+        OrSet {
             store: DotMap::single(element, DotSet::single(dot)),
             context,
-        };
-        self.merge(&delta);
-        delta
+        }
     }
 
     /// Removes `element` as far as this replica has seen it (adds it has not seen survive);
     /// returns the delta, which is empty when the element is absent.
     pub fn remove(&mut self, element: &T) -> OrSet<T> {
-        let delta = OrSet {
+        let removed = self.store.remove(element);
+        OrSet {
             store: DotMap::default(),
-            context: self.dots_of(element),
-        };
-        self.merge(&delta);
-        delta
+            context: removed.as_ref().map(DotStore::dots).unwrap_or_default(),
+        }
     }
 
     /// Removes every element this replica has seen; returns the delta.
     pub fn clear(&mut self) -> OrSet<T> {
-        let delta = OrSet {
+        OrSet {
             store: DotMap::default(),
-            context: self.store.dots(),
-        };
-        self.merge(&delta);
-        delta
+            context: std::mem::take(&mut self.store).dots(),
+        }
     }
 
     /// True when `element` is in the set.
