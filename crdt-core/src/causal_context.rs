@@ -182,7 +182,7 @@ impl FromIterator<Dot> for CausalContext {
 }
 
 impl Serialize for CausalContext {
-    /// Encodes as `(version, [cloud dots...])`, the layout [`WireCausalContext`] decodes.
+    /// Encodes as `(version, [cloud dots...])`, the layout decoding expects.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct WireRef<'a> {

@@ -1,6 +1,6 @@
 //! [`OrSet`]: an add-wins observed-remove set without tombstones.
 //!
-//! Each add tags the element with a fresh [`Dot`]. A remove erases the dots of the element that
+//! Each add tags the element with a fresh [`Dot`](crate::Dot). A remove erases the dots of the element that
 //! the remover has seen, by carrying them in its delta's causal context and not in its store. A
 //! concurrent add made a dot the remover never saw, so the element survives: **add wins**. Nothing
 //! of a removed element is kept; the causal context alone remembers that its dots were seen. This
