@@ -7,11 +7,18 @@
 //!
 //! - [`clock`]: [`ReplicaId`], [`Dot`], [`VersionVector`].
 //! - [`causal`]: [`CausalBuffer`], which releases changes only after their causal past.
+//! - [`causal_context`]: [`CausalContext`], the exact set of events seen, gaps and all.
+//! - [`types`]: delta-state CRDTs ([`GCounter`], [`PNCounter`], [`LwwRegister`], [`MvRegister`],
+//!   [`OrSet`], [`OrMap`]) and their [`Crdt`] trait.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod causal;
+pub mod causal_context;
 pub mod clock;
+pub mod types;
 
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
+pub use causal_context::{CausalContext, InvalidState};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
+pub use types::{CausalCrdt, Crdt, GCounter, LwwRegister, MvRegister, OrMap, OrSet, PNCounter};
