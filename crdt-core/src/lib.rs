@@ -7,11 +7,13 @@
 //!
 //! - [`clock`]: [`ReplicaId`], [`Dot`], [`VersionVector`].
 //! - [`causal`]: [`CausalBuffer`], which releases changes only after their causal past.
+//! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod causal;
 pub mod clock;
+pub mod sync;
 
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
