@@ -634,3 +634,282 @@ impl<'de> Visitor<'de> for FrameVisitor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ReplicaId;
+    use proptest::prelude::*;
+
+    fn doc(s: &str) -> DocId {
+        DocId::new(s).unwrap()
+    }
+
+    fn vv(entries: &[(u64, u64)]) -> VersionVector {
+        entries
+            .iter()
+            .map(|&(r, c)| (ReplicaId::new(r), c))
+            .collect()
+    }
+
+    #[test]
+    fn doc_ids_are_validated() {
+        assert!(DocId::new("a").is_ok());
+        assert!(DocId::new("A-z_0.9~:/x").is_ok());
+        assert!(DocId::new("x".repeat(MAX_DOC_ID_LEN)).is_ok());
+        assert_eq!(
+            DocId::new("x".repeat(MAX_DOC_ID_LEN + 1)),
+            Err(DocIdError::TooLong { len: 257 })
+        );
+        assert_eq!(DocId::new(""), Err(DocIdError::Empty));
+        assert_eq!(
+            DocId::new("abc\u{e9}"),
+            Err(DocIdError::BadChar {
+                found: '\u{e9}',
+                at: 3
+            })
+        );
+        for bad in ["a b", "a\0", "a?b", "a#", "%20", "a\\b"] {
+            assert!(DocId::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn frame_layout_is_the_documented_one() {
+        let frame = encode(&Message::Ack {
+            doc: doc("d"),
+            version: vv(&[(2, 3)]),
+        });
+        // fixarray(4), version 1, kind 2, fixstr "d", fixmap(1) {2: 3}
+        assert_eq!(frame, [0x94, 0x01, 0x02, 0xa1, b'd', 0x81, 0x02, 0x03]);
+        let frame = encode(&Message::Changes {
+            doc: doc("d"),
+            bytes: vec![9, 8],
+            version: VersionVector::new(),
+        });
+        // the bytes travel as bin 8, not as an array of integers
+        assert_eq!(
+            frame,
+            [0x95, 0x01, 0x01, 0xa1, b'd', 0xc4, 0x02, 9, 8, 0x80]
+        );
+        let frame = encode(&Message::Error {
+            doc: None,
+            code: ErrorCode::ReadOnly,
+            message: "no".into(),
+        });
+        assert_eq!(frame, [0x95, 0x01, 0x04, 0xc0, 0x05, 0xa2, b'n', b'o']);
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        let codes: Vec<u16> = ErrorCode::KNOWN.iter().map(|c| c.code()).collect();
+        assert_eq!(codes, (1..=9).collect::<Vec<_>>());
+        for c in ErrorCode::KNOWN {
+            assert_eq!(ErrorCode::from_code(c.code()), c);
+        }
+        assert_eq!(ErrorCode::from_code(0), ErrorCode::Unknown(0));
+        assert_eq!(ErrorCode::from_code(700), ErrorCode::Unknown(700));
+    }
+
+    #[test]
+    fn wrong_versions_kinds_and_shapes_are_typed_errors() {
+        let mut frame = encode(&Message::Hello {
+            doc: doc("d"),
+            version: VersionVector::new(),
+        });
+        frame[1] = 0x02;
+        assert_eq!(
+            decode(&frame),
+            Err(ProtocolError::UnsupportedVersion { version: 2 })
+        );
+        // A future version with a completely different layout is still recognised as such.
+        let future = rmp_serde::to_vec(&(7u64, "whatever", [1, 2, 3])).unwrap();
+        assert_eq!(
+            decode(&future),
+            Err(ProtocolError::UnsupportedVersion { version: 7 })
+        );
+        assert_eq!(
+            decode(&[0x93, 0x01, 0x09, 0xa1, b'd']),
+            Err(ProtocolError::UnknownKind { kind: 9 })
+        );
+        assert_eq!(decode(&[]), Err(ProtocolError::Truncated));
+        assert!(matches!(
+            decode(&[0x01]),
+            Err(ProtocolError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode(&[0x91, 0x01]),
+            Err(ProtocolError::Malformed { .. })
+        ));
+        // Hello with an extra element, and with one too few.
+        assert!(matches!(
+            decode(&[0x95, 0x01, 0x00, 0xa1, b'd', 0x80, 0x00]),
+            Err(ProtocolError::Malformed { .. })
+        ));
+        assert!(matches!(
+            decode(&[0x93, 0x01, 0x00, 0xa1, b'd']),
+            Err(ProtocolError::Malformed { .. })
+        ));
+        // Changes whose bytes are an array of integers instead of bin.
+        assert!(matches!(
+            decode(&[0x95, 0x01, 0x01, 0xa1, b'd', 0x91, 0x07, 0x80]),
+            Err(ProtocolError::Malformed { .. })
+        ));
+        assert_eq!(
+            decode(&[0x94, 0x01, 0x02, 0xa1, b'd', 0x80, 0x00]),
+            Err(ProtocolError::TrailingBytes { count: 1 })
+        );
+        assert_eq!(
+            decode(&[0x94, 0x01, 0x02, 0xa1, b' ', 0x80]),
+            Err(ProtocolError::BadDocId(DocIdError::BadChar {
+                found: ' ',
+                at: 0
+            }))
+        );
+        assert_eq!(
+            decode(&[0x94, 0x01, 0x02, 0xa0, 0x80]),
+            Err(ProtocolError::BadDocId(DocIdError::Empty))
+        );
+        assert_eq!(
+            ProtocolError::UnsupportedVersion { version: 2 }.code(),
+            ErrorCode::UnsupportedVersion
+        );
+    }
+
+    #[test]
+    fn oversized_frames_and_lengths_are_refused_without_allocating() {
+        let frame = encode(&Message::Changes {
+            doc: doc("d"),
+            bytes: vec![0; 100],
+            version: VersionVector::new(),
+        });
+        assert_eq!(
+            decode_bounded(&frame, 50),
+            Err(ProtocolError::TooLarge {
+                len: frame.len(),
+                max: 50
+            })
+        );
+        assert!(decode_bounded(&frame, frame.len()).is_ok());
+        // bin 32 claiming 4 GiB, a map claiming 4 billion entries, a str claiming 4 GiB.
+        let claims: [&[u8]; 3] = [
+            &[
+                0x95, 0x01, 0x01, 0xa1, b'd', 0xc6, 0xff, 0xff, 0xff, 0xff, 0x00,
+            ],
+            &[
+                0x94, 0x01, 0x00, 0xa1, b'd', 0xdf, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
+            &[0x94, 0x01, 0x00, 0xdb, 0xff, 0xff, 0xff, 0xff, b'd'],
+        ];
+        for frame in claims {
+            assert_eq!(decode(frame), Err(ProtocolError::Truncated), "{frame:x?}");
+        }
+        // An array header claiming 4 billion elements.
+        assert_eq!(
+            decode(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00]),
+            Err(ProtocolError::Truncated)
+        );
+    }
+
+    fn doc_id() -> impl Strategy<Value = DocId> {
+        "[A-Za-z0-9._~:/-]{1,40}".prop_map(|s| DocId::new(s).unwrap())
+    }
+
+    fn version() -> impl Strategy<Value = VersionVector> {
+        prop::collection::btree_map(any::<u64>(), 1..u64::MAX, 0..5)
+            .prop_map(|m| m.into_iter().map(|(r, c)| (ReplicaId::new(r), c)).collect())
+    }
+
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(any::<u8>(), 0..300)
+    }
+
+    fn message() -> impl Strategy<Value = Message> {
+        let code = prop_oneof![
+            prop::sample::select(ErrorCode::KNOWN.to_vec()),
+            (10u16..).prop_map(ErrorCode::Unknown),
+            Just(ErrorCode::Unknown(0)),
+        ];
+        prop_oneof![
+            (doc_id(), version()).prop_map(|(doc, version)| Message::Hello { doc, version }),
+            (doc_id(), bytes(), version()).prop_map(|(doc, bytes, version)| Message::Changes {
+                doc,
+                bytes,
+                version
+            }),
+            (doc_id(), version()).prop_map(|(doc, version)| Message::Ack { doc, version }),
+            (
+                doc_id(),
+                any::<u64>(),
+                any::<u64>(),
+                prop::option::of(bytes())
+            )
+                .prop_map(|(doc, peer, clock, state)| Message::Presence {
+                    doc,
+                    peer: PeerId(peer),
+                    clock,
+                    state
+                }),
+            (prop::option::of(doc_id()), code, ".{0,40}")
+                .prop_map(|(doc, code, message)| { Message::Error { doc, code, message } }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn messages_round_trip(m in message()) {
+            let frame = encode(&m);
+            prop_assert_eq!(decode(&frame), Ok(m));
+        }
+
+        #[test]
+        fn every_truncation_of_a_frame_is_truncated(m in message()) {
+            let frame = encode(&m);
+            for cut in 0..frame.len() {
+                prop_assert_eq!(decode(&frame[..cut]), Err(ProtocolError::Truncated), "cut {}", cut);
+            }
+        }
+
+        #[test]
+        fn random_bytes_never_panic(frame in prop::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(m) = decode(&frame) {
+                // Whatever decodes is a valid message that encodes again.
+                prop_assert_eq!(decode(&encode(&m)), Ok(m));
+            }
+        }
+
+        #[test]
+        fn corrupted_frames_never_panic(
+            m in message(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        ) {
+            let mut frame = encode(&m);
+            for (at, byte) in edits {
+                let i = at.index(frame.len());
+                frame[i] = byte;
+            }
+            if let Ok(m) = decode(&frame) {
+                prop_assert_eq!(decode(&encode(&m)), Ok(m));
+            }
+        }
+
+        #[test]
+        fn other_versions_are_unsupported(m in message(), v in 2u64..) {
+            let mut frame = encode(&m);
+            // Rewrite the version (second byte, a positive fixint) as a u64.
+            let mut patched = vec![frame[0], 0xcf];
+            patched.extend_from_slice(&v.to_be_bytes());
+            patched.extend_from_slice(&frame.split_off(2));
+            prop_assert_eq!(decode(&patched), Err(ProtocolError::UnsupportedVersion { version: v }));
+        }
+
+        #[test]
+        fn bad_doc_ids_are_refused_on_decode(bad in "[ -~]{0,8}[^A-Za-z0-9._~:/-][ -~]{0,8}") {
+            // Hand-encode a Hello whose doc id is the bad string.
+            let frame = rmp_serde::to_vec(&(1u64, 0u64, bad.as_str(), VersionVector::new())).unwrap();
+            prop_assert!(matches!(decode(&frame), Err(ProtocolError::BadDocId(_))));
+        }
+    }
+}

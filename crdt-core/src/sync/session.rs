@@ -342,3 +342,352 @@ fn presence_message(doc: &DocId, local: &LocalPresence) -> Message {
         state: local.state.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::test_doc::EventSet;
+
+    fn id() -> DocId {
+        DocId::new("test/doc").unwrap()
+    }
+
+    /// Two peers, each with a document and a session for the other.
+    struct Pair {
+        docs: [EventSet; 2],
+        sessions: [SyncSession; 2],
+    }
+
+    impl Pair {
+        fn new() -> Self {
+            Pair {
+                docs: [EventSet::new(1), EventSet::new(2)],
+                sessions: [SyncSession::new(id()), SyncSession::new(id())],
+            }
+        }
+
+        fn receive(&mut self, to: usize, m: Message) -> Vec<Message> {
+            self.sessions[to].receive(&mut self.docs[to], m).unwrap()
+        }
+
+        /// Delivers `out[s]` (messages from side s) in order until nobody has more to say;
+        /// returns the number of events each side sent in Changes.
+        fn pump(&mut self, mut out: [Vec<Message>; 2]) -> [usize; 2] {
+            let mut sent = [0, 0];
+            while !out[0].is_empty() || !out[1].is_empty() {
+                for from in 0..2 {
+                    for m in std::mem::take(&mut out[from]) {
+                        if let Message::Changes { bytes, .. } = &m {
+                            sent[from] += EventSet::count_events(bytes);
+                        }
+                        let replies = self.receive(1 - from, m);
+                        out[1 - from].extend(replies);
+                    }
+                }
+            }
+            sent
+        }
+
+        fn connect(&mut self) -> [usize; 2] {
+            let a = self.sessions[0].connect(&self.docs[0]);
+            let b = self.sessions[1].connect(&self.docs[1]);
+            self.pump([a, b])
+        }
+
+        fn edit(&mut self, side: usize, value: u64) -> Vec<Message> {
+            self.docs[side].add(value);
+            self.sessions[side].on_local_change(&self.docs[side])
+        }
+
+        fn disconnect(&mut self) {
+            self.sessions[0].disconnect();
+            self.sessions[1].disconnect();
+        }
+
+        fn assert_synced(&self) {
+            assert_eq!(self.docs[0].values(), self.docs[1].values());
+            assert_eq!(self.docs[0].pending() + self.docs[1].pending(), 0);
+            for s in 0..2 {
+                assert!(self.sessions[s].is_synced(&self.docs[s]), "side {s}");
+                assert_eq!(
+                    self.sessions[s].their_version(),
+                    Some(&self.docs[1 - s].version())
+                );
+            }
+        }
+    }
+
+    fn changes_events(messages: &[Message]) -> usize {
+        messages
+            .iter()
+            .map(|m| match m {
+                Message::Changes { bytes, .. } => EventSet::count_events(bytes),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn hello_exchange_catches_up_both_ways() {
+        let mut p = Pair::new();
+        for v in 0..3 {
+            p.docs[0].add(v);
+        }
+        for v in 0..2 {
+            p.docs[1].add(10 + v);
+        }
+        assert!(!p.sessions[0].is_synced(&p.docs[0]));
+        assert_eq!(p.sessions[0].their_version(), None);
+        assert_eq!(
+            p.connect(),
+            [3, 2],
+            "each side sends exactly what the other lacks"
+        );
+        p.assert_synced();
+        assert_eq!(p.docs[0].values().len(), 5);
+    }
+
+    #[test]
+    fn a_hello_to_an_idle_session_joins_it() {
+        let mut p = Pair::new();
+        p.docs[1].add(7);
+        let hello = p.sessions[0].connect(&p.docs[0]);
+        assert!(matches!(hello[..], [Message::Hello { .. }]));
+        let replies = p.receive(1, hello[0].clone());
+        assert!(matches!(
+            replies[..],
+            [Message::Hello { .. }, Message::Changes { .. }]
+        ));
+        assert!(p.sessions[1].is_connected());
+        p.pump([Vec::new(), replies]);
+        p.assert_synced();
+    }
+
+    #[test]
+    fn acked_data_is_never_resent_and_repeats_are_no_ops() {
+        let mut p = Pair::new();
+        let hello_b = p.sessions[1].connect(&p.docs[1]);
+        let hello_a = p.sessions[0].connect(&p.docs[0]);
+        p.pump([hello_a, hello_b.clone()]);
+        let change = p.edit(0, 1);
+        assert_eq!(changes_events(&change), 1);
+        let ack = p.receive(1, change[0].clone());
+        assert!(matches!(ack[..], [Message::Ack { .. }]));
+        assert!(p.receive(0, ack[0].clone()).is_empty());
+        // Nothing is sent again: not on a change notice, not for a repeated Hello (from before the
+        // edit), not for a repeated Ack, not for repeated Changes.
+        assert!(p.sessions[0].on_local_change(&p.docs[0]).is_empty());
+        assert!(p.receive(0, hello_b[0].clone()).is_empty());
+        assert!(p.receive(0, ack[0].clone()).is_empty());
+        let before = p.docs[1].values();
+        assert!(p.receive(1, change[0].clone()).is_empty());
+        assert_eq!(p.docs[1].values(), before);
+        p.assert_synced();
+    }
+
+    #[test]
+    fn received_changes_are_not_echoed() {
+        let mut p = Pair::new();
+        p.connect();
+        let change = p.edit(0, 1);
+        p.receive(1, change[0].clone());
+        // B's document changed: a relay would notify this session too. B knows A has the change.
+        assert!(p.sessions[1].on_local_change(&p.docs[1]).is_empty());
+    }
+
+    #[test]
+    fn unacked_changes_are_resent_after_a_reconnect() {
+        let mut p = Pair::new();
+        p.connect();
+        let lost = p.edit(0, 1);
+        assert_eq!(changes_events(&lost), 1);
+        p.disconnect();
+        assert_eq!(p.connect(), [1, 0], "the lost change is sent again");
+        p.assert_synced();
+    }
+
+    #[test]
+    fn delivered_changes_whose_ack_was_lost_are_not_resent() {
+        let mut p = Pair::new();
+        p.connect();
+        let change = p.edit(0, 1);
+        let _lost_ack = p.receive(1, change[0].clone());
+        p.disconnect();
+        assert_eq!(p.connect(), [0, 0], "B's Hello shows it holds the change");
+        p.assert_synced();
+    }
+
+    #[test]
+    fn a_hello_on_a_live_connection_recovers_lost_messages() {
+        let mut p = Pair::new();
+        p.connect();
+        let _lost = p.edit(0, 1);
+        assert!(p.sessions[0].on_local_change(&p.docs[0]).is_empty());
+        let resync = p.sessions[0].connect(&p.docs[0]);
+        assert!(matches!(resync[0], Message::Hello { .. }));
+        assert_eq!(changes_events(&resync), 1, "what B never acked goes again");
+        assert_eq!(p.pump([resync, Vec::new()]), [1, 0]);
+        p.assert_synced();
+    }
+
+    #[test]
+    fn early_changes_wait_for_their_causal_past() {
+        let mut p = Pair::new();
+        p.connect();
+        let first = p.edit(0, 1);
+        let second = p.edit(0, 2);
+        assert!(
+            p.receive(1, second[0].clone()).is_empty(),
+            "no Ack: nothing new is applied"
+        );
+        assert_eq!(p.docs[1].pending(), 1);
+        let ack = p.receive(1, first[0].clone());
+        match &ack[..] {
+            [Message::Ack { version, .. }] => assert_eq!(version, &p.docs[0].version()),
+            other => panic!("expected one Ack, got {other:?}"),
+        }
+        p.pump([Vec::new(), ack]);
+        p.assert_synced();
+    }
+
+    #[test]
+    fn messages_reaching_a_disconnected_session_are_ignored() {
+        let mut p = Pair::new();
+        p.connect();
+        let change = p.edit(0, 1);
+        p.sessions[1].disconnect();
+        assert!(p.receive(1, change[0].clone()).is_empty());
+        assert!(p.docs[1].values().is_empty());
+        let ack = Message::Ack {
+            doc: id(),
+            version: VersionVector::new(),
+        };
+        assert!(p.receive(1, ack).is_empty());
+        assert_eq!(p.sessions[1].their_version(), None);
+    }
+
+    #[test]
+    fn errors_are_typed_and_map_to_codes() {
+        let mut p = Pair::new();
+        p.connect();
+        let other = Message::Hello {
+            doc: DocId::new("other").unwrap(),
+            version: VersionVector::new(),
+        };
+        let err = p.sessions[0].receive(&mut p.docs[0], other).unwrap_err();
+        assert!(matches!(err, SyncError::WrongDocument { .. }));
+        assert!(matches!(
+            err.to_message(&id()),
+            Some(Message::Error {
+                code: ErrorCode::NotJoined,
+                ..
+            })
+        ));
+        let garbage = Message::Changes {
+            doc: id(),
+            bytes: vec![0xc1],
+            version: VersionVector::new(),
+        };
+        let err = p.sessions[0].receive(&mut p.docs[0], garbage).unwrap_err();
+        assert!(matches!(err, SyncError::Apply(_)));
+        assert!(matches!(
+            err.to_message(&id()),
+            Some(Message::Error {
+                code: ErrorCode::BadChanges,
+                ..
+            })
+        ));
+        let remote = Message::Error {
+            doc: None,
+            code: ErrorCode::RateLimited,
+            message: "slow down".into(),
+        };
+        let err = p.sessions[0].receive(&mut p.docs[0], remote).unwrap_err();
+        assert!(matches!(
+            err,
+            SyncError::Remote {
+                code: ErrorCode::RateLimited,
+                ..
+            }
+        ));
+        assert!(err.to_message(&id()).is_none(), "errors are not echoed");
+        p.assert_synced();
+    }
+
+    #[test]
+    fn presence_is_announced_kept_newest_and_cleared_on_disconnect() {
+        let mut p = Pair::new();
+        assert!(p.sessions[0]
+            .set_presence(PeerId(1), Some(b"cursor 0".to_vec()))
+            .is_empty());
+        p.connect();
+        assert_eq!(
+            p.sessions[1].presence().get(PeerId(1)),
+            Some(&b"cursor 0"[..])
+        );
+        let old = p.sessions[0].set_presence(PeerId(1), Some(b"cursor 4".to_vec()));
+        let new = p.sessions[0].set_presence(PeerId(1), Some(b"cursor 5".to_vec()));
+        p.receive(1, new[0].clone());
+        p.receive(1, old[0].clone());
+        assert_eq!(
+            p.sessions[1].presence().get(PeerId(1)),
+            Some(&b"cursor 5"[..])
+        );
+        assert!(p.sessions[0].presence().is_empty());
+        p.disconnect();
+        assert!(p.sessions[1].presence().is_empty());
+        // Reconnecting re-announces the state with a higher clock, so it beats the stale one.
+        p.connect();
+        assert_eq!(
+            p.sessions[1].presence().get(PeerId(1)),
+            Some(&b"cursor 5"[..])
+        );
+        p.receive(1, old[0].clone());
+        assert_eq!(
+            p.sessions[1].presence().get(PeerId(1)),
+            Some(&b"cursor 5"[..])
+        );
+        let leave = p.sessions[0].set_presence(PeerId(1), None);
+        p.receive(1, leave[0].clone());
+        assert!(p.sessions[1].presence().is_empty());
+    }
+
+    #[test]
+    fn a_peer_that_lost_its_state_gets_everything_again() {
+        let mut p = Pair::new();
+        for v in 0..5 {
+            p.docs[1].add(v);
+        }
+        p.connect();
+        p.disconnect();
+        // B comes back as a fresh replica (storage wiped); A must not trust what B held before.
+        p.docs[1] = EventSet::new(3);
+        assert_eq!(p.connect(), [5, 0]);
+        p.assert_synced();
+    }
+
+    #[test]
+    fn a_long_offline_peer_merges_without_loss_or_resending_history() {
+        let mut p = Pair::new();
+        for v in 0..100 {
+            p.docs[0].add(v);
+        }
+        assert_eq!(p.connect(), [100, 0]);
+        p.disconnect();
+        for v in 0..2000 {
+            p.docs[0].add(1000 + v);
+            // Offline: the session has nothing to send, and nothing breaks.
+            assert!(p.sessions[0].on_local_change(&p.docs[0]).is_empty());
+        }
+        for v in 0..50 {
+            p.docs[1].add(5000 + v);
+        }
+        assert_eq!(
+            p.connect(),
+            [2000, 50],
+            "only what was made offline travels"
+        );
+        p.assert_synced();
+        assert_eq!(p.docs[0].values().len(), 2150);
+    }
+}

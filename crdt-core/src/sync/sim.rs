@@ -453,3 +453,69 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::test_doc::EventSet;
+    use proptest::prelude::*;
+
+    fn run(seed: u64, config: &SimConfig) -> SimOutcome<EventSet> {
+        let outcome = simulate(
+            seed,
+            config,
+            |peer| EventSet::new(peer as u64 + 1),
+            |doc: &mut EventSet, _peer, rng| {
+                doc.add(rng.next_u64());
+            },
+        );
+        let first = outcome.docs[0].values();
+        for (p, doc) in outcome.docs.iter().enumerate() {
+            assert_eq!(doc.values(), first, "seed {seed}: content of peer {p}");
+            assert_eq!(doc.pending(), 0, "seed {seed}: peer {p} still waits");
+        }
+        outcome
+    }
+
+    #[test]
+    fn a_perfect_network_converges_with_few_frames() {
+        let config = SimConfig {
+            drop: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            ..SimConfig::star(4)
+        };
+        let outcome = run(1, &config);
+        assert!(!outcome.docs[0].values().is_empty(), "the schedule edited");
+        assert!(outcome.frames > 0 && outcome.bytes > outcome.frames);
+    }
+
+    #[test]
+    fn a_busy_relay_with_six_peers_converges() {
+        for seed in 0..4 {
+            let config = SimConfig {
+                steps: 2000,
+                ..SimConfig::star(6)
+            };
+            let outcome = run(seed, &config);
+            assert!(outcome.docs[0].values().len() > 100);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn every_peer_converges_after_the_network_heals(
+            seed in any::<u64>(),
+            peers in 2usize..=6,
+            hub in any::<bool>(),
+            drop in 0.0f64..0.4,
+            duplicate in 0.0f64..0.3,
+            reorder in 0.0f64..0.6,
+        ) {
+            let config = SimConfig { peers, hub, steps: 300, drop, duplicate, reorder };
+            run(seed, &config);
+        }
+    }
+}
