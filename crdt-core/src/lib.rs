@@ -11,6 +11,8 @@
 //! - [`types`]: delta-state CRDTs ([`GCounter`], [`PNCounter`], [`LwwRegister`], [`MvRegister`],
 //!   [`OrSet`], [`OrMap`]) and their [`Crdt`] trait.
 //! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
+//! - [`seq`]: the sequence engine (FugueMax, run-length encoded B-tree); [`text`]: [`Text`];
+//!   [`list`]: [`List`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,8 +21,14 @@ pub mod causal_context;
 pub mod clock;
 pub mod sync;
 pub mod types;
+pub mod list;
+pub mod seq;
+pub mod text;
 
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
 pub use causal_context::{CausalContext, InvalidState};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
 pub use types::{CausalCrdt, Crdt, GCounter, LwwRegister, MvRegister, OrMap, OrSet, PNCounter};
+pub use list::List;
+pub use seq::Cursor;
+pub use text::Text;
