@@ -141,6 +141,11 @@ impl<C: Content> Sequence<C> {
                 index.set(first.lv, last.end(), i as u32);
             }
         }
-        Ok(Sequence { tree, ids, index })
+        Ok(Sequence {
+            tree,
+            ids,
+            index,
+            hint: (NONE, 0),
+        })
     }
 }
