@@ -22,12 +22,14 @@ use crate::clock::{Dot, ReplicaId, VersionVector};
 /// One run of ops in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Entry {
-    /// Elements `counter..counter+len` of `agent`, content at `content..content+len`.
+    /// Elements `counter..counter+len` of `agent`, content at `offset..offset+len` of page
+    /// `page`.
     Insert {
         agent: u32,
         counter: u64,
         len: u32,
-        content: usize,
+        page: u32,
+        offset: u32,
     },
     /// Ops `counter..counter+len` of `agent`; op `k` deletes element `target + k` of
     /// `target_agent` (or `target - k` when `backward`).
@@ -79,11 +81,16 @@ pub(crate) enum LoggedOp<C> {
     },
 }
 
+/// Elements per content page: slicing an entry's content costs at most a page scan.
+const PAGE: usize = 4096;
+
 /// The run-length encoded op log.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct OpLog<C> {
     entries: Vec<Entry>,
-    content: C,
+    /// Inserted content in log order, in pages of about [`PAGE`] elements; an entry's content
+    /// never straddles pages.
+    pages: Vec<C>,
     replicas: Vec<ReplicaId>,
     agent_of: BTreeMap<ReplicaId, u32>,
     version: VersionVector,
@@ -117,8 +124,16 @@ impl<C: Content> OpLog<C> {
     ) {
         let agent = self.agent(id.replica);
         let len = content.len() as u32;
-        let start = self.content.len();
-        self.content.append(content);
+        let fits = self
+            .pages
+            .last()
+            .is_some_and(|p| p.is_empty() || p.len() + content.len() <= PAGE);
+        if !fits {
+            self.pages.push(C::default());
+        }
+        let page = self.pages.len() - 1;
+        let offset = self.pages[page].len() as u32;
+        self.pages[page].append(content);
         self.version
             .observe(Dot::new(id.replica, id.counter + u64::from(len) - 1));
         if let (
@@ -126,6 +141,7 @@ impl<C: Content> OpLog<C> {
                 agent: a,
                 counter,
                 len: l,
+                page: p,
                 ..
             }),
             Some(or),
@@ -133,6 +149,7 @@ impl<C: Content> OpLog<C> {
         {
             let last = Dot::new(id.replica, *counter + u64::from(*l) - 1);
             if *a == agent
+                && *p as usize == page
                 && last.counter + 1 == id.counter
                 && origin_left == Some(last)
                 && or == origin_right
@@ -146,7 +163,8 @@ impl<C: Content> OpLog<C> {
             agent,
             counter: id.counter,
             len,
-            content: start,
+            page: page as u32,
+            offset,
         });
         self.last_insert_or = Some(origin_right);
     }
@@ -221,15 +239,16 @@ impl<C: Content> OpLog<C> {
             let k = have.saturating_sub(counter - 1).min(u64::from(len));
             let id = Dot::new(replica, counter + k);
             Some(match *e {
-                Entry::Insert { content, .. } => {
+                Entry::Insert { page, offset, .. } => {
                     // Elements of an insert entry are in the sequence by construction.
                     let (origin_left, origin_right) = seq.origins_of(id).unwrap_or((None, None));
-                    let start = content + k as usize;
+                    let start = offset as usize + k as usize;
+                    let page = &self.pages[page as usize];
                     LoggedOp::Insert {
                         id,
                         origin_left,
                         origin_right,
-                        content: self.content.slice(start, content + len as usize),
+                        content: page.slice(start, offset as usize + len as usize),
                     }
                 }
                 Entry::Delete {
@@ -258,7 +277,8 @@ impl<C: Content> OpLog<C> {
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self, content_bytes: impl Fn(&C) -> usize) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
-            + content_bytes(&self.content)
+            + self.pages.iter().map(&content_bytes).sum::<usize>()
+            + self.pages.capacity() * std::mem::size_of::<C>()
             + self.replicas.capacity() * 8
             + self.agent_of.len() * 32
             + self.version.len() * 32

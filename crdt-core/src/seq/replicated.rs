@@ -81,6 +81,25 @@ mod serde_bytes_compat {
     }
 }
 
+/// Cuts a batch's content into one piece per insert op, in one linear pass, after checking
+/// that the insert lengths add up to exactly the content sent.
+fn content_pieces<C: Content>(wire: &WireOps<C>) -> Result<std::vec::IntoIter<C>, SeqError> {
+    let mut lens = Vec::new();
+    let mut total = 0usize;
+    for op in wire.ops.iter().filter(|op| op.0 == KIND_INSERT) {
+        let n = usize::try_from(op.3).map_err(|_| SeqError::CapacityExceeded)?;
+        total = total
+            .checked_add(n)
+            .filter(|&t| t <= wire.content.len())
+            .ok_or(SeqError::Malformed("ops need more content than sent"))?;
+        lens.push(n);
+    }
+    if total != wire.content.len() {
+        return Err(SeqError::Malformed("content longer than the ops need"));
+    }
+    Ok(wire.content.split_into(&lens).into_iter())
+}
+
 /// A replicated sequence with its own identity, version and history.
 #[derive(Clone, Debug)]
 pub struct Replicated<C: Content> {
@@ -277,7 +296,7 @@ impl<C: Content> Replicated<C> {
                 .next_back()
                 .is_some_and(|(&(r, _), &end)| r == d.replica && d.counter < end)
         };
-        let mut content_used = 0usize;
+        let mut pieces = content_pieces(&wire)?;
         let mut new_elements = 0u64;
         let mut out = Vec::new();
         for WireOp(kind, agent, counter, len, a, b) in wire.ops {
@@ -288,11 +307,8 @@ impl<C: Content> Replicated<C> {
             let have = version.get(id.replica);
             let end = counter + len; // exclusive
             if kind == KIND_INSERT {
-                let start = content_used;
-                content_used = content_used
-                    .checked_add(usize::try_from(len).map_err(|_| SeqError::CapacityExceeded)?)
-                    .filter(|&u| u <= wire.content.len())
-                    .ok_or(SeqError::Malformed("ops need more content than sent"))?;
+                // content_pieces checked there is one piece per insert.
+                let piece = pieces.next().unwrap_or_default();
                 if have + 1 >= end {
                     continue;
                 }
@@ -310,7 +326,11 @@ impl<C: Content> Replicated<C> {
                     dot(a)?
                 };
                 let origin_right = dot(b)?;
-                let content = wire.content.slice(start + k as usize, content_used);
+                let content = if k > 0 {
+                    piece.slice(k as usize, piece.len())
+                } else {
+                    piece
+                };
                 let op = SeqOp::Insert {
                     id,
                     origin_left,
@@ -377,9 +397,6 @@ impl<C: Content> Replicated<C> {
             } else {
                 return Err(SeqError::Malformed("unknown op kind"));
             }
-        }
-        if content_used != wire.content.len() {
-            return Err(SeqError::Malformed("content longer than the ops need"));
         }
         self.seq.check_capacity(new_elements)?;
         Ok(out)
@@ -452,7 +469,7 @@ impl<C: Content> Replicated<C> {
             w.map(|(i, c)| Ok(Dot::new(replica(i)?, c))).transpose()
         };
         let mut version = VersionVector::new();
-        let mut used = 0usize;
+        let mut pieces = content_pieces(&wire)?;
         let mut out = Vec::new();
         let mut inserted = 0u64;
         for WireOp(kind, agent, counter, len, a, b) in wire.ops {
@@ -467,12 +484,6 @@ impl<C: Content> Replicated<C> {
             let present = |d: Dot, n: u64| self.seq.ids_known(d, n);
             match kind {
                 KIND_INSERT => {
-                    let start = used;
-                    used = usize::try_from(len)
-                        .ok()
-                        .and_then(|l| used.checked_add(l))
-                        .filter(|&u| u <= wire.content.len())
-                        .ok_or(SeqError::Malformed("history needs more content"))?;
                     if !present(id, len) {
                         return Err(SeqError::Malformed("history insert missing from state"));
                     }
@@ -481,7 +492,8 @@ impl<C: Content> Replicated<C> {
                         id,
                         origin_left: dot(a)?,
                         origin_right: dot(b)?,
-                        content: wire.content.slice(start, used),
+                        // content_pieces checked there is one piece per insert.
+                        content: pieces.next().unwrap_or_default(),
                     }));
                 }
                 KIND_DELETE | KIND_DELETE_BACKWARD => {
@@ -510,7 +522,7 @@ impl<C: Content> Replicated<C> {
                 _ => return Err(SeqError::Malformed("unknown op kind")),
             }
         }
-        if used != wire.content.len() || inserted != self.seq.total_inserted() {
+        if inserted != self.seq.total_inserted() {
             return Err(SeqError::Malformed("history does not match the state"));
         }
         Ok(out)

@@ -173,7 +173,7 @@ impl<C: Content> Tree<C> {
 
     /// Builds a tree from runs in document order and the content of the live ones, in O(n).
     /// Returns the tree; the caller fills the index from [`Tree::leaves`].
-    pub(crate) fn build(runs: Vec<Run>, mut content: C) -> Tree<C> {
+    pub(crate) fn build(runs: Vec<Run>, content: C) -> Tree<C> {
         let mut tree = Tree::default();
         if runs.is_empty() {
             return tree;
@@ -183,14 +183,17 @@ impl<C: Content> Tree<C> {
         tree.leaves.clear();
         let per_leaf = LEAF_CAP * 3 / 4;
         let chunks = runs.len().div_ceil(per_leaf);
+        let lens: Vec<usize> = runs
+            .chunks(per_leaf)
+            .map(|c| c.iter().map(Run::visible).sum())
+            .collect();
+        let mut contents = content.split_into(&lens).into_iter();
         let mut rest = runs.as_slice();
         for i in 0..chunks {
             let take = rest.len().min(per_leaf);
             let (mine, tail) = rest.split_at(take);
             rest = tail;
-            let visible: usize = mine.iter().map(Run::visible).sum();
-            let tail_content = content.split_off(visible);
-            let leaf_content = std::mem::replace(&mut content, tail_content);
+            let leaf_content = contents.next().unwrap_or_default();
             tree.leaves.push(Leaf {
                 runs: mine.to_vec(),
                 content: leaf_content,
