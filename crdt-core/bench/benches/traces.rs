@@ -8,7 +8,10 @@
 //! `BENCH_TRACES` variable (comma-separated; default automerge-paper,seph-blog1,sveltecomponent).
 
 // Until our engine is wired in, a build without `peers` benchmarks nothing.
-#![cfg_attr(not(feature = "peers"), allow(dead_code, unused_mut, unused_variables))]
+#![cfg_attr(
+    not(any(feature = "peers", feature = "ours")),
+    allow(dead_code, unused_mut, unused_variables)
+)]
 
 use std::time::Duration;
 
@@ -24,6 +27,8 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// Calls `$f::<T>($($arg),*)` for every implementation built in.
 macro_rules! for_each_impl {
     ($f:ident ( $($arg:expr),* )) => {{
+        #[cfg(feature = "ours")]
+        $f::<crdt_core_bench::ours::OurText>($($arg),*);
         #[cfg(feature = "peers")]
         {
             $f::<crdt_core_bench::peers::AutomergeText>($($arg),*);

@@ -93,7 +93,9 @@ pub fn measure<T: TextCrdt>(workload: &Workload, runs: usize) -> Result<Measurem
 pub fn measure_all(workload: &Workload, runs: usize) -> Result<Vec<Measurement>, VerifyError> {
     #[allow(unused_mut)]
     let mut results = vec![];
-    #[cfg(not(feature = "peers"))]
+    #[cfg(feature = "ours")]
+    results.push(measure::<crate::ours::OurText>(workload, runs)?);
+    #[cfg(not(any(feature = "peers", feature = "ours")))]
     let _ = (workload, runs);
     #[cfg(feature = "peers")]
     {

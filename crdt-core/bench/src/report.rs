@@ -1,7 +1,7 @@
 //! Rendering measurements as a Markdown table with ratios peer / ours.
 //!
-//! Invariant: the first measurement of a table is the baseline ("ours"); every other cell shows
-//! the peer's figure and its ratio to the baseline (above 1 means the peer is slower or larger).
+//! Invariant: the first measurement of a table is the baseline (ours, when built); every other cell
+//! shows that implementation's figure and its ratio to the baseline (above 1: slower or larger).
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -52,7 +52,11 @@ pub fn markdown_table(trace: &str, edits: usize, results: &[Measurement]) -> Str
     let mut header = String::from("| |");
     let mut rule = String::from("|---|");
     for (i, m) in results.iter().enumerate() {
-        let suffix = if i == 0 { "" } else { " (× ours)" };
+        let suffix = if i == 0 {
+            String::new()
+        } else {
+            format!(" (× {})", base.name)
+        };
         let _ = write!(header, " {}{suffix} |", m.name);
         rule.push_str("---|");
     }

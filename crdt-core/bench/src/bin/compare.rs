@@ -30,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; measure with --release");
     }
-    println!("Median of {runs} runs per figure; ratio = peer / ours.\n");
+    println!("Median of {runs} runs per figure; ratio = implementation / first column.\n");
     for name in &traces {
         let workload = Workload::bundled(name)?;
         let results = measure_all(&workload, runs)?;

@@ -1,0 +1,54 @@
+//! Our engine, `crdt_core::Text`, driven through [`crate::TextCrdt`]: local `insert` / `delete` by
+//! Unicode scalar position; the whole history moved with `encode_ops_since(&VersionVector::new())`
+//! and `apply_encoded` into a new replica.
+//!
+//! Invariant: one replica (id 1) makes every edit; positions count Unicode scalar values, as in
+//! the traces.
+
+use crdt_core::{ReplicaId, Text, VersionVector};
+
+use crate::{TextCrdt, Workload};
+
+/// Our text replica.
+pub struct OurText {
+    text: Text,
+}
+
+impl TextCrdt for OurText {
+    const NAME: &'static str = "ours";
+
+    fn replay(workload: &Workload) -> Self {
+        let mut text = Text::new(ReplicaId(1));
+        for edit in &workload.edits {
+            if edit.delete > 0 {
+                // Cannot fail: the trace's edits are in bounds (checked against endContent by verify).
+                text.delete(edit.pos, edit.delete)
+                    .expect("delete within the text");
+            }
+            if !edit.insert.is_empty() {
+                text.insert(edit.pos, &edit.insert)
+                    .expect("insert within the text");
+            }
+        }
+        OurText { text }
+    }
+
+    fn content(&self) -> String {
+        self.text.to_string()
+    }
+
+    fn encode(&mut self) -> Vec<u8> {
+        self.text.encode_ops_since(&VersionVector::new())
+    }
+
+    fn merge_into_empty(bytes: &[u8]) -> Result<Self, String> {
+        let mut text = Text::new(ReplicaId(2));
+        text.apply_encoded(bytes).map_err(|e| e.to_string())?;
+        Ok(OurText { text })
+    }
+
+    /// `Text` has one format: loading is merging into a new replica.
+    fn load(bytes: &[u8]) -> Result<Self, String> {
+        Self::merge_into_empty(bytes)
+    }
+}
