@@ -7,12 +7,6 @@
 //! Run: `cargo bench -p crdt-core-bench --features peers [-- --quick]`; pick traces with the
 //! `BENCH_TRACES` variable (comma-separated; default automerge-paper,seph-blog1,sveltecomponent).
 
-// Until our engine is wired in, a build without `peers` benchmarks nothing.
-#![cfg_attr(
-    not(any(feature = "peers", feature = "ours")),
-    allow(dead_code, unused_mut, unused_variables)
-)]
-
 use std::time::Duration;
 
 use crdt_core_bench::alloc_counter::{measure_retained, CountingAllocator};
@@ -27,7 +21,6 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// Calls `$f::<T>($($arg),*)` for every implementation built in.
 macro_rules! for_each_impl {
     ($f:ident ( $($arg:expr),* )) => {{
-        #[cfg(feature = "ours")]
         $f::<crdt_core_bench::ours::OurText>($($arg),*);
         #[cfg(feature = "peers")]
         {

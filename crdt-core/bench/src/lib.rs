@@ -14,8 +14,6 @@
 pub mod alloc_counter;
 pub mod implementation;
 pub mod measure;
-// Needs `crdt_core::Text` (the sequence engine, branch `seq`); see the README.
-#[cfg(feature = "ours")]
 pub mod ours;
 
 #[cfg(feature = "peers")]

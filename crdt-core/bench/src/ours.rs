@@ -52,3 +52,18 @@ impl TextCrdt for OurText {
         Self::merge_into_empty(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify;
+
+    /// Our engine replays, merges and loads real edits to their end content (the bench start and
+    /// the compare binary verify every full trace in release builds).
+    #[test]
+    fn reproduces_real_edits() {
+        let w = Workload::bundled("automerge-paper").unwrap().prefix(20_000);
+        let sizes = verify::<OurText>(&w).unwrap();
+        assert!(sizes.encoded > 0 && sizes.encoded == sizes.changes);
+    }
+}

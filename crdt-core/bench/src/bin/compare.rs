@@ -1,6 +1,6 @@
 //! Prints a Markdown table comparing our text engine with its peers on the bundled traces.
 //!
-//! Usage: `cargo run --release -p crdt-core-bench --features peers,ours --bin compare -- [--runs N] [TRACE...]`
+//! Usage: `cargo run --release -p crdt-core-bench --features peers --bin compare -- [--runs N] [TRACE...]`
 //! (default: 5 runs, traces automerge-paper, seph-blog1, sveltecomponent).
 
 use crdt_core_bench::alloc_counter::CountingAllocator;
