@@ -28,7 +28,7 @@ fn content(text: &str) -> TextContent {
 }
 
 fn engine_string(seq: &Sequence<TextContent>) -> String {
-    seq.iter().collect()
+    seq.iter().map(TextContent::as_str).collect()
 }
 
 fn reference_string(seq: &ReferenceSequence<TextContent>) -> String {
@@ -113,7 +113,7 @@ fn concurrent_runs<R: Replica>(
     spot: usize,
     tombstones: &str,
 ) -> String {
-    let base = format!("12{tombstones}34");
+    let base = format!("{}{tombstones}{}", &"1234"[..spot], &"1234"[spot..]);
     let mut replicas: Vec<R> = ids.iter().map(|_| make()).collect();
     let mut counters: Vec<u64> = vec![1; ids.len()];
     let setup_id = ReplicaId::new(1_000);
@@ -196,8 +196,12 @@ fn assert_no_interleaving(runs: &[(&str, bool)]) {
                 let on_engine = concurrent_runs(Sequence::new, ids, runs, spot, tombstones);
                 let on_reference =
                     concurrent_runs(ReferenceSequence::new, ids, runs, spot, tombstones);
-                let context = format!("runs {runs:?}, ids {ids:?}, spot {spot}, tombstones {tombstones:?}");
-                assert!(allowed.contains(&on_engine), "engine interleaved: {on_engine:?} ({context})");
+                let context =
+                    format!("runs {runs:?}, ids {ids:?}, spot {spot}, tombstones {tombstones:?}");
+                assert!(
+                    allowed.contains(&on_engine),
+                    "engine interleaved: {on_engine:?} ({context})"
+                );
                 assert!(
                     allowed.contains(&on_reference),
                     "reference interleaved: {on_reference:?} ({context})"
@@ -242,7 +246,11 @@ fn text_runs_synced_through_bytes_do_not_interleave() {
         for (text, forward, word) in [(&mut a, forward_a, "abc"), (&mut b, forward_b, "xyz")] {
             for (i, ch) in word.chars().enumerate() {
                 let at = if forward { 2 + i } else { 2 };
-                let ch = if forward { ch } else { word.chars().rev().nth(i).unwrap_or(ch) };
+                let ch = if forward {
+                    ch
+                } else {
+                    word.chars().rev().nth(i).unwrap_or(ch)
+                };
                 text.insert(at, &ch.to_string()).expect("in-range insert");
             }
             assert!(text.to_string().contains(word), "{text}");
@@ -290,7 +298,12 @@ fn reference_rejects_ops_on_unknown_elements() {
         content: content("x"),
     };
     assert!(seq.apply(&insert).is_err());
-    assert!(seq.apply(&SeqOp::Delete { target: ghost, len: 1 }).is_err());
+    assert!(seq
+        .apply(&SeqOp::Delete {
+            target: ghost,
+            len: 1
+        })
+        .is_err());
     assert_eq!(seq.len(), 0);
 }
 
@@ -298,7 +311,8 @@ fn reference_rejects_ops_on_unknown_elements() {
 fn reference_run_inserts_split_and_delete_by_id_runs() {
     let a = ReplicaId::new(1);
     let mut seq = ReferenceSequence::<TextContent>::new();
-    seq.local_insert(0, content("hello"), Dot::new(a, 1)).unwrap();
+    seq.local_insert(0, content("hello"), Dot::new(a, 1))
+        .unwrap();
     seq.local_insert(2, content("XY"), Dot::new(a, 6)).unwrap();
     assert_eq!(reference_string(&seq), "heXYllo");
     let ops = seq.local_delete(1, 4).unwrap();
@@ -315,12 +329,24 @@ fn reference_run_inserts_split_and_delete_by_id_runs() {
 /// One step of a random history. Indices are reduced modulo what exists when the step runs.
 #[derive(Clone, Debug)]
 enum Step {
-    Insert { replica: usize, pos: usize, text: String },
-    Delete { replica: usize, pos: usize, len: usize },
+    Insert {
+        replica: usize,
+        pos: usize,
+        text: String,
+    },
+    Delete {
+        replica: usize,
+        pos: usize,
+        len: usize,
+    },
     /// Deliver one causally ready op (chosen among all of them) to `replica`.
     DeliverOne { replica: usize, pick: usize },
     /// Deliver to `to` the first `limit` ops `from` has and `to` lacks, in `from`'s order.
-    Sync { from: usize, to: usize, limit: usize },
+    Sync {
+        from: usize,
+        to: usize,
+        limit: usize,
+    },
     /// Deliver again an op `replica` already applied.
     Duplicate { replica: usize, pick: usize },
 }
@@ -374,12 +400,25 @@ struct Peer {
 struct World {
     peers: Vec<Peer>,
     logs: Vec<Vec<Logged>>,
+    /// When set, each peer also has a [`Text`] (same replica id) that receives the same local
+    /// edits and syncs through `encode_ops_since` / `apply_encoded`; it must stay equal to the
+    /// peer's engine and reference.
+    texts: Option<Vec<Text>>,
+    /// Batches already applied by a text, with the index of that text: replaying one must change
+    /// nothing.
+    stale: Vec<(usize, Vec<u8>)>,
 }
 
 impl World {
-    fn new(ids: &[u64]) -> World {
+    fn new(ids: &[u64], with_texts: bool) -> World {
         let n = ids.len();
         World {
+            texts: with_texts.then(|| {
+                ids.iter()
+                    .map(|&id| Text::new(ReplicaId::new(id)))
+                    .collect()
+            }),
+            stale: Vec::new(),
             peers: ids
                 .iter()
                 .map(|&id| Peer {
@@ -396,6 +435,17 @@ impl World {
     }
 
     fn check(&self, r: usize, context: &str) -> Result<(), TestCaseError> {
+        self.check_engine(r, context)?;
+        if let Some(texts) = &self.texts {
+            let engine = engine_string(&self.peers[r].engine);
+            prop_assert_eq!(texts[r].to_string(), engine, "text {} after {}", r, context);
+            prop_assert_eq!(texts[r].utf16_len(), self.peers[r].engine.utf16_len());
+        }
+        Ok(())
+    }
+
+    /// Checks a peer's engine against its reference (not its text, which syncs in batches).
+    fn check_engine(&self, r: usize, context: &str) -> Result<(), TestCaseError> {
         let peer = &self.peers[r];
         let engine = engine_string(&peer.engine);
         let reference = reference_string(&peer.reference);
@@ -414,6 +464,27 @@ impl World {
             engine.encode_utf16().count(),
             "utf16_len"
         );
+        Ok(())
+    }
+
+    /// Text mode: `to` applies what `from` has and it lacks, as bytes.
+    fn sync_texts(&mut self, from: usize, to: usize) -> Result<(), TestCaseError> {
+        if let Some(texts) = &mut self.texts {
+            let bytes = texts[from].encode_ops_since(texts[to].version());
+            if let Err(e) = texts[to].apply_encoded(&bytes) {
+                return Err(TestCaseError::fail(format!(
+                    "text {to} refused a batch from {from}: {e}"
+                )));
+            }
+            let (have, sent) = (texts[to].version().clone(), texts[from].version());
+            prop_assert!(
+                have.dominates(sent),
+                "text {} lacks ops of {} after sync",
+                to,
+                from
+            );
+            self.stale.push((to, bytes));
+        }
         Ok(())
     }
 
@@ -455,7 +526,7 @@ impl World {
         peer.applied[author] += 1;
         peer.order.push((author, index));
         check_patches(&before, &patches, &engine_string(&peer.engine))?;
-        self.check(r, &format!("delivering {op:?}"))
+        self.check_engine(r, &format!("delivering {op:?}"))
     }
 
     fn run(&mut self, step: &Step) -> Result<(), TestCaseError> {
@@ -479,6 +550,9 @@ impl World {
                     expected.iter().collect::<String>()
                 );
                 self.record_local(r, vec![op])?;
+                if let Some(texts) = &mut self.texts {
+                    prop_assert!(texts[r].insert(pos, text).is_ok());
+                }
                 self.check(r, &format!("inserting {text:?} at {pos}"))
             }
             Step::Delete { replica, pos, len } => {
@@ -501,8 +575,16 @@ impl World {
                     expected.iter().collect::<String>()
                 );
                 self.record_local(r, ops)?;
+                if let Some(texts) = &mut self.texts {
+                    prop_assert!(texts[r].delete(pos, len).is_ok());
+                }
                 self.check(r, &format!("deleting {len} at {pos}"))
             }
+            Step::DeliverOne { replica, pick } if self.texts.is_some() => self.run(&Step::Sync {
+                from: pick % n,
+                to: *replica,
+                limit: usize::MAX,
+            }),
             Step::DeliverOne { replica, pick } => {
                 let r = replica % n;
                 let ready: Vec<(usize, usize)> = (0..n)
@@ -521,6 +603,12 @@ impl World {
                 if from == to {
                     return Ok(());
                 }
+                // Texts sync whole batches only.
+                let limit = if self.texts.is_some() {
+                    &usize::MAX
+                } else {
+                    limit
+                };
                 let lacking: Vec<(usize, usize)> = self.peers[from]
                     .order
                     .iter()
@@ -532,7 +620,19 @@ impl World {
                     prop_assert!(self.ready(to, author, index), "sync order is causal");
                     self.deliver(to, author, index)?;
                 }
-                Ok(())
+                self.sync_texts(from, to)?;
+                self.check(to, &format!("syncing {from} to {to}"))
+            }
+            Step::Duplicate { pick, .. } if self.texts.is_some() => {
+                if self.stale.is_empty() {
+                    return Ok(());
+                }
+                let (r, bytes) = &self.stale[pick % self.stale.len()];
+                let texts = self.texts.as_mut().expect("guarded by the match arm");
+                let before = texts[*r].to_string();
+                prop_assert_eq!(texts[*r].apply_encoded(bytes), Ok(0), "replayed batch");
+                prop_assert_eq!(texts[*r].to_string(), before);
+                self.check(*r, "replaying a batch")
             }
             Step::Duplicate { replica, pick } => {
                 let r = replica % n;
@@ -570,8 +670,18 @@ impl World {
         }
         let first = engine_string(&self.peers[0].engine);
         for (r, peer) in self.peers.iter().enumerate() {
-            prop_assert_eq!(&peer.applied, &self.peers[0].applied, "replica {} lacks ops", r);
-            prop_assert_eq!(engine_string(&peer.engine), first.clone(), "replica {} diverged", r);
+            prop_assert_eq!(
+                &peer.applied,
+                &self.peers[0].applied,
+                "replica {} lacks ops",
+                r
+            );
+            prop_assert_eq!(
+                engine_string(&peer.engine),
+                first.clone(),
+                "replica {} diverged",
+                r
+            );
             prop_assert_eq!(reference_string(&peer.reference), first.clone());
             prop_assert_eq!(peer.reference.ids(), self.peers[0].reference.ids());
             for log in &self.logs {
@@ -597,7 +707,11 @@ fn check_patches(before: &[char], patches: &[SeqPatch], after: &str) -> Result<(
                 mirror.splice(pos..pos, std::iter::repeat(None).take(len));
             }
             SeqPatch::Delete { pos, len } => {
-                prop_assert!(pos + len <= mirror.len() && len > 0, "bad patch {:?}", patch);
+                prop_assert!(
+                    pos + len <= mirror.len() && len > 0,
+                    "bad patch {:?}",
+                    patch
+                );
                 mirror.drain(pos..pos + len);
             }
         }
@@ -627,11 +741,33 @@ proptest! {
         ids in ids_strategy(),
         steps in prop::collection::vec(step_strategy(), 1..60),
     ) {
-        let mut world = World::new(&ids);
+        let mut world = World::new(&ids, false);
         for step in &steps {
             world.run(step)?;
         }
         world.sync_all()?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// The same histories on `Text`, synced as bytes: every text must equal its peer's engine and
+    /// reference after every step (same replica ids, so the same tie-breaks).
+    #[test]
+    fn text_synced_as_bytes_matches_reference(
+        ids in ids_strategy(),
+        steps in prop::collection::vec(step_strategy(), 1..60),
+    ) {
+        let mut world = World::new(&ids, true);
+        for step in &steps {
+            world.run(step)?;
+        }
+        world.sync_all()?;
+        let texts = world.texts.as_ref().expect("text mode");
+        for text in texts {
+            prop_assert_eq!(text.version(), texts[0].version());
+        }
     }
 }
 

@@ -16,7 +16,8 @@
 
 use std::collections::BTreeSet;
 
-use crdt_core::{ReplicaId, Text, TextError, VersionVector};
+use crdt_core::text::TextError;
+use crdt_core::{ReplicaId, Text, VersionVector};
 
 use crate::trace::{ConcurrentTrace, Patch, SequentialTrace, Trace, TraceKind};
 
@@ -179,11 +180,13 @@ pub fn replay_concurrent(trace: &ConcurrentTrace) -> Result<ReplayOutcome, Repla
     };
     let mut ops = 0;
     for (i, txn) in trace.txns.iter().enumerate() {
-        let replica = replicas.get_mut(txn.agent).ok_or(ReplayError::UnknownAgent {
-            txn: i,
-            agent: txn.agent,
-            agents,
-        })?;
+        let replica = replicas
+            .get_mut(txn.agent)
+            .ok_or(ReplayError::UnknownAgent {
+                txn: i,
+                agent: txn.agent,
+                agents,
+            })?;
         let mut parents_version = VersionVector::new();
         for &p in &txn.parents {
             parents_version.merge(&history.after[p]);
@@ -203,7 +206,9 @@ pub fn replay_concurrent(trace: &ConcurrentTrace) -> Result<ReplayOutcome, Repla
         apply_patches(replica, &txn.patches, i)?;
         ops += txn.patches.len();
         history.after.push(replica.version().clone());
-        history.made.push(replica.encode_ops_since(&parents_version));
+        history
+            .made
+            .push(replica.encode_ops_since(&parents_version));
     }
     let everything: Vec<usize> = (0..trace.txns.len()).collect();
     for replica in &mut replicas {

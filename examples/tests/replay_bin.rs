@@ -63,7 +63,10 @@ fn matching_sequential_trace_exits_zero_with_its_report() {
     assert_eq!(json["final_len"], 5);
     assert_eq!(json["matches"], true);
     assert!(json["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{json}");
-    assert!(json["encoded_bytes"].as_u64().is_some_and(|b| b > 0), "{json}");
+    assert!(
+        json["encoded_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{json}"
+    );
 }
 
 #[test]

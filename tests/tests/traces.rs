@@ -22,7 +22,12 @@ fn assert_all_match(name: &str, outcome: &ReplayOutcome) {
                 .zip(outcome.expected.chars())
                 .take_while(|(a, b)| a == b)
                 .count();
-            let around = |s: &str| s.chars().skip(at.saturating_sub(20)).take(60).collect::<String>();
+            let around = |s: &str| {
+                s.chars()
+                    .skip(at.saturating_sub(20))
+                    .take(60)
+                    .collect::<String>()
+            };
             panic!(
                 "{name}: replica {i} differs from endContent at char {at} (lengths {} vs {}):\n got: {:?}\nwant: {:?}",
                 got.chars().count(),

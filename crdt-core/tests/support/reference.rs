@@ -296,7 +296,11 @@ impl<C: Content> ReferenceSequence<C> {
 
     /// A local delete of the visible range `pos..pos + len`: one op per run of consecutive
     /// counters of one replica.
-    pub fn local_delete(&mut self, pos: usize, len: usize) -> Result<Vec<SeqOp<C>>, ReferenceError> {
+    pub fn local_delete(
+        &mut self,
+        pos: usize,
+        len: usize,
+    ) -> Result<Vec<SeqOp<C>>, ReferenceError> {
         let visible = self.len();
         if pos + len > visible {
             return Err(ReferenceError::OutOfRange {
