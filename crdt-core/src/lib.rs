@@ -6,9 +6,17 @@
 //! (wasm32).
 //!
 //! - [`clock`]: [`ReplicaId`], [`Dot`], [`VersionVector`].
+//! - [`seq`]: the sequence engine (FugueMax, run-length encoded B-tree); [`text`]: [`Text`];
+//!   [`list`]: [`List`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod list;
+pub mod seq;
+pub mod text;
 
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
+pub use list::List;
+pub use seq::Cursor;
+pub use text::Text;
