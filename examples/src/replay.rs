@@ -13,6 +13,16 @@
 //! of transactions, summarised exactly by its version vector; the version vector after transaction
 //! `i` is recorded, so "replica holds transaction `j`" is "its version dominates `after[j]`". This
 //! is the replay method of the `editing-traces` collection (Gentle & Kleppmann).
+//!
+//! ```
+//! use examples::replay::replay;
+//! use examples::trace::Trace;
+//!
+//! let json = br#"{"endContent":"hi!","txns":[{"patches":[[0,0,"hi"],[2,0,"!"]]}]}"#;
+//! let outcome = replay(&Trace::parse(json).unwrap()).unwrap();
+//! assert!(outcome.matches());
+//! assert_eq!((outcome.ops, outcome.final_len()), (2, 3));
+//! ```
 
 use std::collections::BTreeSet;
 
@@ -220,4 +230,78 @@ pub fn replay_concurrent(trace: &ConcurrentTrace) -> Result<ReplayOutcome, Repla
         replicas,
         expected: trace.end_content.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn concurrent(json: &str) -> ConcurrentTrace {
+        match Trace::parse(json.as_bytes()) {
+            Ok(Trace::Concurrent(t)) => t,
+            other => panic!("not a concurrent trace: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sequential_replay_starts_from_the_start_content() {
+        let Ok(Trace::Sequential(trace)) = Trace::parse(
+            br#"{"startContent":"h\u00e9llo","endContent":"h\u00e9 world","txns":[{"patches":[[2,3," world"]]}]}"#,
+        ) else {
+            panic!("a sequential trace");
+        };
+        let outcome = replay_sequential(&trace).unwrap();
+        assert_eq!(outcome.ops, 1);
+        assert_eq!(outcome.replicas[0].to_string(), "hé world");
+        assert!(outcome.matches());
+        assert_eq!(outcome.final_len(), 8);
+        assert!(outcome.encoded_bytes() > 0);
+    }
+
+    #[test]
+    fn agent_ahead_of_a_transactions_parents_continues_on_a_fresh_replica() {
+        // Agent 0 merges txn 1 (txn 2), then makes txn 3 on txn 0 alone ("a"): appending "z"
+        // there puts it after "a". Made on "cba" instead, it would land after "c".
+        let trace = concurrent(
+            r#"{"kind":"concurrent","numAgents":2,"endContent":"cbaz","txns":[
+              {"parents":[],"agent":0,"patches":[[0,0,"a"]]},
+              {"parents":[0],"agent":1,"patches":[[0,0,"b"]]},
+              {"parents":[1],"agent":0,"patches":[[0,0,"c"]]},
+              {"parents":[0],"agent":0,"patches":[[1,0,"z"]]}]}"#,
+        );
+        let outcome = replay_concurrent(&trace).unwrap();
+        assert_eq!(outcome.replicas.len(), 2);
+        assert_eq!(outcome.replicas[0].to_string(), "cbaz");
+        assert!(outcome.matches(), "{:?}", outcome.replicas);
+        assert_eq!(outcome.replicas[0].replica(), ReplicaId::new(3));
+    }
+
+    #[test]
+    fn unknown_agents_are_errors() {
+        let trace = concurrent(
+            r#"{"kind":"concurrent","numAgents":1,"endContent":"","txns":[
+              {"parents":[],"agent":1,"patches":[[0,0,"a"]]}]}"#,
+        );
+        assert!(matches!(
+            replay_concurrent(&trace),
+            Err(ReplayError::UnknownAgent {
+                txn: 0,
+                agent: 1,
+                agents: 1
+            })
+        ));
+    }
+
+    #[test]
+    fn edits_out_of_range_are_errors_naming_the_transaction() {
+        let trace = concurrent(
+            r#"{"kind":"concurrent","numAgents":1,"endContent":"","txns":[
+              {"parents":[],"agent":0,"patches":[[0,0,"a"]]},
+              {"parents":[0],"agent":0,"patches":[[5,1,""]]}]}"#,
+        );
+        assert!(matches!(
+            replay_concurrent(&trace),
+            Err(ReplayError::Engine { txn: 1, .. })
+        ));
+    }
 }
