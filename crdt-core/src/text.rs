@@ -37,6 +37,8 @@ pub type TextError = SeqError;
 #[derive(Clone, Debug)]
 pub struct Text {
     inner: Replicated<TextContent>,
+    /// Reused buffer for inserted strings: no allocation per keystroke.
+    scratch: TextContent,
 }
 
 impl Text {
@@ -44,6 +46,7 @@ impl Text {
     pub fn new(replica: ReplicaId) -> Self {
         Text {
             inner: Replicated::new(replica),
+            scratch: TextContent::default(),
         }
     }
 
@@ -54,7 +57,9 @@ impl Text {
 
     /// Inserts `s` before char position `pos`.
     pub fn insert(&mut self, pos: usize, s: &str) -> Result<(), TextError> {
-        self.inner.insert(pos, &TextContent::from(s))
+        self.scratch.clear();
+        self.scratch.push_str(s);
+        self.inner.insert(pos, &self.scratch)
     }
 
     /// Deletes `len` chars starting at char position `pos`.
@@ -149,6 +154,7 @@ impl Text {
     pub fn decode_state(bytes: &[u8]) -> Result<Text, TextError> {
         Ok(Text {
             inner: Replicated::decode_state(bytes)?,
+            scratch: TextContent::default(),
         })
     }
 

@@ -101,6 +101,13 @@ impl TextContent {
         self.text
     }
 
+    /// Empties the content, keeping its buffer.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.chars = 0;
+        self.utf16 = 0;
+    }
+
     /// Appends a string slice (no intermediate allocation).
     pub fn push_str(&mut self, s: &str) {
         let (chars, utf16) = counts(s);

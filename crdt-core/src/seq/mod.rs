@@ -84,6 +84,10 @@ pub struct Sequence<C: Content> {
     tree: Tree<C>,
     ids: IdMap,
     index: LeafIndex,
+    /// The leaf of the last local edit and the visible position where it starts (leaf
+    /// [`NONE`]: no hint). Local edits only change lengths inside that leaf (and split leaves
+    /// after it), so its start stays exact; remote ops and edits elsewhere reset it.
+    hint: (u32, usize),
 }
 
 impl<C: Content> Default for Sequence<C> {
@@ -92,6 +96,7 @@ impl<C: Content> Default for Sequence<C> {
             tree: Tree::default(),
             ids: IdMap::default(),
             index: LeafIndex::default(),
+            hint: (NONE, 0),
         }
     }
 }
@@ -138,6 +143,21 @@ impl<C: Content> Sequence<C> {
     /// Number of elements ever inserted (live and deleted).
     pub fn total_inserted(&self) -> u64 {
         u64::from(self.ids.next_lv())
+    }
+
+    /// [`Tree::find_visible`] through the hint of the last local edit (sequential editing
+    /// mostly stays in one leaf), updating the hint.
+    fn find_visible_hinted(&mut self, target: usize) -> (u32, usize) {
+        let (leaf, start) = self.hint;
+        if leaf != NONE && target >= start {
+            let len = self.tree.leaves[leaf as usize].content.len();
+            if target - start < len {
+                return (leaf, target - start);
+            }
+        }
+        let (leaf, t) = self.tree.find_visible(target);
+        self.hint = (leaf, target - t);
+        (leaf, t)
     }
 
     /// Checks that `first_id..first_id+n` are fresh, valid ids and fit; returns `n` as `u32`.
@@ -205,9 +225,11 @@ impl<C: Content> Sequence<C> {
         }
         let n32 = self.check_new_ids(first_id, n)?;
         let (leaf, idx, ol) = if pos == 0 {
+            // Leaf 0 always starts at 0; an edit there shifts every other leaf.
+            self.hint = (0, 0);
             (0, 0, NONE)
         } else {
-            let (leaf, t) = self.tree.find_visible(pos - 1);
+            let (leaf, t) = self.find_visible_hinted(pos - 1);
             let (ri, off) = self.tree.leaf_find(leaf, t);
             let run = self.tree.leaves[leaf as usize].runs[ri];
             let ol = run.lv + off;
@@ -274,7 +296,7 @@ impl<C: Content> Sequence<C> {
         }
         let mut remaining = len;
         while remaining > 0 {
-            let (leaf, t) = self.tree.find_visible(pos);
+            let (leaf, t) = self.find_visible_hinted(pos);
             let (ri, off) = self.tree.leaf_find(leaf, t);
             let ids = &self.ids;
             let done =
@@ -295,6 +317,7 @@ impl<C: Content> Sequence<C> {
     /// skipped. Returns the visible changes, in order. Errors, with nothing changed, on an op
     /// that references unknown ids (deliver ops causally) or is malformed.
     pub fn apply(&mut self, op: &SeqOp<C>) -> Result<Vec<SeqPatch>, SeqError> {
+        self.hint = (NONE, 0);
         match op {
             SeqOp::Insert {
                 id,
@@ -376,6 +399,7 @@ impl<C: Content> Sequence<C> {
     /// order (which a batch cannot check for elements it inserts itself); such an insert still
     /// lands deterministically.
     pub(crate) fn apply_validated(&mut self, op: &SeqOp<C>) -> Result<(), SeqError> {
+        self.hint = (NONE, 0);
         match op {
             SeqOp::Insert {
                 id,

@@ -37,7 +37,8 @@ struct WireState<C> {
 }
 
 impl<C: Content> Sequence<C> {
-    /// Encodes the full state (see the [module docs](self)).
+    /// Encodes the full state: the runs in document order (ids, origins, deleted flag) and the
+    /// live content, MessagePack-encoded.
     pub fn encode_state(&self) -> Vec<u8> {
         let mut replicas: Vec<ReplicaId> = Vec::with_capacity(self.ids.replica_count());
         let mut table = std::collections::BTreeMap::new();
@@ -70,7 +71,9 @@ impl<C: Content> Sequence<C> {
         rmp_serde::to_vec(&state).unwrap_or_default()
     }
 
-    /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything.
+    /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything (lengths
+    /// bounded by the bytes present, ids fresh, origins known and on the correct side, content
+    /// matching the live runs); rebuilds the tree without replaying ops.
     pub fn decode_state(bytes: &[u8]) -> Result<Self, SeqError> {
         let state: WireState<C> = rmp_serde::from_slice(bytes)?;
         if state.format != FORMAT {
@@ -141,6 +144,11 @@ impl<C: Content> Sequence<C> {
                 index.set(first.lv, last.end(), i as u32);
             }
         }
-        Ok(Sequence { tree, ids, index })
+        Ok(Sequence {
+            tree,
+            ids,
+            index,
+            hint: (NONE, 0),
+        })
     }
 }
