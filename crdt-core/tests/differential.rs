@@ -349,6 +349,9 @@ enum Step {
     },
     /// Deliver again an op `replica` already applied.
     Duplicate { replica: usize, pick: usize },
+    /// Replace `replica`'s engine (and text) by one decoded from its snapshot; later ops must
+    /// still integrate exactly as on the reference (tombstones and origins survive).
+    Snapshot { replica: usize },
 }
 
 fn text_strategy() -> impl Strategy<Value = String> {
@@ -374,7 +377,8 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         3 => (r.clone(), any::<usize>()).prop_map(|(replica, pick)| Step::DeliverOne { replica, pick }),
         2 => (r.clone(), r.clone(), 1usize..20)
             .prop_map(|(from, to, limit)| Step::Sync { from, to, limit }),
-        1 => (r, any::<usize>()).prop_map(|(replica, pick)| Step::Duplicate { replica, pick }),
+        1 => (r.clone(), any::<usize>()).prop_map(|(replica, pick)| Step::Duplicate { replica, pick }),
+        1 => r.prop_map(|replica| Step::Snapshot { replica }),
     ]
 }
 
@@ -623,6 +627,21 @@ impl World {
                 self.sync_texts(from, to)?;
                 self.check(to, &format!("syncing {from} to {to}"))
             }
+            Step::Snapshot { replica } => {
+                let r = replica % n;
+                let bytes = self.peers[r].engine.encode_state();
+                match Sequence::decode_state(&bytes) {
+                    Ok(engine) => self.peers[r].engine = engine,
+                    Err(e) => return Err(TestCaseError::fail(format!("snapshot: {e}"))),
+                }
+                if let Some(texts) = &mut self.texts {
+                    match Text::decode_state(&texts[r].encode_state()) {
+                        Ok(text) => texts[r] = text,
+                        Err(e) => return Err(TestCaseError::fail(format!("text snapshot: {e}"))),
+                    }
+                }
+                self.check(r, "reloading from a snapshot")
+            }
             Step::Duplicate { pick, .. } if self.texts.is_some() => {
                 if self.stale.is_empty() {
                     return Ok(());
@@ -771,6 +790,39 @@ proptest! {
     }
 }
 
+/// Long histories of single-character edits at random places: thousands of runs, so the
+/// engine's B-tree splits leaves and inner nodes (the short histories above stay in one leaf).
+fn long_step_strategy() -> impl Strategy<Value = Step> {
+    let r = 0usize..3;
+    prop_oneof![
+        12 => (r.clone(), any::<usize>(), prop::char::range('a', 'z'))
+            .prop_map(|(replica, pos, c)| Step::Insert { replica, pos, text: c.to_string() }),
+        3 => (r.clone(), any::<usize>(), 1usize..3)
+            .prop_map(|(replica, pos, len)| Step::Delete { replica, pos, len }),
+        2 => (r.clone(), any::<usize>()).prop_map(|(replica, pick)| Step::DeliverOne { replica, pick }),
+        1 => (r.clone(), r.clone(), 1usize..200)
+            .prop_map(|(from, to, limit)| Step::Sync { from, to, limit }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2))]
+
+    #[test]
+    fn long_histories_match_reference(
+        ids in prop::sample::subsequence(vec![5u64, 6, 1 << 33], 3).prop_shuffle(),
+        steps in prop::collection::vec(long_step_strategy(), 4000),
+    ) {
+        let mut world = World::new(&ids, false);
+        for step in &steps {
+            world.run(step)?;
+        }
+        world.sync_all()?;
+        let stats = world.peers[0].engine.stats(|c| c.as_str().len());
+        prop_assert!(stats.leaves > 32, "the tree stayed small: {:?}", stats);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The reference alone under the same schedules: its own local ops, convergence and intent.
 // (If the oracle were wrong, agreement with it would prove nothing.)
@@ -862,6 +914,7 @@ proptest! {
                         prop_assert_eq!(peer.seq.apply(&log[index].0), Ok(false));
                     }
                 }
+                Step::Snapshot { .. } => {}
             }
         }
         // Every peer receives what it lacks, in log order (causal); each had a different past.
