@@ -10,12 +10,14 @@
 //! - [`causal_context`]: [`CausalContext`], the exact set of events seen, gaps and all.
 //! - [`types`]: delta-state CRDTs ([`GCounter`], [`PNCounter`], [`LwwRegister`], [`MvRegister`],
 //!   [`OrSet`], [`OrMap`]) and their [`Crdt`] trait.
+//! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod causal;
 pub mod causal_context;
 pub mod clock;
+pub mod sync;
 pub mod types;
 
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
