@@ -10,17 +10,37 @@
 //! - [`causal_context`]: [`CausalContext`], the exact set of events seen, gaps and all.
 //! - [`types`]: delta-state CRDTs ([`GCounter`], [`PNCounter`], [`LwwRegister`], [`MvRegister`],
 //!   [`OrSet`], [`OrMap`]) and their [`Crdt`] trait.
+//! - [`doc`]: [`Doc`], the JSON-like document applications embed (maps, lists, texts,
+//!   counters), with transactions, causal apply, snapshots and change events.
+//! - [`encoding`]: the binary formats of changes and snapshots.
 //! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
+//! - [`seq`]: the sequence engine (FugueMax, run-length encoded B-tree); [`text`]: [`Text`];
+//!   [`list`]: [`List`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod causal;
 pub mod causal_context;
 pub mod clock;
+pub mod doc;
+pub mod encoding;
+pub mod seq;
 pub mod sync;
 pub mod types;
+pub mod list;
+pub mod seq;
+pub mod text;
 
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
 pub use causal_context::{CausalContext, InvalidState};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
+pub use doc::{
+    ApplyOutcome, ContainerId, ContainerKind, CounterRef, Doc, DocError, DocEvent, EventOrigin,
+    ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, SubscriptionId,
+    TextRef, Value,
+};
+pub use encoding::DecodeError;
 pub use types::{CausalCrdt, Crdt, GCounter, LwwRegister, MvRegister, OrMap, OrSet, PNCounter};
+pub use list::List;
+pub use seq::Cursor;
+pub use text::Text;

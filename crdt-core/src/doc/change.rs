@@ -1,0 +1,305 @@
+//! What a [`Doc`](crate::Doc) records and ships: [`Op`]s grouped into [`Change`]s.
+//!
+//! A change is one committed transaction of one replica. Its operations take consecutive
+//! counters of that replica: an insert of `n` elements into a text or list takes `n` (one per
+//! element, so each element's id is a [`Dot`]), every other operation takes one. The change's id is
+//! the run of counters it took, so version vectors say exactly which changes a replica holds.
+//! `deps` is the version the replica had seen when it committed; `lamport` is a Lamport timestamp
+//! of its first operation (greater than every operation in `deps`), used to pick deterministic,
+//! intuitive winners among concurrent map writes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Dot, SeqRange, VersionVector};
+use crate::doc::value::{ContainerId, ContainerKind, Scalar, Value};
+use crate::seq::Content;
+use crate::seq::{ListContent, SeqOp, TextContent};
+
+/// The value a map write carries: a scalar, or a new container (whose id is the write's dot).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum NewValue {
+    /// A plain value.
+    Scalar(Scalar),
+    /// A new, empty container of this kind, named by the operation's dot.
+    Container(ContainerKind),
+}
+
+/// One operation on one container.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Writes `key` of map `obj`, superseding the values with ids in `pred` (those it observed).
+    MapSet {
+        /// The map.
+        obj: ContainerId,
+        /// The key.
+        key: String,
+        /// The new value.
+        value: NewValue,
+        /// Ids of the values this write replaces.
+        pred: Vec<Dot>,
+    },
+    /// Removes the values with ids in `pred` from `key` of map `obj` (those it observed).
+    MapDelete {
+        /// The map.
+        obj: ContainerId,
+        /// The key.
+        key: String,
+        /// Ids of the values removed.
+        pred: Vec<Dot>,
+    },
+    /// A sequence operation on text `obj`.
+    Text {
+        /// The text.
+        obj: ContainerId,
+        /// The operation.
+        op: SeqOp<TextContent>,
+    },
+    /// A sequence operation on list `obj`. Inserted containers are named by their element's dot.
+    List {
+        /// The list.
+        obj: ContainerId,
+        /// The operation.
+        op: SeqOp<ListContent<Value>>,
+    },
+    /// Adds `delta` to counter `obj`.
+    CounterAdd {
+        /// The counter.
+        obj: ContainerId,
+        /// The amount (may be negative).
+        delta: i64,
+    },
+}
+
+impl Op {
+    /// How many counters the operation takes: one per inserted element, else one.
+    pub fn width(&self) -> u64 {
+        match self {
+            Op::Text {
+                op: SeqOp::Insert { content, .. },
+                ..
+            } => content.len() as u64,
+            Op::List {
+                op: SeqOp::Insert { content, .. },
+                ..
+            } => content.len() as u64,
+            _ => 1,
+        }
+    }
+
+    /// The container the operation acts on.
+    pub fn obj(&self) -> &ContainerId {
+        match self {
+            Op::MapSet { obj, .. }
+            | Op::MapDelete { obj, .. }
+            | Op::Text { obj, .. }
+            | Op::List { obj, .. }
+            | Op::CounterAdd { obj, .. } => obj,
+        }
+    }
+}
+
+/// One committed transaction of one replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The counters the change's operations take, in order.
+    pub id: SeqRange,
+    /// What the replica had seen when it committed (its own earlier changes included).
+    pub deps: VersionVector,
+    /// Lamport timestamp of the first operation; operation `i` (by counter) has `lamport + i`.
+    pub lamport: u64,
+    /// The operations, in the order they were made.
+    pub ops: Vec<Op>,
+}
+
+/// Why a change is not well formed (checked before it is buffered or applied).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// The id range is empty or starts at 0, or the ops do not fill it exactly.
+    #[error(
+        "change {id:?}: its {ops} operations take {width} counters, which do not match its id"
+    )]
+    BadWidth {
+        /// The change's id.
+        id: SeqRange,
+        /// Number of ops.
+        ops: usize,
+        /// Counters the ops take.
+        width: u64,
+    },
+    /// An operation is malformed (named inside).
+    #[error("change {id:?}: operation {index} is malformed: {reason}")]
+    BadOp {
+        /// The change's id.
+        id: SeqRange,
+        /// Index of the op in the change.
+        index: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The Lamport timestamp is not above every operation it depends on, or would overflow.
+    #[error("change {id:?}: bad lamport timestamp {lamport}")]
+    BadLamport {
+        /// The change's id.
+        id: SeqRange,
+        /// The timestamp.
+        lamport: u64,
+    },
+}
+
+/// Longest map key accepted.
+pub const MAX_KEY_LEN: usize = 4096;
+/// Longest root container name accepted.
+pub const MAX_ROOT_NAME_LEN: usize = 1024;
+
+impl Change {
+    /// Each operation with the dot of its first counter.
+    pub fn ops_with_dots(&self) -> impl Iterator<Item = (Dot, &Op)> {
+        let replica = self.id.replica;
+        self.ops.iter().scan(self.id.start, move |next, op| {
+            let dot = Dot::new(replica, *next);
+            *next = next.saturating_add(op.width());
+            Some((dot, op))
+        })
+    }
+
+    /// The Lamport timestamp of the operation at `dot` (a dot of this change).
+    pub fn lamport_of(&self, dot: Dot) -> u64 {
+        self.lamport.saturating_add(dot.counter - self.id.start)
+    }
+
+    /// Checks everything that can be checked without the document: widths, ids of inserts and
+    /// created containers, key and name lengths.
+    pub fn validate(&self) -> Result<(), ChangeError> {
+        let id = self.id;
+        let bad = |index, reason| ChangeError::BadOp { id, index, reason };
+        let mut width: u64 = 0;
+        for (index, (dot, op)) in self.ops_with_dots().enumerate() {
+            let w = op.width();
+            if w == 0 {
+                return Err(bad(index, "inserts no element"));
+            }
+            width = width.saturating_add(w);
+            check_container_id(op.obj()).map_err(|r| bad(index, r))?;
+            match op {
+                Op::MapSet { key, pred, .. } | Op::MapDelete { key, pred, .. } => {
+                    if key.len() > MAX_KEY_LEN {
+                        return Err(bad(index, "map key too long"));
+                    }
+                    if pred.iter().any(|p| p.counter == 0) {
+                        return Err(bad(index, "pred names counter 0"));
+                    }
+                }
+                Op::Text { op, .. } => check_seq_op(op, dot).map_err(|r| bad(index, r))?,
+                Op::List { op, .. } => {
+                    check_seq_op(op, dot).map_err(|r| bad(index, r))?;
+                    if let SeqOp::Insert { content, .. } = op {
+                        for (offset, value) in content.0.iter().enumerate() {
+                            if let Value::Container(cid) = value {
+                                let expected = Dot::new(dot.replica, dot.counter + offset as u64);
+                                if !matches!(cid, ContainerId::Created { id, .. } if *id == expected)
+                                {
+                                    return Err(bad(
+                                        index,
+                                        "list container not named by its element",
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                Op::CounterAdd { obj, .. } => {
+                    if obj.kind() != ContainerKind::Counter {
+                        return Err(bad(index, "counter op on a non-counter"));
+                    }
+                }
+            }
+            let expected_kind = match op {
+                Op::MapSet { .. } | Op::MapDelete { .. } => ContainerKind::Map,
+                Op::Text { .. } => ContainerKind::Text,
+                Op::List { .. } => ContainerKind::List,
+                Op::CounterAdd { .. } => ContainerKind::Counter,
+            };
+            if op.obj().kind() != expected_kind {
+                return Err(bad(index, "operation does not fit its container's kind"));
+            }
+        }
+        if id.start == 0 || id.is_empty() || width != id.len() {
+            return Err(ChangeError::BadWidth {
+                id,
+                ops: self.ops.len(),
+                width,
+            });
+        }
+        if self.lamport == 0 || self.lamport.checked_add(id.len()).is_none() {
+            return Err(ChangeError::BadLamport {
+                id,
+                lamport: self.lamport,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_container_id(id: &ContainerId) -> Result<(), &'static str> {
+    match id {
+        ContainerId::Root { name, .. } if name.len() > MAX_ROOT_NAME_LEN => {
+            Err("root container name too long")
+        }
+        ContainerId::Created { id, .. } if id.counter == 0 => Err("container named by counter 0"),
+        _ => Ok(()),
+    }
+}
+
+fn check_seq_op<C: Content>(op: &SeqOp<C>, dot: Dot) -> Result<(), &'static str> {
+    match op {
+        SeqOp::Insert { id, content, .. } => {
+            if *id != dot {
+                return Err("insert's first element is not named by the operation's dot");
+            }
+            if content.len() == 0 {
+                return Err("empty insert");
+            }
+            Ok(())
+        }
+        SeqOp::Delete { target, len } => {
+            if *len == 0 || target.counter == 0 || target.counter.checked_add(*len).is_none() {
+                return Err("bad delete range");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Extends insert `prev` with `next` when `next` continues it (typing at the end of the run it
+/// just made): one op then holds the whole run. Returns whether it did.
+pub(crate) fn try_extend<C: Content>(prev: &mut SeqOp<C>, next: &SeqOp<C>) -> bool {
+    let (
+        SeqOp::Insert {
+            id,
+            origin_right,
+            content,
+            ..
+        },
+        SeqOp::Insert {
+            id: next_id,
+            origin_left: next_left,
+            origin_right: next_right,
+            content: next_content,
+        },
+    ) = (prev, next)
+    else {
+        return false;
+    };
+    let len = content.len() as u64;
+    let last = Dot::new(id.replica, id.counter + len - 1);
+    if next_id.replica == id.replica
+        && next_id.counter == id.counter + len
+        && *next_left == Some(last)
+        && next_right == origin_right
+    {
+        content.append(next_content);
+        true
+    } else {
+        false
+    }
+}

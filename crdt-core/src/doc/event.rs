@@ -1,0 +1,97 @@
+//! Change events: what a [`Doc`](crate::Doc) tells its subscribers after each local commit or
+//! remote apply, as patches a UI can apply without re-reading the document.
+
+use crate::doc::value::{ContainerId, Value};
+
+/// One step of a path from a root container down to a nested one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSegment {
+    /// A root container, by name.
+    Root(String),
+    /// A map entry, by key.
+    Key(String),
+    /// A list element, by visible index.
+    Index(usize),
+}
+
+/// What happened to one container.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PatchAction {
+    /// `key` now shows `value` (the winner among `conflicts + 1` concurrent values).
+    MapPut {
+        /// The key.
+        key: String,
+        /// The winning value.
+        value: Value,
+        /// How many other concurrent values the key holds.
+        conflicts: usize,
+    },
+    /// `key` no longer holds a value.
+    MapDelete {
+        /// The key.
+        key: String,
+    },
+    /// `text` was inserted at `index` (Unicode scalar values).
+    TextInsert {
+        /// Position of the first inserted character.
+        index: usize,
+        /// The inserted characters.
+        text: String,
+    },
+    /// `len` characters were deleted at `index`.
+    TextDelete {
+        /// Position of the first deleted character.
+        index: usize,
+        /// Number of characters.
+        len: usize,
+    },
+    /// `values` were inserted at `index`.
+    ListInsert {
+        /// Position of the first inserted element.
+        index: usize,
+        /// The inserted elements.
+        values: Vec<Value>,
+    },
+    /// `len` elements were deleted at `index`.
+    ListDelete {
+        /// Position of the first deleted element.
+        index: usize,
+        /// Number of elements.
+        len: usize,
+    },
+    /// The counter changed by `delta`.
+    CounterAdd {
+        /// The amount added.
+        delta: i64,
+    },
+}
+
+/// One change to one container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patch {
+    /// The container changed.
+    pub obj: ContainerId,
+    /// Where it sits, from a root; `None` when it is not reachable (e.g. its map entry was
+    /// overwritten concurrently).
+    pub path: Option<Vec<PathSegment>>,
+    /// What happened.
+    pub action: PatchAction,
+}
+
+/// Where a batch of patches came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOrigin {
+    /// A local transaction, at commit.
+    Local,
+    /// Changes from another replica.
+    Remote,
+}
+
+/// What subscribers receive: the patches of one commit or one apply, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocEvent {
+    /// Local commit or remote apply.
+    pub origin: EventOrigin,
+    /// The patches, in the order they happened.
+    pub patches: Vec<Patch>,
+}

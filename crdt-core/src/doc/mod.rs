@@ -1,0 +1,715 @@
+//! The document applications embed: a [`Doc`] holds named root containers (maps, lists, texts,
+//! counters) whose values are scalars or nested containers, and syncs with any peer by exchanging
+//! encoded [`Change`]s.
+//!
+//! * **Transactions.** Local operations apply at once and are grouped into one [`Change`] on
+//!   [`Doc::commit`]. Uncommitted operations are visible locally but not yet part of
+//!   [`Doc::version`], [`Doc::encode_changes_since`] or events; [`Doc::save`] and
+//!   [`Doc::apply_changes`] commit first.
+//! * **Causality.** [`Doc::apply_changes`] takes changes in any order and any number of times.
+//!   Those whose causal past has not arrived wait in a bounded [`CausalBuffer`] and apply when the
+//!   gap fills; duplicates are no-ops. Replicas that hold the same changes hold the same content.
+//! * **Maps** keep every concurrent value of a key; all replicas show the same winner (highest
+//!   Lamport timestamp, then replica id), and [`MapRef::get_all`] shows the others, as Automerge's
+//!   conflicts do.
+//! * **Texts and lists** use the FugueMax sequence engine ([`crate::seq`]): concurrent insertions
+//!   at one place never interleave.
+//! * **History and state are separate**: the op log (every change, for catching peers up) and the
+//!   materialized state (for reading and for fast loads). [`Doc::save`] stores both, so
+//!   [`Doc::load`] replays nothing.
+//!
+//! ```
+//! use crdt_core::{Doc, ReplicaId, VersionVector};
+//!
+//! let mut alice = Doc::with_replica(ReplicaId::new(1));
+//! alice.text("body").insert(0, "hello").unwrap();
+//! alice.map("meta").set("title", "Notes").unwrap();
+//! alice.commit();
+//!
+//! let mut bob = Doc::with_replica(ReplicaId::new(2));
+//! bob.apply_changes(&alice.encode_changes_since(&VersionVector::new())).unwrap();
+//! bob.text("body").insert(5, " world").unwrap();
+//! bob.commit();
+//!
+//! alice.apply_changes(&bob.encode_changes_since(&alice.version())).unwrap();
+//! assert_eq!(alice.text("body").to_string(), "hello world");
+//! assert_eq!(alice.materialize(), bob.materialize());
+//!
+//! let restored = crdt_core::Doc::load(&alice.save()).unwrap();
+//! assert_eq!(restored.materialize(), alice.materialize());
+//! ```
+
+mod change;
+mod event;
+mod handles;
+mod oplog;
+mod state;
+#[cfg(test)]
+mod tests;
+mod value;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
+pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
+pub use handles::{CounterRef, ListRef, MapRef, TextRef};
+pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
+
+use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
+use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::encoding::{self, DecodeError, EncodingKind};
+use crate::seq::SeqError;
+use oplog::OpLog;
+use state::{ContainerState, DocState, MapEntry, ParentLink, RawPatch};
+
+/// Why a document operation failed. Nothing is changed when one is returned, except where a
+/// variant says otherwise.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DocError {
+    /// Bytes could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A change is malformed.
+    #[error(transparent)]
+    InvalidChange(#[from] ChangeError),
+    /// The causal buffer refused a change (malformed id, overlap, or full). Changes of the same
+    /// batch before it were applied.
+    #[error(transparent)]
+    Causal(#[from] CausalError),
+    /// A sequence operation failed (e.g. a position out of bounds).
+    #[error(transparent)]
+    Seq(#[from] SeqError),
+    /// A change or handle names a container that does not exist.
+    #[error("no container {0:?}")]
+    NoSuchContainer(ContainerId),
+    /// A container exists with another kind than the operation needs.
+    #[error("container {0:?} has another kind")]
+    WrongKind(ContainerId),
+    /// A change refers to an element that does not exist.
+    #[error("unknown element {0:?}")]
+    UnknownElement(Dot),
+    /// A change inserts an id that exists already.
+    #[error("id {0:?} is already in use")]
+    IdReused(Dot),
+    /// Remote changes were refused against the document's state (their causal past was present
+    /// but they refer to things that do not exist); they were dropped, the rest of the batch
+    /// applied.
+    #[error("{} change(s) rejected, first {first:?}: {reason}", count)]
+    Rejected {
+        /// The first rejected change.
+        first: SeqRange,
+        /// Why it was rejected.
+        reason: Box<DocError>,
+        /// How many were rejected.
+        count: usize,
+    },
+    /// A snapshot's parts do not agree with each other.
+    #[error("inconsistent snapshot: {0}")]
+    BadSnapshot(&'static str),
+}
+
+/// What [`Doc::apply_changes`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// Changes applied by this call, in the order applied (including earlier arrivals that this
+    /// call unblocked).
+    pub applied: Vec<SeqRange>,
+    /// Changes still waiting for their causal past.
+    pub pending: usize,
+    /// Events those changes wait for that no waiting change holds: what to ask a peer for.
+    pub missing: Vec<Dot>,
+}
+
+/// A handle returned by [`Doc::subscribe`], to pass to [`Doc::unsubscribe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubscriptionId(u64);
+
+type Subscriber = Box<dyn FnMut(&DocEvent) + Send>;
+
+/// An open transaction: operations applied locally but not yet committed as a change.
+#[derive(Debug)]
+struct Transaction {
+    deps: VersionVector,
+    start: u64,
+    next: u64,
+    lamport: u64,
+    ops: Vec<Op>,
+    patches: Vec<RawPatch>,
+}
+
+/// A replicated JSON-like document. See the [module docs](self).
+pub struct Doc {
+    replica: ReplicaId,
+    log: OpLog,
+    state: DocState,
+    buffer: CausalBuffer<Change>,
+    txn: Option<Transaction>,
+    subscribers: Vec<(SubscriptionId, Subscriber)>,
+    next_subscription: u64,
+}
+
+impl Default for Doc {
+    fn default() -> Self {
+        Doc::new()
+    }
+}
+
+impl std::fmt::Debug for Doc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Doc")
+            .field("replica", &self.replica)
+            .field("version", self.log.version())
+            .field("changes", &self.log.len())
+            .field("pending", &self.buffer.pending_len())
+            .finish()
+    }
+}
+
+impl Doc {
+    /// An empty document with a random replica id.
+    pub fn new() -> Self {
+        Doc::with_replica(ReplicaId::random())
+    }
+
+    /// An empty document with the given replica id. Two live replicas must never share an id.
+    pub fn with_replica(replica: ReplicaId) -> Self {
+        Doc {
+            replica,
+            log: OpLog::default(),
+            state: DocState::default(),
+            buffer: CausalBuffer::new(BufferLimits::default()),
+            txn: None,
+            subscribers: Vec::new(),
+            next_subscription: 0,
+        }
+    }
+
+    /// Sets how many remote changes may wait for their causal past.
+    pub fn set_buffer_limits(&mut self, limits: BufferLimits) {
+        let applied = self.buffer.applied().clone();
+        let pending: Vec<Change> = self.buffer.pending().map(|c| c.payload.clone()).collect();
+        self.buffer = CausalBuffer::with_applied(applied, limits);
+        for change in pending {
+            // Re-buffering changes that waited before cannot release any: their pasts are
+            // still missing. Past the new limit they are dropped, as the caller asked.
+            let _ = self.buffer.insert(to_causal(change), 0);
+        }
+    }
+
+    /// This replica's id.
+    pub fn replica(&self) -> ReplicaId {
+        self.replica
+    }
+
+    /// The committed changes this document holds (changes waiting in the buffer excluded).
+    pub fn version(&self) -> VersionVector {
+        self.log.version().clone()
+    }
+
+    /// Number of committed changes in the history.
+    pub fn change_count(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Number of remote changes waiting for their causal past.
+    pub fn pending_count(&self) -> usize {
+        self.buffer.pending_len()
+    }
+
+    // ----- containers -----
+
+    /// The root text `name` (created on first write).
+    pub fn text(&mut self, name: &str) -> TextRef<'_> {
+        TextRef::new(self, ContainerId::root(name, ContainerKind::Text))
+    }
+
+    /// The root map `name` (created on first write).
+    pub fn map(&mut self, name: &str) -> MapRef<'_> {
+        MapRef::new(self, ContainerId::root(name, ContainerKind::Map))
+    }
+
+    /// The root list `name` (created on first write).
+    pub fn list(&mut self, name: &str) -> ListRef<'_> {
+        ListRef::new(self, ContainerId::root(name, ContainerKind::List))
+    }
+
+    /// The root counter `name` (created on first write).
+    pub fn counter(&mut self, name: &str) -> CounterRef<'_> {
+        CounterRef::new(self, ContainerId::root(name, ContainerKind::Counter))
+    }
+
+    /// The text `id` (a root, or one created in a map or list).
+    pub fn text_at(&mut self, id: &ContainerId) -> Result<TextRef<'_>, DocError> {
+        self.check_handle(id, ContainerKind::Text)?;
+        Ok(TextRef::new(self, id.clone()))
+    }
+
+    /// The map `id`.
+    pub fn map_at(&mut self, id: &ContainerId) -> Result<MapRef<'_>, DocError> {
+        self.check_handle(id, ContainerKind::Map)?;
+        Ok(MapRef::new(self, id.clone()))
+    }
+
+    /// The list `id`.
+    pub fn list_at(&mut self, id: &ContainerId) -> Result<ListRef<'_>, DocError> {
+        self.check_handle(id, ContainerKind::List)?;
+        Ok(ListRef::new(self, id.clone()))
+    }
+
+    /// The counter `id`.
+    pub fn counter_at(&mut self, id: &ContainerId) -> Result<CounterRef<'_>, DocError> {
+        self.check_handle(id, ContainerKind::Counter)?;
+        Ok(CounterRef::new(self, id.clone()))
+    }
+
+    fn check_handle(&self, id: &ContainerId, kind: ContainerKind) -> Result<(), DocError> {
+        if id.kind() != kind {
+            return Err(DocError::WrongKind(id.clone()));
+        }
+        if let ContainerId::Created { .. } = id {
+            if self.state.container(id).is_none() {
+                return Err(DocError::NoSuchContainer(id.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every non-empty root container as a plain tree, keyed by root name (a name used by roots
+    /// of several kinds is keyed `name:kind` for all but maps). Two replicas that hold the same
+    /// changes materialize equal trees.
+    pub fn materialize(&self) -> BTreeMap<String, Materialized> {
+        let mut roots: Vec<&ContainerId> = self
+            .state
+            .containers
+            .keys()
+            .filter(|id| matches!(id, ContainerId::Root { .. }))
+            .collect();
+        roots.sort();
+        let mut out = BTreeMap::new();
+        for id in roots {
+            let value = self.state.materialize(id);
+            let empty = match &value {
+                Materialized::Map(m) => m.is_empty(),
+                Materialized::List(l) => l.is_empty(),
+                Materialized::Text(t) => t.is_empty(),
+                Materialized::Counter(n) => *n == 0,
+                Materialized::Scalar(_) => false,
+            };
+            if empty {
+                continue;
+            }
+            if let ContainerId::Root { name, kind } = id {
+                let key = if *kind == ContainerKind::Map {
+                    name.clone()
+                } else {
+                    format!("{name}:{kind}")
+                };
+                out.insert(key, value);
+            }
+        }
+        out
+    }
+
+    /// The container `id` as a plain tree (empty when it does not exist).
+    pub fn materialize_container(&self, id: &ContainerId) -> Materialized {
+        self.state.materialize(id)
+    }
+
+    // ----- transactions -----
+
+    /// Allocates `width` counters for a local operation and returns its dot and Lamport time.
+    fn allocate(&mut self, width: u64) -> (Dot, u64) {
+        let txn = self.txn.get_or_insert_with(|| {
+            let start = self.log.version().get(self.replica) + 1;
+            Transaction {
+                deps: self.log.version().clone(),
+                start,
+                next: start,
+                lamport: self.log.max_lamport() + 1,
+                ops: Vec::new(),
+                patches: Vec::new(),
+            }
+        });
+        let dot = Dot::new(self.replica, txn.next);
+        let lamport = txn.lamport + (txn.next - txn.start);
+        txn.next += width;
+        (dot, lamport)
+    }
+
+    /// Records a local operation (already applied to the state) and its patches.
+    fn record(&mut self, op: Op, patches: Vec<RawPatch>) {
+        // `allocate` ran before every `record`, so the transaction exists.
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        txn.patches.extend(patches);
+        let extended = match (txn.ops.last_mut(), &op) {
+            (
+                Some(Op::Text {
+                    obj: last_obj,
+                    op: prev,
+                }),
+                Op::Text { obj, op: next },
+            ) => last_obj == obj && change::try_extend(prev, next),
+            (
+                Some(Op::List {
+                    obj: last_obj,
+                    op: prev,
+                }),
+                Op::List { obj, op: next },
+            ) => last_obj == obj && change::try_extend(prev, next),
+            _ => false,
+        };
+        if extended {
+            return;
+        }
+        txn.ops.push(op);
+    }
+
+    /// Ends the open transaction: its operations become one [`Change`] in the history, and
+    /// subscribers receive its patches. Does nothing when no operation is open.
+    pub fn commit(&mut self) -> Option<SeqRange> {
+        let txn = self.txn.take()?;
+        if txn.ops.is_empty() {
+            return None;
+        }
+        let id = SeqRange {
+            replica: self.replica,
+            start: txn.start,
+            end: txn.next,
+        };
+        let change = Change {
+            id,
+            deps: txn.deps,
+            lamport: txn.lamport,
+            ops: txn.ops,
+        };
+        self.log.push(change);
+        let released = self.buffer.mark_applied(id);
+        self.emit(EventOrigin::Local, txn.patches);
+        if !released.is_empty() {
+            // Remote changes that waited for this replica's own events (possible only when a
+            // peer holds events of ours that this document lost): apply them now.
+            let mut patches = Vec::new();
+            for change in released {
+                if self.state.check_change(&change.payload).is_ok()
+                    && self
+                        .state
+                        .apply_change(&change.payload, &mut patches)
+                        .is_ok()
+                {
+                    self.log.push(change.payload);
+                }
+            }
+            self.emit(EventOrigin::Remote, patches);
+        }
+        Some(id)
+    }
+
+    // ----- sync -----
+
+    /// Encodes every committed change not covered by `since`, in causal order: what a peer at
+    /// version `since` lacks.
+    pub fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
+        let changes = self.log.changes_since(since);
+        encoding::encode(EncodingKind::Changes, &changes)
+    }
+
+    /// Applies encoded changes from any peer, in any order, any number of times.
+    ///
+    /// Commits the open transaction first. Malformed input is refused whole with a typed error
+    /// and changes nothing. Changes whose causal past is missing wait and apply when it arrives.
+    /// Changes that contradict the document (they refer to elements or containers that do not
+    /// exist although their causal past is here) are dropped and reported as
+    /// [`DocError::Rejected`] after the rest of the batch is applied.
+    pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<ApplyOutcome, DocError> {
+        self.commit();
+        let changes: Vec<Change> = encoding::decode(EncodingKind::Changes, bytes)?;
+        for change in &changes {
+            change.validate()?;
+        }
+        let weight = bytes.len() / changes.len().max(1) + 64;
+        let mut patches = Vec::new();
+        let mut applied = Vec::new();
+        let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
+        let mut first_error = None;
+        for change in changes {
+            let (state, log) = (&mut self.state, &mut self.log);
+            let result = self.buffer.insert_with(to_causal(change), weight, |c| {
+                state.check_change(&c.payload)?;
+                state.apply_change(&c.payload, &mut patches)?;
+                applied.push(c.id);
+                log.push(c.payload);
+                Ok::<(), DocError>(())
+            });
+            match result {
+                Ok(delivery) => rejected.extend(delivery.rejected),
+                Err(e) => {
+                    first_error = Some(e);
+                    break;
+                }
+            }
+        }
+        self.emit(EventOrigin::Remote, patches);
+        if let Some(e) = first_error {
+            return Err(DocError::Causal(e));
+        }
+        if let Some((first, reason)) = rejected.first().cloned() {
+            return Err(DocError::Rejected {
+                first,
+                reason: Box::new(reason),
+                count: rejected.len(),
+            });
+        }
+        Ok(ApplyOutcome {
+            applied,
+            pending: self.buffer.pending_len(),
+            missing: self.buffer.missing(),
+        })
+    }
+
+    // ----- snapshots -----
+
+    /// Commits, then encodes the whole document: history, waiting changes, and the materialized
+    /// state, so that [`Doc::load`] needs no replay.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.commit();
+        let containers: Vec<(&ContainerId, ContainerSnapshot)> = {
+            let mut v: Vec<_> = self
+                .state
+                .containers
+                .iter()
+                .map(|(id, c)| (id, ContainerSnapshot::of(c)))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(b.0));
+            v
+        };
+        let mut parents: Vec<(&ContainerId, &ParentLink)> = self.state.parents.iter().collect();
+        parents.sort_by(|a, b| a.0.cmp(b.0));
+        let pending: Vec<&Change> = self.buffer.pending().map(|c| &c.payload).collect();
+        let snapshot = SnapshotRef {
+            version: self.log.version(),
+            changes: self.log.changes(),
+            pending,
+            containers,
+            parents,
+        };
+        encoding::encode(EncodingKind::Snapshot, &snapshot)
+    }
+
+    /// Loads a snapshot made by [`Doc::save`], with a fresh random replica id (so that two
+    /// loads of one snapshot never share an id).
+    pub fn load(bytes: &[u8]) -> Result<Doc, DocError> {
+        Doc::load_with_replica(bytes, ReplicaId::random())
+    }
+
+    /// Loads a snapshot and continues as replica `replica`. Only reuse the id that saved it
+    /// when no other copy of that replica is alive.
+    pub fn load_with_replica(bytes: &[u8], replica: ReplicaId) -> Result<Doc, DocError> {
+        let snapshot: Snapshot = encoding::decode(EncodingKind::Snapshot, bytes)?;
+        for change in snapshot.changes.iter().chain(&snapshot.pending) {
+            change.validate()?;
+        }
+        let log = OpLog::from_changes(snapshot.changes);
+        if *log.version() != snapshot.version {
+            return Err(DocError::BadSnapshot("version does not match the history"));
+        }
+        let mut state = DocState::default();
+        for (id, container) in snapshot.containers {
+            if id.kind() != container.kind() {
+                return Err(DocError::BadSnapshot("container state of the wrong kind"));
+            }
+            state.containers.insert(id, container.into_state()?);
+        }
+        for (id, link) in snapshot.parents {
+            if !state.containers.contains_key(&id) {
+                return Err(DocError::BadSnapshot("parent link of a missing container"));
+            }
+            state.parents.insert(id, link);
+        }
+        let mut buffer = CausalBuffer::with_applied(log.version().clone(), BufferLimits::default());
+        for change in snapshot.pending {
+            let released = buffer.insert(to_causal(change), 0)?;
+            if !released.is_empty() {
+                return Err(DocError::BadSnapshot("a waiting change was ready"));
+            }
+        }
+        Ok(Doc {
+            replica,
+            log,
+            state,
+            buffer,
+            txn: None,
+            subscribers: Vec::new(),
+            next_subscription: 0,
+        })
+    }
+
+    // ----- events -----
+
+    /// Calls `callback` after each local commit and each remote apply that changed something,
+    /// with patches describing what changed.
+    pub fn subscribe(
+        &mut self,
+        callback: impl FnMut(&DocEvent) + Send + 'static,
+    ) -> SubscriptionId {
+        let id = SubscriptionId(self.next_subscription);
+        self.next_subscription += 1;
+        self.subscribers.push((id, Box::new(callback)));
+        id
+    }
+
+    /// Stops a subscription; returns whether it existed.
+    pub fn unsubscribe(&mut self, id: SubscriptionId) -> bool {
+        let before = self.subscribers.len();
+        self.subscribers.retain(|(s, _)| *s != id);
+        before != self.subscribers.len()
+    }
+
+    fn emit(&mut self, origin: EventOrigin, raw: Vec<RawPatch>) {
+        if raw.is_empty() || self.subscribers.is_empty() {
+            return;
+        }
+        let patches = raw
+            .into_iter()
+            .map(|(obj, action)| Patch {
+                path: self.state.path_of(&obj),
+                obj,
+                action,
+            })
+            .collect();
+        let event = DocEvent { origin, patches };
+        for (_, subscriber) in &mut self.subscribers {
+            subscriber(&event);
+        }
+    }
+}
+
+fn to_causal(change: Change) -> CausalChange<Change> {
+    CausalChange {
+        id: change.id,
+        deps: change.deps.clone(),
+        payload: change,
+    }
+}
+
+/// One container in a snapshot.
+#[derive(Serialize, Deserialize)]
+enum ContainerSnapshot {
+    Map(Vec<(String, Vec<MapEntry>)>),
+    List(#[serde(with = "serde_bytes_vec")] Vec<u8>),
+    Text(#[serde(with = "serde_bytes_vec")] Vec<u8>),
+    Counter(i64),
+}
+
+impl ContainerSnapshot {
+    fn of(state: &ContainerState) -> Self {
+        match state {
+            ContainerState::Map(m) => ContainerSnapshot::Map(
+                m.entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            ContainerState::List(seq) => ContainerSnapshot::List(seq.encode_state()),
+            ContainerState::Text(seq) => ContainerSnapshot::Text(seq.encode_state()),
+            ContainerState::Counter(n) => ContainerSnapshot::Counter(*n),
+        }
+    }
+
+    fn kind(&self) -> ContainerKind {
+        match self {
+            ContainerSnapshot::Map(_) => ContainerKind::Map,
+            ContainerSnapshot::List(_) => ContainerKind::List,
+            ContainerSnapshot::Text(_) => ContainerKind::Text,
+            ContainerSnapshot::Counter(_) => ContainerKind::Counter,
+        }
+    }
+
+    fn into_state(self) -> Result<ContainerState, DocError> {
+        Ok(match self {
+            ContainerSnapshot::Map(entries) => {
+                let mut map = state::MapState::default();
+                for (key, mut values) in entries {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    values.sort_by_key(|e| (e.lamport, e.id.replica, e.id.counter));
+                    map.entries.insert(key, values);
+                }
+                ContainerState::Map(map)
+            }
+            ContainerSnapshot::List(bytes) => {
+                ContainerState::List(crate::seq::Sequence::decode_state(&bytes)?)
+            }
+            ContainerSnapshot::Text(bytes) => {
+                ContainerState::Text(crate::seq::Sequence::decode_state(&bytes)?)
+            }
+            ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
+        })
+    }
+}
+
+/// The snapshot body as written (borrowing the document).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    version: &'a VersionVector,
+    changes: &'a [Change],
+    pending: Vec<&'a Change>,
+    containers: Vec<(&'a ContainerId, ContainerSnapshot)>,
+    parents: Vec<(&'a ContainerId, &'a ParentLink)>,
+}
+
+/// The snapshot body as read.
+#[derive(Deserialize)]
+struct Snapshot {
+    version: VersionVector,
+    changes: Vec<Change>,
+    pending: Vec<Change>,
+    containers: Vec<(ContainerId, ContainerSnapshot)>,
+    parents: Vec<(ContainerId, ParentLink)>,
+}
+
+/// Encodes `Vec<u8>` as a MessagePack bin, decoding it without trusting claimed lengths.
+mod serde_bytes_vec {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Visitor)
+    }
+}
+
+impl crate::sync::SyncDoc for Doc {
+    type Error = DocError;
+
+    fn version(&self) -> VersionVector {
+        Doc::version(self)
+    }
+
+    fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
+        Doc::encode_changes_since(self, since)
+    }
+
+    fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocError> {
+        Doc::apply_changes(self, bytes).map(|_| ())
+    }
+}

@@ -1,0 +1,487 @@
+//! The materialized document: what every container holds now, as opposed to the
+//! [`OpLog`](super::oplog::OpLog), which records how it got there.
+//!
+//! Maps keep, per key, every value not superseded by a write that observed it (multi-value
+//! register semantics, as Automerge's conflicts); the visible value is the one with the highest
+//! `(lamport, replica)`, so every replica picks the same winner. Texts and lists are
+//! [`Sequence`]s; counters are sums. Nested containers remember their parent so that events can
+//! carry a path from a root.
+//!
+//! Remote changes are checked against the state *before* any of their operations is applied
+//! ([`DocState::check_change`]), so a change that refers to elements or containers that do not
+//! exist is refused whole and leaves the state untouched.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Dot;
+use crate::doc::change::{Change, NewValue, Op};
+use crate::doc::event::{PatchAction, PathSegment};
+use crate::doc::value::{ContainerId, ContainerKind, Materialized, Value};
+use crate::doc::DocError;
+use crate::seq::{Content, ListContent, SeqOp, SeqPatch, Sequence, TextContent};
+
+/// One value of a map key, with the id and timestamp of the write that put it there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MapEntry {
+    pub(crate) id: Dot,
+    pub(crate) lamport: u64,
+    pub(crate) value: Value,
+}
+
+/// A map: per key, the concurrent values, ordered so that the winner is last.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct MapState {
+    pub(crate) entries: BTreeMap<String, Vec<MapEntry>>,
+}
+
+impl MapState {
+    fn winner(&self, key: &str) -> Option<&MapEntry> {
+        self.entries.get(key).and_then(|v| v.last())
+    }
+}
+
+/// The state of one container.
+#[derive(Clone, Debug)]
+pub(crate) enum ContainerState {
+    Map(MapState),
+    List(Sequence<ListContent<Value>>),
+    Text(Sequence<TextContent>),
+    Counter(i64),
+}
+
+impl ContainerState {
+    fn new(kind: ContainerKind) -> Self {
+        match kind {
+            ContainerKind::Map => ContainerState::Map(MapState::default()),
+            ContainerKind::List => ContainerState::List(Sequence::new()),
+            ContainerKind::Text => ContainerState::Text(Sequence::new()),
+            ContainerKind::Counter => ContainerState::Counter(0),
+        }
+    }
+}
+
+/// Where a created container hangs: a map key or a list element.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ParentKey {
+    Map(String),
+    List(Dot),
+}
+
+/// A created container's parent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ParentLink {
+    pub(crate) parent: ContainerId,
+    pub(crate) key: ParentKey,
+}
+
+/// What an applied operation did, before paths are resolved.
+pub(crate) type RawPatch = (ContainerId, PatchAction);
+
+/// Every container's current content.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct DocState {
+    pub(crate) containers: HashMap<ContainerId, ContainerState>,
+    pub(crate) parents: HashMap<ContainerId, ParentLink>,
+}
+
+impl DocState {
+    /// The container `id`, created empty if it is a root that was never touched.
+    pub(crate) fn container_mut(
+        &mut self,
+        id: &ContainerId,
+    ) -> Result<&mut ContainerState, DocError> {
+        if !self.containers.contains_key(id) {
+            match id {
+                ContainerId::Root { kind, .. } => {
+                    self.containers
+                        .insert(id.clone(), ContainerState::new(*kind));
+                }
+                ContainerId::Created { .. } => return Err(DocError::NoSuchContainer(id.clone())),
+            }
+        }
+        self.containers
+            .get_mut(id)
+            .ok_or_else(|| DocError::NoSuchContainer(id.clone()))
+    }
+
+    /// The container `id`, if it exists (roots exist once touched).
+    pub(crate) fn container(&self, id: &ContainerId) -> Option<&ContainerState> {
+        self.containers.get(id)
+    }
+
+    fn exists(&self, id: &ContainerId) -> bool {
+        matches!(id, ContainerId::Root { .. }) || self.containers.contains_key(id)
+    }
+
+    pub(crate) fn create_child(&mut self, id: ContainerId, link: ParentLink) {
+        let kind = id.kind();
+        self.containers
+            .entry(id.clone())
+            .or_insert_with(|| ContainerState::new(kind));
+        self.parents.insert(id, link);
+    }
+
+    // ----- maps -----
+
+    /// The ids of the values `key` of `obj` holds now (what a local write supersedes).
+    pub(crate) fn map_pred(&self, obj: &ContainerId, key: &str) -> Vec<Dot> {
+        match self.container(obj) {
+            Some(ContainerState::Map(m)) => m
+                .entries
+                .get(key)
+                .map(|v| v.iter().map(|e| e.id).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn apply_map(
+        &mut self,
+        obj: &ContainerId,
+        key: &str,
+        new: Option<(Dot, u64, &NewValue)>,
+        pred: &[Dot],
+        out: &mut Vec<RawPatch>,
+    ) -> Result<(), DocError> {
+        let value = new.map(|(dot, lamport, v)| MapEntry {
+            id: dot,
+            lamport,
+            value: match v {
+                NewValue::Scalar(s) => Value::Scalar(s.clone()),
+                NewValue::Container(kind) => Value::Container(ContainerId::Created {
+                    id: dot,
+                    kind: *kind,
+                }),
+            },
+        });
+        if let Some(MapEntry {
+            value: Value::Container(child),
+            ..
+        }) = &value
+        {
+            self.create_child(
+                child.clone(),
+                ParentLink {
+                    parent: obj.clone(),
+                    key: ParentKey::Map(key.to_owned()),
+                },
+            );
+        }
+        let ContainerState::Map(map) = self.container_mut(obj)? else {
+            return Err(DocError::WrongKind(obj.clone()));
+        };
+        let before = map.winner(key).map(|e| e.id);
+        let entries = map.entries.entry(key.to_owned()).or_default();
+        entries.retain(|e| !pred.contains(&e.id));
+        if let Some(entry) = value {
+            let at = entries.partition_point(|e| {
+                (e.lamport, e.id.replica, e.id.counter)
+                    < (entry.lamport, entry.id.replica, entry.id.counter)
+            });
+            entries.insert(at, entry);
+        }
+        match entries.last() {
+            Some(winner) => {
+                let changed = before != Some(winner.id);
+                let patch = PatchAction::MapPut {
+                    key: key.to_owned(),
+                    value: winner.value.clone(),
+                    conflicts: entries.len() - 1,
+                };
+                if changed || new.is_some() {
+                    out.push((obj.clone(), patch));
+                }
+            }
+            None => {
+                map.entries.remove(key);
+                if before.is_some() {
+                    out.push((
+                        obj.clone(),
+                        PatchAction::MapDelete {
+                            key: key.to_owned(),
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- applying operations -----
+
+    /// Checks a remote change against the current state without changing anything: every
+    /// container it touches exists (or is created earlier in the change), every element it
+    /// refers to exists (or is inserted earlier in the change), and no id it inserts exists.
+    pub(crate) fn check_change(&self, change: &Change) -> Result<(), DocError> {
+        // Containers and element runs the change itself creates, in order.
+        let mut created: Vec<ContainerId> = Vec::new();
+        let mut inserted: Vec<(ContainerId, Dot, u64)> = Vec::new();
+        let known_here = |inserted: &Vec<(ContainerId, Dot, u64)>, obj: &ContainerId, d: Dot| {
+            inserted.iter().any(|(o, first, len)| {
+                o == obj
+                    && first.replica == d.replica
+                    && d.counter >= first.counter
+                    && d.counter - first.counter < *len
+            })
+        };
+        for (dot, op) in change.ops_with_dots() {
+            let obj = op.obj();
+            if !self.exists(obj) && !created.contains(obj) {
+                return Err(DocError::NoSuchContainer(obj.clone()));
+            }
+            match op {
+                Op::MapSet { value, .. } => {
+                    if let NewValue::Container(kind) = value {
+                        let id = ContainerId::Created {
+                            id: dot,
+                            kind: *kind,
+                        };
+                        if self.containers.contains_key(&id) {
+                            return Err(DocError::IdReused(dot));
+                        }
+                        created.push(id);
+                    }
+                }
+                Op::MapDelete { .. } | Op::CounterAdd { .. } => {}
+                Op::Text { op, .. } => {
+                    let seq = match self.container(obj) {
+                        Some(ContainerState::Text(s)) => Some(s),
+                        _ => None,
+                    };
+                    check_seq_op(op, seq, |d| known_here(&inserted, obj, d))?;
+                }
+                Op::List { op, .. } => {
+                    let seq = match self.container(obj) {
+                        Some(ContainerState::List(s)) => Some(s),
+                        _ => None,
+                    };
+                    check_seq_op(op, seq, |d| known_here(&inserted, obj, d))?;
+                    if let SeqOp::Insert { content, .. } = op {
+                        for value in &content.0 {
+                            if let Value::Container(id) = value {
+                                if self.containers.contains_key(id) {
+                                    return Err(DocError::IdReused(dot));
+                                }
+                                created.push(id.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            if let Op::Text {
+                op: SeqOp::Insert { id, content, .. },
+                ..
+            } = op
+            {
+                inserted.push((obj.clone(), *id, content.len() as u64));
+            }
+            if let Op::List {
+                op: SeqOp::Insert { id, content, .. },
+                ..
+            } = op
+            {
+                inserted.push((obj.clone(), *id, content.len() as u64));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one operation whose first counter is `dot`, appending what it did to `out`.
+    pub(crate) fn apply_op(
+        &mut self,
+        dot: Dot,
+        lamport: u64,
+        op: &Op,
+        out: &mut Vec<RawPatch>,
+    ) -> Result<(), DocError> {
+        match op {
+            Op::MapSet {
+                obj,
+                key,
+                value,
+                pred,
+            } => self.apply_map(obj, key, Some((dot, lamport, value)), pred, out),
+            Op::MapDelete { obj, key, pred } => self.apply_map(obj, key, None, pred, out),
+            Op::CounterAdd { obj, delta } => {
+                let ContainerState::Counter(n) = self.container_mut(obj)? else {
+                    return Err(DocError::WrongKind(obj.clone()));
+                };
+                *n = n.wrapping_add(*delta);
+                out.push((obj.clone(), PatchAction::CounterAdd { delta: *delta }));
+                Ok(())
+            }
+            Op::Text { obj, op } => {
+                let ContainerState::Text(seq) = self.container_mut(obj)? else {
+                    return Err(DocError::WrongKind(obj.clone()));
+                };
+                let patches = seq.apply(op)?;
+                for patch in patches {
+                    out.push((obj.clone(), text_patch(seq, patch)));
+                }
+                Ok(())
+            }
+            Op::List { obj, op } => {
+                if let SeqOp::Insert { content, .. } = op {
+                    for value in &content.0 {
+                        if let Value::Container(ContainerId::Created { id, kind }) = value {
+                            self.create_child(
+                                ContainerId::Created {
+                                    id: *id,
+                                    kind: *kind,
+                                },
+                                ParentLink {
+                                    parent: obj.clone(),
+                                    key: ParentKey::List(*id),
+                                },
+                            );
+                        }
+                    }
+                }
+                let ContainerState::List(seq) = self.container_mut(obj)? else {
+                    return Err(DocError::WrongKind(obj.clone()));
+                };
+                let patches = seq.apply(op)?;
+                for patch in patches {
+                    out.push((obj.clone(), list_patch(seq, patch)));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies a whole remote change (already checked by [`check_change`](Self::check_change)).
+    pub(crate) fn apply_change(
+        &mut self,
+        change: &Change,
+        out: &mut Vec<RawPatch>,
+    ) -> Result<(), DocError> {
+        for (dot, op) in change.ops_with_dots() {
+            self.apply_op(dot, change.lamport_of(dot), op, out)?;
+        }
+        Ok(())
+    }
+
+    // ----- reading -----
+
+    /// The path from a root to `id`, or `None` when `id` is not reachable.
+    pub(crate) fn path_of(&self, id: &ContainerId) -> Option<Vec<PathSegment>> {
+        let mut path = Vec::new();
+        let mut current = id.clone();
+        // Each step goes to a container created strictly earlier, so this ends; the bound also
+        // protects against a corrupted snapshot with a parent cycle.
+        for _ in 0..=self.parents.len() {
+            match &current {
+                ContainerId::Root { name, .. } => {
+                    path.push(PathSegment::Root(name.clone()));
+                    path.reverse();
+                    return Some(path);
+                }
+                ContainerId::Created { .. } => {
+                    let link = self.parents.get(&current)?;
+                    match (&link.key, self.container(&link.parent)) {
+                        (ParentKey::Map(key), Some(ContainerState::Map(m))) => {
+                            let winner = m.winner(key)?;
+                            if winner.value.as_container() != Some(&current) {
+                                return None;
+                            }
+                            path.push(PathSegment::Key(key.clone()));
+                        }
+                        (ParentKey::List(elem), Some(ContainerState::List(seq))) => {
+                            let (index, visible) = seq.position_of(*elem)?;
+                            if !visible {
+                                return None;
+                            }
+                            path.push(PathSegment::Index(index));
+                        }
+                        _ => return None,
+                    }
+                    current = link.parent.clone();
+                }
+            }
+        }
+        None
+    }
+
+    /// The container `id` as a plain tree.
+    pub(crate) fn materialize(&self, id: &ContainerId) -> Materialized {
+        self.materialize_depth(id, 0)
+    }
+
+    fn materialize_value(&self, value: &Value, depth: usize) -> Materialized {
+        match value {
+            Value::Scalar(s) => Materialized::Scalar(s.clone()),
+            Value::Container(id) => self.materialize_depth(id, depth + 1),
+        }
+    }
+
+    fn materialize_depth(&self, id: &ContainerId, depth: usize) -> Materialized {
+        // Containers nest only through values created after them, so there is no cycle; the
+        // depth cap guards a corrupted snapshot.
+        let empty = || match id.kind() {
+            ContainerKind::Map => Materialized::Map(BTreeMap::new()),
+            ContainerKind::List => Materialized::List(Vec::new()),
+            ContainerKind::Text => Materialized::Text(String::new()),
+            ContainerKind::Counter => Materialized::Counter(0),
+        };
+        if depth > 512 {
+            return empty();
+        }
+        match self.container(id) {
+            None => empty(),
+            Some(ContainerState::Counter(n)) => Materialized::Counter(*n),
+            Some(ContainerState::Text(seq)) => Materialized::Text(seq.to_content().into_string()),
+            Some(ContainerState::List(seq)) => Materialized::List(
+                seq.to_content()
+                    .0
+                    .iter()
+                    .map(|v| self.materialize_value(v, depth))
+                    .collect(),
+            ),
+            Some(ContainerState::Map(m)) => Materialized::Map(
+                m.entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        v.last()
+                            .map(|e| (k.clone(), self.materialize_value(&e.value, depth)))
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Checks a sequence op against a sequence (or a fresh, empty one), with `known_here` telling
+/// whether an id is inserted earlier in the same change.
+fn check_seq_op<C: Content>(
+    op: &SeqOp<C>,
+    seq: Option<&Sequence<C>>,
+    known_here: impl Fn(Dot) -> bool,
+) -> Result<(), DocError> {
+    match seq {
+        Some(seq) => seq.check_with(op, known_here)?,
+        None => Sequence::<C>::new().check_with(op, known_here)?,
+    }
+    Ok(())
+}
+
+fn text_patch(seq: &Sequence<TextContent>, patch: SeqPatch) -> PatchAction {
+    match patch {
+        SeqPatch::Insert { pos, len } => PatchAction::TextInsert {
+            index: pos,
+            text: seq.slice(pos, pos + len).into_string(),
+        },
+        SeqPatch::Delete { pos, len } => PatchAction::TextDelete { index: pos, len },
+    }
+}
+
+fn list_patch(seq: &Sequence<ListContent<Value>>, patch: SeqPatch) -> PatchAction {
+    match patch {
+        SeqPatch::Insert { pos, len } => PatchAction::ListInsert {
+            index: pos,
+            values: seq.slice(pos, pos + len).0,
+        },
+        SeqPatch::Delete { pos, len } => PatchAction::ListDelete { index: pos, len },
+    }
+}

@@ -1,0 +1,717 @@
+//! Behaviour of [`Doc`] that applications rely on.
+
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::seq::{Assoc, SeqOp, TextContent};
+
+fn doc(id: u64) -> Doc {
+    Doc::with_replica(ReplicaId::new(id))
+}
+
+/// Sends everything `from` has that `to` lacks.
+fn sync(from: &Doc, to: &mut Doc) {
+    to.apply_changes(&from.encode_changes_since(&to.version()))
+        .expect("valid changes apply");
+}
+
+fn text(s: &str) -> Materialized {
+    Materialized::Text(s.to_owned())
+}
+
+#[test]
+fn every_container_kind_round_trips_through_changes() {
+    let mut a = doc(1);
+    a.text("body").insert(0, "hello").unwrap();
+    a.text("body").insert(5, " world").unwrap();
+    a.text("body").delete(0, 1).unwrap();
+    a.text("body").insert(0, "H").unwrap();
+    a.map("meta").set("title", "Notes").unwrap();
+    a.map("meta").set("pages", 3).unwrap();
+    a.map("meta").set("ratio", 0.5).unwrap();
+    a.map("meta").set("draft", true).unwrap();
+    a.map("meta").set("blob", vec![0u8, 255]).unwrap();
+    a.map("meta").set("nothing", ()).unwrap();
+    a.list("todo").push("milk").unwrap();
+    a.list("todo").insert_many(0, ["eggs", "bread"]).unwrap();
+    a.list("todo").delete(1, 1).unwrap();
+    a.counter("likes").increment(5).unwrap();
+    a.counter("likes").decrement(2).unwrap();
+    assert!(a.commit().is_some());
+
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    assert_eq!(b.text("body").to_string(), "Hello world");
+    assert_eq!(b.map("meta").get("title"), Some(Value::from("Notes")));
+    assert_eq!(b.map("meta").get("blob"), Some(Value::from(vec![0u8, 255])));
+    assert_eq!(
+        b.list("todo").values(),
+        vec![Value::from("eggs"), Value::from("milk")]
+    );
+    assert_eq!(b.counter("likes").value(), 3);
+    assert_eq!(a.materialize(), b.materialize());
+    assert_eq!(a.version(), b.version());
+}
+
+#[test]
+fn a_commit_is_one_change_and_runs_of_typing_are_one_op() {
+    let mut a = doc(1);
+    for (i, c) in "typing".chars().enumerate() {
+        a.text("t").insert(i, &c.to_string()).unwrap();
+    }
+    let id = a.commit().unwrap();
+    assert_eq!((id.start, id.end), (1, 7));
+    assert_eq!(a.change_count(), 1);
+    assert_eq!(
+        a.log.changes()[0].ops.len(),
+        1,
+        "six keystrokes are one insert op"
+    );
+    assert_eq!(a.commit(), None, "nothing open");
+}
+
+#[test]
+fn concurrent_map_writes_pick_one_winner_and_keep_the_others() {
+    let mut a = doc(1);
+    let mut b = doc(2);
+    a.map("m").set("k", "from a").unwrap();
+    a.commit();
+    b.map("m").set("k", "from b").unwrap();
+    b.commit();
+    sync(&a, &mut b);
+    sync(&b, &mut a);
+    let winner = a.map("m").get("k");
+    assert_eq!(winner, b.map("m").get("k"));
+    assert_eq!(a.map("m").get_all("k").len(), 2);
+    assert_eq!(b.map("m").get_all("k"), a.map("m").get_all("k"));
+    // A later write that saw both supersedes both.
+    a.map("m").set("k", "resolved").unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    assert_eq!(b.map("m").get_all("k"), vec![Value::from("resolved")]);
+}
+
+#[test]
+fn a_remove_only_removes_what_it_saw() {
+    let mut a = doc(1);
+    let mut b = doc(2);
+    a.map("m").set("k", 1).unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    b.map("m").delete("k").unwrap();
+    b.commit();
+    a.map("m").set("k", 2).unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    sync(&b, &mut a);
+    assert_eq!(a.map("m").get("k"), Some(Value::from(2)));
+    assert_eq!(a.materialize(), b.materialize());
+}
+
+#[test]
+fn nested_containers_merge() {
+    let mut a = doc(1);
+    let todo = a.list("todos").push_container(ContainerKind::Map).unwrap();
+    a.map_at(&todo).unwrap().set("text", "buy milk").unwrap();
+    let title = a
+        .map_at(&todo)
+        .unwrap()
+        .set_container("notes", ContainerKind::Text)
+        .unwrap();
+    a.text_at(&title).unwrap().insert(0, "2%").unwrap();
+    a.commit();
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    b.map_at(&todo).unwrap().set("done", true).unwrap();
+    b.text_at(&title).unwrap().insert(2, " fat").unwrap();
+    b.commit();
+    a.map_at(&todo)
+        .unwrap()
+        .set("text", "buy oat milk")
+        .unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    sync(&b, &mut a);
+    assert_eq!(a.materialize(), b.materialize());
+    let Materialized::List(items) = &a.materialize()["todos:list"] else {
+        panic!("a list")
+    };
+    let Materialized::Map(item) = &items[0] else {
+        panic!("a map")
+    };
+    assert_eq!(item["done"], Materialized::Scalar(Scalar::Bool(true)));
+    assert_eq!(item["notes"], text("2% fat"));
+    assert_eq!(
+        item["text"],
+        Materialized::Scalar(Scalar::from("buy oat milk"))
+    );
+    assert!(matches!(a.text_at(&todo), Err(DocError::WrongKind(_))));
+}
+
+#[test]
+fn changes_wait_for_their_causal_past_and_duplicates_are_ignored() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "one ").unwrap();
+    a.commit();
+    let first = a.encode_changes_since(&VersionVector::new());
+    let v1 = a.version();
+    a.text("t").insert(4, "two").unwrap();
+    a.commit();
+    let second = a.encode_changes_since(&v1);
+
+    let mut b = doc(2);
+    let outcome = b.apply_changes(&second).unwrap();
+    assert!(outcome.applied.is_empty());
+    assert_eq!(outcome.pending, 1);
+    assert_eq!(outcome.missing, vec![Dot::new(ReplicaId::new(1), 4)]);
+    assert_eq!(b.text("t").to_string(), "");
+    let outcome = b.apply_changes(&first).unwrap();
+    assert_eq!(
+        outcome.applied.len(),
+        2,
+        "the waiting change applies when the gap fills"
+    );
+    assert_eq!(outcome.pending, 0);
+    assert_eq!(b.text("t").to_string(), "one two");
+    let again = b.apply_changes(&first).unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(b.text("t").to_string(), "one two");
+}
+
+#[test]
+fn save_and_load_keep_content_version_and_future_merges() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "abc").unwrap();
+    let inner = a
+        .map("m")
+        .set_container("inner", ContainerKind::List)
+        .unwrap();
+    a.list_at(&inner).unwrap().push(1).unwrap();
+    a.counter("c").increment(2).unwrap();
+    a.commit();
+    a.text("t").delete(1, 1).unwrap();
+    a.commit();
+    // A change from a third replica that waits for something that never came is kept too.
+    let mut c = doc(3);
+    c.text("x").insert(0, "lost?").unwrap();
+    c.commit();
+    let v = c.version();
+    c.text("x").insert(0, "no ").unwrap();
+    c.commit();
+    a.apply_changes(&c.encode_changes_since(&v)).unwrap();
+    assert_eq!(a.pending_count(), 1);
+
+    let snapshot = a.save();
+    let mut loaded = Doc::load(&snapshot).unwrap();
+    assert_ne!(loaded.replica(), a.replica());
+    assert_eq!(loaded.materialize(), a.materialize());
+    assert_eq!(loaded.version(), a.version());
+    assert_eq!(loaded.pending_count(), 1);
+    assert_eq!(
+        loaded.encode_changes_since(&VersionVector::new()),
+        a.encode_changes_since(&VersionVector::new())
+    );
+    // The same future change behaves the same on both.
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    b.text("t").insert(0, ">").unwrap();
+    b.list_at(&inner).unwrap().push(2).unwrap();
+    b.commit();
+    sync(&b, &mut a);
+    sync(&b, &mut loaded);
+    sync(&c, &mut a);
+    sync(&c, &mut loaded);
+    assert_eq!(loaded.pending_count(), 0);
+    assert_eq!(loaded.materialize(), a.materialize());
+    // The loaded doc keeps editing with its own id and merges back.
+    loaded.text("t").insert(0, "!").unwrap();
+    loaded.commit();
+    sync(&loaded, &mut a);
+    assert_eq!(loaded.materialize(), a.materialize());
+    assert_eq!(a.text("t").to_string(), "!>ac");
+}
+
+#[test]
+fn utf16_positions_and_cursors() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "a😀b").unwrap();
+    assert_eq!(a.text("t").len(), 3);
+    assert_eq!(a.text("t").len_utf16(), 4);
+    assert_eq!(a.text("t").utf16_to_pos(3).unwrap(), 2);
+    assert!(
+        a.text("t").utf16_to_pos(2).is_err(),
+        "inside a surrogate pair"
+    );
+    a.text("t").insert_utf16(3, "x").unwrap();
+    assert_eq!(a.text("t").to_string(), "a😀xb");
+    let cursor = a.text("t").cursor(3, Assoc::After);
+    a.commit();
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    b.text("t").insert(0, "12").unwrap();
+    b.commit();
+    sync(&b, &mut a);
+    assert_eq!(a.text("t").resolve_cursor(&cursor), Some(5));
+    a.text("t").delete_utf16(3, 3).unwrap();
+    assert_eq!(a.text("t").to_string(), "12ab");
+}
+
+#[test]
+fn events_describe_local_and_remote_changes() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut b = doc(2);
+    let sink = events.clone();
+    let sub = b.subscribe(move |e| sink.lock().unwrap().push(e.clone()));
+
+    let mut a = doc(1);
+    let todo = a.list("todos").push_container(ContainerKind::Map).unwrap();
+    a.map_at(&todo).unwrap().set("text", "milk").unwrap();
+    a.text("body").insert(0, "hi").unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    b.counter("n").increment(3).unwrap();
+    b.commit();
+
+    let got = events.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].origin, EventOrigin::Remote);
+    let actions: Vec<_> = got[0]
+        .patches
+        .iter()
+        .map(|p| (&p.path, &p.action))
+        .collect();
+    assert!(actions.contains(&(
+        &Some(vec![
+            PathSegment::Root("todos".into()),
+            PathSegment::Index(0)
+        ]),
+        &PatchAction::MapPut {
+            key: "text".into(),
+            value: Value::from("milk"),
+            conflicts: 0
+        }
+    )));
+    assert!(actions.contains(&(
+        &Some(vec![PathSegment::Root("body".into())]),
+        &PatchAction::TextInsert {
+            index: 0,
+            text: "hi".into()
+        }
+    )));
+    assert_eq!(got[1].origin, EventOrigin::Local);
+    assert_eq!(
+        got[1].patches[0].action,
+        PatchAction::CounterAdd { delta: 3 }
+    );
+    assert!(b.unsubscribe(sub));
+    b.counter("n").increment(1).unwrap();
+    b.commit();
+    assert_eq!(events.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn hostile_bytes_are_typed_errors_and_change_nothing() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "hello").unwrap();
+    a.map("m").set("k", "v").unwrap();
+    a.commit();
+    let good = a.encode_changes_since(&VersionVector::new());
+    let snapshot = a.save();
+
+    let mut b = doc(2);
+    b.text("t").insert(0, "mine").unwrap();
+    b.commit();
+    let before = b.materialize();
+    let version = b.version();
+    for cut in 0..good.len() {
+        assert!(b.apply_changes(&good[..cut]).is_err(), "truncated at {cut}");
+    }
+    for cut in 0..snapshot.len() {
+        assert!(
+            Doc::load(&snapshot[..cut]).is_err(),
+            "truncated snapshot at {cut}"
+        );
+    }
+    let mut wrong_version = good.clone();
+    wrong_version[5] = 9;
+    assert_eq!(
+        b.apply_changes(&wrong_version),
+        Err(DocError::Decode(DecodeError::UnsupportedVersion(9)))
+    );
+    assert!(matches!(
+        Doc::load(&good),
+        Err(DocError::Decode(DecodeError::WrongKind { .. }))
+    ));
+    assert_eq!(b.materialize(), before);
+    assert_eq!(b.version(), version);
+}
+
+fn forged(change: Change) -> Vec<u8> {
+    encoding::encode(EncodingKind::Changes, &vec![change])
+}
+
+#[test]
+fn forged_changes_are_refused_whole() {
+    let mut b = doc(2);
+    b.text("t").insert(0, "ab").unwrap();
+    b.commit();
+    let before = b.materialize();
+    let r = ReplicaId::new(9);
+    // Refers to an element that does not exist.
+    let bad_origin = Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 3,
+        },
+        deps: VersionVector::new(),
+        lamport: 1,
+        ops: vec![
+            Op::CounterAdd {
+                obj: ContainerId::root("c", ContainerKind::Counter),
+                delta: 1,
+            },
+            Op::Text {
+                obj: ContainerId::root("t", ContainerKind::Text),
+                op: SeqOp::Insert {
+                    id: Dot::new(r, 2),
+                    origin_left: Some(Dot::new(ReplicaId::new(77), 1)),
+                    origin_right: None,
+                    content: TextContent::from("x"),
+                },
+            },
+        ],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(bad_origin)),
+        Err(DocError::Rejected { .. })
+    ));
+    assert_eq!(
+        b.materialize(),
+        before,
+        "the counter op of the refused change did not apply"
+    );
+    // Ops that do not fill the change's id range.
+    let bad_width = Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 5,
+        },
+        deps: VersionVector::new(),
+        lamport: 1,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::root("c", ContainerKind::Counter),
+            delta: 1,
+        }],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(bad_width)),
+        Err(DocError::InvalidChange(_))
+    ));
+    // A container that was never created.
+    let ghost = Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 2,
+        },
+        deps: VersionVector::new(),
+        lamport: 1,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::Created {
+                id: Dot::new(r, 50),
+                kind: ContainerKind::Counter,
+            },
+            delta: 1,
+        }],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(ghost)),
+        Err(DocError::Rejected { .. })
+    ));
+    // A wrong-kind op.
+    let wrong_kind = Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 2,
+        },
+        deps: VersionVector::new(),
+        lamport: 1,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::root("t", ContainerKind::Text),
+            delta: 1,
+        }],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(wrong_kind)),
+        Err(DocError::InvalidChange(_))
+    ));
+    assert_eq!(b.materialize(), before);
+    // The genuine replica 9 can still write afterwards: nothing of it counted as applied.
+    let mut r9 = doc(9);
+    r9.counter("c").increment(1).unwrap();
+    r9.commit();
+    sync(&r9, &mut b);
+    assert_eq!(b.counter("c").value(), 1);
+}
+
+#[test]
+fn deps_that_never_come_are_bounded() {
+    let mut b = doc(2);
+    b.set_buffer_limits(BufferLimits {
+        max_changes: 3,
+        max_bytes: 1 << 20,
+    });
+    let r = ReplicaId::new(5);
+    for start in 10..13 {
+        let c = Change {
+            id: SeqRange {
+                replica: r,
+                start,
+                end: start + 1,
+            },
+            deps: VersionVector::new(),
+            lamport: start,
+            ops: vec![Op::CounterAdd {
+                obj: ContainerId::root("c", ContainerKind::Counter),
+                delta: 1,
+            }],
+        };
+        b.apply_changes(&forged(c)).unwrap();
+    }
+    let c = Change {
+        id: SeqRange {
+            replica: r,
+            start: 20,
+            end: 21,
+        },
+        deps: VersionVector::new(),
+        lamport: 20,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::root("c", ContainerKind::Counter),
+            delta: 1,
+        }],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(c)),
+        Err(DocError::Causal(CausalError::BufferFull { .. }))
+    ));
+    assert_eq!(b.pending_count(), 3);
+}
+
+#[test]
+fn a_long_offline_session_merges_with_nothing_lost() {
+    let mut a = doc(1);
+    let mut b = doc(2);
+    a.text("t").insert(0, "shared ").unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    for i in 0..500 {
+        let len = a.text("t").len();
+        a.text("t").insert(len, "a").unwrap();
+        a.list("l").push(i).unwrap();
+        if i % 10 == 0 {
+            a.commit();
+        }
+        b.text("t").insert(0, "b").unwrap();
+        b.counter("c").increment(1).unwrap();
+        if i % 7 == 0 {
+            b.commit();
+        }
+    }
+    a.commit();
+    b.commit();
+    sync(&a, &mut b);
+    sync(&b, &mut a);
+    assert_eq!(a.materialize(), b.materialize());
+    assert_eq!(a.text("t").len(), 7 + 1000);
+    assert_eq!(a.list("l").len(), 500);
+    assert_eq!(a.counter("c").value(), 500);
+}
+
+/// One random local edit on any container kind.
+#[derive(Clone, Debug)]
+pub(crate) enum Edit {
+    TextInsert(usize, String),
+    TextDelete(usize, usize),
+    MapSet(u8, i64),
+    MapDelete(u8),
+    ListInsert(usize, i64),
+    ListDelete(usize),
+    NestedText(usize, String),
+    Counter(i64),
+}
+
+pub(crate) fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (any::<usize>(), "[a-c😀]{1,3}").prop_map(|(p, s)| Edit::TextInsert(p, s)),
+        (any::<usize>(), 1usize..4).prop_map(|(p, n)| Edit::TextDelete(p, n)),
+        (0u8..3, any::<i64>()).prop_map(|(k, v)| Edit::MapSet(k, v)),
+        (0u8..3).prop_map(Edit::MapDelete),
+        (any::<usize>(), any::<i64>()).prop_map(|(p, v)| Edit::ListInsert(p, v)),
+        any::<usize>().prop_map(Edit::ListDelete),
+        (any::<usize>(), "[xy]{1,2}").prop_map(|(p, s)| Edit::NestedText(p, s)),
+        (-5i64..5).prop_map(Edit::Counter),
+    ]
+}
+
+/// Applies `edit` to `doc`, mapping random positions into range.
+pub(crate) fn apply_edit(doc: &mut Doc, edit: &Edit) {
+    match edit {
+        Edit::TextInsert(p, s) => {
+            let len = doc.text("t").len();
+            doc.text("t").insert(p % (len + 1), s).unwrap();
+        }
+        Edit::TextDelete(p, n) => {
+            let len = doc.text("t").len();
+            if len > 0 {
+                let pos = p % len;
+                doc.text("t").delete(pos, (*n).min(len - pos)).unwrap();
+            }
+        }
+        Edit::MapSet(k, v) => doc.map("m").set(&format!("k{k}"), *v).unwrap(),
+        Edit::MapDelete(k) => doc.map("m").delete(&format!("k{k}")).unwrap(),
+        Edit::ListInsert(p, v) => {
+            let len = doc.list("l").len();
+            doc.list("l").insert(p % (len + 1), *v).unwrap();
+        }
+        Edit::ListDelete(p) => {
+            let len = doc.list("l").len();
+            if len > 0 {
+                doc.list("l").delete(p % len, 1).unwrap();
+            }
+        }
+        Edit::NestedText(p, s) => {
+            let id = match doc.map("m").get("nested") {
+                Some(Value::Container(id)) => id,
+                _ => doc
+                    .map("m")
+                    .set_container("nested", ContainerKind::Text)
+                    .unwrap(),
+            };
+            let mut t = doc.text_at(&id).unwrap();
+            let len = t.len();
+            t.insert(p % (len + 1), s).unwrap();
+        }
+        Edit::Counter(n) => doc.counter("c").increment(*n).unwrap(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Replicas edit at random, commit at random, and exchange changes at random, out of order
+    /// and duplicated; after everyone has everything, all are equal, and a save/load of each is
+    /// equal too.
+    #[test]
+    fn random_replicas_converge(
+        steps in prop::collection::vec((0usize..4, edit(), any::<bool>(), any::<prop::sample::Index>()), 1..80),
+    ) {
+        let mut docs: Vec<Doc> = (1..=4).map(doc).collect();
+        let mut sent: Vec<Vec<u8>> = Vec::new();
+        for (who, edit, commit, pick) in &steps {
+            apply_edit(&mut docs[*who], edit);
+            if *commit {
+                let v = docs[*who].version();
+                if docs[*who].commit().is_some() {
+                    sent.push(docs[*who].encode_changes_since(&v));
+                }
+            }
+            // Deliver a random earlier message (maybe out of order, maybe again) to someone.
+            if !sent.is_empty() {
+                let msg = &sent[pick.index(sent.len())];
+                let to = pick.index(4);
+                docs[to].apply_changes(msg).unwrap();
+            }
+        }
+        for d in &mut docs {
+            d.commit();
+        }
+        for _ in 0..2 {
+            for i in 0..4 {
+                for j in 0..4 {
+                    if i != j {
+                        let bytes = docs[i].encode_changes_since(&docs[j].version());
+                        docs[j].apply_changes(&bytes).unwrap();
+                    }
+                }
+            }
+        }
+        let expected = docs[0].materialize();
+        for d in &mut docs {
+            prop_assert_eq!(d.pending_count(), 0);
+            prop_assert_eq!(&d.materialize(), &expected);
+            let loaded = Doc::load(&d.save()).unwrap();
+            prop_assert_eq!(&loaded.materialize(), &expected);
+        }
+    }
+
+    /// Random bytes never panic; a doc that refused them is unchanged.
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), header in any::<bool>()) {
+        let mut input = if header { b"CRDTC\x01".to_vec() } else { Vec::new() };
+        input.extend_from_slice(&bytes);
+        let mut d = doc(1);
+        d.text("t").insert(0, "x").unwrap();
+        d.commit();
+        let before = d.materialize();
+        if d.apply_changes(&input).is_err() {
+            prop_assert_eq!(d.materialize(), before);
+        }
+        let mut snap = b"CRDTS\x01".to_vec();
+        snap.extend_from_slice(&bytes);
+        let _ = Doc::load(&snap);
+    }
+}
+
+/// A random edit from the simulator's seeded source.
+fn random_edit(rng: &mut crate::sync::sim::SimRng) -> Edit {
+    let p = rng.next_u64() as usize;
+    let s: String = ["a", "b", "😀", "cd"][rng.below(4)].to_owned();
+    match rng.below(8) {
+        0 | 1 => Edit::TextInsert(p, s),
+        2 => Edit::TextDelete(p, 1 + rng.below(3)),
+        3 => Edit::MapSet(rng.below(3) as u8, rng.next_u64() as i64),
+        4 => Edit::MapDelete(rng.below(3) as u8),
+        5 => Edit::ListInsert(p, rng.below(100) as i64),
+        6 => match rng.below(3) {
+            0 => Edit::ListDelete(p),
+            _ => Edit::NestedText(p, s),
+        },
+        _ => Edit::Counter(rng.below(9) as i64 - 4),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The real document through the lossy simulated network (drops, duplicates, reorders,
+    /// disconnects), as a mesh or behind a relay-like hub, with random edits of every container
+    /// kind: after the network heals every peer materializes the same document.
+    #[test]
+    fn docs_converge_through_a_hostile_network(seed in any::<u64>(), peers in 2usize..6, hub in any::<bool>()) {
+        use crate::sync::sim::{simulate, SimConfig};
+        let config = if hub { SimConfig::star(peers + 1) } else { SimConfig::mesh(peers) };
+        let outcome = simulate(
+            seed,
+            &config,
+            |i| Doc::with_replica(ReplicaId::new(i as u64 + 1)),
+            |doc, _peer, rng| {
+                for _ in 0..1 + rng.below(3) {
+                    let edit = random_edit(rng);
+                    apply_edit(doc, &edit);
+                }
+                doc.commit();
+            },
+        );
+        let expected = outcome.docs[0].materialize();
+        for d in &outcome.docs {
+            prop_assert_eq!(d.pending_count(), 0);
+            prop_assert_eq!(&d.materialize(), &expected);
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The values a [`Doc`](crate::Doc) holds: scalars, and references to containers (maps, lists,
+//! texts, counters) that nest inside maps and lists.
+//!
+//! A container is named by a [`ContainerId`]: either a root container, named by the application
+//! (`doc.map("meta")`), or one created by an operation, named by that operation's [`Dot`]. Both
+//! sides of a merge therefore agree on every container's identity without coordination.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Dot;
+
+/// The kinds of container a document holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ContainerKind {
+    /// String keys to values; concurrent writes to one key are all kept, one wins.
+    Map,
+    /// An ordered sequence of values.
+    List,
+    /// Collaborative plain text.
+    Text,
+    /// A counter that sums concurrent increments.
+    Counter,
+}
+
+impl fmt::Display for ContainerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContainerKind::Map => "map",
+            ContainerKind::List => "list",
+            ContainerKind::Text => "text",
+            ContainerKind::Counter => "counter",
+        })
+    }
+}
+
+/// The identity of a container.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ContainerId {
+    /// A root container, named by the application.
+    Root {
+        /// The root's name, e.g. `"body"`.
+        name: String,
+        /// Its kind: `doc.map("x")` and `doc.text("x")` are two different containers.
+        kind: ContainerKind,
+    },
+    /// A container created inside a map or list by the operation `id`.
+    Created {
+        /// The operation that created it.
+        id: Dot,
+        /// Its kind.
+        kind: ContainerKind,
+    },
+}
+
+impl ContainerId {
+    /// The root container `name` of `kind`.
+    pub fn root(name: impl Into<String>, kind: ContainerKind) -> Self {
+        ContainerId::Root {
+            name: name.into(),
+            kind,
+        }
+    }
+
+    /// The container's kind.
+    pub fn kind(&self) -> ContainerKind {
+        match self {
+            ContainerId::Root { kind, .. } | ContainerId::Created { kind, .. } => *kind,
+        }
+    }
+}
+
+/// A plain value stored in a map entry or list element.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Scalar {
+    /// No value.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// Raw bytes.
+    Bytes(#[serde(with = "serde_bytes_compat")] Vec<u8>),
+}
+
+/// Encodes `Vec<u8>` as a MessagePack bin (compact) rather than an array of integers.
+mod serde_bytes_compat {
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                // Capacity grows with the elements actually present, never from a claimed length.
+                let mut out = Vec::new();
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_byte_buf(Visitor)
+    }
+}
+
+impl From<()> for Scalar {
+    fn from(_: ()) -> Self {
+        Scalar::Null
+    }
+}
+impl From<bool> for Scalar {
+    fn from(v: bool) -> Self {
+        Scalar::Bool(v)
+    }
+}
+impl From<i64> for Scalar {
+    fn from(v: i64) -> Self {
+        Scalar::Int(v)
+    }
+}
+impl From<i32> for Scalar {
+    fn from(v: i32) -> Self {
+        Scalar::Int(v.into())
+    }
+}
+impl From<u32> for Scalar {
+    fn from(v: u32) -> Self {
+        Scalar::Int(v.into())
+    }
+}
+impl From<f64> for Scalar {
+    fn from(v: f64) -> Self {
+        Scalar::Float(v)
+    }
+}
+impl From<&str> for Scalar {
+    fn from(v: &str) -> Self {
+        Scalar::Str(v.to_owned())
+    }
+}
+impl From<String> for Scalar {
+    fn from(v: String) -> Self {
+        Scalar::Str(v)
+    }
+}
+impl From<Vec<u8>> for Scalar {
+    fn from(v: Vec<u8>) -> Self {
+        Scalar::Bytes(v)
+    }
+}
+
+/// What a map entry or list element holds: a scalar or a nested container.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    /// A plain value.
+    Scalar(Scalar),
+    /// A nested container.
+    Container(ContainerId),
+}
+
+impl Value {
+    /// The scalar, if this is one.
+    pub fn as_scalar(&self) -> Option<&Scalar> {
+        match self {
+            Value::Scalar(s) => Some(s),
+            Value::Container(_) => None,
+        }
+    }
+
+    /// The string, if this is a string scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Scalar(Scalar::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The container id, if this is a container.
+    pub fn as_container(&self) -> Option<&ContainerId> {
+        match self {
+            Value::Container(id) => Some(id),
+            Value::Scalar(_) => None,
+        }
+    }
+}
+
+impl<T: Into<Scalar>> From<T> for Value {
+    fn from(v: T) -> Self {
+        Value::Scalar(v.into())
+    }
+}
+
+/// A whole document, or one container, materialized as a plain tree: what a UI renders and what
+/// tests compare.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Materialized {
+    /// A scalar.
+    Scalar(Scalar),
+    /// A map's winning values.
+    Map(BTreeMap<String, Materialized>),
+    /// A list's elements.
+    List(Vec<Materialized>),
+    /// A text's content.
+    Text(String),
+    /// A counter's value.
+    Counter(i64),
+}

@@ -1,0 +1,309 @@
+//! The op history of a standalone replicated sequence ([`crate::Text`], [`crate::List`]): every
+//! op ever applied, in the order applied (which is causal), run-length encoded.
+//!
+//! History is not state (as diamond-types separates `OpLog` and `Branch`): the [`Sequence`]
+//! holds what the document looks like, this log holds what happened, so that a peer lacking some
+//! ops can be sent exactly those. Each op consumes counters of its replica: an insert one per
+//! element (the element ids), a delete one per element deleted. Entries are 32 bytes:
+//! - an insert entry is a burst of typing (ids, and a range of the log's content buffer; origins
+//!   are not stored, they are read back from the sequence, which keeps them per run);
+//! - a delete entry is a run of deletes of consecutive elements, forwards (the Delete key, or
+//!   one range delete) or backwards (Backspace), as diamond-types encodes them.
+//!
+//! Invariant: per replica, entries hold consecutive counters from 1 with no gap, so the version
+//! vector of the log is exact and "ops since a version" is a filter on counters.
+
+use std::collections::BTreeMap;
+
+use super::content::Content;
+use super::Sequence;
+use crate::clock::{Dot, ReplicaId, VersionVector};
+
+/// One run of ops in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// Elements `counter..counter+len` of `agent`, content at `content..content+len`.
+    Insert {
+        agent: u32,
+        counter: u64,
+        len: u32,
+        content: usize,
+    },
+    /// Ops `counter..counter+len` of `agent`; op `k` deletes element `target + k` of
+    /// `target_agent` (or `target - k` when `backward`).
+    Delete {
+        agent: u32,
+        counter: u64,
+        len: u32,
+        target_agent: u32,
+        target: u64,
+        backward: bool,
+    },
+}
+
+impl Entry {
+    fn agent_counter_len(&self) -> (u32, u64, u32) {
+        match *self {
+            Entry::Insert {
+                agent,
+                counter,
+                len,
+                ..
+            }
+            | Entry::Delete {
+                agent,
+                counter,
+                len,
+                ..
+            } => (agent, counter, len),
+        }
+    }
+}
+
+/// An op of the log, decoded into ids (what [`OpLog::ops_since`] yields).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LoggedOp<C> {
+    /// An insert run, trimmed to what the peer lacks.
+    Insert {
+        id: Dot,
+        origin_left: Option<Dot>,
+        origin_right: Option<Dot>,
+        content: C,
+    },
+    /// A delete run, trimmed: ops `id..id+len`, first target `target`, direction.
+    Delete {
+        id: Dot,
+        len: u64,
+        target: Dot,
+        backward: bool,
+    },
+}
+
+/// The run-length encoded op log.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpLog<C> {
+    entries: Vec<Entry>,
+    content: C,
+    replicas: Vec<ReplicaId>,
+    agent_of: BTreeMap<ReplicaId, u32>,
+    version: VersionVector,
+    /// Right origin of the last insert entry, for deciding whether the next insert extends it.
+    last_insert_or: Option<Option<Dot>>,
+}
+
+impl<C: Content> OpLog<C> {
+    /// What the log holds: per replica, the highest counter (gap-free).
+    pub(crate) fn version(&self) -> &VersionVector {
+        &self.version
+    }
+
+    fn agent(&mut self, replica: ReplicaId) -> u32 {
+        if let Some(&a) = self.agent_of.get(&replica) {
+            return a;
+        }
+        let a = self.replicas.len() as u32;
+        self.replicas.push(replica);
+        self.agent_of.insert(replica, a);
+        a
+    }
+
+    /// Appends an insert of elements `id..` with `content` (the caller applied it).
+    pub(crate) fn push_insert(
+        &mut self,
+        id: Dot,
+        origin_left: Option<Dot>,
+        origin_right: Option<Dot>,
+        content: &C,
+    ) {
+        let agent = self.agent(id.replica);
+        let len = content.len() as u32;
+        let start = self.content.len();
+        self.content.append(content);
+        self.version
+            .observe(Dot::new(id.replica, id.counter + u64::from(len) - 1));
+        if let (
+            Some(Entry::Insert {
+                agent: a,
+                counter,
+                len: l,
+                ..
+            }),
+            Some(or),
+        ) = (self.entries.last_mut(), self.last_insert_or)
+        {
+            let last = Dot::new(id.replica, *counter + u64::from(*l) - 1);
+            if *a == agent
+                && last.counter + 1 == id.counter
+                && origin_left == Some(last)
+                && or == origin_right
+                && l.checked_add(len).is_some()
+            {
+                *l += len;
+                return;
+            }
+        }
+        self.entries.push(Entry::Insert {
+            agent,
+            counter: id.counter,
+            len,
+            content: start,
+        });
+        self.last_insert_or = Some(origin_right);
+    }
+
+    /// Appends delete ops `id..id+len` deleting `target` onwards (or downwards when
+    /// `backward`).
+    pub(crate) fn push_delete(&mut self, id: Dot, len: u64, target: Dot, backward: bool) {
+        let agent = self.agent(id.replica);
+        let target_agent = self.agent(target.replica);
+        self.version
+            .observe(Dot::new(id.replica, id.counter + len - 1));
+        let Ok(len32) = u32::try_from(len) else {
+            // Split absurdly long runs (never produced by the engine, which caps runs at 2^31).
+            let half = len / 2;
+            let (t2, b2) = if backward {
+                (Dot::new(target.replica, target.counter - half), true)
+            } else {
+                (Dot::new(target.replica, target.counter + half), false)
+            };
+            self.push_delete(id, half, target, backward);
+            self.push_delete(Dot::new(id.replica, id.counter + half), len - half, t2, b2);
+            return;
+        };
+        self.last_insert_or = None;
+        if let Some(Entry::Delete {
+            agent: a,
+            counter,
+            len: l,
+            target_agent: ta,
+            target: t,
+            backward: b,
+        }) = self.entries.last_mut()
+        {
+            if *a == agent && *counter + u64::from(*l) == id.counter && *ta == target_agent {
+                let n = u64::from(*l);
+                let forward_next = !*b && *t + n == target.counter && !backward;
+                let backward_next =
+                    (*b || n == 1) && len == 1 && *t >= n && *t - n == target.counter;
+                if (forward_next || backward_next) && l.checked_add(len32).is_some() {
+                    if backward_next {
+                        *b = true;
+                    }
+                    *l += len32;
+                    return;
+                }
+            }
+        }
+        self.entries.push(Entry::Delete {
+            agent,
+            counter: id.counter,
+            len: len32,
+            target_agent,
+            target: target.counter,
+            backward: backward && len > 1,
+        });
+    }
+
+    /// The ops `version` lacks, trimmed, in log order; insert origins are read from `seq`.
+    pub(crate) fn ops_since<'a>(
+        &'a self,
+        version: &'a VersionVector,
+        seq: &'a Sequence<C>,
+    ) -> impl Iterator<Item = LoggedOp<C>> + 'a {
+        self.entries.iter().filter_map(move |e| {
+            let (agent, counter, len) = e.agent_counter_len();
+            let replica = self.replicas[agent as usize];
+            let have = version.get(replica);
+            let end = counter + u64::from(len);
+            if have + 1 >= end {
+                return None;
+            }
+            let k = have.saturating_sub(counter - 1).min(u64::from(len));
+            let id = Dot::new(replica, counter + k);
+            Some(match *e {
+                Entry::Insert { content, .. } => {
+                    // Elements of an insert entry are in the sequence by construction.
+                    let (origin_left, origin_right) = seq.origins_of(id).unwrap_or((None, None));
+                    let start = content + k as usize;
+                    LoggedOp::Insert {
+                        id,
+                        origin_left,
+                        origin_right,
+                        content: self.content.slice(start, content + len as usize),
+                    }
+                }
+                Entry::Delete {
+                    target_agent,
+                    target,
+                    backward,
+                    ..
+                } => LoggedOp::Delete {
+                    id,
+                    len: u64::from(len) - k,
+                    target: Dot::new(
+                        self.replicas[target_agent as usize],
+                        if backward { target - k } else { target + k },
+                    ),
+                    backward,
+                },
+            })
+        })
+    }
+
+    /// Number of entries (runs) in the log.
+    pub(crate) fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Approximate heap bytes.
+    pub(crate) fn heap_bytes(&self, content_bytes: impl Fn(&C) -> usize) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + content_bytes(&self.content)
+            + self.replicas.capacity() * 8
+            + self.agent_of.len() * 32
+            + self.version.len() * 32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seq::TextContent;
+
+    fn d(r: u64, c: u64) -> Dot {
+        Dot::new(ReplicaId::new(r), c)
+    }
+
+    #[test]
+    fn typing_and_backspacing_are_single_entries() {
+        let mut log: OpLog<TextContent> = OpLog::default();
+        log.push_insert(d(1, 1), None, None, &"a".into());
+        log.push_insert(d(1, 2), Some(d(1, 1)), None, &"b".into());
+        log.push_insert(d(1, 3), Some(d(1, 2)), None, &"c".into());
+        assert_eq!(log.entry_count(), 1);
+        // Different right origin: a new entry.
+        log.push_insert(d(1, 4), Some(d(1, 3)), Some(d(2, 1)), &"d".into());
+        assert_eq!(log.entry_count(), 2);
+        // Backspace x3: targets 4, 3, 2.
+        log.push_delete(d(1, 5), 1, d(1, 4), false);
+        log.push_delete(d(1, 6), 1, d(1, 3), false);
+        log.push_delete(d(1, 7), 1, d(1, 2), false);
+        assert_eq!(log.entry_count(), 3);
+        // Forward deletes: a new run.
+        log.push_delete(d(1, 8), 2, d(1, 10), false);
+        log.push_delete(d(1, 10), 1, d(1, 12), false);
+        assert_eq!(log.entry_count(), 4);
+        assert_eq!(log.version().get(ReplicaId::new(1)), 10);
+        assert_eq!(
+            log.entries[2],
+            Entry::Delete {
+                agent: 0,
+                counter: 5,
+                len: 3,
+                target_agent: 0,
+                target: 4,
+                backward: true
+            }
+        );
+    }
+}
