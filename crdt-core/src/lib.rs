@@ -24,12 +24,11 @@ pub mod causal_context;
 pub mod clock;
 pub mod doc;
 pub mod encoding;
-pub mod seq;
-pub mod sync;
-pub mod types;
 pub mod list;
 pub mod seq;
+pub mod sync;
 pub mod text;
+pub mod types;
 
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
 pub use causal_context::{CausalContext, InvalidState};
@@ -40,7 +39,7 @@ pub use doc::{
     TextRef, Value,
 };
 pub use encoding::DecodeError;
-pub use types::{CausalCrdt, Crdt, GCounter, LwwRegister, MvRegister, OrMap, OrSet, PNCounter};
 pub use list::List;
-pub use seq::Cursor;
+pub use seq::{Assoc, Cursor};
 pub use text::Text;
+pub use types::{CausalCrdt, Crdt, GCounter, LwwRegister, MvRegister, OrMap, OrSet, PNCounter};

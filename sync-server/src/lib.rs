@@ -15,7 +15,9 @@ pub mod auth;
 pub mod config;
 pub mod metrics;
 pub mod rate_limit;
+pub mod relay;
 pub mod storage;
 
 pub use config::Config;
+pub use relay::{Relay, RelayError};
 pub use crdt_core;
