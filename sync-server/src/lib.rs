@@ -12,12 +12,14 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod metrics;
 pub mod rate_limit;
 pub mod relay;
 pub mod storage;
 
+pub use client::{ClientOptions, SyncClient};
 pub use config::Config;
-pub use relay::{Relay, RelayError};
 pub use crdt_core;
+pub use relay::{Relay, RelayError};

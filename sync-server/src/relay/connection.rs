@@ -265,7 +265,10 @@ impl Connection {
                 let error = Message::Error {
                     doc: None,
                     code: e.code(),
-                    message: format!("{e} (this relay speaks protocol version {})", crdt_core::sync::PROTOCOL_VERSION),
+                    message: format!(
+                        "{e} (this relay speaks protocol version {})",
+                        crdt_core::sync::PROTOCOL_VERSION
+                    ),
                 };
                 return Err((Some(error), Close::new(code, e.to_string())));
             }
@@ -304,7 +307,13 @@ impl Connection {
                         format!("the token does not grant access to {doc}"),
                     )
                 }
-                Err(e) => return refuse(Rejection::Unauthorized, ErrorCode::Unauthorized, e.to_string()),
+                Err(e) => {
+                    return refuse(
+                        Rejection::Unauthorized,
+                        ErrorCode::Unauthorized,
+                        e.to_string(),
+                    )
+                }
             }
         }
         let Some(joined) = self.joined.get(&doc) else {

@@ -108,7 +108,10 @@ impl Relay {
     }
 
     /// Starts serving with the given store.
-    pub async fn start_with_store(config: Config, store: Arc<dyn Store>) -> Result<Relay, RelayError> {
+    pub async fn start_with_store(
+        config: Config,
+        store: Arc<dyn Store>,
+    ) -> Result<Relay, RelayError> {
         config.check()?;
         let metrics = Arc::new(Metrics::default());
         let persister = persister::Persister::start(Arc::clone(&store), Arc::clone(&metrics))?;
@@ -176,7 +179,9 @@ impl Relay {
         self.compactor.abort();
         // Connections see the signal and close; wait (bounded) until they are gone.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        while self.ctx.metrics.connections.load(Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        while self.ctx.metrics.connections.load(Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
@@ -238,7 +243,9 @@ async fn websocket(
     let max_frame = ctx.config.limits.max_frame_bytes;
     // The socket's own limit sits above ours, so that a frame just over ours gets a protocol
     // Error and a 1009 close from the connection rather than a bare transport failure.
-    let hard_limit = max_frame.saturating_add(max_frame / 4).saturating_add(64 << 10);
+    let hard_limit = max_frame
+        .saturating_add(max_frame / 4)
+        .saturating_add(64 << 10);
     upgrade
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)

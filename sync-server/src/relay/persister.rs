@@ -96,7 +96,9 @@ fn run(rx: std_mpsc::Receiver<PersistMessage>, store: Arc<dyn Store>, metrics: A
             .collect();
         let ok = match store.append(&batches) {
             Ok(()) => {
-                metrics.changes_persisted.fetch_add(batches.len() as u64, Relaxed);
+                metrics
+                    .changes_persisted
+                    .fetch_add(batches.len() as u64, Relaxed);
                 true
             }
             Err(e) => {

@@ -40,7 +40,11 @@ pub(crate) enum RoomCommand {
     /// A peer joins with its first `Hello`.
     Join { peer: PeerLink, hello: Message },
     /// A message from a joined peer (already checked for permission).
-    Message { conn: ConnId, message: Message, at: Instant },
+    Message {
+        conn: ConnId,
+        message: Message,
+        at: Instant,
+    },
     /// The peer left (its connection closed).
     Leave { conn: ConnId },
 }
@@ -69,7 +73,11 @@ pub(crate) struct Room {
 
 impl Room {
     /// Builds the document from what the store holds.
-    pub fn load(id: DocId, stored: StoredDoc, ctx: Arc<RelayContext>) -> (Room, mpsc::UnboundedReceiver<(u64, bool)>) {
+    pub fn load(
+        id: DocId,
+        stored: StoredDoc,
+        ctx: Arc<RelayContext>,
+    ) -> (Room, mpsc::UnboundedReceiver<(u64, bool)>) {
         let mut doc = match stored.snapshot.as_deref().map(Doc::load) {
             Some(Ok(doc)) => doc,
             Some(Err(e)) => {
@@ -159,14 +167,18 @@ impl Room {
             .peers
             .values()
             .flat_map(|other| {
-                other.session.presence().entries().filter_map(|(peer, clock, state)| {
-                    state.map(|s| Message::Presence {
-                        doc: self.id.clone(),
-                        peer,
-                        clock,
-                        state: Some(s.to_vec()),
+                other
+                    .session
+                    .presence()
+                    .entries()
+                    .filter_map(|(peer, clock, state)| {
+                        state.map(|s| Message::Presence {
+                            doc: self.id.clone(),
+                            peer,
+                            clock,
+                            state: Some(s.to_vec()),
+                        })
                     })
-                })
             })
             .collect();
         self.peers.insert(conn, slot);
@@ -258,7 +270,12 @@ impl Room {
             ticket,
             done: self.persisted_tx.clone(),
         };
-        if self.ctx.persist_queue.send(PersistMessage::Write(request)).is_err() {
+        if self
+            .ctx
+            .persist_queue
+            .send(PersistMessage::Write(request))
+            .is_err()
+        {
             tracing::error!(doc = %self.id, "persister stopped; closing the document");
             self.failed = true;
         }
@@ -356,7 +373,12 @@ impl Room {
                 bytes: error.clone(),
                 since: None,
             });
-            if slot.link.out.try_send(Outbound::Left(self.id.clone())).is_err() {
+            if slot
+                .link
+                .out
+                .try_send(Outbound::Left(self.id.clone()))
+                .is_err()
+            {
                 slot.link.control.close(CloseReason::SlowConsumer);
             }
             tracing::debug!(doc = %self.id, conn, "dropped after a storage failure");

@@ -40,7 +40,10 @@ impl Rooms {
         doc: &DocId,
         join: RoomCommand,
     ) -> Result<mpsc::Sender<RoomCommand>, JoinError> {
-        let mut map = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(room) = map.get(doc) {
             return match room.try_send(join) {
                 Ok(()) => Ok(room.clone()),
@@ -95,7 +98,10 @@ impl Rooms {
 
     /// Removes the room of `doc` if its queue is empty; called by the room itself.
     pub fn remove_if_idle(&self, doc: &DocId, queue: &mpsc::Receiver<RoomCommand>) -> bool {
-        let mut map = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if queue.is_empty() {
             map.remove(doc);
             true
@@ -106,7 +112,10 @@ impl Rooms {
 
     /// Removes the room of `doc` (it failed).
     pub fn remove(&self, doc: &DocId) {
-        let mut map = self.map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.remove(doc);
     }
 
