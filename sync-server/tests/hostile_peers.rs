@@ -18,20 +18,26 @@ const SECRET: &str = "test-secret";
 fn token(pattern: &str, access: Access) -> String {
     let exp = sync_server::auth::unix_now() + 3600;
     Authorizer::new(Some(SECRET))
-        .issue(&Claims { doc: pattern.into(), access, exp })
+        .issue(&Claims {
+            doc: pattern.into(),
+            access,
+            exp,
+        })
         .unwrap()
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn raw(addr: std::net::SocketAddr, token: Option<&str>) -> Socket {
     let url = match token {
         Some(t) => format!("{}?token={t}", url(addr)),
         None => url(addr),
     };
-    tokio_tungstenite::connect_async(url).await.expect("connects").0
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connects")
+        .0
 }
 
 /// What the relay answered: the first protocol error, and the close code if it closed.
@@ -69,7 +75,10 @@ async fn answer(socket: &mut Socket, until_close: bool) -> Answer {
 }
 
 fn hello(doc: &DocId) -> Vec<u8> {
-    encode(&Message::Hello { doc: doc.clone(), version: VersionVector::new() })
+    encode(&Message::Hello {
+        doc: doc.clone(),
+        version: VersionVector::new(),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,13 +87,25 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     let db = dir.path().join("relay.db");
     let db = db.to_str().unwrap().to_owned();
     let flags = [
-        "--database", &db, "--sqlite-synchronous", "normal", "--auth-secret", SECRET,
-        "--max-frame-bytes", "65536", "--rate-per-sec", "50", "--rate-burst", "100",
+        "--database",
+        &db,
+        "--sqlite-synchronous",
+        "normal",
+        "--auth-secret",
+        SECRET,
+        "--max-frame-bytes",
+        "65536",
+        "--rate-per-sec",
+        "50",
+        "--rate-burst",
+        "100",
     ];
     let relay = sync_server::Relay::start({
         use clap::Parser;
         sync_server::Config::parse_from(
-            ["sync-server", "--bind", "127.0.0.1:0"].iter().chain(flags.iter()),
+            ["sync-server", "--bind", "127.0.0.1:0"]
+                .iter()
+                .chain(flags.iter()),
         )
     })
     .await
@@ -92,7 +113,10 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     let addr = relay.local_addr();
     let doc = id("room/main");
     let write = token("room/*", Access::Write);
-    let options = ClientOptions { token: Some(write.clone()), ..Default::default() };
+    let options = ClientOptions {
+        token: Some(write.clone()),
+        ..Default::default()
+    };
     let healthy = SyncClient::connect(&url(addr), options.clone());
     healthy.join(doc.clone(), Doc::new());
     assert!(healthy.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
@@ -126,16 +150,28 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
 
     // 2. Garbage bytes.
     let mut s = raw(addr, Some(&write)).await;
-    s.send(Ws::Binary(vec![0xc1, 0xff, 0x00, 0x13].into())).await.unwrap();
+    s.send(Ws::Binary(vec![0xc1, 0xff, 0x00, 0x13].into()))
+        .await
+        .unwrap();
     let a = answer(&mut s, true).await;
-    assert_eq!((a.error, a.close), (Some(ErrorCode::BadMessage), Some(1002)), "garbage");
+    assert_eq!(
+        (a.error, a.close),
+        (Some(ErrorCode::BadMessage), Some(1002)),
+        "garbage"
+    );
 
     // 3. A truncated message.
     let mut s = raw(addr, Some(&write)).await;
     let frame = hello(&doc);
-    s.send(Ws::Binary(frame[..frame.len() - 2].to_vec().into())).await.unwrap();
+    s.send(Ws::Binary(frame[..frame.len() - 2].to_vec().into()))
+        .await
+        .unwrap();
     let a = answer(&mut s, true).await;
-    assert_eq!((a.error, a.close), (Some(ErrorCode::BadMessage), Some(1002)), "truncated");
+    assert_eq!(
+        (a.error, a.close),
+        (Some(ErrorCode::BadMessage), Some(1002)),
+        "truncated"
+    );
 
     // 4. An oversized message (just past the limit: an Error and 1009).
     let mut s = raw(addr, Some(&write)).await;
@@ -146,7 +182,11 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     });
     s.send(Ws::Binary(big.into())).await.unwrap();
     let a = answer(&mut s, true).await;
-    assert_eq!((a.error, a.close), (Some(ErrorCode::TooLarge), Some(1009)), "oversized");
+    assert_eq!(
+        (a.error, a.close),
+        (Some(ErrorCode::TooLarge), Some(1009)),
+        "oversized"
+    );
 
     // 5. A wrong protocol version.
     let mut s = raw(addr, Some(&write)).await;
@@ -154,7 +194,10 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     frame[1] = 0x07;
     s.send(Ws::Binary(frame.into())).await.unwrap();
     let a = answer(&mut s, true).await;
-    assert_eq!((a.error, a.close), (Some(ErrorCode::UnsupportedVersion), Some(1002)));
+    assert_eq!(
+        (a.error, a.close),
+        (Some(ErrorCode::UnsupportedVersion), Some(1002))
+    );
 
     // 6. Changes for a document not joined: an Error, the connection stays usable.
     let mut s = raw(addr, Some(&write)).await;
@@ -167,7 +210,10 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
         version: other.version(),
     };
     s.send(Ws::Binary(encode(&changes).into())).await.unwrap();
-    assert_eq!(answer(&mut s, false).await.error, Some(ErrorCode::NotJoined));
+    assert_eq!(
+        answer(&mut s, false).await.error,
+        Some(ErrorCode::NotJoined)
+    );
 
     // 7. Forged deps (a change whose causal past nobody sent) and undecodable change bytes.
     s.send(Ws::Binary(hello(&doc).into())).await.unwrap();
@@ -180,10 +226,22 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
         version: VersionVector::new(),
     };
     s.send(Ws::Binary(encode(&orphan).into())).await.unwrap();
-    assert_eq!(answer(&mut s, false).await.error, Some(ErrorCode::BadChanges), "forged deps");
-    let junk = Message::Changes { doc: doc.clone(), bytes: vec![1, 2, 3], version: VersionVector::new() };
+    assert_eq!(
+        answer(&mut s, false).await.error,
+        Some(ErrorCode::BadChanges),
+        "forged deps"
+    );
+    let junk = Message::Changes {
+        doc: doc.clone(),
+        bytes: vec![1, 2, 3],
+        version: VersionVector::new(),
+    };
     s.send(Ws::Binary(encode(&junk).into())).await.unwrap();
-    assert_eq!(answer(&mut s, false).await.error, Some(ErrorCode::BadChanges), "junk changes");
+    assert_eq!(
+        answer(&mut s, false).await.error,
+        Some(ErrorCode::BadChanges),
+        "junk changes"
+    );
 
     // 8. A read-only token writing.
     let mut s = raw(addr, Some(&token("room/*", Access::Read))).await;
@@ -196,24 +254,45 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
         bytes: reader.encode_changes_since(&VersionVector::new()),
         version: reader.version(),
     };
-    s.send(Ws::Binary(encode(&write_attempt).into())).await.unwrap();
-    assert_eq!(answer(&mut s, false).await.error, Some(ErrorCode::ReadOnly), "read-only");
+    s.send(Ws::Binary(encode(&write_attempt).into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer(&mut s, false).await.error,
+        Some(ErrorCode::ReadOnly),
+        "read-only"
+    );
     // A token for other documents cannot join this one.
     let mut s = raw(addr, Some(&token("elsewhere/*", Access::Write))).await;
     s.send(Ws::Binary(hello(&doc).into())).await.unwrap();
-    assert_eq!(answer(&mut s, false).await.error, Some(ErrorCode::Unauthorized));
+    assert_eq!(
+        answer(&mut s, false).await.error,
+        Some(ErrorCode::Unauthorized)
+    );
 
     // 9. A bad token, an expired token, no token.
     let expired = Authorizer::new(Some(SECRET))
-        .issue(&Claims { doc: "*".into(), access: Access::Write, exp: 1000 })
+        .issue(&Claims {
+            doc: "*".into(),
+            access: Access::Write,
+            exp: 1000,
+        })
         .unwrap();
     let forged = Authorizer::new(Some("not-the-secret"))
-        .issue(&Claims { doc: "*".into(), access: Access::Write, exp: u64::MAX / 4 })
+        .issue(&Claims {
+            doc: "*".into(),
+            access: Access::Write,
+            exp: u64::MAX / 4,
+        })
         .unwrap();
     for bad in [Some(expired.as_str()), Some(forged.as_str()), None] {
         let mut s = raw(addr, bad).await;
         let a = answer(&mut s, true).await;
-        assert_eq!((a.error, a.close), (Some(ErrorCode::Unauthorized), Some(1008)), "{bad:?}");
+        assert_eq!(
+            (a.error, a.close),
+            (Some(ErrorCode::Unauthorized), Some(1008)),
+            "{bad:?}"
+        );
     }
 
     // 10. A flood past the rate limit.
@@ -231,7 +310,11 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
         }
     }
     let a = answer(&mut s, true).await;
-    assert_eq!((a.error, a.close), (Some(ErrorCode::RateLimited), Some(1008)), "flood");
+    assert_eq!(
+        (a.error, a.close),
+        (Some(ErrorCode::RateLimited), Some(1008)),
+        "flood"
+    );
 
     // The healthy peer kept syncing and never saw an error.
     let (healthy, task) = typist;
@@ -244,8 +327,17 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     let expected = healthy.edit(&doc, |d| d.text("body").to_string()).unwrap();
     assert_eq!(expected, "x".repeat(typed));
     let metrics = relay.metrics().render();
-    for reason in ["not_binary", "bad_message", "too_large", "unsupported_version", "not_joined",
-                   "bad_changes", "read_only", "unauthorized", "rate_limited"] {
+    for reason in [
+        "not_binary",
+        "bad_message",
+        "too_large",
+        "unsupported_version",
+        "not_joined",
+        "bad_changes",
+        "read_only",
+        "unauthorized",
+        "rate_limited",
+    ] {
         let line = format!("sync_rejections_total{{reason=\"{reason}\"}} 0\n");
         assert!(!metrics.contains(&line), "{reason} counted");
     }
@@ -255,7 +347,9 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     let relay = sync_server::Relay::start({
         use clap::Parser;
         sync_server::Config::parse_from(
-            ["sync-server", "--bind", "127.0.0.1:0"].iter().chain(flags.iter()),
+            ["sync-server", "--bind", "127.0.0.1:0"]
+                .iter()
+                .chain(flags.iter()),
         )
     })
     .await
@@ -263,6 +357,9 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     let fresh = SyncClient::connect(&url(relay.local_addr()), options);
     fresh.join(doc.clone(), Doc::new());
     assert!(fresh.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
-    assert_eq!(fresh.edit(&doc, |d| d.text("body").to_string()).unwrap(), expected);
+    assert_eq!(
+        fresh.edit(&doc, |d| d.text("body").to_string()).unwrap(),
+        expected
+    );
     relay.shutdown().await;
 }
