@@ -723,7 +723,7 @@ fn check_patches(before: &[char], patches: &[SeqPatch], after: &str) -> Result<(
         match *patch {
             SeqPatch::Insert { pos, len } => {
                 prop_assert!(pos <= mirror.len() && len > 0, "bad patch {:?}", patch);
-                mirror.splice(pos..pos, std::iter::repeat(None).take(len));
+                mirror.splice(pos..pos, std::iter::repeat_n(None, len));
             }
             SeqPatch::Delete { pos, len } => {
                 prop_assert!(

@@ -28,8 +28,16 @@ fn replay_into_doc(name: &str) {
         doc.commit();
     }
     let replay = started.elapsed();
-    assert_eq!(doc.text("body").to_string(), trace.end_content, "{name}: local replay");
-    assert_eq!(doc.change_count(), trace.txns.len(), "{name}: one change per transaction");
+    assert_eq!(
+        doc.text("body").to_string(),
+        trace.end_content,
+        "{name}: local replay"
+    );
+    assert_eq!(
+        doc.change_count(),
+        trace.txns.len(),
+        "{name}: one change per transaction"
+    );
 
     let started = Instant::now();
     let history = doc.encode_changes_since(&VersionVector::new());
@@ -37,7 +45,11 @@ fn replay_into_doc(name: &str) {
     let outcome = fresh.apply_changes(&history).expect("own history applies");
     let merge = started.elapsed();
     assert_eq!(outcome.pending, 0);
-    assert_eq!(fresh.text("body").to_string(), trace.end_content, "{name}: merged");
+    assert_eq!(
+        fresh.text("body").to_string(),
+        trace.end_content,
+        "{name}: merged"
+    );
 
     let started = Instant::now();
     let snapshot = doc.save();
