@@ -400,6 +400,14 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Vec<Message> {
             code: *code,
             message: message.clone(),
         });
+        // The relay dropped the document (e.g. it could not store changes) and asks to join
+        // again: re-sync it on this connection, which also resends what it did not acknowledge.
+        if *code == ErrorCode::Internal {
+            if let Some(entry) = doc.as_ref().and_then(|id| state.docs.get_mut(id)) {
+                entry.session.disconnect();
+                return entry.session.connect(&entry.doc);
+            }
+        }
         return Vec::new();
     }
     let Some(id) = message.doc().cloned() else {

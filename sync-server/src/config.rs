@@ -88,6 +88,16 @@ pub struct Config {
     #[arg(long = "static", env = "SYNC_STATIC")]
     pub static_dir: Option<PathBuf>,
 
+    /// Accept WebSocket upgrades only from pages of this origin (repeatable, e.g.
+    /// `--allowed-origin https://app.example.com`). Without it every origin is accepted; an
+    /// upgrade from another origin gets HTTP 403.
+    #[arg(
+        long = "allowed-origin",
+        env = "SYNC_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
     /// Limits.
     #[command(flatten)]
     pub limits: Limits,
@@ -101,9 +111,20 @@ pub struct Config {
 /// that says which limit; other peers are unaffected.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Limits {
-    /// Largest frame a peer may send, in bytes.
-    #[arg(long, env = "SYNC_MAX_FRAME_BYTES", default_value_t = 8 << 20)]
+    /// Largest message a peer may send, in bytes: one frame, or all fragments of a message
+    /// together (the WebSocket layer refuses anything larger before buffering it).
+    #[arg(long, env = "SYNC_MAX_FRAME_BYTES", default_value_t = 4 << 20)]
     pub max_frame_bytes: usize,
+
+    /// Largest HTTP request head (request line and headers) of a connection, in bytes; larger
+    /// ones get HTTP 431. At least 8192.
+    #[arg(long, env = "SYNC_MAX_HEADER_BYTES", default_value_t = 16 << 10)]
+    pub max_header_bytes: usize,
+
+    /// Seconds a new connection has to send its complete HTTP request head; a slower one is
+    /// dropped (slowloris).
+    #[arg(long, env = "SYNC_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub handshake_timeout_secs: f64,
 
     /// Most documents one connection may join.
     #[arg(long, env = "SYNC_MAX_DOCS_PER_CONNECTION", default_value_t = 100)]
@@ -122,12 +143,13 @@ pub struct Limits {
     pub max_connections: usize,
 
     /// Seconds between pings to each peer.
-    #[arg(long, env = "SYNC_PING_SECS", default_value_t = 15)]
-    pub ping_secs: u64,
+    #[arg(long, env = "SYNC_PING_SECS", default_value_t = 15.0)]
+    pub ping_secs: f64,
 
-    /// Seconds without any frame from a peer (pongs included) before it is disconnected.
-    #[arg(long, env = "SYNC_IDLE_TIMEOUT_SECS", default_value_t = 45)]
-    pub idle_timeout_secs: u64,
+    /// Seconds without any frame from a peer (pongs included) before it is disconnected; also
+    /// the longest a write to a peer that does not read may take.
+    #[arg(long, env = "SYNC_IDLE_TIMEOUT_SECS", default_value_t = 45.0)]
+    pub idle_timeout_secs: f64,
 
     /// Frames queued for one peer before it counts as too slow and is disconnected.
     #[arg(long, env = "SYNC_OUTBOUND_QUEUE", default_value_t = 1024)]
@@ -138,16 +160,26 @@ pub struct Limits {
 #[derive(Clone, Debug, clap::Args)]
 pub struct Maintenance {
     /// Seconds a document with no connected peer stays loaded.
-    #[arg(long, env = "SYNC_UNLOAD_IDLE_SECS", default_value_t = 60)]
-    pub unload_idle_secs: u64,
+    #[arg(long, env = "SYNC_UNLOAD_IDLE_SECS", default_value_t = 60.0)]
+    pub unload_idle_secs: f64,
 
     /// Stored change batches of a document after which its log is compacted into a snapshot.
     #[arg(long, env = "SYNC_COMPACT_AFTER", default_value_t = 500)]
     pub compact_after: u64,
 
     /// Seconds between compaction passes.
-    #[arg(long, env = "SYNC_COMPACT_INTERVAL_SECS", default_value_t = 30)]
-    pub compact_interval_secs: u64,
+    #[arg(long, env = "SYNC_COMPACT_INTERVAL_SECS", default_value_t = 30.0)]
+    pub compact_interval_secs: f64,
+
+    /// Largest size of the SQLite database, in bytes (rounded down to whole pages). Past it,
+    /// writes are refused (never acknowledged) and reads go on. Unlimited when absent.
+    #[arg(long, env = "SYNC_SQLITE_MAX_BYTES")]
+    pub sqlite_max_bytes: Option<u64>,
+
+    /// Seconds the relay refuses changes after the store failed to write (disk full, read-only
+    /// database) before it tries writing again.
+    #[arg(long, env = "SYNC_STORAGE_RETRY_SECS", default_value_t = 5.0)]
+    pub storage_retry_secs: f64,
 }
 
 /// Why a [`Config`] is refused.
@@ -165,6 +197,15 @@ pub enum ConfigError {
     /// The idle timeout is not longer than the ping interval.
     #[error("--idle-timeout-secs must exceed --ping-secs, or live peers are disconnected")]
     IdleBeforePing,
+    /// A duration is not a positive, finite number of seconds (below about 30 years).
+    #[error("{0} must be a positive number of seconds")]
+    BadDuration(&'static str),
+    /// The header limit is below what HTTP clients need.
+    #[error("--max-header-bytes must be at least 8192")]
+    HeaderLimitTooSmall,
+    /// An allowed origin is not `scheme://host[:port]`.
+    #[error("--allowed-origin {0:?} is not an origin like https://app.example.com")]
+    BadOrigin(String),
 }
 
 impl Config {
@@ -181,19 +222,43 @@ impl Config {
         let l = &self.limits;
         for (name, value) in [
             ("--max-frame-bytes", l.max_frame_bytes),
+            ("--max-header-bytes", l.max_header_bytes),
             ("--max-docs-per-connection", l.max_docs_per_connection),
             ("--rate-per-sec", l.rate_per_sec as usize),
             ("--rate-burst", l.rate_burst as usize),
             ("--max-connections", l.max_connections),
-            ("--ping-secs", l.ping_secs as usize),
             ("--outbound-queue", l.outbound_queue),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
             }
         }
+        let m = &self.maintenance;
+        for (name, value) in [
+            ("--ping-secs", l.ping_secs),
+            ("--idle-timeout-secs", l.idle_timeout_secs),
+            ("--handshake-timeout-secs", l.handshake_timeout_secs),
+            ("--unload-idle-secs", m.unload_idle_secs),
+            ("--compact-interval-secs", m.compact_interval_secs),
+            ("--storage-retry-secs", m.storage_retry_secs),
+        ] {
+            if seconds(value).is_none() {
+                return Err(ConfigError::BadDuration(name));
+            }
+        }
         if l.idle_timeout_secs <= l.ping_secs {
             return Err(ConfigError::IdleBeforePing);
+        }
+        if l.max_header_bytes < 8192 {
+            return Err(ConfigError::HeaderLimitTooSmall);
+        }
+        for origin in &self.allowed_origins {
+            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
+                !scheme.is_empty() && !host.is_empty() && !host.contains('/')
+            });
+            if !valid {
+                return Err(ConfigError::BadOrigin(origin.clone()));
+            }
         }
         Ok(())
     }
@@ -209,17 +274,69 @@ impl Config {
             }
         }
     }
+
+    /// Whether a WebSocket upgrade with this `Origin` header is accepted: always without
+    /// `--allowed-origin`, else only for a listed origin (compared without case). A request
+    /// without `Origin` is not from a browser page (browsers always send it on upgrades), and
+    /// a non-browser client could claim any origin anyway, so it is accepted: the allowlist
+    /// stops other sites' pages from using a visitor's browser against the relay (CSWSH).
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        if self.allowed_origins.is_empty() {
+            return true;
+        }
+        origin.is_none_or(|o| {
+            let o = o.trim_end_matches('/');
+            self.allowed_origins
+                .iter()
+                .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(o))
+        })
+    }
+}
+
+/// `secs` as a [`Duration`], if it is positive, finite and representable.
+fn seconds(secs: f64) -> Option<Duration> {
+    (secs > 0.0)
+        .then(|| Duration::try_from_secs_f64(secs).ok())
+        .flatten()
+}
+
+/// A duration setting that [`Config::check`] accepted; a refused one (never used by a running
+/// relay) falls back to one second.
+fn checked(secs: f64) -> Duration {
+    seconds(secs).unwrap_or(Duration::from_secs(1))
 }
 
 impl Limits {
     /// The ping interval.
     pub fn ping_interval(&self) -> Duration {
-        Duration::from_secs(self.ping_secs)
+        checked(self.ping_secs)
     }
 
     /// The idle timeout.
     pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.idle_timeout_secs)
+        checked(self.idle_timeout_secs)
+    }
+
+    /// Time allowed to send a complete request head.
+    pub fn handshake_timeout(&self) -> Duration {
+        checked(self.handshake_timeout_secs)
+    }
+}
+
+impl Maintenance {
+    /// How long a document without peers stays loaded.
+    pub fn unload_idle(&self) -> Duration {
+        checked(self.unload_idle_secs)
+    }
+
+    /// Time between compaction passes.
+    pub fn compact_interval(&self) -> Duration {
+        checked(self.compact_interval_secs)
+    }
+
+    /// How long changes are refused after a failed write.
+    pub fn storage_retry(&self) -> Duration {
+        checked(self.storage_retry_secs)
     }
 }
 
@@ -241,6 +358,55 @@ mod tests {
         );
         assert!(c.check().is_ok());
         assert_eq!(c.limits.idle_timeout(), Duration::from_secs(45));
+        assert_eq!(c.limits.max_frame_bytes, 4 << 20);
+        assert_eq!(c.limits.handshake_timeout(), Duration::from_secs(10));
+        assert!(c.origin_allowed(None) && c.origin_allowed(Some("https://any.example")));
+    }
+
+    #[test]
+    fn fractional_durations_and_bad_ones() {
+        let c = Config::parse_from([
+            "sync-server",
+            "--ping-secs",
+            "0.1",
+            "--idle-timeout-secs",
+            "0.3",
+        ]);
+        assert!(c.check().is_ok());
+        assert_eq!(c.limits.ping_interval(), Duration::from_millis(100));
+        for bad in ["-1", "0", "NaN", "inf", "1e300"] {
+            let arg = format!("--unload-idle-secs={bad}");
+            let c = Config::parse_from(["sync-server", arg.as_str()]);
+            assert!(
+                matches!(
+                    c.check(),
+                    Err(ConfigError::BadDuration("--unload-idle-secs"))
+                ),
+                "{bad}"
+            );
+        }
+        let c = Config::parse_from(["sync-server", "--max-header-bytes", "100"]);
+        assert!(matches!(c.check(), Err(ConfigError::HeaderLimitTooSmall)));
+    }
+
+    #[test]
+    fn origin_allowlist() {
+        let c = Config::parse_from([
+            "sync-server",
+            "--allowed-origin",
+            "https://app.example.com",
+            "--allowed-origin",
+            "http://localhost:3000",
+        ]);
+        assert!(c.check().is_ok());
+        assert!(c.origin_allowed(Some("https://app.example.com")));
+        assert!(c.origin_allowed(Some("HTTPS://APP.example.com/")));
+        assert!(c.origin_allowed(Some("http://localhost:3000")));
+        assert!(!c.origin_allowed(Some("https://evil.example")));
+        assert!(!c.origin_allowed(Some("null")));
+        assert!(c.origin_allowed(None), "non-browser clients send no Origin");
+        let bad = Config::parse_from(["sync-server", "--allowed-origin", "app.example.com"]);
+        assert!(matches!(bad.check(), Err(ConfigError::BadOrigin(_))));
     }
 
     #[test]

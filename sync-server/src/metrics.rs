@@ -38,11 +38,15 @@ pub enum Rejection {
     SlowConsumer,
     /// A peer silent past the idle timeout.
     IdleTimeout,
+    /// A WebSocket upgrade from an origin not on `--allowed-origin`.
+    Origin,
+    /// Changes refused because the store cannot write.
+    StorageUnavailable,
 }
 
 impl Rejection {
     /// Every reason, in label order.
-    pub const ALL: [Rejection; 13] = [
+    pub const ALL: [Rejection; 15] = [
         Rejection::BadMessage,
         Rejection::UnsupportedVersion,
         Rejection::NotBinary,
@@ -56,6 +60,8 @@ impl Rejection {
         Rejection::TooManyConnections,
         Rejection::SlowConsumer,
         Rejection::IdleTimeout,
+        Rejection::Origin,
+        Rejection::StorageUnavailable,
     ];
 
     /// The label value.
@@ -74,6 +80,8 @@ impl Rejection {
             Rejection::TooManyConnections => "too_many_connections",
             Rejection::SlowConsumer => "slow_consumer",
             Rejection::IdleTimeout => "idle_timeout",
+            Rejection::Origin => "origin",
+            Rejection::StorageUnavailable => "storage_unavailable",
         }
     }
 }

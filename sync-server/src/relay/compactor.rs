@@ -9,7 +9,6 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crdt_core::sync::DocId;
 use crdt_core::Doc;
@@ -19,7 +18,7 @@ use crate::storage::{Store, StoreError};
 
 /// Runs compaction passes until the task is aborted.
 pub(crate) async fn run(ctx: Arc<RelayContext>) {
-    let period = Duration::from_secs(ctx.config.maintenance.compact_interval_secs.max(1));
+    let period = ctx.config.maintenance.compact_interval();
     let mut tick = tokio::time::interval(period);
     tick.tick().await;
     loop {

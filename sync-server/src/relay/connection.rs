@@ -11,11 +11,14 @@
 //! - A read-only peer's changes never reach a room; a peer's presence is published under its
 //!   connection id, so no peer can speak for another.
 //! - When the connection ends, every room it joined is told, so presence is cleared.
+//! - No write to the socket waits longer than the idle timeout, and a write to a peer the room
+//!   declared too slow is abandoned at once, so a peer that stops reading is dropped in bounded
+//!   time and holds at most its bounded queue.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use crdt_core::sync::{decode_bounded, encode, DocId, ErrorCode, Message, PeerId};
@@ -91,7 +94,13 @@ pub(crate) async fn serve(
                 code: ErrorCode::Unauthorized,
                 message: e.to_string(),
             };
-            let _ = socket.send(WsMessage::Binary(encode(&error).into())).await;
+            let timeout = ctx.config.limits.idle_timeout();
+            let _ = send(
+                &mut socket,
+                WsMessage::Binary(encode(&error).into()),
+                timeout,
+            )
+            .await;
             let close = Close::new(close_code::POLICY_VIOLATION, format!("unauthorized: {e}"));
             send_close(&mut socket, close).await;
             return;
@@ -100,6 +109,7 @@ pub(crate) async fn serve(
     let (out_tx, mut out_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
     let control = Arc::new(PeerControl::default());
     let limits = &ctx.config.limits;
+    let write_timeout = limits.idle_timeout();
     let mut conn = Connection {
         id,
         grant,
@@ -131,7 +141,19 @@ pub(crate) async fn serve(
                 match out {
                     Some(Outbound::Frame { bytes, since }) => {
                         let len = bytes.len() as u64;
-                        if socket.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                        let frame = WsMessage::Binary(bytes.into());
+                        let sent = tokio::select! {
+                            sent = send(&mut socket, frame, write_timeout) => sent,
+                            // The room gave up on this peer while the write was stuck.
+                            _ = control.closed() => {
+                                tracing::debug!(conn = id, "slow consumer dropped mid-write");
+                                break Some(Close::new(
+                                    close_code::POLICY_VIOLATION,
+                                    "slow consumer: outbound queue full",
+                                ));
+                            }
+                        };
+                        if !sent {
                             break None;
                         }
                         ctx.metrics.messages_out.fetch_add(1, Relaxed);
@@ -162,7 +184,8 @@ pub(crate) async fn serve(
                     Ok(replies) => {
                         let mut failed = false;
                         for reply in replies {
-                            if socket.send(WsMessage::Binary(encode(&reply).into())).await.is_err() {
+                            let frame = WsMessage::Binary(encode(&reply).into());
+                            if !send(&mut socket, frame, write_timeout).await {
                                 failed = true;
                                 break;
                             }
@@ -172,7 +195,8 @@ pub(crate) async fn serve(
                     }
                     Err((error, close)) => {
                         if let Some(error) = error {
-                            let _ = socket.send(WsMessage::Binary(encode(&error).into())).await;
+                            let frame = WsMessage::Binary(encode(&error).into());
+                            let _ = send(&mut socket, frame, write_timeout).await;
                         }
                         break Some(close);
                     }
@@ -183,7 +207,7 @@ pub(crate) async fn serve(
                     ctx.metrics.rejected(Rejection::IdleTimeout);
                     break Some(Close::new(close_code::GOING_AWAY, "idle timeout: no frame or pong"));
                 }
-                if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
+                if !send(&mut socket, WsMessage::Ping(Vec::new().into()), write_timeout).await {
                     break None;
                 }
             }
@@ -197,12 +221,30 @@ pub(crate) async fn serve(
     tracing::debug!(conn = id, "disconnected");
 }
 
+/// Sends one frame; false when the socket failed or the write took longer than `timeout` (the
+/// peer does not read).
+async fn send(socket: &mut WebSocket, frame: WsMessage, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, socket.send(frame)).await,
+        Ok(Ok(()))
+    )
+}
+
 async fn send_close(socket: &mut WebSocket, close: Close) {
     let frame = CloseFrame {
         code: close.code,
         reason: close.reason.into(),
     };
-    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+    // A peer that does not read may never take the close frame: do not wait for it long.
+    if !send(
+        socket,
+        WsMessage::Close(Some(frame)),
+        Duration::from_millis(500),
+    )
+    .await
+    {
+        return;
+    }
     // Give the peer a moment to answer the close handshake; never wait long for it.
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), async {
         while let Some(Ok(frame)) = socket.recv().await {
@@ -273,6 +315,22 @@ impl Connection {
                 return Err((Some(error), Close::new(code, e.to_string())));
             }
         };
+        if let Message::Hello { doc, .. } = &message {
+            let max = self.ctx.config.limits.max_docs_per_connection;
+            if !self.joined.contains_key(doc) && self.joined.len() >= max {
+                metrics.rejected(Rejection::TooManyDocs);
+                let error = Message::Error {
+                    doc: Some(doc.clone()),
+                    code: ErrorCode::TooLarge,
+                    message: format!("a connection may join at most {max} documents"),
+                };
+                let reason = format!("too many documents: at most {max} per connection");
+                return Err((
+                    Some(error),
+                    Close::new(close_code::POLICY_VIOLATION, reason),
+                ));
+            }
+        }
         Ok(self.route(message).into_iter().collect())
     }
 
@@ -334,6 +392,21 @@ impl Connection {
                     format!("read-only access to {doc}: changes refused"),
                 );
             }
+            Message::Changes { .. } => {
+                if let Some(why) = self.ctx.write_gate.refusal() {
+                    tracing::debug!(conn = self.id, %doc, %why, "changes refused: storage cannot write");
+                    return refuse(
+                        Rejection::StorageUnavailable,
+                        ErrorCode::ReadOnly,
+                        format!(
+                            "the relay cannot store changes now ({why}); these changes were \
+                             refused and will not be acknowledged; they stay in your document \
+                             and go out again when you reconnect"
+                        ),
+                    );
+                }
+                message
+            }
             Message::Presence {
                 doc, clock, state, ..
             } => Message::Presence {
@@ -367,16 +440,8 @@ impl Connection {
         }
     }
 
+    /// Joins `doc` (the documents-per-connection limit was checked by `on_frame`).
     fn join(&mut self, doc: DocId, hello: Message) -> Option<Message> {
-        let max = self.ctx.config.limits.max_docs_per_connection;
-        if self.joined.len() >= max {
-            self.ctx.metrics.rejected(Rejection::TooManyDocs);
-            return Some(Message::Error {
-                doc: Some(doc),
-                code: ErrorCode::TooLarge,
-                message: format!("a connection may join at most {max} documents"),
-            });
-        }
         // Checked by `route` just before.
         let access = match self.grant.access(&doc) {
             Ok(Some(access)) => access,

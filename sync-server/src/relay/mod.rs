@@ -9,18 +9,22 @@
 
 mod compactor;
 mod connection;
+mod http;
 mod peer;
 mod persister;
 mod room;
 mod rooms;
+mod write_gate;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -36,6 +40,15 @@ use crate::metrics::{Metrics, Rejection};
 use crate::storage::{MemoryStore, SqliteStore, Store, StoreError};
 
 pub use peer::ConnId;
+pub(crate) use write_gate::WriteGate;
+
+/// The WebSocket subprotocol of this relay. A browser, which cannot set headers, may offer
+/// `Sec-WebSocket-Protocol: crdt-sync, token.<JWT>`: the relay selects `crdt-sync` and takes the
+/// token from the second entry.
+pub const SUBPROTOCOL: &str = "crdt-sync";
+
+/// The prefix of a subprotocol entry that carries a token.
+pub const TOKEN_SUBPROTOCOL_PREFIX: &str = "token.";
 
 /// What every connection and room shares.
 pub(crate) struct RelayContext {
@@ -45,6 +58,7 @@ pub(crate) struct RelayContext {
     pub persist_queue: std_mpsc::Sender<persister::PersistMessage>,
     pub rooms: rooms::Rooms,
     pub auth: Authorizer,
+    pub write_gate: Arc<WriteGate>,
     pub next_conn: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
 }
@@ -101,7 +115,11 @@ impl Relay {
         let store: Arc<dyn Store> = match config.storage() {
             StorageConfig::Memory => Arc::new(MemoryStore::new()),
             StorageConfig::Sqlite { path, synchronous } => {
-                Arc::new(SqliteStore::open(&path, synchronous)?)
+                let store = SqliteStore::open(&path, synchronous)?;
+                if let Some(max) = config.maintenance.sqlite_max_bytes {
+                    store.limit_size(max)?;
+                }
+                Arc::new(store)
             }
         };
         Self::start_with_store(config, store).await
@@ -114,7 +132,12 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         config.check()?;
         let metrics = Arc::new(Metrics::default());
-        let persister = persister::Persister::start(Arc::clone(&store), Arc::clone(&metrics))?;
+        let write_gate = Arc::new(WriteGate::new(config.maintenance.storage_retry()));
+        let persister = persister::Persister::start(
+            Arc::clone(&store),
+            Arc::clone(&metrics),
+            Arc::clone(&write_gate),
+        )?;
         let persist_queue = persister
             .queue()
             .ok_or_else(|| std::io::Error::other("persister has no queue"))?;
@@ -134,18 +157,16 @@ impl Relay {
             persist_queue,
             rooms: rooms::Rooms::default(),
             auth,
+            write_gate,
             next_conn: AtomicU64::new(0),
             shutdown: shutdown_rx.clone(),
         });
         let router = router(Arc::clone(&ctx));
-        let mut stop = shutdown_rx.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await
-        });
+        let limits = http::HttpLimits {
+            head_timeout: ctx.config.limits.handshake_timeout(),
+            max_head_bytes: ctx.config.limits.max_header_bytes,
+        };
+        let server = tokio::spawn(http::serve(listener, router, limits, shutdown_rx.clone()));
         let compactor = tokio::spawn(compactor::run(Arc::clone(&ctx)));
         Ok(Relay {
             addr,
@@ -193,7 +214,7 @@ impl Relay {
 
 fn router(ctx: Arc<RelayContext>) -> Router {
     let mut router = Router::new()
-        .route("/", get(websocket))
+        .route("/", get(root))
         .route("/sync", get(websocket))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics));
@@ -220,12 +241,64 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// `/`: the WebSocket endpoint for upgrade requests; otherwise `index.html` of `--static`.
+async fn root(
+    State(ctx): State<Arc<RelayContext>>,
+    query: Query<ConnectParams>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match (upgrade, &ctx.config.static_dir) {
+        (Ok(upgrade), _) => websocket(State(ctx), query, headers, upgrade).await,
+        (Err(_), Some(dir)) => {
+            use tower::ServiceExt as _;
+            let index = tower_http::services::ServeFile::new(dir.join("index.html"));
+            let request = Request::new(Body::empty());
+            match index.oneshot(request).await {
+                Ok(response) => response.map(Body::new),
+                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+            }
+        }
+        (Err(rejection), None) => rejection.into_response(),
+    }
+}
+
+/// The token a connection presents: `?token=`, `Authorization: Bearer`, or a
+/// `Sec-WebSocket-Protocol` entry `token.<JWT>`, in that order.
+fn presented_token(query: Option<String>, headers: &HeaderMap) -> Option<String> {
+    let bearer = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+    };
+    let subprotocol = || {
+        headers
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|p| p.trim().strip_prefix(TOKEN_SUBPROTOCOL_PREFIX))
+            .map(str::to_owned)
+    };
+    query.or_else(bearer).or_else(subprotocol)
+}
+
 async fn websocket(
     State(ctx): State<Arc<RelayContext>>,
     Query(params): Query<ConnectParams>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?"));
+    if !ctx.config.origin_allowed(origin) {
+        ctx.metrics.rejected(Rejection::Origin);
+        tracing::info!(?origin, "refused an upgrade from an origin not allowed");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
     let max = ctx.config.limits.max_connections as i64;
     if ctx.metrics.connections.fetch_add(1, Relaxed) >= max {
         ctx.metrics.connections.fetch_sub(1, Relaxed);
@@ -233,20 +306,16 @@ async fn websocket(
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     }
     let slot = ConnectionSlot(Arc::clone(&ctx.metrics));
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let token = params.token.or(bearer);
+    let token = presented_token(params.token, &headers);
     let grant = ctx.auth.grant(token.as_deref());
     let max_frame = ctx.config.limits.max_frame_bytes;
-    // The socket's own limit sits above ours, so that a frame just over ours gets a protocol
-    // Error and a 1009 close from the connection rather than a bare transport failure.
-    let hard_limit = max_frame
-        .saturating_add(max_frame / 4)
-        .saturating_add(64 << 10);
+    // The WebSocket layer refuses a frame, or a message reassembled from fragments, more than
+    // 64 KiB above `--max-frame-bytes` before buffering it, so fragments are bounded in total
+    // size. Up to that, the connection decodes and answers a message over the limit with an
+    // `Error` and a 1009 close; beyond it the transport fails and the close is 1009 alone.
+    let hard_limit = max_frame.saturating_add(64 << 10);
     upgrade
+        .protocols([SUBPROTOCOL])
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| async move {

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use crdt_core::sync::DocId;
 use tokio::sync::mpsc;
 
+use super::WriteGate;
 use crate::metrics::Metrics;
 use crate::storage::Store;
 
@@ -43,11 +44,16 @@ pub(crate) struct Persister {
 
 impl Persister {
     /// Starts the writer thread.
-    pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+    /// Failures and successes are reported to `gate`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        gate: Arc<WriteGate>,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = std_mpsc::channel::<PersistMessage>();
         let thread = std::thread::Builder::new()
             .name("sync-persister".into())
-            .spawn(move || run(rx, store, metrics))?;
+            .spawn(move || run(rx, store, metrics, gate))?;
         Ok(Persister {
             queue: Some(tx),
             thread: Some(thread),
@@ -72,7 +78,12 @@ impl Persister {
     }
 }
 
-fn run(rx: std_mpsc::Receiver<PersistMessage>, store: Arc<dyn Store>, metrics: Arc<Metrics>) {
+fn run(
+    rx: std_mpsc::Receiver<PersistMessage>,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    gate: Arc<WriteGate>,
+) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut stop = false;
     while !stop {
@@ -96,6 +107,7 @@ fn run(rx: std_mpsc::Receiver<PersistMessage>, store: Arc<dyn Store>, metrics: A
             .collect();
         let ok = match store.append(&batches) {
             Ok(()) => {
+                gate.succeeded();
                 metrics
                     .changes_persisted
                     .fetch_add(batches.len() as u64, Relaxed);
@@ -103,7 +115,12 @@ fn run(rx: std_mpsc::Receiver<PersistMessage>, store: Arc<dyn Store>, metrics: A
             }
             Err(e) => {
                 metrics.storage_errors.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, batches = batches.len(), "storing changes failed");
+                tracing::error!(
+                    error = %e,
+                    batches = batches.len(),
+                    "storing changes failed; refusing changes (never acknowledged) while reads go on"
+                );
+                gate.failed(e.to_string());
                 false
             }
         };

@@ -112,7 +112,7 @@ impl Room {
         mut commands: mpsc::Receiver<RoomCommand>,
         mut persisted: mpsc::UnboundedReceiver<(u64, bool)>,
     ) {
-        let idle = std::time::Duration::from_secs(self.ctx.config.maintenance.unload_idle_secs);
+        let idle = self.ctx.config.maintenance.unload_idle();
         let mut idle_since = Some(tokio::time::Instant::now());
         loop {
             let unload_at = idle_since.map(|t| t + idle);
@@ -362,10 +362,14 @@ impl Room {
     fn fail(mut self, commands: &mut mpsc::Receiver<RoomCommand>) {
         self.ctx.rooms.remove(&self.id);
         commands.close();
+        let why = self.ctx.write_gate.last_failure().unwrap_or_default();
         let error = encode(&Message::Error {
             doc: Some(self.id.clone()),
             code: ErrorCode::Internal,
-            message: "the relay could not store this document's changes; join again".into(),
+            message: format!(
+                "the relay could not store this document's changes ({why}); they are not \
+                 acknowledged; join again"
+            ),
         });
         for (conn, slot) in self.peers.drain() {
             self.ctx.metrics.room_peers.fetch_sub(1, Relaxed);

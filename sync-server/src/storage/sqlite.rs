@@ -81,6 +81,19 @@ impl SqliteStore {
         })
     }
 
+    /// Caps the database at `max_bytes` (rounded down to whole pages, at least one): a write
+    /// past it fails with "database or disk is full" and is rolled back, exactly as on a full
+    /// disk. (SQLite's `max_page_count`, set for this connection.)
+    pub fn limit_size(&self, max_bytes: u64) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        let page: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages = (max_bytes / page.max(1)).max(1);
+        let _set: u64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+            r.get(0)
+        })?;
+        Ok(())
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn
             .lock()
@@ -189,6 +202,30 @@ mod tests {
         assert_eq!(mode, "wal");
         let loaded = store.load(&doc).unwrap();
         assert_eq!(loaded.batches.last().unwrap().1, b"after");
+    }
+
+    #[test]
+    fn a_full_database_refuses_appends_whole_and_keeps_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("full.db"), Synchronous::Normal).unwrap();
+        store.limit_size(64 << 10).unwrap();
+        let doc = DocId::new("d").unwrap();
+        let mut written = 0;
+        let error = loop {
+            match store.append(&[(doc.clone(), vec![written as u8; 4000])]) {
+                Ok(()) => written += 1,
+                Err(e) => break e,
+            }
+            assert!(written < 1000, "the limit never bit");
+        };
+        assert!(written > 0);
+        assert!(error.to_string().contains("full"), "{error}");
+        let loaded = store.load(&doc).unwrap();
+        assert_eq!(
+            loaded.batches.len(),
+            written,
+            "the refused batch left nothing behind"
+        );
     }
 
     #[test]
