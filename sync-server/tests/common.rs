@@ -69,3 +69,19 @@ pub async fn converge(clients: &[&SyncClient], doc: &DocId) -> bool {
             .await;
     }
 }
+
+/// The text `body` of a document (empty when absent).
+pub fn body_of(doc: &Doc) -> String {
+    doc.materialize()
+        .into_iter()
+        .find_map(|(key, value)| match value {
+            Materialized::Text(s) if key.starts_with("body") => Some(s),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The text `body` of a client's document.
+pub fn body(client: &SyncClient, doc: &DocId) -> String {
+    client.read(doc, body_of).unwrap_or_default()
+}
