@@ -88,6 +88,15 @@ async fn acked_changes_survive_sigkill_and_clients_converge() {
                 .is_some_and(|v| v.get(own) > 20))
             .await
     );
+    // Every writer has seen an ack (the first one may run ahead of the others).
+    for (c, &r) in clients.iter().zip(&replicas) {
+        assert!(
+            c.wait_until(DEADLINE, |c| c
+                .relay_version(&doc)
+                .is_some_and(|v| v.get(r) > 0))
+                .await
+        );
+    }
     let acked: Vec<u64> = clients
         .iter()
         .zip(&replicas)
