@@ -165,7 +165,7 @@ impl Text {
 
     /// Approximate heap bytes of the history alone.
     pub fn history_heap_size(&self) -> usize {
-        self.inner.history_heap_size(content_bytes)
+        self.inner.history_heap_size()
     }
 
     /// The replicated sequence underneath (state, history).
@@ -308,13 +308,22 @@ mod tests {
         evil.insert(0, "xy").unwrap();
         evil.delete(0, 1).unwrap();
         let good = evil.encode_ops_since(&VersionVector::new());
-        // Splice: take evil's batch and point the delete at a missing element (counter 9).
-        type WireOp = (u8, u32, u64, u64, Option<(u32, u64)>, Option<(u32, u64)>);
-        let decoded: (u8, Vec<ReplicaId>, Vec<WireOp>, String) =
-            rmp_serde::from_slice(&good).unwrap();
-        let (f, reps, mut ops, content) = decoded;
-        ops[1].4 = Some((0, 9));
-        let bytes = rmp_serde::to_vec(&(f, reps, ops, content)).unwrap();
+        // The same batch with the delete pointed at a missing element (counter 9).
+        let one = |c| crate::Dot::new(ReplicaId::new(1), c);
+        let mut enc = crate::seq::ops_format::OpsEncoder::<TextContent>::default();
+        enc.insert(one(1), None, None, 1, None);
+        enc.insert(one(2), Some(one(1)), None, 1, Some(&"y".into()));
+        enc.delete(one(3), 1, one(1), false);
+        assert_eq!(
+            enc.finish(),
+            good,
+            "the hand-made batch matches the real one"
+        );
+        let mut enc = crate::seq::ops_format::OpsEncoder::<TextContent>::default();
+        enc.insert(one(1), None, None, 1, None);
+        enc.insert(one(2), Some(one(1)), None, 1, Some(&"y".into()));
+        enc.delete(one(3), 1, one(9), false);
+        let bytes = enc.finish();
         let mut b = t(2);
         assert_eq!(
             b.apply_encoded(&bytes),

@@ -28,6 +28,11 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub(crate) mod column;
+pub mod compress;
+
+pub use column::FormatError;
+
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
 /// The current format version.
