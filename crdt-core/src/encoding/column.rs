@@ -94,11 +94,14 @@ pub(crate) fn add_delta(base: u64, delta: i64) -> u64 {
     base.wrapping_add_signed(delta)
 }
 
-/// A run-length encoded column of unsigned values: pairs `count, value`.
+/// A run-length encoded column of unsigned values, as Automerge's RLE columns: a signed count
+/// `n > 0` followed by one value repeated `n` times, or `n < 0` followed by `-n` literal values
+/// (so columns of mostly distinct values cost one byte per stretch, not one per value).
 #[derive(Default)]
 pub(crate) struct RleWriter {
     out: Vec<u8>,
     run: Option<(u64, u64)>,
+    literals: Vec<u64>,
 }
 
 impl RleWriter {
@@ -107,22 +110,38 @@ impl RleWriter {
         match &mut self.run {
             Some((value, count)) if *value == v => *count += 1,
             _ => {
-                self.flush();
+                self.end_run();
                 self.run = Some((v, 1));
             }
         }
     }
 
-    fn flush(&mut self) {
-        if let Some((value, count)) = self.run.take() {
-            put_u64(&mut self.out, count);
-            put_u64(&mut self.out, value);
+    fn end_run(&mut self) {
+        match self.run.take() {
+            Some((value, 1)) => self.literals.push(value),
+            Some((value, count)) => {
+                self.flush_literals();
+                put_i64(&mut self.out, count as i64);
+                put_u64(&mut self.out, value);
+            }
+            None => {}
+        }
+    }
+
+    fn flush_literals(&mut self) {
+        if !self.literals.is_empty() {
+            put_i64(&mut self.out, -(self.literals.len() as i64));
+            for &v in &self.literals {
+                put_u64(&mut self.out, v);
+            }
+            self.literals.clear();
         }
     }
 
     /// The encoded column.
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        self.flush();
+        self.end_run();
+        self.flush_literals();
         self.out
     }
 }
@@ -247,6 +266,7 @@ pub(crate) struct RleReader<'a> {
     input: ColumnReader<'a>,
     value: u64,
     left: u64,
+    literal: bool,
     what: &'static str,
 }
 
@@ -257,6 +277,7 @@ impl<'a> RleReader<'a> {
             input: ColumnReader::new(buf),
             value: 0,
             left: 0,
+            literal: false,
             what,
         }
     }
@@ -264,13 +285,20 @@ impl<'a> RleReader<'a> {
     /// The next value.
     pub(crate) fn next_value(&mut self) -> Result<u64, FormatError> {
         if self.left == 0 {
-            self.left = self.input.u64(self.what)?;
-            if self.left == 0 {
+            let count = self.input.i64(self.what)?;
+            if count == 0 {
                 return Err(FormatError::BadRun(self.what));
             }
-            self.value = self.input.u64(self.what)?;
+            self.literal = count < 0;
+            self.left = count.unsigned_abs();
+            if !self.literal {
+                self.value = self.input.u64(self.what)?;
+            }
         }
         self.left -= 1;
+        if self.literal {
+            self.value = self.input.u64(self.what)?;
+        }
         Ok(self.value)
     }
 
@@ -339,24 +367,30 @@ mod tests {
     #[test]
     fn rle_rejects_empty_runs_and_leftovers() {
         let mut w = RleWriter::default();
-        for v in [5, 5, 5, 7] {
+        for v in [5, 5, 5, 7, 8, 9] {
             w.push(v);
         }
         let col = w.finish();
-        assert_eq!(col, vec![3, 5, 1, 7]);
+        // Run of three 5s (count +3 = zigzag 6), then three literals (count -3 = zigzag 5).
+        assert_eq!(col, vec![6, 5, 5, 7, 8, 9]);
         let mut r = RleReader::new(&col, "c");
-        for v in [5, 5, 5] {
+        for v in [5, 5, 5, 7, 8] {
             assert_eq!(r.next_value(), Ok(v));
         }
-        assert_eq!(r.finish(), Err(FormatError::TrailingBytes("c")));
-        assert_eq!(r.next_value(), Ok(7));
+        assert_eq!(r.finish(), Err(FormatError::BadRun("c")));
+        assert_eq!(r.next_value(), Ok(9));
         assert_eq!(r.finish(), Ok(()));
         assert_eq!(r.next_value(), Err(FormatError::Truncated("c")));
         let mut zero = RleReader::new(&[0, 1], "c");
         assert_eq!(zero.next_value(), Err(FormatError::BadRun("c")));
+        // Literals claimed but absent.
+        assert_eq!(
+            RleReader::new(&[5], "c").next_value(),
+            Err(FormatError::Truncated("c"))
+        );
         // A huge run is read lazily, never materialized.
         let mut huge = Vec::new();
-        put_u64(&mut huge, u64::MAX);
+        put_i64(&mut huge, i64::MAX);
         put_u64(&mut huge, 9);
         let mut r = RleReader::new(&huge, "c");
         assert_eq!(r.next_value(), Ok(9));

@@ -8,8 +8,8 @@
 //! | `lens` | `len << 1 \| deleted` | varint |
 //! | `agents` | replica index of the first id | run-length |
 //! | `counters` | first counter minus the replica's expected next counter (the end of its previous run) | zigzag, run-length |
-//! | `ref_agents` | left then right origin: 0 for none, else replica index + 1 | run-length |
-//! | `ref_counters` | per present origin: its counter minus the run's first counter | zigzag varint |
+//! | `ref_agents` | left then right origin: 0 for none, 1 for the neighbour (left origin: the last element of the previous run; right origin: the first element of the next run), else replica index + 2 | run-length |
+//! | `ref_counters` | per other origin: its counter minus the run's first counter | zigzag varint |
 //! | `content` | the live content, concatenated | MessagePack |
 //!
 //! The body is `replica count, replicas (8 bytes LE each), run count, the six columns (each
@@ -23,7 +23,7 @@
 use super::content::Content;
 use super::error::SeqError;
 use super::id_map::{IdMap, LeafIndex, NONE};
-use super::ops_format::{read_replicas, RefReader};
+use super::ops_format::read_replicas;
 use super::tree::{Run, Tree, MAX_RUN};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId};
@@ -47,6 +47,17 @@ pub(crate) struct StateRun {
     pub(crate) origin_right: Option<Dot>,
 }
 
+/// The last element of a run.
+fn last_of(run: &StateRun) -> Dot {
+    Dot::new(
+        run.id.replica,
+        run.id
+            .counter
+            .wrapping_add(u64::from(run.len))
+            .wrapping_sub(1),
+    )
+}
+
 /// Writes runs and content in the snapshot format (any runs: tests hand-make bad ones).
 pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8> {
     let mut replicas: Vec<ReplicaId> = Vec::new();
@@ -68,7 +79,7 @@ pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8>
         RleWriter::default(),
     );
     let mut ref_counters = Vec::with_capacity(runs.len() * 2);
-    for run in runs {
+    for (i, run) in runs.iter().enumerate() {
         put_u64(
             &mut lens,
             (u64::from(run.len) << 1) | u64::from(run.deleted),
@@ -78,12 +89,15 @@ pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8>
         let e = &mut expected[a as usize];
         counters.push(zigzag(delta(run.id.counter, *e)));
         *e = run.id.counter.wrapping_add(u64::from(run.len));
-        for origin in [run.origin_left, run.origin_right] {
+        let prev_last = i.checked_sub(1).map(|p| last_of(&runs[p]));
+        let next_first = runs.get(i + 1).map(|n| n.id);
+        for (origin, neighbour) in [(run.origin_left, prev_last), (run.origin_right, next_first)] {
             match origin {
                 None => ref_agents.push(0),
+                Some(o) if Some(o) == neighbour => ref_agents.push(1),
                 Some(o) => {
                     let oa = agent(o.replica, &mut replicas, &mut expected);
-                    ref_agents.push(u64::from(oa) + 1);
+                    ref_agents.push(u64::from(oa) + 2);
                     put_i64(&mut ref_counters, delta(o.counter, run.id.counter));
                 }
             }
@@ -123,7 +137,8 @@ fn read_state<C: Content>(bytes: &[u8]) -> Result<(Vec<StateRun>, C), SeqError> 
     }
     let mut agents = RleReader::new(r.bytes("agents")?, "agents");
     let mut counters = RleReader::new(r.bytes("counters")?, "counters");
-    let mut refs = RefReader::new(r.bytes("reference agents")?, r.bytes("reference counters")?);
+    let mut ref_agents = RleReader::new(r.bytes("reference agents")?, "reference agents");
+    let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
     let content_bytes = r.bytes("content")?;
     r.finish("snapshot")?;
     let content: C = rmp_serde::from_slice(content_bytes)?;
@@ -145,14 +160,41 @@ fn read_state<C: Content>(bytes: &[u8]) -> Result<(Vec<StateRun>, C), SeqError> 
             id: Dot::new(replicas[agent], counter),
             len,
             deleted: l & 1 != 0,
-            origin_left: refs.next(&replicas, counter)?,
-            origin_right: refs.next(&replicas, counter)?,
+            origin_left: None,
+            origin_right: None,
         });
+    }
+    // Origins, once every run's id is known (a right origin may name the next run).
+    for i in 0..runs.len() {
+        let base = runs[i].id.counter;
+        let prev_last = i.checked_sub(1).map(|p| last_of(&runs[p]));
+        let next_first = runs.get(i + 1).map(|n| n.id);
+        let mut origin = |neighbour: Option<Dot>| -> Result<Option<Dot>, SeqError> {
+            match ref_agents.next_value()? {
+                0 => Ok(None),
+                1 => neighbour
+                    .map(Some)
+                    .ok_or(SeqError::Malformed("neighbour origin at the edge")),
+                a => {
+                    let replica = usize::try_from(a - 2)
+                        .ok()
+                        .and_then(|i| replicas.get(i))
+                        .ok_or(SeqError::Malformed("replica index out of range"))?;
+                    let d = ref_counters.i64("reference counters")?;
+                    Ok(Some(Dot::new(*replica, add_delta(base, d))))
+                }
+            }
+        };
+        let ol = origin(prev_last)?;
+        let or = origin(next_first)?;
+        runs[i].origin_left = ol;
+        runs[i].origin_right = or;
     }
     lens.finish("run lengths")?;
     agents.finish()?;
     counters.finish()?;
-    refs.finish()?;
+    ref_agents.finish()?;
+    ref_counters.finish("reference counters")?;
     Ok((runs, content))
 }
 

@@ -595,7 +595,7 @@ fn hostile_snapshot_bodies_are_typed_errors() {
         }
         put_u64(&mut raw, runs);
         put_bytes(&mut raw, lens);
-        for col in [&[1u8, 0][..], &[1, 0], &[2, 0], &[]] {
+        for col in [&[1u8, 0][..], &[1, 0], &[4, 0], &[]] {
             put_bytes(&mut raw, col);
         }
         put_bytes(&mut raw, &rmp_serde::to_vec("a").unwrap());
