@@ -30,7 +30,7 @@ pub(crate) fn seal(version: u8, raw: &[u8]) -> Vec<u8> {
     out.push(version);
     out.push(DEFLATED);
     let deflated = {
-        let mut enc = DeflateEncoder::new(out, Compression::fast());
+        let mut enc = DeflateEncoder::new(out, Compression::new(3));
         // Writing into a Vec cannot fail.
         enc.write_all(raw).and_then(|()| enc.finish()).ok()
     };
