@@ -2,9 +2,9 @@
 //! deflated (RFC 1951, flate2 over the pure-Rust miniz_oxide backend, which builds for wasm32)
 //! when that makes it smaller.
 //!
-//! Invariant: [`unseal`] never inflates more than [`MAX_RATIO`] times the compressed size nor
+//! Invariant: `unseal` never inflates more than [`MAX_RATIO`] times the compressed size nor
 //! more than [`MAX_INFLATED`] bytes, so a decompression bomb costs at most that much memory and is
-//! an error. [`seal`] only deflates bodies that stay within both limits, so every body this crate
+//! an error. `seal` only deflates bodies that stay within both limits, so every body this crate
 //! writes can be read back.
 
 use std::borrow::Cow;
@@ -52,7 +52,7 @@ pub(crate) fn seal(version: u8, raw: &[u8]) -> Vec<u8> {
     }
 }
 
-/// Opens an envelope made by [`seal`] for format `version`: the raw body, inflated within the
+/// Opens an envelope made by `seal` for format `version`: the raw body, inflated within the
 /// limits of the module docs.
 pub(crate) fn unseal(version: u8, bytes: &[u8]) -> Result<Cow<'_, [u8]>, FormatError> {
     let [v, flags, body @ ..] = bytes else {

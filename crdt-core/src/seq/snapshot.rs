@@ -200,7 +200,7 @@ fn read_state<C: Content>(bytes: &[u8]) -> Result<(Vec<StateRun>, C), SeqError> 
 
 impl<C: Content> Sequence<C> {
     /// Encodes the full state: the runs in document order (ids, origins, deleted flag) and the
-    /// live content, in the columnar format of the [module docs](self).
+    /// live content, in columns (LEB128, run-length, deltas; deflated when smaller).
     pub fn encode_state(&self) -> Vec<u8> {
         let mut runs = Vec::with_capacity(self.tree.run_count());
         let mut content = C::default();
