@@ -28,7 +28,9 @@ if [ "$have" != "$want" ]; then
     cargo install wasm-bindgen-cli --version "$want"
 fi
 
-cargo build -p crdt-wasm --target wasm32-unknown-unknown --profile wasm-release
+# CRDT_WASM_OPT_LEVEL=z trades speed for size (see wasm/README.md); the default is 3.
+CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="${CRDT_WASM_OPT_LEVEL:-3}" \
+    cargo build -p crdt-wasm --target wasm32-unknown-unknown --profile wasm-release
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e \
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 wasm="$target_dir/wasm32-unknown-unknown/wasm-release/crdt_wasm.wasm"
@@ -46,12 +48,21 @@ elif [ -x "$here/node_modules/.bin/wasm-opt" ]; then
     wasm_opt="$here/node_modules/.bin/wasm-opt"
 fi
 if [ -n "$wasm_opt" ]; then
-    for f in "$pkg/web/crdt_wasm_bg.wasm" "$pkg/node/crdt_wasm_bg.wasm"; do
+    opt() {
         "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
             --enable-sign-ext --enable-mutable-globals --enable-reference-types \
-            --enable-multivalue "$f" -o "$f.opt"
-        mv "$f.opt" "$f"
-    done
+            --enable-multivalue "$1" -o "$1.opt"
+        mv "$1.opt" "$1"
+    }
+    web_wasm="$pkg/web/crdt_wasm_bg.wasm"
+    node_wasm="$pkg/node/crdt_wasm_bg.wasm"
+    if cmp -s "$web_wasm" "$node_wasm"; then
+        opt "$web_wasm"
+        cp "$web_wasm" "$node_wasm"
+    else
+        opt "$web_wasm"
+        opt "$node_wasm"
+    fi
 else
     echo "build.sh: wasm-opt not found (npm install in wasm/ brings it); skipping -Oz"
 fi

@@ -58,7 +58,9 @@ impl Doc {
     /// An empty document with the given replica id (hex string, safe integer or bigint). Two
     /// live replicas must never share an id.
     #[wasm_bindgen(js_name = withReplica)]
-    pub fn with_replica(replica: JsValue) -> JsResult<Doc> {
+    pub fn with_replica(
+        #[wasm_bindgen(unchecked_param_type = "ReplicaId | number | bigint")] replica: JsValue,
+    ) -> JsResult<Doc> {
         Ok(Doc::wrap(crdt_core::Doc::with_replica(replica_from_js(
             &replica,
         )?)))
@@ -71,25 +73,25 @@ impl Doc {
     }
 
     /// The root text `name`.
-    #[wasm_bindgen(js_name = getText)]
+    #[wasm_bindgen(js_name = getText, unchecked_return_type = "Text")]
     pub fn get_text(&self, name: &str) -> JsValue {
         self.root(name, ContainerKind::Text)
     }
 
     /// The root map `name`.
-    #[wasm_bindgen(js_name = getMap)]
+    #[wasm_bindgen(js_name = getMap, unchecked_return_type = "Map")]
     pub fn get_map(&self, name: &str) -> JsValue {
         self.root(name, ContainerKind::Map)
     }
 
     /// The root list `name`.
-    #[wasm_bindgen(js_name = getList)]
+    #[wasm_bindgen(js_name = getList, unchecked_return_type = "List")]
     pub fn get_list(&self, name: &str) -> JsValue {
         self.root(name, ContainerKind::List)
     }
 
     /// The root counter `name`.
-    #[wasm_bindgen(js_name = getCounter)]
+    #[wasm_bindgen(js_name = getCounter, unchecked_return_type = "Counter")]
     pub fn get_counter(&self, name: &str) -> JsValue {
         self.root(name, ContainerKind::Counter)
     }
@@ -101,6 +103,7 @@ impl Doc {
     }
 
     /// The committed changes held, as `{ [replicaHex]: counter }`.
+    #[wasm_bindgen(unchecked_return_type = "Version")]
     pub fn version(&self) -> JsResult<JsValue> {
         self.shared.read(|doc| Ok(version_to_js(&doc.version())))
     }
@@ -108,7 +111,10 @@ impl Doc {
     /// Commits, then encodes every change not covered by `version` (all of them when it is
     /// omitted): what a peer at `version` lacks. Feed it to the peer's `import`.
     #[wasm_bindgen(js_name = exportSince)]
-    pub fn export_since(&self, version: JsValue) -> JsResult<Uint8Array> {
+    pub fn export_since(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Version | undefined")] version: JsValue,
+    ) -> JsResult<Uint8Array> {
         let since = version_from_js(&version)?;
         self.shared.with(|doc| {
             doc.commit();
@@ -119,6 +125,7 @@ impl Doc {
     /// Applies changes from any peer, in any order, any number of times. Returns
     /// `{ applied, pending }` (changes applied now, changes waiting for their causal past).
     /// Throws on malformed bytes, which change nothing.
+    #[wasm_bindgen(unchecked_return_type = "{ applied: number; pending: number }")]
     pub fn import(&self, bytes: &[u8]) -> JsResult<JsValue> {
         let outcome = self
             .shared
@@ -142,7 +149,11 @@ impl Doc {
     /// Loads what `save` produced, as a new replica (fresh random id unless `replica` is
     /// given; reuse an id only when no other copy of that replica lives). Throws on malformed
     /// bytes.
-    pub fn load(bytes: &[u8], replica: JsValue) -> JsResult<Doc> {
+    pub fn load(
+        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "ReplicaId | number | bigint | undefined")]
+        replica: JsValue,
+    ) -> JsResult<Doc> {
         let doc = if replica.is_undefined() || replica.is_null() {
             crdt_core::Doc::load(bytes)
         } else {
@@ -153,7 +164,11 @@ impl Doc {
 
     /// Calls `listener(event)` after each commit and each import that changed something; see
     /// [`crate::events`] for the event's shape. Returns an id for `unsubscribe`.
-    pub fn subscribe(&self, listener: js_sys::Function) -> JsResult<u32> {
+    pub fn subscribe(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(event: DocEvent) => void")]
+        listener: js_sys::Function,
+    ) -> JsResult<u32> {
         self.shared.subscribe(listener)
     }
 

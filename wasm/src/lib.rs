@@ -38,6 +38,7 @@ pub mod map;
 mod shared;
 pub mod sync;
 pub mod text;
+mod types;
 
 pub use crdt_core;
 pub use doc::Doc;

@@ -28,7 +28,11 @@ impl List {
 #[wasm_bindgen]
 impl List {
     /// Inserts a scalar at `index`.
-    pub fn insert(&self, index: u32, value: JsValue) -> JsResult<()> {
+    pub fn insert(
+        &self,
+        index: u32,
+        #[wasm_bindgen(unchecked_param_type = "Scalar")] value: JsValue,
+    ) -> JsResult<()> {
         let value = scalar_from_js(&value)?;
         self.shared.read(|doc| {
             doc.list_at(&self.id)
@@ -38,7 +42,10 @@ impl List {
     }
 
     /// Appends a scalar.
-    pub fn push(&self, value: JsValue) -> JsResult<()> {
+    pub fn push(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Scalar")] value: JsValue,
+    ) -> JsResult<()> {
         let value = scalar_from_js(&value)?;
         self.shared.read(|doc| {
             doc.list_at(&self.id)
@@ -69,6 +76,7 @@ impl List {
     }
 
     /// The element at `index` (a scalar or a container handle), or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "Value | undefined")]
     pub fn get(&self, index: u32) -> JsResult<JsValue> {
         let value = self
             .shared

@@ -28,7 +28,11 @@ impl Map {
 #[wasm_bindgen]
 impl Map {
     /// Sets `key` to a scalar (`null`, boolean, number, bigint, string or `Uint8Array`).
-    pub fn set(&self, key: &str, value: JsValue) -> JsResult<()> {
+    pub fn set(
+        &self,
+        key: &str,
+        #[wasm_bindgen(unchecked_param_type = "Scalar")] value: JsValue,
+    ) -> JsResult<()> {
         let value = scalar_from_js(&value)?;
         self.shared.read(|doc| {
             doc.map_at(&self.id)
@@ -51,6 +55,7 @@ impl Map {
     }
 
     /// The winning value of `key`: a scalar, a container handle, or `undefined`.
+    #[wasm_bindgen(unchecked_return_type = "Value | undefined")]
     pub fn get(&self, key: &str) -> JsResult<JsValue> {
         let value = self
             .shared

@@ -105,6 +105,7 @@ impl SyncSession {
 
     /// The presence received on this connection: an array of `{ peer, state }` (`state` a
     /// `Uint8Array`), in peer order.
+    #[wasm_bindgen(unchecked_return_type = "{ peer: ReplicaId; state: Uint8Array }[]")]
     pub fn presence(&self) -> Array {
         self.inner
             .presence()
@@ -138,7 +139,7 @@ fn sync_error(error: SyncError<crdt_core::DocError>) -> JsValue {
 /// `kind` one of `"hello" | "changes" | "ack" | "presence" | "error"` and `doc` the document id
 /// (`undefined` for a connection-wide error); error frames add `code` (number) and `message`.
 /// Throws when the frame is malformed.
-#[wasm_bindgen(js_name = describeFrame)]
+#[wasm_bindgen(js_name = describeFrame, unchecked_return_type = "FrameInfo")]
 pub fn describe_frame(frame: &[u8]) -> JsResult<JsValue> {
     let message = decode(frame).map_err(js_error)?;
     let out = Object::new();

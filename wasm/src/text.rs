@@ -68,8 +68,12 @@ impl Text {
 
     /// A stable cursor at UTF-16 offset `index`. `assoc` is `"after"` (default: text typed at
     /// the cursor goes before it, as a caret) or `"before"` (it sticks to the character before).
-    #[wasm_bindgen(js_name = getCursor)]
-    pub fn get_cursor(&self, index: u32, assoc: JsValue) -> JsResult<JsValue> {
+    #[wasm_bindgen(js_name = getCursor, unchecked_return_type = "Cursor")]
+    pub fn get_cursor(
+        &self,
+        index: u32,
+        #[wasm_bindgen(unchecked_param_type = "\"before\" | \"after\" | undefined")] assoc: JsValue,
+    ) -> JsResult<JsValue> {
         let assoc = assoc_from_js(&assoc)?;
         self.shared.read(|doc| {
             let text = doc.text_at(&self.id).map_err(js_error)?;
@@ -80,7 +84,10 @@ impl Text {
 
     /// Where `cursor` is now, as a UTF-16 offset; `undefined` if it belongs to another text.
     #[wasm_bindgen(js_name = resolveCursor)]
-    pub fn resolve_cursor(&self, cursor: JsValue) -> JsResult<Option<u32>> {
+    pub fn resolve_cursor(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Cursor")] cursor: JsValue,
+    ) -> JsResult<Option<u32>> {
         let cursor = cursor_from_js(&cursor)?;
         self.shared.read(|doc| {
             let text = doc.text_at(&self.id).map_err(js_error)?;
