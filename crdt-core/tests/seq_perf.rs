@@ -116,3 +116,31 @@ fn automerge_paper_timing_and_memory() {
         println!("{name}: applying all ops remotely {ms:.2} ms");
     }
 }
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_text_replay() {
+    let (patches, end) = load("automerge-paper");
+    let n: usize = std::env::var("REPLAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for _ in 0..n {
+        let t = replay_text(&patches);
+        assert_eq!(t.len(), end.chars().count());
+    }
+}
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_sequence_replay() {
+    let (patches, end) = load("automerge-paper");
+    let n: usize = std::env::var("REPLAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for _ in 0..n {
+        let s = replay_sequence(&patches);
+        assert_eq!(s.len(), end.chars().count());
+    }
+}

@@ -1,6 +1,11 @@
 //! The binary formats of documents: encoded changes (what peers exchange) and snapshots (what is
 //! saved). Bytes are touched here and nowhere else in the document code.
 //!
+//! The columnar primitives used by the sequence engine's formats live here too: `column`
+//! (LEB128 varints, zigzag, run-length columns, a bounded reader; errors are [`FormatError`]) and
+//! [`compress`] (the version + flags envelope, deflated when smaller, inflated within a ratio and
+//! an absolute limit).
+//!
 //! # Format
 //!
 //! Every encoding starts with a 6-byte header, then a MessagePack body (rmp-serde, structs as
@@ -27,6 +32,11 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+pub(crate) mod column;
+pub mod compress;
+
+pub use column::FormatError;
 
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";

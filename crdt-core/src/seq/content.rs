@@ -51,6 +51,21 @@ pub trait Content: Clone + Default + fmt::Debug + Serialize + DeserializeOwned {
     /// The element offset whose UTF-16 offset is exactly `utf16`, or `None` when `utf16` falls
     /// inside an element (the middle of a surrogate pair) or past the end.
     fn offset_of_utf16(&self, utf16: usize) -> Option<usize>;
+
+    /// Cuts the content into consecutive pieces of the given lengths (the last pieces come out
+    /// short or empty if the content runs out). Must be linear in the total length; the default
+    /// slices piece by piece, which is linear when [`Content::slice`] is O(piece).
+    fn split_into(&self, lens: &[usize]) -> Vec<Self> {
+        let mut at = 0usize;
+        lens.iter()
+            .map(|&n| {
+                let end = at.saturating_add(n).min(self.len());
+                let piece = self.slice(at.min(end), end);
+                at = end;
+                piece
+            })
+            .collect()
+    }
 }
 
 /// Text content: a string whose elements are Unicode scalar values (Rust `char`s).
@@ -81,9 +96,21 @@ impl TextContent {
         &self.text
     }
 
+    /// Bytes allocated for the string (its capacity), for memory accounting.
+    pub fn capacity(&self) -> usize {
+        self.text.capacity()
+    }
+
     /// Consumes the content, returning its string.
     pub fn into_string(self) -> String {
         self.text
+    }
+
+    /// Empties the content, keeping its buffer.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.chars = 0;
+        self.utf16 = 0;
     }
 
     /// Appends a string slice (no intermediate allocation).
@@ -221,6 +248,29 @@ impl Content for TextContent {
         TextContent::from(&self.text[b0..b1])
     }
 
+    fn split_into(&self, lens: &[usize]) -> Vec<Self> {
+        // One forward walk over the chars: linear even for non-ASCII text.
+        let mut out = Vec::with_capacity(lens.len());
+        let mut chars = self
+            .text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([self.text.len()]);
+        let mut start = chars.next().unwrap_or(0);
+        for &n in lens {
+            let mut end = start;
+            for _ in 0..n {
+                match chars.next() {
+                    Some(b) => end = b,
+                    None => break,
+                }
+            }
+            out.push(TextContent::from(&self.text[start..end]));
+            start = end;
+        }
+        out
+    }
+
     fn utf16_offset(&self, pos: usize) -> usize {
         if self.is_ascii_fast() {
             return pos.min(self.chars);
@@ -332,6 +382,18 @@ mod tests {
         t.insert_str(0, "é");
         t.push_str("x");
         assert_eq!((t.as_str(), t.len(), t.utf16_len()), ("éabüx", 5, 5));
+    }
+
+    #[test]
+    fn split_into_pieces() {
+        let t = TextContent::from("aé😀bcd");
+        let pieces = t.split_into(&[1, 2, 0, 2, 5]);
+        let strs: Vec<&str> = pieces.iter().map(TextContent::as_str).collect();
+        assert_eq!(strs, ["a", "é😀", "", "bc", "d"]);
+        assert_eq!(pieces[1].utf16_len(), 3);
+        let l = ListContent(vec![1, 2, 3]);
+        let pieces: Vec<Vec<i32>> = l.split_into(&[2, 2, 1]).into_iter().map(|p| p.0).collect();
+        assert_eq!(pieces, vec![vec![1, 2], vec![3], vec![]]);
     }
 
     #[test]

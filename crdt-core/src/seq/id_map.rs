@@ -12,6 +12,20 @@ use std::collections::BTreeMap;
 
 use crate::clock::{Dot, ReplicaId};
 
+/// `Option::is_none_or` for Rust 1.80.
+trait IsNoneOr<T> {
+    fn is_none_or_compat(&self, f: impl FnOnce(&T) -> bool) -> bool;
+}
+
+impl<T> IsNoneOr<T> for Option<&T> {
+    fn is_none_or_compat(&self, f: impl FnOnce(&T) -> bool) -> bool {
+        match self {
+            None => true,
+            Some(t) => f(t),
+        }
+    }
+}
+
 /// "No element": used for absent origins.
 pub(crate) const NONE: u32 = u32::MAX;
 
@@ -46,11 +60,6 @@ impl IdMap {
     /// The next local version to be allocated (= number of elements ever inserted).
     pub(crate) fn next_lv(&self) -> u32 {
         self.next_lv
-    }
-
-    /// Number of replicas seen.
-    pub(crate) fn replica_count(&self) -> usize {
-        self.replicas.len()
     }
 
     fn agent(&self, replica: ReplicaId) -> Option<u32> {
@@ -99,6 +108,13 @@ impl IdMap {
             return false;
         };
         let spans = &self.by_replica[agent as usize];
+        // Fast path: ids above everything known from that replica (local typing, causal ops).
+        if spans
+            .last()
+            .is_none_or_compat(|s| s.counter + u64::from(s.len) <= dot.counter)
+        {
+            return false;
+        }
         let end = dot.counter.saturating_add(len);
         // The last span starting before `end` is the only candidate that can reach into range.
         let i = spans.partition_point(|s| s.counter < end);
@@ -107,16 +123,21 @@ impl IdMap {
             .is_some_and(|s| s.counter + u64::from(s.len) > dot.counter)
     }
 
-    /// Element id of local version `lv` (which must be allocated).
-    pub(crate) fn dot_of(&self, lv: u32) -> Dot {
-        let s = match self.lv_spans.last() {
+    /// The span holding allocated local version `lv` (the last span first: recent elements).
+    fn lv_span(&self, lv: u32) -> LvSpan {
+        match self.lv_spans.last() {
             Some(last) if last.lv <= lv => *last,
             _ => {
                 let i = self.lv_spans.partition_point(|s| s.lv <= lv);
                 // `lv_spans` covers 0..next_lv and starts at 0, so i >= 1 for any allocated lv.
                 self.lv_spans[i.saturating_sub(1)]
             }
-        };
+        }
+    }
+
+    /// Element id of local version `lv` (which must be allocated).
+    pub(crate) fn dot_of(&self, lv: u32) -> Dot {
+        let s = self.lv_span(lv);
         Dot::new(
             self.replicas[s.agent as usize],
             s.counter + u64::from(lv - s.lv),
@@ -132,11 +153,7 @@ impl IdMap {
     pub(crate) fn dot_ranges(&self, lv: u32, end: u32, mut out: impl FnMut(Dot, u32)) {
         let mut lv = lv;
         while lv < end {
-            let i = self
-                .lv_spans
-                .partition_point(|s| s.lv <= lv)
-                .saturating_sub(1);
-            let s = self.lv_spans[i];
+            let s = self.lv_span(lv);
             let take = (s.lv + s.len).min(end) - lv;
             out(
                 Dot::new(
@@ -151,14 +168,11 @@ impl IdMap {
 
     /// True when local versions `a` and `a + 1` are consecutive counters of one replica.
     pub(crate) fn continues(&self, a: u32) -> bool {
-        let b = a + 1;
-        let i = self
-            .lv_spans
-            .partition_point(|s| s.lv <= a)
-            .saturating_sub(1);
-        self.lv_spans
-            .get(i)
-            .is_some_and(|s| s.lv <= a && b < s.lv + s.len)
+        if a >= self.next_lv {
+            return false;
+        }
+        let s = self.lv_span(a);
+        s.lv <= a && a + 1 < s.lv + s.len
     }
 
     /// True when allocating `dot` next would extend the last span (hot path of local typing).
@@ -217,7 +231,12 @@ impl IdMap {
             }),
         }
         let spans = &mut self.by_replica[agent as usize];
-        let i = spans.partition_point(|s| s.counter < dot.counter);
+        let i = match spans.last() {
+            Some(s) if s.counter >= dot.counter => {
+                spans.partition_point(|s| s.counter < dot.counter)
+            }
+            _ => spans.len(),
+        };
         if i == spans.len() {
             if let Some(s) = spans.last_mut() {
                 if s.counter + u64::from(s.len) == dot.counter
@@ -323,6 +342,8 @@ impl IdMap {
 pub(crate) struct LeafIndex {
     map: BTreeMap<u32, u32>,
     end: u32,
+    /// The leaf of the last piece (the one reaching `end`), to skip a lookup when appending.
+    last: u32,
 }
 
 impl LeafIndex {
@@ -341,11 +362,15 @@ impl LeafIndex {
         }
         if a >= self.end {
             // Fresh local versions (appended at the end of the lv space).
-            if self.map.range(..a).next_back().map(|(_, &l)| l) != Some(leaf) {
+            if self.map.is_empty() || self.last != leaf {
                 self.map.insert(a, leaf);
             }
             self.end = b;
+            self.last = leaf;
             return;
+        }
+        if b >= self.end {
+            self.last = leaf;
         }
         let after = if b < self.end { self.get(b) } else { None };
         while let Some((&k, _)) = self.map.range(a..b).next() {

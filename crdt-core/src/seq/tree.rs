@@ -173,7 +173,7 @@ impl<C: Content> Tree<C> {
 
     /// Builds a tree from runs in document order and the content of the live ones, in O(n).
     /// Returns the tree; the caller fills the index from [`Tree::leaves`].
-    pub(crate) fn build(runs: Vec<Run>, mut content: C) -> Tree<C> {
+    pub(crate) fn build(runs: Vec<Run>, content: C) -> Tree<C> {
         let mut tree = Tree::default();
         if runs.is_empty() {
             return tree;
@@ -183,14 +183,17 @@ impl<C: Content> Tree<C> {
         tree.leaves.clear();
         let per_leaf = LEAF_CAP * 3 / 4;
         let chunks = runs.len().div_ceil(per_leaf);
+        let lens: Vec<usize> = runs
+            .chunks(per_leaf)
+            .map(|c| c.iter().map(Run::visible).sum())
+            .collect();
+        let mut contents = content.split_into(&lens).into_iter();
         let mut rest = runs.as_slice();
         for i in 0..chunks {
             let take = rest.len().min(per_leaf);
             let (mine, tail) = rest.split_at(take);
             rest = tail;
-            let visible: usize = mine.iter().map(Run::visible).sum();
-            let tail_content = content.split_off(visible);
-            let leaf_content = std::mem::replace(&mut content, tail_content);
+            let leaf_content = contents.next().unwrap_or_default();
             tree.leaves.push(Leaf {
                 runs: mine.to_vec(),
                 content: leaf_content,
@@ -425,27 +428,37 @@ impl<C: Content> Tree<C> {
         runs.insert(ri + 1, tail);
     }
 
-    /// Inserts a live run with its content before run `idx` of `leaf` (extending the run before
-    /// it instead when the new run continues it), then splits the leaf if it overflows.
+    /// Inserts a run before run `idx` of `leaf`, live with its content or deleted (`content`
+    /// `None`), extending the run before it instead when the new run continues it, then splits
+    /// the leaf if it overflows.
     pub(crate) fn insert_run(
         &mut self,
         leaf: u32,
         idx: usize,
         run: Run,
-        content: &C,
+        content: Option<&C>,
         ids: &IdMap,
         index: &mut LeafIndex,
     ) {
         let off = self.content_offset(leaf, idx);
         index.set(run.lv, run.end(), leaf);
         if idx > 0 && self.leaves[leaf as usize].runs[idx - 1].can_append(&run, ids) {
-            self.extend_run(leaf, idx - 1, off, content);
+            match content {
+                Some(c) => self.extend_run(leaf, idx - 1, off, c),
+                None => {
+                    let r = &mut self.leaves[leaf as usize].runs[idx - 1];
+                    let new_len = r.len() + run.len();
+                    r.set_len(new_len);
+                }
+            }
             return;
         }
         let l = &mut self.leaves[leaf as usize];
         l.runs.insert(idx, run);
-        l.content.insert(off, content);
-        self.grow(leaf, content.len(), content.utf16_len());
+        if let Some(c) = content {
+            l.content.insert(off, c);
+            self.grow(leaf, c.len(), c.utf16_len());
+        }
         self.fix_overflow(leaf, Some(idx), index);
     }
 

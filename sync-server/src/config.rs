@@ -1,0 +1,283 @@
+//! [`Config`]: every setting of the relay in one struct, read from the command line and the
+//! environment (clap derive), with defaults that are safe to run as they are.
+//!
+//! Invariant: [`Config::check`] refuses a configuration that would expose an open relay: bound
+//! to a non-loopback address, the relay needs `--auth-secret` or an explicit `--allow-anonymous`.
+//! Limits are all finite and non-zero. This follows the twelve-factor practice (flags and env for
+//! the same settings) as mini-redis's and most Rust servers' `clap` configs do.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Where documents are stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// An SQLite database file (WAL mode).
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// How hard SQLite syncs each commit to disk.
+        synchronous: Synchronous,
+    },
+    /// In memory only: everything is lost when the process exits (for tests).
+    Memory,
+}
+
+/// SQLite's `synchronous` setting for the WAL database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Synchronous {
+    /// Every commit is fsynced: acked changes survive a power loss.
+    Full,
+    /// Commits reach the OS at once and the disk at checkpoints: acked changes survive a crash
+    /// of the relay process, not of the machine.
+    Normal,
+}
+
+/// The relay's configuration; see `sync-server --help`.
+///
+/// ```
+/// use clap::Parser;
+/// use sync_server::Config;
+/// let config = Config::parse_from(["sync-server", "--memory", "--max-connections", "5"]);
+/// assert_eq!(config.limits.max_connections, 5);
+/// assert!(config.check().is_ok(), "loopback without a secret runs open");
+/// let open = Config::parse_from(["sync-server", "--memory", "--bind", "0.0.0.0:8080"]);
+/// assert!(open.check().is_err(), "a public bind needs a secret or --allow-anonymous");
+/// ```
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "sync-server",
+    version,
+    about = "WebSocket relay for crdt-core documents"
+)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "SYNC_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// SQLite database file.
+    #[arg(long, env = "SYNC_DATABASE", default_value = "./sync-server.db")]
+    pub database: PathBuf,
+
+    /// Keep documents in memory only (nothing survives a restart; for tests).
+    #[arg(long, env = "SYNC_MEMORY", conflicts_with = "database")]
+    pub memory: bool,
+
+    /// SQLite `synchronous` level: `full` fsyncs every commit, `normal` survives process crashes.
+    #[arg(
+        long,
+        env = "SYNC_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "full"
+    )]
+    pub sqlite_synchronous: Synchronous,
+
+    /// HS256 secret that peers' tokens must be signed with. Without it every peer may read and
+    /// write every document.
+    #[arg(long, env = "SYNC_AUTH_SECRET", hide_env_values = true)]
+    pub auth_secret: Option<String>,
+
+    /// Run without a secret although bound to a non-loopback address.
+    #[arg(long, env = "SYNC_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    /// Serve the files of this directory at `/` (e.g. the browser example).
+    #[arg(long = "static", env = "SYNC_STATIC")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Limits.
+    #[command(flatten)]
+    pub limits: Limits,
+
+    /// Storage maintenance.
+    #[command(flatten)]
+    pub maintenance: Maintenance,
+}
+
+/// Per-connection and per-process limits. Past a limit the peer gets an `Error` or a close frame
+/// that says which limit; other peers are unaffected.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Limits {
+    /// Largest frame a peer may send, in bytes.
+    #[arg(long, env = "SYNC_MAX_FRAME_BYTES", default_value_t = 8 << 20)]
+    pub max_frame_bytes: usize,
+
+    /// Most documents one connection may join.
+    #[arg(long, env = "SYNC_MAX_DOCS_PER_CONNECTION", default_value_t = 100)]
+    pub max_docs_per_connection: usize,
+
+    /// Messages per second one connection may send, on average.
+    #[arg(long, env = "SYNC_RATE_PER_SEC", default_value_t = 500)]
+    pub rate_per_sec: u32,
+
+    /// Messages one connection may send in a burst above its rate.
+    #[arg(long, env = "SYNC_RATE_BURST", default_value_t = 1000)]
+    pub rate_burst: u32,
+
+    /// Most concurrent connections; further ones are refused with HTTP 503.
+    #[arg(long, env = "SYNC_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Seconds between pings to each peer.
+    #[arg(long, env = "SYNC_PING_SECS", default_value_t = 15)]
+    pub ping_secs: u64,
+
+    /// Seconds without any frame from a peer (pongs included) before it is disconnected.
+    #[arg(long, env = "SYNC_IDLE_TIMEOUT_SECS", default_value_t = 45)]
+    pub idle_timeout_secs: u64,
+
+    /// Frames queued for one peer before it counts as too slow and is disconnected.
+    #[arg(long, env = "SYNC_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+}
+
+/// Background upkeep of documents and storage.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Maintenance {
+    /// Seconds a document with no connected peer stays loaded.
+    #[arg(long, env = "SYNC_UNLOAD_IDLE_SECS", default_value_t = 60)]
+    pub unload_idle_secs: u64,
+
+    /// Stored change batches of a document after which its log is compacted into a snapshot.
+    #[arg(long, env = "SYNC_COMPACT_AFTER", default_value_t = 500)]
+    pub compact_after: u64,
+
+    /// Seconds between compaction passes.
+    #[arg(long, env = "SYNC_COMPACT_INTERVAL_SECS", default_value_t = 30)]
+    pub compact_interval_secs: u64,
+}
+
+/// Why a [`Config`] is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Open relay on a public address.
+    #[error(
+        "refusing to listen on {0} without --auth-secret: anyone could read and write every \
+         document; pass --allow-anonymous to do so on purpose"
+    )]
+    OpenOnPublicAddress(SocketAddr),
+    /// A limit is zero.
+    #[error("{0} must be greater than zero")]
+    ZeroLimit(&'static str),
+    /// The idle timeout is not longer than the ping interval.
+    #[error("--idle-timeout-secs must exceed --ping-secs, or live peers are disconnected")]
+    IdleBeforePing,
+}
+
+impl Config {
+    /// A configuration for tests: loopback port 0, in memory, default limits.
+    pub fn for_tests() -> Config {
+        Config::parse_from(["sync-server", "--memory", "--bind", "127.0.0.1:0"])
+    }
+
+    /// Refuses unsafe or impossible settings.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.auth_secret.is_none() && !self.bind.ip().is_loopback() && !self.allow_anonymous {
+            return Err(ConfigError::OpenOnPublicAddress(self.bind));
+        }
+        let l = &self.limits;
+        for (name, value) in [
+            ("--max-frame-bytes", l.max_frame_bytes),
+            ("--max-docs-per-connection", l.max_docs_per_connection),
+            ("--rate-per-sec", l.rate_per_sec as usize),
+            ("--rate-burst", l.rate_burst as usize),
+            ("--max-connections", l.max_connections),
+            ("--ping-secs", l.ping_secs as usize),
+            ("--outbound-queue", l.outbound_queue),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::ZeroLimit(name));
+            }
+        }
+        if l.idle_timeout_secs <= l.ping_secs {
+            return Err(ConfigError::IdleBeforePing);
+        }
+        Ok(())
+    }
+
+    /// The storage this configuration asks for.
+    pub fn storage(&self) -> StorageConfig {
+        if self.memory {
+            StorageConfig::Memory
+        } else {
+            StorageConfig::Sqlite {
+                path: self.database.clone(),
+                synchronous: self.sqlite_synchronous,
+            }
+        }
+    }
+}
+
+impl Limits {
+    /// The ping interval.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_secs)
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::parse_from(["sync-server"]);
+        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.database, PathBuf::from("./sync-server.db"));
+        assert_eq!(
+            c.storage(),
+            StorageConfig::Sqlite {
+                path: "./sync-server.db".into(),
+                synchronous: Synchronous::Full
+            }
+        );
+        assert!(c.check().is_ok());
+        assert_eq!(c.limits.idle_timeout(), Duration::from_secs(45));
+    }
+
+    #[test]
+    fn public_bind_needs_a_secret_or_explicit_anonymity() {
+        let public = ["sync-server", "--bind", "0.0.0.0:9000"];
+        assert!(matches!(
+            Config::parse_from(public).check(),
+            Err(ConfigError::OpenOnPublicAddress(_))
+        ));
+        let with_secret = Config::parse_from([&public[..], &["--auth-secret", "s"]].concat());
+        assert!(with_secret.check().is_ok());
+        let anonymous = Config::parse_from([&public[..], &["--allow-anonymous"]].concat());
+        assert!(anonymous.check().is_ok());
+        let v6_loopback = Config::parse_from(["sync-server", "--bind", "[::1]:9000"]);
+        assert!(v6_loopback.check().is_ok());
+    }
+
+    #[test]
+    fn zero_limits_and_idle_before_ping_are_refused() {
+        let c = Config::parse_from(["sync-server", "--rate-per-sec", "0"]);
+        assert!(matches!(
+            c.check(),
+            Err(ConfigError::ZeroLimit("--rate-per-sec"))
+        ));
+        let c = Config::parse_from([
+            "sync-server",
+            "--ping-secs",
+            "10",
+            "--idle-timeout-secs",
+            "10",
+        ]);
+        assert!(matches!(c.check(), Err(ConfigError::IdleBeforePing)));
+    }
+
+    #[test]
+    fn memory_conflicts_with_database() {
+        assert!(Config::try_parse_from(["sync-server", "--memory", "--database", "x.db"]).is_err());
+        assert_eq!(Config::for_tests().storage(), StorageConfig::Memory);
+    }
+}

@@ -1,0 +1,408 @@
+//! One peer's WebSocket: the only place the relay touches frames.
+//!
+//! The connection task reads frames, enforces the per-connection limits (frame size, message
+//! rate, documents joined, idle timeout with ping/pong), decodes messages, checks permissions and
+//! routes each message to its document's room; and it writes what rooms queue for it.
+//!
+//! Invariants:
+//! - Every refusal is explicit: a protocol `Error` for a refused message (the connection stays
+//!   usable), or a close frame with a code and reason when the connection must end (undecodable
+//!   or non-binary frames, rate or size limits, bad token, slow consumer, idle, shutdown).
+//! - A read-only peer's changes never reach a room; a peer's presence is published under its
+//!   connection id, so no peer can speak for another.
+//! - When the connection ends, every room it joined is told, so presence is cleared.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use crdt_core::sync::{decode_bounded, encode, DocId, ErrorCode, Message, PeerId};
+use tokio::sync::mpsc;
+
+use super::peer::{CloseReason, ConnId, Outbound, PeerControl, PeerLink};
+use super::room::RoomCommand;
+use super::rooms::JoinError;
+use super::RelayContext;
+use crate::auth::{Access, AuthError, Grant};
+use crate::metrics::Rejection;
+use crate::rate_limit::RateLimiter;
+
+/// WebSocket close codes (RFC 6455 §7.4.1).
+pub(crate) mod close_code {
+    /// The server is going away (shutdown, idle peer).
+    pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Text frames are not accepted.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// Policy violation: rate limit, auth, slow consumer.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame over the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
+
+/// Why the connection ends, as the close frame says.
+struct Close {
+    code: u16,
+    reason: String,
+}
+
+impl Close {
+    fn new(code: u16, reason: impl Into<String>) -> Self {
+        Close {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+struct Joined {
+    room: mpsc::Sender<RoomCommand>,
+    access: Access,
+}
+
+/// The state of one connection.
+struct Connection {
+    id: ConnId,
+    ctx: Arc<RelayContext>,
+    grant: Grant,
+    joined: HashMap<DocId, Joined>,
+    limiter: RateLimiter,
+    link: PeerLink,
+    last_heard: Instant,
+}
+
+/// Serves one upgraded socket until it closes. `grant` is the result of checking its token.
+pub(crate) async fn serve(
+    mut socket: WebSocket,
+    ctx: Arc<RelayContext>,
+    grant: Result<Grant, AuthError>,
+) {
+    let id = ctx.next_conn.fetch_add(1, Relaxed) + 1;
+    let grant = match grant {
+        Ok(grant) => grant,
+        Err(e) => {
+            ctx.metrics.rejected(Rejection::Unauthorized);
+            tracing::info!(conn = id, error = %e, "refused a connection: bad token");
+            let error = Message::Error {
+                doc: None,
+                code: ErrorCode::Unauthorized,
+                message: e.to_string(),
+            };
+            let _ = socket.send(WsMessage::Binary(encode(&error).into())).await;
+            let close = Close::new(close_code::POLICY_VIOLATION, format!("unauthorized: {e}"));
+            send_close(&mut socket, close).await;
+            return;
+        }
+    };
+    let (out_tx, mut out_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
+    let control = Arc::new(PeerControl::default());
+    let limits = &ctx.config.limits;
+    let mut conn = Connection {
+        id,
+        grant,
+        joined: HashMap::new(),
+        limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
+        link: PeerLink {
+            conn: id,
+            out: out_tx,
+            control: Arc::clone(&control),
+        },
+        last_heard: Instant::now(),
+        ctx: Arc::clone(&ctx),
+    };
+    tracing::debug!(conn = id, "connected");
+    let mut ping = tokio::time::interval(limits.ping_interval());
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = ctx.shutdown.clone();
+    let close = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break Some(Close::new(close_code::GOING_AWAY, "relay shutting down")),
+            reason = control.closed() => {
+                let reason = match reason {
+                    Some(CloseReason::SlowConsumer) | None => "slow consumer: outbound queue full",
+                };
+                break Some(Close::new(close_code::POLICY_VIOLATION, reason));
+            }
+            out = out_rx.recv() => {
+                match out {
+                    Some(Outbound::Frame { bytes, since }) => {
+                        let len = bytes.len() as u64;
+                        if socket.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                            break None;
+                        }
+                        ctx.metrics.messages_out.fetch_add(1, Relaxed);
+                        ctx.metrics.bytes_out.fetch_add(len, Relaxed);
+                        if let Some(since) = since {
+                            ctx.metrics.fanout_latency.observe(since.elapsed());
+                        }
+                    }
+                    Some(Outbound::Left(doc)) => { conn.joined.remove(&doc); }
+                    // The connection holds a sender itself, so the queue never closes.
+                    None => break None,
+                }
+            }
+            frame = socket.recv() => {
+                let Some(Ok(frame)) = frame else {
+                    // Closed, or a transport error (including frames past the hard size limit).
+                    if let Some(Err(e)) = frame {
+                        tracing::debug!(conn = id, error = %e, "socket error");
+                        if e.to_string().contains("too long") || e.to_string().contains("too big") {
+                            ctx.metrics.rejected(Rejection::TooLarge);
+                            break Some(Close::new(close_code::MESSAGE_TOO_BIG, "frame too large"));
+                        }
+                    }
+                    break None;
+                };
+                conn.last_heard = Instant::now();
+                match conn.on_frame(frame) {
+                    Ok(replies) => {
+                        let mut failed = false;
+                        for reply in replies {
+                            if socket.send(WsMessage::Binary(encode(&reply).into())).await.is_err() {
+                                failed = true;
+                                break;
+                            }
+                            ctx.metrics.messages_out.fetch_add(1, Relaxed);
+                        }
+                        if failed { break None; }
+                    }
+                    Err((error, close)) => {
+                        if let Some(error) = error {
+                            let _ = socket.send(WsMessage::Binary(encode(&error).into())).await;
+                        }
+                        break Some(close);
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if conn.last_heard.elapsed() > limits.idle_timeout() {
+                    ctx.metrics.rejected(Rejection::IdleTimeout);
+                    break Some(Close::new(close_code::GOING_AWAY, "idle timeout: no frame or pong"));
+                }
+                if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    if let Some(close) = close {
+        tracing::debug!(conn = id, code = close.code, reason = %close.reason, "closing");
+        send_close(&mut socket, close).await;
+    }
+    conn.leave_all().await;
+    tracing::debug!(conn = id, "disconnected");
+}
+
+async fn send_close(socket: &mut WebSocket, close: Close) {
+    let frame = CloseFrame {
+        code: close.code,
+        reason: close.reason.into(),
+    };
+    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+    // Give the peer a moment to answer the close handshake; never wait long for it.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), async {
+        while let Some(Ok(frame)) = socket.recv().await {
+            if matches!(frame, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// An error to send, and how to close.
+type Fatal = (Option<Message>, Close);
+
+impl Connection {
+    /// Handles one frame; returns direct replies, or how to end the connection.
+    fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
+        let metrics = &self.ctx.metrics;
+        let bytes = match frame {
+            WsMessage::Binary(bytes) => bytes,
+            WsMessage::Text(_) => {
+                metrics.rejected(Rejection::NotBinary);
+                return Err((
+                    None,
+                    Close::new(close_code::UNSUPPORTED_DATA, "binary frames only"),
+                ));
+            }
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(Vec::new()),
+            WsMessage::Close(_) => {
+                return Err((None, Close::new(close_code::GOING_AWAY, "closed by peer")));
+            }
+        };
+        metrics.messages_in.fetch_add(1, Relaxed);
+        metrics.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+        if !self.limiter.allow(Instant::now()) {
+            metrics.rejected(Rejection::RateLimited);
+            let limit = self.ctx.config.limits.rate_per_sec;
+            let error = Message::Error {
+                doc: None,
+                code: ErrorCode::RateLimited,
+                message: format!("more than {limit} messages per second"),
+            };
+            return Err((
+                Some(error),
+                Close::new(close_code::POLICY_VIOLATION, "rate limit exceeded"),
+            ));
+        }
+        let max = self.ctx.config.limits.max_frame_bytes;
+        let message = match decode_bounded(&bytes, max) {
+            Ok(message) => message,
+            Err(e) => {
+                let (why, code) = match e.code() {
+                    ErrorCode::TooLarge => (Rejection::TooLarge, close_code::MESSAGE_TOO_BIG),
+                    ErrorCode::UnsupportedVersion => {
+                        (Rejection::UnsupportedVersion, close_code::PROTOCOL_ERROR)
+                    }
+                    _ => (Rejection::BadMessage, close_code::PROTOCOL_ERROR),
+                };
+                metrics.rejected(why);
+                let error = Message::Error {
+                    doc: None,
+                    code: e.code(),
+                    message: format!(
+                        "{e} (this relay speaks protocol version {})",
+                        crdt_core::sync::PROTOCOL_VERSION
+                    ),
+                };
+                return Err((Some(error), Close::new(code, e.to_string())));
+            }
+        };
+        Ok(self.route(message).into_iter().collect())
+    }
+
+    /// Routes one decoded message; returns an error to answer with, if any.
+    fn route(&mut self, message: Message) -> Option<Message> {
+        let metrics = &self.ctx.metrics;
+        let Some(doc) = message.doc().cloned() else {
+            // An Error without a document: the peer complains about the connection.
+            tracing::debug!(conn = self.id, ?message, "peer reported an error");
+            return None;
+        };
+        let refuse = |why: Rejection, code: ErrorCode, text: String| {
+            metrics.rejected(why);
+            Some(Message::Error {
+                doc: Some(doc.clone()),
+                code,
+                message: text,
+            })
+        };
+        if let Message::Error { code, message, .. } = &message {
+            tracing::debug!(conn = self.id, %doc, ?code, message, "peer reported an error");
+            return None;
+        }
+        let needs_access = matches!(message, Message::Hello { .. } | Message::Changes { .. });
+        if needs_access {
+            match self.grant.access(&doc) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return refuse(
+                        Rejection::Unauthorized,
+                        ErrorCode::Unauthorized,
+                        format!("the token does not grant access to {doc}"),
+                    )
+                }
+                Err(e) => {
+                    return refuse(
+                        Rejection::Unauthorized,
+                        ErrorCode::Unauthorized,
+                        e.to_string(),
+                    )
+                }
+            }
+        }
+        let Some(joined) = self.joined.get(&doc) else {
+            let Message::Hello { .. } = message else {
+                return refuse(
+                    Rejection::NotJoined,
+                    ErrorCode::NotJoined,
+                    format!("send Hello for {doc} before anything else about it"),
+                );
+            };
+            return self.join(doc, message);
+        };
+        let message = match message {
+            Message::Changes { .. } if joined.access < Access::Write => {
+                return refuse(
+                    Rejection::ReadOnly,
+                    ErrorCode::ReadOnly,
+                    format!("read-only access to {doc}: changes refused"),
+                );
+            }
+            Message::Presence {
+                doc, clock, state, ..
+            } => Message::Presence {
+                doc,
+                peer: PeerId(self.id),
+                clock,
+                state,
+            },
+            other => other,
+        };
+        let command = RoomCommand::Message {
+            conn: self.id,
+            message,
+            at: Instant::now(),
+        };
+        match joined.room.try_send(command) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(_)) => refuse(
+                Rejection::RateLimited,
+                ErrorCode::RateLimited,
+                format!("{doc} is overloaded; message dropped, send Hello to re-sync"),
+            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.joined.remove(&doc);
+                Some(Message::Error {
+                    doc: Some(doc),
+                    code: ErrorCode::Internal,
+                    message: "the document was closed; join again".into(),
+                })
+            }
+        }
+    }
+
+    fn join(&mut self, doc: DocId, hello: Message) -> Option<Message> {
+        let max = self.ctx.config.limits.max_docs_per_connection;
+        if self.joined.len() >= max {
+            self.ctx.metrics.rejected(Rejection::TooManyDocs);
+            return Some(Message::Error {
+                doc: Some(doc),
+                code: ErrorCode::TooLarge,
+                message: format!("a connection may join at most {max} documents"),
+            });
+        }
+        // Checked by `route` just before.
+        let access = match self.grant.access(&doc) {
+            Ok(Some(access)) => access,
+            _ => Access::Read,
+        };
+        let command = RoomCommand::Join {
+            peer: self.link.clone(),
+            hello,
+        };
+        match self.ctx.rooms.join(&self.ctx, &doc, command) {
+            Ok(room) => {
+                self.joined.insert(doc, Joined { room, access });
+                None
+            }
+            Err(JoinError::Busy) => Some(Message::Error {
+                doc: Some(doc),
+                code: ErrorCode::Internal,
+                message: "the document is busy; try again".into(),
+            }),
+        }
+    }
+
+    async fn leave_all(&mut self) {
+        for (_, joined) in self.joined.drain() {
+            // Waiting (rather than try_send) so the room always learns the peer left.
+            let _ = joined.room.send(RoomCommand::Leave { conn: self.id }).await;
+        }
+    }
+}

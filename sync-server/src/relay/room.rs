@@ -1,0 +1,394 @@
+//! [`Room`]: one loaded document and the peers joined to it, run as one task.
+//!
+//! The room owns the document ([`crdt_core::Doc`]) and one [`SyncSession`] per peer: the same
+//! state machine the clients run, so the relay holds no protocol logic of its own. A message from
+//! a peer goes through that peer's session; when it changed the document, the new changes are
+//! (1) handed to the persister, (2) fanned out at once by calling `on_local_change` on every other
+//! peer's session, and (3) everything the session answered to the sender (its `Ack` above all) is
+//! held until the persister reports the changes durable.
+//!
+//! Invariants:
+//! - *Ack after durable*: no message that tells a peer the relay holds that peer's change leaves
+//!   before the change is durable: messages to a peer are held while one of its changes (or, for
+//!   a peer that just said Hello, any change) is being written.
+//! - Only changes the document applied are stored, each exactly once (the store gets
+//!   `encode_changes_since(version before the message)`), so refused or forged bytes never
+//!   reach the store.
+//! - The room never waits on a peer (see [`super::peer`]).
+//! - Presence is ephemeral: kept in the sender's session, forwarded, never stored, and cleared
+//!   for the others when the sender leaves.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession};
+use crdt_core::Doc;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+use super::peer::{CloseReason, ConnId, Outbound, PeerLink};
+use super::persister::{PersistMessage, PersistRequest};
+use super::RelayContext;
+use crate::metrics::Rejection;
+use crate::storage::StoredDoc;
+
+/// What a connection tells a room.
+#[derive(Debug)]
+pub(crate) enum RoomCommand {
+    /// A peer joins with its first `Hello`.
+    Join { peer: PeerLink, hello: Message },
+    /// A message from a joined peer (already checked for permission).
+    Message {
+        conn: ConnId,
+        message: Message,
+        at: Instant,
+    },
+    /// The peer left (its connection closed).
+    Leave { conn: ConnId },
+}
+
+struct PeerSlot {
+    link: PeerLink,
+    session: SyncSession,
+    /// Messages to this peer wait until this ticket is durable.
+    hold_until: u64,
+}
+
+/// One loaded document; see the [module docs](self).
+pub(crate) struct Room {
+    id: DocId,
+    doc: Doc,
+    peers: HashMap<ConnId, PeerSlot>,
+    ctx: Arc<RelayContext>,
+    /// Tickets: the last one handed to the persister, and the last one reported durable.
+    issued: u64,
+    durable: u64,
+    held: VecDeque<(u64, ConnId, Vec<u8>)>,
+    persisted_tx: mpsc::UnboundedSender<(u64, bool)>,
+    /// Set when storage failed: the room closes.
+    failed: bool,
+}
+
+impl Room {
+    /// Builds the document from what the store holds.
+    pub fn load(
+        id: DocId,
+        stored: StoredDoc,
+        ctx: Arc<RelayContext>,
+    ) -> (Room, mpsc::UnboundedReceiver<(u64, bool)>) {
+        let mut doc = match stored.snapshot.as_deref().map(Doc::load) {
+            Some(Ok(doc)) => doc,
+            Some(Err(e)) => {
+                tracing::error!(doc = %id, error = %e, "stored snapshot unreadable; starting from its log");
+                Doc::new()
+            }
+            None => Doc::new(),
+        };
+        for (seq, batch) in &stored.batches {
+            if let Err(e) = doc.apply_changes(batch) {
+                tracing::error!(doc = %id, seq, error = %e, "stored batch refused");
+            }
+        }
+        let (persisted_tx, persisted_rx) = mpsc::unbounded_channel();
+        let room = Room {
+            id,
+            doc,
+            peers: HashMap::new(),
+            ctx,
+            issued: 0,
+            durable: 0,
+            held: VecDeque::new(),
+            persisted_tx,
+            failed: false,
+        };
+        (room, persisted_rx)
+    }
+
+    /// Runs the room until it is idle past the unload delay (or its storage failed).
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<RoomCommand>,
+        mut persisted: mpsc::UnboundedReceiver<(u64, bool)>,
+    ) {
+        let idle = std::time::Duration::from_secs(self.ctx.config.maintenance.unload_idle_secs);
+        let mut idle_since = Some(tokio::time::Instant::now());
+        loop {
+            let unload_at = idle_since.map(|t| t + idle);
+            tokio::select! {
+                command = commands.recv() => {
+                    let Some(command) = command else { break };
+                    self.handle(command);
+                }
+                Some((ticket, ok)) = persisted.recv() => self.on_persisted(ticket, ok),
+                () = sleep_until(unload_at) => {
+                    if self.peers.is_empty() && self.durable == self.issued
+                        && self.ctx.rooms.remove_if_idle(&self.id, &commands)
+                    {
+                        break;
+                    }
+                    idle_since = Some(tokio::time::Instant::now());
+                    continue;
+                }
+            }
+            if self.failed {
+                self.fail(&mut commands);
+                return;
+            }
+            idle_since = match (self.peers.is_empty(), idle_since) {
+                (true, None) => Some(tokio::time::Instant::now()),
+                (true, since) => since,
+                (false, _) => None,
+            };
+        }
+        tracing::debug!(doc = %self.id, "document unloaded");
+    }
+
+    fn handle(&mut self, command: RoomCommand) {
+        match command {
+            RoomCommand::Join { peer, hello } => self.join(peer, hello),
+            RoomCommand::Message { conn, message, at } => self.on_message(conn, message, at),
+            RoomCommand::Leave { conn } => self.leave(conn),
+        }
+    }
+
+    fn join(&mut self, link: PeerLink, hello: Message) {
+        let conn = link.conn;
+        let mut slot = PeerSlot {
+            link,
+            session: SyncSession::new(self.id.clone()),
+            // A joiner learns the relay's whole version: hold it until all of that is durable.
+            hold_until: self.issued,
+        };
+        let answer = slot.session.receive(&mut self.doc, hello);
+        self.ctx.metrics.room_peers.fetch_add(1, Relaxed);
+        let others: Vec<Message> = self
+            .peers
+            .values()
+            .flat_map(|other| {
+                other
+                    .session
+                    .presence()
+                    .entries()
+                    .filter_map(|(peer, clock, state)| {
+                        state.map(|s| Message::Presence {
+                            doc: self.id.clone(),
+                            peer,
+                            clock,
+                            state: Some(s.to_vec()),
+                        })
+                    })
+            })
+            .collect();
+        self.peers.insert(conn, slot);
+        match answer {
+            Ok(out) => self.send_all(conn, out, None),
+            Err(e) => tracing::warn!(doc = %self.id, conn, error = %e, "join failed"),
+        }
+        self.send_all(conn, others, None);
+    }
+
+    fn on_message(&mut self, conn: ConnId, message: Message, at: Instant) {
+        let Some(slot) = self.peers.get_mut(&conn) else {
+            return;
+        };
+        let is_changes = matches!(message, Message::Changes { .. });
+        let is_hello = matches!(message, Message::Hello { .. });
+        let forward = match &message {
+            Message::Presence { .. } => Some(encode(&message)),
+            _ => None,
+        };
+        let before = self.doc.version();
+        let pending_before = self.doc.pending_count();
+        let mut out = match slot.session.receive(&mut self.doc, message) {
+            Ok(out) => out,
+            Err(SyncError::Apply(e)) => {
+                self.ctx.metrics.rejected(Rejection::BadChanges);
+                let mut out = vec![Message::Error {
+                    doc: Some(self.id.clone()),
+                    code: ErrorCode::BadChanges,
+                    message: format!("changes refused: {e}"),
+                }];
+                // Part of the batch may have applied: acknowledge that (held like any ack).
+                out.extend(slot.session.on_local_change(&self.doc));
+                out
+            }
+            Err(e) => {
+                tracing::debug!(doc = %self.id, conn, error = %e, "peer reported an error");
+                Vec::new()
+            }
+        };
+        if is_changes && self.doc.pending_count() > pending_before {
+            self.ctx.metrics.rejected(Rejection::BadChanges);
+            out.push(Message::Error {
+                doc: Some(self.id.clone()),
+                code: ErrorCode::BadChanges,
+                message: "changes depend on events this relay does not hold (forged or \
+                          missing deps); they are not applied"
+                    .into(),
+            });
+        }
+        if is_hello {
+            // A re-sync tells the peer the relay's whole version.
+            slot.hold_until = slot.hold_until.max(self.issued);
+        }
+        if self.doc.version() != before {
+            let bytes = self.doc.encode_changes_since(&before);
+            self.issued += 1;
+            let ticket = self.issued;
+            if let Some(slot) = self.peers.get_mut(&conn) {
+                slot.hold_until = ticket;
+            }
+            self.persist(bytes, ticket);
+            self.fan_out(conn, at);
+        }
+        self.send_all(conn, out, None);
+        if let Some(frame) = forward {
+            let others: Vec<ConnId> = self.peers.keys().copied().filter(|&c| c != conn).collect();
+            for other in others {
+                self.send_frame(other, frame.clone(), None);
+            }
+        }
+    }
+
+    fn fan_out(&mut self, from: ConnId, at: Instant) {
+        let others: Vec<ConnId> = self.peers.keys().copied().filter(|&c| c != from).collect();
+        for other in others {
+            let Some(slot) = self.peers.get_mut(&other) else {
+                continue;
+            };
+            let out = slot.session.on_local_change(&self.doc);
+            self.send_all(other, out, Some(at));
+        }
+    }
+
+    fn persist(&mut self, bytes: Vec<u8>, ticket: u64) {
+        let request = PersistRequest {
+            doc: self.id.clone(),
+            bytes,
+            ticket,
+            done: self.persisted_tx.clone(),
+        };
+        if self
+            .ctx
+            .persist_queue
+            .send(PersistMessage::Write(request))
+            .is_err()
+        {
+            tracing::error!(doc = %self.id, "persister stopped; closing the document");
+            self.failed = true;
+        }
+    }
+
+    fn on_persisted(&mut self, ticket: u64, ok: bool) {
+        if !ok {
+            self.failed = true;
+            return;
+        }
+        self.durable = self.durable.max(ticket);
+        while let Some((t, _, _)) = self.held.front() {
+            if *t > self.durable {
+                break;
+            }
+            if let Some((_, conn, frame)) = self.held.pop_front() {
+                self.deliver(conn, frame, None);
+            }
+        }
+    }
+
+    fn leave(&mut self, conn: ConnId) {
+        let Some(slot) = self.peers.remove(&conn) else {
+            return;
+        };
+        self.ctx.metrics.room_peers.fetch_sub(1, Relaxed);
+        self.held.retain(|&(_, c, _)| c != conn);
+        let peer = PeerId(conn);
+        if let Some(clock) = slot.session.presence().clock(peer) {
+            if slot.session.presence().get(peer).is_some() {
+                let gone = encode(&Message::Presence {
+                    doc: self.id.clone(),
+                    peer,
+                    clock,
+                    state: None,
+                });
+                let others: Vec<ConnId> = self.peers.keys().copied().collect();
+                for other in others {
+                    self.send_frame(other, gone.clone(), None);
+                }
+            }
+        }
+    }
+
+    fn send_all(&mut self, conn: ConnId, messages: Vec<Message>, since: Option<Instant>) {
+        for message in messages {
+            let since = since.filter(|_| matches!(message, Message::Changes { .. }));
+            self.send_frame(conn, encode(&message), since);
+        }
+    }
+
+    /// Sends now, or holds the frame while the peer waits for one of its changes to be durable.
+    fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>, since: Option<Instant>) {
+        let Some(slot) = self.peers.get(&conn) else {
+            return;
+        };
+        let has_held = self.held.iter().any(|&(_, c, _)| c == conn);
+        if slot.hold_until > self.durable || has_held {
+            let ticket = slot.hold_until.max(self.durable);
+            self.held.push_back((ticket, conn, frame));
+        } else {
+            self.deliver(conn, frame, since);
+        }
+    }
+
+    fn deliver(&mut self, conn: ConnId, bytes: Vec<u8>, since: Option<Instant>) {
+        let Some(slot) = self.peers.get(&conn) else {
+            return;
+        };
+        match slot.link.out.try_send(Outbound::Frame { bytes, since }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.ctx.metrics.rejected(Rejection::SlowConsumer);
+                tracing::info!(doc = %self.id, conn, "peer too slow; disconnecting it");
+                slot.link.control.close(CloseReason::SlowConsumer);
+                self.leave(conn);
+            }
+            Err(TrySendError::Closed(_)) => self.leave(conn),
+        }
+    }
+
+    /// Storage failed: tell every peer, drop them and the document (it reloads from the store,
+    /// which holds exactly what was acknowledged, on the next join).
+    fn fail(mut self, commands: &mut mpsc::Receiver<RoomCommand>) {
+        self.ctx.rooms.remove(&self.id);
+        commands.close();
+        let error = encode(&Message::Error {
+            doc: Some(self.id.clone()),
+            code: ErrorCode::Internal,
+            message: "the relay could not store this document's changes; join again".into(),
+        });
+        for (conn, slot) in self.peers.drain() {
+            self.ctx.metrics.room_peers.fetch_sub(1, Relaxed);
+            let _ = slot.link.out.try_send(Outbound::Frame {
+                bytes: error.clone(),
+                since: None,
+            });
+            if slot
+                .link
+                .out
+                .try_send(Outbound::Left(self.id.clone()))
+                .is_err()
+            {
+                slot.link.control.close(CloseReason::SlowConsumer);
+            }
+            tracing::debug!(doc = %self.id, conn, "dropped after a storage failure");
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

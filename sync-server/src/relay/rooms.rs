@@ -1,0 +1,126 @@
+//! [`Rooms`]: the registry of loaded documents, from document id to its room's command queue.
+//!
+//! Invariant: a command reaches a live room or fails visibly. Joins are queued while the registry
+//! lock is held, and a room removes itself (to unload) only under the same lock and only when its
+//! queue is empty and it has no peers; so no join can land in a room that is going away, and a
+//! peer's later messages follow its join into the same room.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use crdt_core::sync::DocId;
+use tokio::sync::mpsc;
+
+use super::room::{Room, RoomCommand};
+use super::RelayContext;
+
+/// Commands a room queues before senders wait (messages) or joins are refused as busy.
+const ROOM_QUEUE: usize = 4096;
+
+/// Why a join could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum JoinError {
+    /// The room's queue is full.
+    Busy,
+}
+
+/// The loaded documents; see the [module docs](self).
+#[derive(Debug, Default)]
+pub(crate) struct Rooms {
+    map: Mutex<HashMap<DocId, mpsc::Sender<RoomCommand>>>,
+}
+
+impl Rooms {
+    /// Queues `join` for the room of `doc`, loading the document if needed; returns the room's
+    /// queue for the peer's later messages.
+    pub fn join(
+        &self,
+        ctx: &Arc<RelayContext>,
+        doc: &DocId,
+        join: RoomCommand,
+    ) -> Result<mpsc::Sender<RoomCommand>, JoinError> {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(room) = map.get(doc) {
+            return match room.try_send(join) {
+                Ok(()) => Ok(room.clone()),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(JoinError::Busy),
+                Err(mpsc::error::TrySendError::Closed(join)) => {
+                    map.remove(doc);
+                    Ok(Self::open(&mut map, ctx, doc, join))
+                }
+            };
+        }
+        Ok(Self::open(&mut map, ctx, doc, join))
+    }
+
+    fn open(
+        map: &mut HashMap<DocId, mpsc::Sender<RoomCommand>>,
+        ctx: &Arc<RelayContext>,
+        doc: &DocId,
+        join: RoomCommand,
+    ) -> mpsc::Sender<RoomCommand> {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        // A fresh queue has room for one command.
+        let _ = tx.try_send(join);
+        map.insert(doc.clone(), tx.clone());
+        let ctx = Arc::clone(ctx);
+        let id = doc.clone();
+        tokio::spawn(async move {
+            let store = Arc::clone(&ctx.store);
+            let load_id = id.clone();
+            let stored = tokio::task::spawn_blocking(move || store.load(&load_id)).await;
+            let stored = match stored {
+                Ok(Ok(stored)) => stored,
+                Ok(Err(e)) => {
+                    tracing::error!(doc = %id, error = %e, "loading the document failed");
+                    ctx.metrics.storage_errors.fetch_add(1, Relaxed);
+                    ctx.rooms.remove(&id);
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(doc = %id, error = %e, "loading the document panicked");
+                    ctx.rooms.remove(&id);
+                    return;
+                }
+            };
+            ctx.metrics.rooms.fetch_add(1, Relaxed);
+            tracing::debug!(doc = %id, batches = stored.batches.len(), "document loaded");
+            let (room, persisted) = Room::load(id, stored, Arc::clone(&ctx));
+            room.run(rx, persisted).await;
+            ctx.metrics.rooms.fetch_sub(1, Relaxed);
+        });
+        tx
+    }
+
+    /// Removes the room of `doc` if its queue is empty; called by the room itself.
+    pub fn remove_if_idle(&self, doc: &DocId, queue: &mpsc::Receiver<RoomCommand>) -> bool {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if queue.is_empty() {
+            map.remove(doc);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Removes the room of `doc` (it failed).
+    pub fn remove(&self, doc: &DocId) {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.remove(doc);
+    }
+
+    /// Number of loaded rooms.
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+}

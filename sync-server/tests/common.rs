@@ -1,0 +1,71 @@
+//! Helpers shared by the relay's integration tests: start a real relay on 127.0.0.1 port 0,
+//! connect clients, and wait for conditions with a deadline (never a fixed sleep).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use clap::Parser;
+use crdt_core::doc::Materialized;
+use crdt_core::sync::DocId;
+use crdt_core::Doc;
+use sync_server::{ClientOptions, Config, Relay, SyncClient};
+
+/// How long any test waits for a condition.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A config for tests with extra flags.
+pub fn config(extra: &[&str]) -> Config {
+    let mut args = vec!["sync-server", "--memory", "--bind", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Config::parse_from(args)
+}
+
+/// Starts a relay.
+pub async fn relay(extra: &[&str]) -> Relay {
+    Relay::start(config(extra)).await.expect("relay starts")
+}
+
+/// The WebSocket URL of a relay.
+pub fn url(addr: std::net::SocketAddr) -> String {
+    format!("ws://{addr}/sync")
+}
+
+/// A client joined to `doc` with a fresh document.
+pub fn client(addr: std::net::SocketAddr, doc: &DocId) -> SyncClient {
+    let client = SyncClient::connect(&url(addr), ClientOptions::default());
+    client.join(doc.clone(), Doc::new());
+    client
+}
+
+/// The id `s`.
+pub fn id(s: &str) -> DocId {
+    DocId::new(s).unwrap()
+}
+
+/// The materialized content of a client's document.
+pub fn content(client: &SyncClient, doc: &DocId) -> BTreeMap<String, Materialized> {
+    client.read(doc, |d| d.materialize()).unwrap()
+}
+
+/// Waits until every client is synced with the relay and all hold the same content.
+pub async fn converge(clients: &[&SyncClient], doc: &DocId) -> bool {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let synced = clients.iter().all(|c| c.is_synced(doc));
+        if synced {
+            let first = content(clients[0], doc);
+            if clients.iter().all(|c| content(c, doc) == first) {
+                return true;
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        // Wake on the first client's next state change (or soon, for the others').
+        let _ = clients[0]
+            .wait_until(Duration::from_millis(20), |_| false)
+            .await;
+    }
+}
