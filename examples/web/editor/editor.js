@@ -8,6 +8,7 @@
 // - presence is { name, color, cursor: { anchor, head } } with stable cursors; the overlay
 //   resolves each peer's cursors in the local text and draws a caret, a name and the selection.
 import { openDoc, identity, nameField, param, showStatus, badge, throttle } from "../shared.js";
+import { diff } from "./diff.js";
 
 const docId = param("doc", "notes");
 document.getElementById("doc").textContent = docId;
@@ -28,33 +29,6 @@ editor.disabled = false;
 
 /** The local selection as stable cursors (start, end, direction), refreshed as it moves. */
 let selection = null;
-
-const isHigh = (c) => c >= 0xd800 && c <= 0xdbff;
-const isLow = (c) => c >= 0xdc00 && c <= 0xdfff;
-
-/**
- * The edit turning `before` into `after` as { index, remove, insert } in UTF-16 units. `caret`
- * (the selection end after the edit) disambiguates runs of equal characters: typed text ends
- * at the caret.
- */
-export function diff(before, after, caret = after.length) {
-  const grew = after.length - before.length;
-  const prefixCap = Math.min(before.length, after.length, Math.max(0, caret - Math.max(0, grew)));
-  let start = 0;
-  while (start < prefixCap && before.charCodeAt(start) === after.charCodeAt(start)) start++;
-  if (start > 0 && isHigh(before.charCodeAt(start - 1))) start--;
-  let endBefore = before.length;
-  let endAfter = after.length;
-  while (endBefore > start && endAfter > start && before.charCodeAt(endBefore - 1) === after.charCodeAt(endAfter - 1)) {
-    endBefore--;
-    endAfter--;
-  }
-  if (endBefore < before.length && isLow(before.charCodeAt(endBefore))) {
-    endBefore++;
-    endAfter++;
-  }
-  return { index: start, remove: endBefore - start, insert: after.slice(start, endAfter) };
-}
 
 function captureSelection() {
   selection = {
