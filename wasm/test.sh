@@ -2,8 +2,10 @@
 # Builds the wasm packages and runs the JS tests of crdt-wasm:
 #   - Node (node --test wasm/tests/*.test.mjs): the API against wasm/pkg/node, and the
 #     WebSocket provider against a relay over loopback;
-#   - the real-browser test (wasm/tests/browser/*.test.mjs) when Debian's chromium is installed
-#     (apt-get install -y chromium); skipped, and said so, otherwise.
+#   - the real-browser tests (wasm/tests/browser/*.test.mjs: the package's test page, and the
+#     example pages of examples/web, the editor and the todo list) when Debian's chromium is
+#     installed (apt-get install -y chromium); skipped, and said so, otherwise. They run against
+#     the real relay binary: $CRDT_RELAY_BIN if set, else target/debug/sync-server, built here.
 # npm dependencies come from wasm/package-lock.json (npm ci) when node_modules is missing.
 set -euo pipefail
 
@@ -18,7 +20,14 @@ fi
 node --test tests/*.test.mjs
 
 if [ -x /usr/bin/chromium ]; then
-    node --test tests/browser/*.test.mjs
+    if [ -z "${CRDT_RELAY_BIN:-}" ]; then
+        (cd .. && cargo build -p sync-server --bin sync-server)
+        target_dir="$(cd .. && cargo metadata --format-version 1 --no-deps | node -e \
+            'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+        export CRDT_RELAY_BIN="$target_dir/debug/sync-server"
+    fi
+    # One test file at a time: each starts a relay and a browser (the machine may have 2 cores).
+    node --test --test-concurrency=1 tests/browser/*.test.mjs
 else
     echo "test.sh: /usr/bin/chromium not installed; the browser test did not run"
 fi
