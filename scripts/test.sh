@@ -11,6 +11,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
+# The relay binary is built by the workspace tests; later steps reuse it instead of rebuilding.
+export CRDT_RELAY_BIN="$PWD/target/debug/sync-server"
 cargo test --workspace
 echo "== wasm: build, Node and browser tests"
 bash wasm/test.sh
