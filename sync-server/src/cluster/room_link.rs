@@ -123,6 +123,7 @@ impl RoomLink {
                         }
                         LinkEvent::NodeGone(node) => {
                             let gone = self.node_gone(node);
+                            tracing::debug!(doc = %self.doc, %node, peers = gone.len(), "node gone");
                             if !gone.is_empty() {
                                 return LinkInput::Presence(gone);
                             }
@@ -179,6 +180,7 @@ impl RoomLink {
         state: Option<Vec<u8>>,
     ) -> Option<Message> {
         let known = self.remote.get(&peer).map(|(r, _)| r.clock);
+        tracing::debug!(doc = %self.doc, %node, ?peer, clock, known, gone = state.is_none(), "remote presence");
         match &state {
             // A removal wins at equal clocks, an update needs a higher one.
             None if known.is_some_and(|k| k <= clock) => {
