@@ -1,9 +1,33 @@
 #!/usr/bin/env bash
-# Installs what building and testing the project needs on a fresh machine. Idempotent.
+# Installs what building and testing the project needs on a fresh machine. Idempotent: each step
+# runs only when what it installs is missing.
+#   - rustfmt, clippy and the wasm32 target (rustup)
+#   - wasm-bindgen-cli at the exact version of the wasm-bindgen crate in Cargo.lock (wasm/build.sh)
+#   - Debian's chromium (the real-browser tests) and redis-server (the cluster tests)
+#   - the npm dependencies of the wasm package (wasm/package-lock.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
+  rustup target add wasm32-unknown-unknown >/dev/null
+fi
+
+need_apt=()
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  fi
+fi
+
+if [ ! -d wasm/node_modules ]; then
+  (cd wasm && npm ci --no-audit --no-fund)
 fi
 # The cluster tests (sync-server/tests/cluster*.rs) start their own redis-server processes.
 if ! command -v redis-server >/dev/null 2>&1; then

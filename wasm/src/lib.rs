@@ -1,9 +1,44 @@
 //! # crdt-wasm
 //!
-//! wasm-bindgen bindings over `crdt-core`, so that a browser is a full replica. Thin by design:
-//! it converts types and errors, all logic lives in `crdt-core`. The bindings are built in issue
-//! #6; until then this crate only fixes its place in the workspace.
+//! wasm-bindgen bindings over `crdt-core`, so that a browser (or Node) is a full replica. Thin by
+//! design, as `loro-wasm` and `ywasm` are over their cores: every function converts JS values to
+//! core types, calls `crdt-core`, and converts the result back; errors become JS exceptions
+//! (`Error` with the core error's message), never traps. No CRDT or protocol logic lives here.
+//!
+//! The JS API follows the conventions of Yjs and Loro:
+//!
+//! ```js
+//! const doc = new Doc();
+//! doc.getText("body").insert(0, "hi 👋");     // indices in UTF-16 code units, as JS strings
+//! doc.getMap("meta").set("title", "Notes");
+//! doc.commit();                                // one transaction = one change
+//! const bytes = doc.exportSince(other.version());
+//! other.import(bytes);
+//! ```
+//!
+//! - [`doc`]: `Doc` (create, containers, commit, version, export/import, save/load, events).
+//! - [`text`], [`map`], [`list`], [`counter`]: container handles.
+//! - [`sync`]: `SyncSession`, the sans-IO sync protocol per document, for the WebSocket provider.
+//! - [`convert`]: how core values look in JS (replica ids, versions, scalars, cursors, trees).
+//! - [`events`]: change events as plain JS objects.
+//!
+//! Invariant: a binding never holds a borrow of the document while it calls into JS, so a JS
+//! callback may use the document freely; a call that finds the document busy throws.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod container;
+pub mod convert;
+pub mod counter;
+pub mod doc;
+mod error;
+pub mod events;
+pub mod list;
+pub mod map;
+mod shared;
+pub mod sync;
+pub mod text;
+mod types;
+
 pub use crdt_core;
+pub use doc::Doc;

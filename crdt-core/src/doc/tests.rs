@@ -653,7 +653,7 @@ proptest! {
     /// Random bytes never panic; a doc that refused them is unchanged.
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), header in any::<bool>()) {
-        let mut input = if header { b"CRDTC\x01".to_vec() } else { Vec::new() };
+        let mut input = if header { b"CRDTC\x02\x02\x00".to_vec() } else { Vec::new() };
         input.extend_from_slice(&bytes);
         let mut d = doc(1);
         d.text("t").insert(0, "x").unwrap();
@@ -662,7 +662,7 @@ proptest! {
         if d.apply_changes(&input).is_err() {
             prop_assert_eq!(d.materialize(), before);
         }
-        let mut snap = b"CRDTS\x01".to_vec();
+        let mut snap = b"CRDTS\x02\x02\x00".to_vec();
         snap.extend_from_slice(&bytes);
         let _ = Doc::load(&snap);
     }

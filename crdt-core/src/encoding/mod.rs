@@ -1,6 +1,11 @@
 //! The binary formats of documents: encoded changes (what peers exchange) and snapshots (what is
 //! saved). Bytes are touched here and nowhere else in the document code.
 //!
+//! The columnar primitives used by the sequence engine's formats live here too: `column`
+//! (LEB128 varints, zigzag, run-length columns, a bounded reader; errors are [`FormatError`]) and
+//! [`compress`] (the version + flags envelope, deflated when smaller, inflated within a ratio and
+//! an absolute limit).
+//!
 //! # Format
 //!
 //! Every encoding starts with a 6-byte header, then a MessagePack body (rmp-serde, structs as
@@ -10,8 +15,8 @@
 //! |---|---|
 //! | 0..4 | magic `b"CRDT"` |
 //! | 4 | kind: `b'C'` changes, `b'S'` snapshot |
-//! | 5 | format version, currently `1` |
-//! | 6.. | body |
+//! | 5 | format version, currently `2` |
+//! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the MessagePack bytes, deflated when that makes them smaller |
 //!
 //! * Changes body: an array of changes, each `[id, deps, lamport, ops]` where `id` is
 //!   `[replica, start, end]` (counters `start..end`), `deps` a map replica → highest counter, and
@@ -28,10 +33,15 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub(crate) mod column;
+pub mod compress;
+
+pub use column::FormatError;
+
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
 /// The current format version.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// What an encoding holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +97,8 @@ pub(crate) fn encode<T: Serialize + ?Sized>(kind: EncodingKind, body: &T) -> Vec
     out.push(FORMAT_VERSION);
     // Serializing our own types into a Vec cannot fail: every map key is a string or an integer
     // and no Serialize impl here returns an error.
-    rmp_serde::encode::write(&mut out, body).expect("encoding into a Vec cannot fail");
+    let raw = rmp_serde::to_vec(body).expect("encoding into a Vec cannot fail");
+    out.extend_from_slice(&compress::seal(FORMAT_VERSION, &raw));
     out
 }
 
@@ -111,7 +122,9 @@ pub(crate) fn decode<T: DeserializeOwned>(
     if bytes[5] != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion(bytes[5]));
     }
-    let mut body = &bytes[6..];
+    let inflated = compress::unseal(FORMAT_VERSION, &bytes[6..])
+        .map_err(|e| DecodeError::Body(e.to_string()))?;
+    let mut body: &[u8] = &inflated;
     let value = {
         let mut de = rmp_serde::Deserializer::new(&mut body);
         T::deserialize(&mut de).map_err(|e| DecodeError::Body(e.to_string()))?
@@ -147,11 +160,11 @@ mod tests {
             decode::<Vec<u32>>(EncodingKind::Snapshot, &ok),
             Err(DecodeError::WrongKind { .. })
         ));
-        let mut v2 = ok.clone();
-        v2[5] = 2;
+        let mut v9 = ok.clone();
+        v9[5] = 9;
         assert_eq!(
-            decode::<Vec<u32>>(EncodingKind::Changes, &v2),
-            Err(DecodeError::UnsupportedVersion(2))
+            decode::<Vec<u32>>(EncodingKind::Changes, &v9),
+            Err(DecodeError::UnsupportedVersion(9))
         );
         let mut trailing = ok.clone();
         trailing.push(0);
@@ -161,7 +174,7 @@ mod tests {
         );
         // An array header claiming 2^32-1 elements with none present: an error, no allocation.
         let mut huge = ok[..6].to_vec();
-        huge.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff]);
+        huge.extend_from_slice(&[FORMAT_VERSION, 0, 0xdd, 0xff, 0xff, 0xff, 0xff]);
         assert!(matches!(
             decode::<Vec<u64>>(EncodingKind::Changes, &huge),
             Err(DecodeError::Body(_))

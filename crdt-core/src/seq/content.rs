@@ -96,6 +96,11 @@ impl TextContent {
         &self.text
     }
 
+    /// Bytes allocated for the string (its capacity), for memory accounting.
+    pub fn capacity(&self) -> usize {
+        self.text.capacity()
+    }
+
     /// Consumes the content, returning its string.
     pub fn into_string(self) -> String {
         self.text

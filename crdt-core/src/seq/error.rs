@@ -4,6 +4,7 @@
 use thiserror::Error;
 
 use crate::clock::Dot;
+use crate::encoding::FormatError;
 
 /// Why a sequence operation, conversion or decode was refused. Nothing is changed when one is
 /// returned.
@@ -44,6 +45,9 @@ pub enum SeqError {
     /// Bytes could not be decoded.
     #[error("cannot decode: {0}")]
     Decode(String),
+    /// A columnar body is malformed (truncated, oversized counts, bad compression).
+    #[error("malformed encoding: {0}")]
+    Format(#[from] FormatError),
 }
 
 impl From<rmp_serde::decode::Error> for SeqError {

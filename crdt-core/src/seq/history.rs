@@ -5,8 +5,10 @@
 //! holds what the document looks like, this log holds what happened, so that a peer lacking some
 //! ops can be sent exactly those. Each op consumes counters of its replica: an insert one per
 //! element (the element ids), a delete one per element deleted. Entries are 32 bytes:
-//! - an insert entry is a burst of typing (ids, and a range of the log's content buffer; origins
-//!   are not stored, they are read back from the sequence, which keeps them per run);
+//! - an insert entry is a burst of typing (ids only: origins are read back from the sequence,
+//!   which keeps them per run, and so is the content, which the sequence holds for live elements;
+//!   deleted content is kept nowhere, as no peer can need it: whoever lacks an insert also lacks
+//!   every delete of its elements, so both travel in the same batch);
 //! - a delete entry is a run of deletes of consecutive elements, forwards (the Delete key, or
 //!   one range delete) or backwards (Backspace), as diamond-types encodes them.
 //!
@@ -22,15 +24,8 @@ use crate::clock::{Dot, ReplicaId, VersionVector};
 /// One run of ops in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Entry {
-    /// Elements `counter..counter+len` of `agent`, content at `offset..offset+len` of page
-    /// `page`.
-    Insert {
-        agent: u32,
-        counter: u64,
-        len: u32,
-        page: u32,
-        offset: u32,
-    },
+    /// Elements `counter..counter+len` of `agent`.
+    Insert { agent: u32, counter: u64, len: u32 },
     /// Ops `counter..counter+len` of `agent`; op `k` deletes element `target + k` of
     /// `target_agent` (or `target - k` when `backward`).
     Delete {
@@ -64,13 +59,13 @@ impl Entry {
 
 /// An op of the log, decoded into ids (what [`OpLog::ops_since`] yields).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum LoggedOp<C> {
-    /// An insert run, trimmed to what the peer lacks.
+pub(crate) enum LoggedOp {
+    /// An insert run, trimmed to what the peer lacks (its content is in the sequence).
     Insert {
         id: Dot,
         origin_left: Option<Dot>,
         origin_right: Option<Dot>,
-        content: C,
+        len: u64,
     },
     /// A delete run, trimmed: ops `id..id+len`, first target `target`, direction.
     Delete {
@@ -81,16 +76,10 @@ pub(crate) enum LoggedOp<C> {
     },
 }
 
-/// Elements per content page: slicing an entry's content costs at most a page scan.
-const PAGE: usize = 4096;
-
 /// The run-length encoded op log.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct OpLog<C> {
+pub(crate) struct OpLog {
     entries: Vec<Entry>,
-    /// Inserted content in log order, in pages of about [`PAGE`] elements; an entry's content
-    /// never straddles pages.
-    pages: Vec<C>,
     replicas: Vec<ReplicaId>,
     agent_of: BTreeMap<ReplicaId, u32>,
     version: VersionVector,
@@ -98,7 +87,7 @@ pub(crate) struct OpLog<C> {
     last_insert_or: Option<Option<Dot>>,
 }
 
-impl<C: Content> OpLog<C> {
+impl OpLog {
     /// What the log holds: per replica, the highest counter (gap-free).
     pub(crate) fn version(&self) -> &VersionVector {
         &self.version
@@ -114,26 +103,16 @@ impl<C: Content> OpLog<C> {
         a
     }
 
-    /// Appends an insert of elements `id..` with `content` (the caller applied it).
+    /// Appends an insert of elements `id..id+len` (the caller applied it; `len` is at most
+    /// the engine's run limit, below 2^31).
     pub(crate) fn push_insert(
         &mut self,
         id: Dot,
         origin_left: Option<Dot>,
         origin_right: Option<Dot>,
-        content: &C,
+        len: u32,
     ) {
         let agent = self.agent(id.replica);
-        let len = content.len() as u32;
-        let fits = self
-            .pages
-            .last()
-            .is_some_and(|p| p.is_empty() || p.len() + content.len() <= PAGE);
-        if !fits {
-            self.pages.push(C::default());
-        }
-        let page = self.pages.len() - 1;
-        let offset = self.pages[page].len() as u32;
-        self.pages[page].append(content);
         self.version
             .observe(Dot::new(id.replica, id.counter + u64::from(len) - 1));
         if let (
@@ -141,15 +120,12 @@ impl<C: Content> OpLog<C> {
                 agent: a,
                 counter,
                 len: l,
-                page: p,
-                ..
             }),
             Some(or),
         ) = (self.entries.last_mut(), self.last_insert_or)
         {
             let last = Dot::new(id.replica, *counter + u64::from(*l) - 1);
             if *a == agent
-                && *p as usize == page
                 && last.counter + 1 == id.counter
                 && origin_left == Some(last)
                 && or == origin_right
@@ -163,8 +139,6 @@ impl<C: Content> OpLog<C> {
             agent,
             counter: id.counter,
             len,
-            page: page as u32,
-            offset,
         });
         self.last_insert_or = Some(origin_right);
     }
@@ -223,11 +197,11 @@ impl<C: Content> OpLog<C> {
     }
 
     /// The ops `version` lacks, trimmed, in log order; insert origins are read from `seq`.
-    pub(crate) fn ops_since<'a>(
+    pub(crate) fn ops_since<'a, C: Content>(
         &'a self,
         version: &'a VersionVector,
         seq: &'a Sequence<C>,
-    ) -> impl Iterator<Item = LoggedOp<C>> + 'a {
+    ) -> impl Iterator<Item = LoggedOp> + 'a {
         self.entries.iter().filter_map(move |e| {
             let (agent, counter, len) = e.agent_counter_len();
             let replica = self.replicas[agent as usize];
@@ -239,16 +213,14 @@ impl<C: Content> OpLog<C> {
             let k = have.saturating_sub(counter - 1).min(u64::from(len));
             let id = Dot::new(replica, counter + k);
             Some(match *e {
-                Entry::Insert { page, offset, .. } => {
+                Entry::Insert { .. } => {
                     // Elements of an insert entry are in the sequence by construction.
                     let (origin_left, origin_right) = seq.origins_of(id).unwrap_or((None, None));
-                    let start = offset as usize + k as usize;
-                    let page = &self.pages[page as usize];
                     LoggedOp::Insert {
                         id,
                         origin_left,
                         origin_right,
-                        content: page.slice(start, offset as usize + len as usize),
+                        len: u64::from(len) - k,
                     }
                 }
                 Entry::Delete {
@@ -275,10 +247,8 @@ impl<C: Content> OpLog<C> {
     }
 
     /// Approximate heap bytes.
-    pub(crate) fn heap_bytes(&self, content_bytes: impl Fn(&C) -> usize) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.pages.iter().map(&content_bytes).sum::<usize>()
-            + self.pages.capacity() * std::mem::size_of::<C>()
             + self.replicas.capacity() * 8
             + self.agent_of.len() * 32
             + self.version.len() * 32
@@ -288,7 +258,6 @@ impl<C: Content> OpLog<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seq::TextContent;
 
     fn d(r: u64, c: u64) -> Dot {
         Dot::new(ReplicaId::new(r), c)
@@ -296,13 +265,13 @@ mod tests {
 
     #[test]
     fn typing_and_backspacing_are_single_entries() {
-        let mut log: OpLog<TextContent> = OpLog::default();
-        log.push_insert(d(1, 1), None, None, &"a".into());
-        log.push_insert(d(1, 2), Some(d(1, 1)), None, &"b".into());
-        log.push_insert(d(1, 3), Some(d(1, 2)), None, &"c".into());
+        let mut log = OpLog::default();
+        log.push_insert(d(1, 1), None, None, 1);
+        log.push_insert(d(1, 2), Some(d(1, 1)), None, 1);
+        log.push_insert(d(1, 3), Some(d(1, 2)), None, 1);
         assert_eq!(log.entry_count(), 1);
         // Different right origin: a new entry.
-        log.push_insert(d(1, 4), Some(d(1, 3)), Some(d(2, 1)), &"d".into());
+        log.push_insert(d(1, 4), Some(d(1, 3)), Some(d(2, 1)), 1);
         assert_eq!(log.entry_count(), 2);
         // Backspace x3: targets 4, 3, 2.
         log.push_delete(d(1, 5), 1, d(1, 4), false);

@@ -62,11 +62,6 @@ impl IdMap {
         self.next_lv
     }
 
-    /// Number of replicas seen.
-    pub(crate) fn replica_count(&self) -> usize {
-        self.replicas.len()
-    }
-
     fn agent(&self, replica: ReplicaId) -> Option<u32> {
         self.agent_of.get(&replica).copied()
     }

@@ -24,8 +24,16 @@ use super::Sequence;
 
 impl<C: Content> Sequence<C> {
     /// Integrates a validated remote run (local versions `lv..lv+len` already allocated, origins
-    /// known and ordered). Returns the visible position where it landed.
-    pub(super) fn integrate(&mut self, lv: u32, len: u32, ol: u32, or: u32, content: &C) -> usize {
+    /// known and ordered), live with `content`, or deleted when `content` is `None`. Returns the
+    /// visible position where it landed.
+    pub(super) fn integrate(
+        &mut self,
+        lv: u32,
+        len: u32,
+        ol: u32,
+        or: u32,
+        content: Option<&C>,
+    ) -> usize {
         // Insertion point right after the left origin (splitting its run if needed).
         let (leaf, idx) = if ol == NONE {
             (0, 0)
@@ -76,7 +84,7 @@ impl<C: Content> Sequence<C> {
         self.tree.insert_run(
             cur.0,
             cur.1,
-            Run::new(lv, len, ol, or, false),
+            Run::new(lv, len, ol, or, content.is_none()),
             content,
             &self.ids,
             &mut self.index,

@@ -64,6 +64,7 @@ mod history;
 mod id_map;
 mod integrate;
 mod op;
+pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;
 mod tree;
@@ -77,6 +78,22 @@ pub use replicated::Replicated;
 use crate::clock::Dot;
 use id_map::{IdMap, LeafIndex, NONE};
 use tree::{Run, Tree, MAX_RUN};
+
+/// What a remote insert brings: content, or only a length (a run already deleted).
+#[derive(Clone, Copy)]
+enum Inserted<'a, C> {
+    Content(&'a C),
+    Tombstone(u64),
+}
+
+impl<C: Content> Inserted<'_, C> {
+    fn len(&self) -> u64 {
+        match self {
+            Inserted::Content(c) => c.len() as u64,
+            Inserted::Tombstone(n) => *n,
+        }
+    }
+}
 
 /// A replicated sequence of elements held as runs in a B-tree; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -256,7 +273,7 @@ impl<C: Content> Sequence<C> {
             leaf,
             idx,
             Run::new(lv, n32, ol, or, false),
-            content,
+            Some(content),
             &self.ids,
             &mut self.index,
         );
@@ -325,7 +342,13 @@ impl<C: Content> Sequence<C> {
                 origin_right,
                 content,
             } => Ok(self
-                .apply_insert(*id, *origin_left, *origin_right, content, true)?
+                .apply_insert(
+                    *id,
+                    *origin_left,
+                    *origin_right,
+                    Inserted::Content(content),
+                    true,
+                )?
                 .into_iter()
                 .collect()),
             SeqOp::Delete { target, len } => {
@@ -345,31 +368,19 @@ impl<C: Content> Sequence<C> {
     /// [`Sequence::check`], treating ids for which `pending` answers true as known (ops earlier
     /// in the same batch).
     pub fn check_with(&self, op: &SeqOp<C>, pending: impl Fn(Dot) -> bool) -> Result<(), SeqError> {
-        let known = |d: Dot| self.ids.contains(d) || pending(d);
         match op {
             SeqOp::Insert {
                 id,
                 origin_left,
                 origin_right,
                 content,
-            } => {
-                let n = content.len() as u64;
-                if n == 0 || id.counter == 0 || id.counter.checked_add(n).is_none() {
-                    return Err(SeqError::Malformed("empty insert or bad counter"));
-                }
-                if n > u64::from(MAX_RUN) {
-                    return Err(SeqError::CapacityExceeded);
-                }
-                for d in origin_left.iter().chain(origin_right) {
-                    if !known(*d) {
-                        return Err(SeqError::UnknownId(*d));
-                    }
-                }
-                if origin_left.is_some() && origin_left == origin_right {
-                    return Err(SeqError::Malformed("origins are equal"));
-                }
-                Ok(())
-            }
+            } => self.check_insert_with(
+                *id,
+                *origin_left,
+                *origin_right,
+                content.len() as u64,
+                pending,
+            ),
             SeqOp::Delete { target, len } => {
                 if *len == 0 || target.counter == 0 || target.counter.checked_add(*len).is_none() {
                     return Err(SeqError::Malformed("empty delete or bad counter"));
@@ -394,6 +405,91 @@ impl<C: Content> Sequence<C> {
         }
     }
 
+    /// [`Sequence::check_with`] for an insert of `n` elements (with or without content).
+    pub(crate) fn check_insert_with(
+        &self,
+        id: Dot,
+        origin_left: Option<Dot>,
+        origin_right: Option<Dot>,
+        n: u64,
+        pending: impl Fn(Dot) -> bool,
+    ) -> Result<(), SeqError> {
+        let known = |d: Dot| self.ids.contains(d) || pending(d);
+        if n == 0 || id.counter == 0 || id.counter.checked_add(n).is_none() {
+            return Err(SeqError::Malformed("empty insert or bad counter"));
+        }
+        if n > u64::from(MAX_RUN) {
+            return Err(SeqError::CapacityExceeded);
+        }
+        for d in origin_left.iter().chain(&origin_right) {
+            if !known(*d) {
+                return Err(SeqError::UnknownId(*d));
+            }
+        }
+        if origin_left.is_some() && origin_left == origin_right {
+            return Err(SeqError::Malformed("origins are equal"));
+        }
+        Ok(())
+    }
+
+    /// Applies an insert of `n` elements that are already deleted (a tombstone run: their
+    /// content is not needed, as a later op of the same batch deletes them), validated by the
+    /// caller like [`Sequence::apply_validated`].
+    pub(crate) fn apply_tombstone_validated(
+        &mut self,
+        id: Dot,
+        origin_left: Option<Dot>,
+        origin_right: Option<Dot>,
+        n: u64,
+    ) -> Result<(), SeqError> {
+        self.hint = (NONE, 0);
+        self.apply_insert(id, origin_left, origin_right, Inserted::Tombstone(n), false)
+            .map(drop)
+    }
+
+    /// Calls `f(len, content)` for the elements `id..id+n` in consecutive spans, in id order:
+    /// `content` is the span's content when its elements are live, `None` when they are
+    /// deleted. Stops at the first unknown element.
+    pub(crate) fn spans_of(&self, id: Dot, n: u64, mut f: impl FnMut(u64, Option<C>)) {
+        let Ok(ranges) = self.ids.lv_ranges(id, n) else {
+            return;
+        };
+        let mut pending: Option<(u64, Option<C>)> = None;
+        for (start, len) in ranges {
+            let (mut lv, end) = (start, start + len);
+            while lv < end {
+                let Some((leaf, ri, off)) = self.locate(lv) else {
+                    // The id map and the tree always agree.
+                    return;
+                };
+                let l = &self.tree.leaves[leaf as usize];
+                let run = l.runs[ri];
+                let take = run.end().min(end) - lv;
+                let content = (!run.deleted()).then(|| {
+                    let at = self.tree.content_offset(leaf, ri) + off as usize;
+                    l.content.slice(at, at + take as usize)
+                });
+                match (&mut pending, content) {
+                    (Some((plen, Some(pc))), Some(c)) => {
+                        *plen += u64::from(take);
+                        pc.append(&c);
+                    }
+                    (Some((plen, None)), None) => *plen += u64::from(take),
+                    (p, c) => {
+                        if let Some((plen, pc)) = p.take() {
+                            f(plen, pc);
+                        }
+                        *p = Some((u64::from(take), c));
+                    }
+                }
+                lv += take;
+            }
+        }
+        if let Some((plen, pc)) = pending {
+            f(plen, pc);
+        }
+    }
+
     /// Applies an op already validated by the caller ([`Sequence::check_with`] plus origin
     /// order where checkable): like [`Sequence::apply`] but does not refuse origins in the wrong
     /// order (which a batch cannot check for elements it inserts itself); such an insert still
@@ -407,7 +503,13 @@ impl<C: Content> Sequence<C> {
                 origin_right,
                 content,
             } => self
-                .apply_insert(*id, *origin_left, *origin_right, content, false)
+                .apply_insert(
+                    *id,
+                    *origin_left,
+                    *origin_right,
+                    Inserted::Content(content),
+                    false,
+                )
                 .map(drop),
             SeqOp::Delete { target, len } => self.apply_delete(*target, *len, drop),
         }
@@ -437,17 +539,17 @@ impl<C: Content> Sequence<C> {
         self.ids.known_prefix(id, n) == n
     }
 
-    /// Applies a remote insert; returns its patch (none for a duplicate). `strict` refuses
-    /// origins in the wrong order.
+    /// Applies a remote insert; returns its patch (none for a duplicate or a tombstone).
+    /// `strict` refuses origins in the wrong order.
     fn apply_insert(
         &mut self,
         id: Dot,
         origin_left: Option<Dot>,
         origin_right: Option<Dot>,
-        content: &C,
+        inserted: Inserted<'_, C>,
         strict: bool,
     ) -> Result<Option<SeqPatch>, SeqError> {
-        let n = content.len() as u64;
+        let n = inserted.len();
         if n == 0 || id.counter == 0 || id.counter.checked_add(n).is_none() {
             return Err(SeqError::Malformed("empty insert or bad counter"));
         }
@@ -456,18 +558,25 @@ impl<C: Content> Sequence<C> {
             return Ok(None);
         }
         let trimmed;
-        let (id, origin_left, content) = if known > 0 {
+        let (id, origin_left, inserted) = if known > 0 {
             // The first `known` elements arrived before: keep the rest, chained to them.
-            trimmed = content.slice(known as usize, n as usize);
+            let rest = match inserted {
+                Inserted::Content(c) => {
+                    trimmed = c.slice(known as usize, n as usize);
+                    Inserted::Content(&trimmed)
+                }
+                Inserted::Tombstone(n) => Inserted::Tombstone(n - known),
+            };
             (
                 Dot::new(id.replica, id.counter + known),
                 Some(Dot::new(id.replica, id.counter + known - 1)),
-                &trimmed,
+                rest,
             )
         } else {
-            (id, origin_left, content)
+            (id, origin_left, inserted)
         };
-        let n32 = self.check_new_ids(id, content.len())?;
+        let len = usize::try_from(inserted.len()).map_err(|_| SeqError::CapacityExceeded)?;
+        let n32 = self.check_new_ids(id, len)?;
         let lv_of = |d: Option<Dot>| match d {
             None => Ok(NONE),
             Some(d) => self.ids.lv_of(d).ok_or(SeqError::UnknownId(d)),
@@ -479,11 +588,12 @@ impl<C: Content> Sequence<C> {
             ));
         }
         let lv = self.ids.alloc(id, n32);
+        let content = match inserted {
+            Inserted::Content(c) => Some(c),
+            Inserted::Tombstone(_) => None,
+        };
         let pos = self.integrate(lv, n32, ol, or, content);
-        Ok(Some(SeqPatch::Insert {
-            pos,
-            len: content.len(),
-        }))
+        Ok(content.map(|c| SeqPatch::Insert { pos, len: c.len() }))
     }
 
     /// Applies a remote delete, reporting patches to `out`.

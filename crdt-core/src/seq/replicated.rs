@@ -2,9 +2,10 @@
 //! and [`OpLog`](super::history) (history), with the sync pair `encode_ops_since` /
 //! `apply_encoded` and full snapshots. [`crate::Text`] and [`crate::List`] are thin wrappers.
 //!
-//! Wire format of a batch of ops (MessagePack): a format byte, a replica table, the ops as
-//! compact tuples referencing the table, and the inserted content of all insert ops concatenated
-//! (so a burst of typing is one op and one string on the wire).
+//! Wire format of a batch of ops: the columnar format of [`ops_format`](super::ops_format) (a
+//! burst of typing is one op, the content of all live inserts one string, deleted content is not
+//! sent). A snapshot is the columnar state of [`Sequence::encode_state`] plus the history in the
+//! same ops format, whose inserts refer to the state for their origins and content.
 //!
 //! Applying a batch is all-or-nothing: it is decoded, trimmed against the local version, and
 //! fully validated (replica indices, lengths, counters, causal order per replica, every
@@ -12,92 +13,36 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
 use super::content::Content;
 use super::error::SeqError;
 use super::history::{LoggedOp, OpLog};
 use super::op::SeqOp;
+use super::ops_format::{decode_ops, OpBatch, OpsEncoder, WireKind, WireOp};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::encoding::column::{put_bytes, ColumnReader};
+use crate::encoding::FormatError;
 
-const OPS_FORMAT: u8 = 1;
-const SNAPSHOT_FORMAT: u8 = 1;
+/// Format version of [`Replicated`] snapshots.
+const SNAPSHOT_FORMAT: u8 = 2;
 
-const KIND_INSERT: u8 = 0;
-const KIND_DELETE: u8 = 1;
-const KIND_DELETE_BACKWARD: u8 = 2;
-
-type WireId = (u32, u64);
-
-/// One op run: kind, replica index, first counter, length, and two ids (insert: origins;
-/// delete: first target and nothing).
-#[derive(Serialize, Deserialize)]
-struct WireOp(u8, u32, u64, u64, Option<WireId>, Option<WireId>);
-
-#[derive(Serialize, Deserialize)]
-#[serde(bound(deserialize = "C: DeserializeOwned"))]
-struct WireOps<C> {
-    format: u8,
-    replicas: Vec<ReplicaId>,
-    ops: Vec<WireOp>,
-    content: C,
-}
-
-#[derive(Serialize, Deserialize)]
-struct WireSnapshot {
-    format: u8,
-    replica: ReplicaId,
-    #[serde(with = "serde_bytes_compat")]
-    state: Vec<u8>,
-    #[serde(with = "serde_bytes_compat")]
-    ops: Vec<u8>,
-}
-
-/// Byte vectors as MessagePack binaries (compact), without another dependency.
-mod serde_bytes_compat {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        d.deserialize_bytes(V)
-    }
-}
-
-/// Cuts a batch's content into one piece per insert op, in one linear pass, after checking
-/// that the insert lengths add up to exactly the content sent.
-fn content_pieces<C: Content>(wire: &WireOps<C>) -> Result<std::vec::IntoIter<C>, SeqError> {
+/// Cuts a batch's content into one piece per insert with content, in one linear pass, after
+/// checking that their lengths add up to exactly the content sent.
+fn content_pieces<C: Content>(batch: &OpBatch<C>) -> Result<std::vec::IntoIter<C>, SeqError> {
     let mut lens = Vec::new();
     let mut total = 0usize;
-    for op in wire.ops.iter().filter(|op| op.0 == KIND_INSERT) {
-        let n = usize::try_from(op.3).map_err(|_| SeqError::CapacityExceeded)?;
+    for op in batch.ops.iter().filter(|op| op.kind == WireKind::Insert) {
+        let n = usize::try_from(op.len).map_err(|_| SeqError::CapacityExceeded)?;
         total = total
             .checked_add(n)
-            .filter(|&t| t <= wire.content.len())
+            .filter(|&t| t <= batch.content.len())
             .ok_or(SeqError::Malformed("ops need more content than sent"))?;
         lens.push(n);
     }
-    if total != wire.content.len() {
+    if total != batch.content.len() {
         return Err(SeqError::Malformed("content longer than the ops need"));
     }
-    Ok(wire.content.split_into(&lens).into_iter())
+    Ok(batch.content.split_into(&lens).into_iter())
 }
 
 /// A replicated sequence with its own identity, version and history.
@@ -105,13 +50,20 @@ fn content_pieces<C: Content>(wire: &WireOps<C>) -> Result<std::vec::IntoIter<C>
 pub struct Replicated<C: Content> {
     replica: ReplicaId,
     seq: Sequence<C>,
-    log: OpLog<C>,
+    log: OpLog,
 }
 
 /// A validated op of a batch, ready to apply.
 enum Ready<C> {
     /// Always a [`SeqOp::Insert`].
     Insert(SeqOp<C>),
+    /// Insert of elements deleted later in the batch.
+    Tombstone {
+        id: Dot,
+        origin_left: Option<Dot>,
+        origin_right: Option<Dot>,
+        len: u64,
+    },
     Delete {
         id: Dot,
         len: u64,
@@ -163,7 +115,8 @@ impl<C: Content> Replicated<C> {
         }
         let id = self.next_dot();
         let (ol, or) = self.seq.local_insert_ref(pos, content, id)?;
-        self.log.push_insert(id, ol, or, content);
+        // The sequence accepted the run, so its length is within the engine's run limit.
+        self.log.push_insert(id, ol, or, content.len() as u32);
         Ok(())
     }
 
@@ -177,66 +130,46 @@ impl<C: Content> Replicated<C> {
         })
     }
 
-    /// The ops `since` lacks, encoded (runs stay runs).
+    /// The ops `since` lacks, encoded (runs stay runs; content of elements deleted since is
+    /// not sent, as the deletes travel in the same batch).
     pub fn encode_ops_since(&self, since: &VersionVector) -> Vec<u8> {
-        let mut replicas = Vec::new();
-        let mut table: BTreeMap<ReplicaId, u32> = BTreeMap::new();
-        let mut wid = |d: Dot| -> WireId {
-            let n = table.len() as u32;
-            let i = *table.entry(d.replica).or_insert_with(|| {
-                replicas.push(d.replica);
-                n
-            });
-            (i, d.counter)
-        };
-        let mut ops = Vec::new();
-        let mut content = C::default();
+        let mut enc = OpsEncoder::<C>::default();
         for op in self.log.ops_since(since, &self.seq) {
             match op {
                 LoggedOp::Insert {
                     id,
                     origin_left,
                     origin_right,
-                    content: c,
+                    len,
                 } => {
-                    let (a, counter) = wid(id);
-                    let ol = origin_left.map(&mut wid);
-                    let or = origin_right.map(&mut wid);
-                    ops.push(WireOp(KIND_INSERT, a, counter, c.len() as u64, ol, or));
-                    content.append(&c);
+                    let mut at = id;
+                    self.seq.spans_of(id, len, |n, content| {
+                        let ol = if at == id {
+                            origin_left
+                        } else {
+                            Some(Dot::new(at.replica, at.counter - 1))
+                        };
+                        enc.insert(at, ol, origin_right, n, content.as_ref());
+                        at.counter += n;
+                    });
                 }
                 LoggedOp::Delete {
                     id,
                     len,
                     target,
                     backward,
-                } => {
-                    let (a, counter) = wid(id);
-                    let kind = if backward {
-                        KIND_DELETE_BACKWARD
-                    } else {
-                        KIND_DELETE
-                    };
-                    ops.push(WireOp(kind, a, counter, len, Some(wid(target)), None));
-                }
+                } => enc.delete(id, len, target, backward),
             }
         }
-        let wire = WireOps {
-            format: OPS_FORMAT,
-            replicas,
-            ops,
-            content,
-        };
-        // Serializing plain data into a Vec cannot fail.
-        rmp_serde::to_vec(&wire).unwrap_or_default()
+        enc.finish()
     }
 
     /// Applies ops made by [`Replicated::encode_ops_since`] on another replica: skips what is
     /// already here, validates everything else, then applies all of it. Returns the number of
     /// op runs applied. On error nothing has changed.
     pub fn apply_encoded(&mut self, bytes: &[u8]) -> Result<usize, SeqError> {
-        let wire: WireOps<C> = rmp_serde::from_slice(bytes)?;
-        let ready = self.validate(wire)?;
+        let batch: OpBatch<C> = decode_ops(bytes)?;
+        let ready = self.validate(batch)?;
         let n = ready.len();
         for op in ready {
             match op {
@@ -249,9 +182,26 @@ impl<C: Content> Replicated<C> {
                         content,
                     } = &op
                     {
-                        self.log
-                            .push_insert(*id, *origin_left, *origin_right, content);
+                        // Validated: within the engine's run limit.
+                        self.log.push_insert(
+                            *id,
+                            *origin_left,
+                            *origin_right,
+                            content.len() as u32,
+                        );
                     }
+                }
+                Ready::Tombstone {
+                    id,
+                    origin_left,
+                    origin_right,
+                    len,
+                } => {
+                    self.seq
+                        .apply_tombstone_validated(id, origin_left, origin_right, len)?;
+                    // Validated: within the engine's run limit.
+                    self.log
+                        .push_insert(id, origin_left, origin_right, len as u32);
                 }
                 Ready::Delete {
                     id,
@@ -273,20 +223,10 @@ impl<C: Content> Replicated<C> {
         Ok(n)
     }
 
-    /// Decodes, trims and validates a batch against the current state (see the module docs).
-    fn validate(&self, wire: WireOps<C>) -> Result<Vec<Ready<C>>, SeqError> {
-        if wire.format != OPS_FORMAT {
-            return Err(SeqError::Malformed("unknown ops format"));
-        }
-        let replica = |i: u32| {
-            wire.replicas
-                .get(i as usize)
-                .copied()
-                .ok_or(SeqError::Malformed("replica index out of range"))
-        };
-        let dot = |w: Option<WireId>| -> Result<Option<Dot>, SeqError> {
-            w.map(|(i, c)| Ok(Dot::new(replica(i)?, c))).transpose()
-        };
+    /// Trims and validates a decoded batch against the current state (see the module docs).
+    /// A tombstone insert is accepted as it stands (its elements arrive deleted); a well-formed
+    /// batch deletes them with a later op.
+    fn validate(&self, batch: OpBatch<C>) -> Result<Vec<Ready<C>>, SeqError> {
         let mut version = self.log.version().clone();
         // Element ids inserted earlier in this batch: replica -> (start -> end).
         let mut pending: BTreeMap<(ReplicaId, u64), u64> = BTreeMap::new();
@@ -296,209 +236,222 @@ impl<C: Content> Replicated<C> {
                 .next_back()
                 .is_some_and(|(&(r, _), &end)| r == d.replica && d.counter < end)
         };
-        let mut pieces = content_pieces(&wire)?;
+        let mut pieces = content_pieces(&batch)?;
         let mut new_elements = 0u64;
         let mut out = Vec::new();
-        for WireOp(kind, agent, counter, len, a, b) in wire.ops {
-            let id = Dot::new(replica(agent)?, counter);
+        for WireOp {
+            kind,
+            id,
+            len,
+            a,
+            b,
+        } in batch.ops
+        {
+            let counter = id.counter;
             if len == 0 || counter == 0 || counter.checked_add(len).is_none() {
                 return Err(SeqError::Malformed("bad op counter or length"));
             }
             let have = version.get(id.replica);
             let end = counter + len; // exclusive
-            if kind == KIND_INSERT {
-                // content_pieces checked there is one piece per insert.
-                let piece = pieces.next().unwrap_or_default();
-                if have + 1 >= end {
-                    continue;
-                }
-                if counter > have + 1 {
-                    return Err(SeqError::MissingDependency {
-                        expected: Dot::new(id.replica, have + 1),
-                        got: id,
-                    });
-                }
-                let k = have + 1 - counter;
-                let id = Dot::new(id.replica, counter + k);
-                let origin_left = if k > 0 {
-                    Some(Dot::new(id.replica, id.counter - 1))
-                } else {
-                    dot(a)?
-                };
-                let origin_right = dot(b)?;
-                let content = if k > 0 {
-                    piece.slice(k as usize, piece.len())
-                } else {
-                    piece
-                };
-                let op = SeqOp::Insert {
-                    id,
-                    origin_left,
-                    origin_right,
-                    content,
-                };
-                self.seq.check_with(&op, |d| is_pending(&pending, d))?;
-                if let (Some(l), Some(r)) = (origin_left, origin_right) {
-                    if self.seq.contains(l) && self.seq.contains(r) {
-                        self.seq.check_origin_order(l, r)?;
+            match kind {
+                WireKind::Insert | WireKind::InsertDeleted => {
+                    // content_pieces checked there is one piece per insert with content.
+                    let piece = if kind == WireKind::Insert {
+                        Some(pieces.next().unwrap_or_default())
+                    } else {
+                        None
+                    };
+                    if have + 1 >= end {
+                        continue;
                     }
-                }
-                new_elements += len - k;
-                pending.insert((id.replica, id.counter), end);
-                version.set(id.replica, end - 1);
-                out.push(Ready::Insert(op));
-            } else if kind == KIND_DELETE || kind == KIND_DELETE_BACKWARD {
-                let backward = kind == KIND_DELETE_BACKWARD;
-                let target = dot(a)?.ok_or(SeqError::Malformed("delete without target"))?;
-                if have + 1 >= end {
-                    continue;
-                }
-                if counter > have + 1 {
-                    return Err(SeqError::MissingDependency {
-                        expected: Dot::new(id.replica, have + 1),
-                        got: id,
+                    if counter > have + 1 {
+                        return Err(SeqError::MissingDependency {
+                            expected: Dot::new(id.replica, have + 1),
+                            got: id,
+                        });
+                    }
+                    let k = have + 1 - counter;
+                    let id = Dot::new(id.replica, counter + k);
+                    let origin_left = if k > 0 {
+                        Some(Dot::new(id.replica, id.counter - 1))
+                    } else {
+                        a
+                    };
+                    let origin_right = b;
+                    self.seq
+                        .check_insert_with(id, origin_left, origin_right, len - k, |d| {
+                            is_pending(&pending, d)
+                        })?;
+                    if let (Some(l), Some(r)) = (origin_left, origin_right) {
+                        if self.seq.contains(l) && self.seq.contains(r) {
+                            self.seq.check_origin_order(l, r)?;
+                        }
+                    }
+                    new_elements += len - k;
+                    pending.insert((id.replica, id.counter), end);
+                    version.set(id.replica, end - 1);
+                    out.push(match piece {
+                        Some(piece) => Ready::Insert(SeqOp::Insert {
+                            id,
+                            origin_left,
+                            origin_right,
+                            content: if k > 0 {
+                                piece.slice(k as usize, piece.len())
+                            } else {
+                                piece
+                            },
+                        }),
+                        None => Ready::Tombstone {
+                            id,
+                            origin_left,
+                            origin_right,
+                            len: len - k,
+                        },
                     });
                 }
-                let k = have + 1 - counter;
-                let len = len - k;
-                let target = if backward {
-                    Dot::new(
-                        target.replica,
+                WireKind::Delete | WireKind::DeleteBackward => {
+                    let backward = kind == WireKind::DeleteBackward;
+                    let target = a.ok_or(SeqError::Malformed("delete without target"))?;
+                    if have + 1 >= end {
+                        continue;
+                    }
+                    if counter > have + 1 {
+                        return Err(SeqError::MissingDependency {
+                            expected: Dot::new(id.replica, have + 1),
+                            got: id,
+                        });
+                    }
+                    let k = have + 1 - counter;
+                    let len = len - k;
+                    let target = if backward {
+                        Dot::new(
+                            target.replica,
+                            target
+                                .counter
+                                .checked_sub(k)
+                                .ok_or(SeqError::Malformed("delete target underflow"))?,
+                        )
+                    } else {
+                        Dot::new(target.replica, target.counter.saturating_add(k))
+                    };
+                    let first = if backward {
                         target
                             .counter
-                            .checked_sub(k)
-                            .ok_or(SeqError::Malformed("delete target underflow"))?,
-                    )
-                } else {
-                    Dot::new(target.replica, target.counter.saturating_add(k))
-                };
-                let first = if backward {
-                    target
-                        .counter
-                        .checked_add(1)
-                        .and_then(|c| c.checked_sub(len))
-                        .filter(|&c| c > 0)
-                        .ok_or(SeqError::Malformed("delete target underflow"))?
-                } else {
-                    target.counter
-                };
-                let check = SeqOp::<C>::Delete {
-                    target: Dot::new(target.replica, first),
-                    len,
-                };
-                self.seq.check_with(&check, |d| is_pending(&pending, d))?;
-                version.set(id.replica, end - 1);
-                out.push(Ready::Delete {
-                    id: Dot::new(id.replica, counter + k),
-                    len,
-                    target,
-                    backward,
-                });
-            } else {
-                return Err(SeqError::Malformed("unknown op kind"));
+                            .checked_add(1)
+                            .and_then(|c| c.checked_sub(len))
+                            .filter(|&c| c > 0)
+                            .ok_or(SeqError::Malformed("delete target underflow"))?
+                    } else {
+                        target.counter
+                    };
+                    let check = SeqOp::<C>::Delete {
+                        target: Dot::new(target.replica, first),
+                        len,
+                    };
+                    self.seq.check_with(&check, |d| is_pending(&pending, d))?;
+                    version.set(id.replica, end - 1);
+                    out.push(Ready::Delete {
+                        id: Dot::new(id.replica, counter + k),
+                        len,
+                        target,
+                        backward,
+                    });
+                }
+                WireKind::InsertKnown => {
+                    return Err(SeqError::Malformed("insert without origins in a batch"))
+                }
             }
         }
         self.seq.check_capacity(new_elements)?;
         Ok(out)
     }
 
-    /// Full snapshot: state plus history, so the loaded copy can keep syncing.
+    /// Full snapshot: the columnar state ([`Sequence::encode_state`]) plus the history, whose
+    /// inserts take their origins and content from the state, so the loaded copy can keep
+    /// syncing. Layout: format version, replica id (8 bytes LE), the state (length-prefixed),
+    /// the history (the rest).
     pub fn encode_state(&self) -> Vec<u8> {
-        let wire = WireSnapshot {
-            format: SNAPSHOT_FORMAT,
-            replica: self.replica,
-            state: self.seq.encode_state(),
-            ops: self.encode_ops_since(&VersionVector::new()),
-        };
-        rmp_serde::to_vec(&wire).unwrap_or_default()
+        let state = self.seq.encode_state();
+        let mut enc = OpsEncoder::<C>::default();
+        for op in self.log.ops_since(&VersionVector::new(), &self.seq) {
+            match op {
+                LoggedOp::Insert { id, len, .. } => enc.insert_known(id, len),
+                LoggedOp::Delete {
+                    id,
+                    len,
+                    target,
+                    backward,
+                } => enc.delete(id, len, target, backward),
+            }
+        }
+        let history = enc.finish();
+        let mut out = Vec::with_capacity(16 + state.len() + history.len());
+        out.push(SNAPSHOT_FORMAT);
+        out.extend_from_slice(&self.replica.0.to_le_bytes());
+        put_bytes(&mut out, &state);
+        out.extend_from_slice(&history);
+        out
     }
 
     /// Loads a snapshot made by [`Replicated::encode_state`]. The state is rebuilt directly;
     /// the history is validated against it (every op must be consistent with the state) but not
     /// replayed.
     pub fn decode_state(bytes: &[u8]) -> Result<Self, SeqError> {
-        let wire: WireSnapshot = rmp_serde::from_slice(bytes)?;
-        if wire.format != SNAPSHOT_FORMAT {
-            return Err(SeqError::Malformed("unknown snapshot format"));
+        let mut r = ColumnReader::new(bytes);
+        let format = r.u8("snapshot format")?;
+        if format != SNAPSHOT_FORMAT {
+            return Err(FormatError::UnsupportedVersion(format).into());
         }
-        let seq = Sequence::<C>::decode_state(&wire.state)?;
-        let ops: WireOps<C> = rmp_serde::from_slice(&wire.ops)?;
+        let replica = ReplicaId(r.fixed_u64("replica id")?);
+        let seq = Sequence::<C>::decode_state(r.bytes("state")?)?;
+        let history: OpBatch<C> = decode_ops(r.take(r.remaining(), "history")?)?;
         // Validate the history against an empty log whose sequence is the loaded state: every
         // insert's elements must exist there, every delete's targets too.
         let mut shell = Replicated {
-            replica: wire.replica,
+            replica,
             seq,
             log: OpLog::default(),
         };
-        let ready = shell.validate_history(ops)?;
-        for op in ready {
-            match op {
-                Ready::Insert(SeqOp::Insert {
-                    id,
-                    origin_left,
-                    origin_right,
-                    content,
-                }) => shell
-                    .log
-                    .push_insert(id, origin_left, origin_right, &content),
-                Ready::Insert(SeqOp::Delete { .. }) => {}
-                Ready::Delete {
-                    id,
-                    len,
-                    target,
-                    backward,
-                } => shell.log.push_delete(id, len, target, backward),
-            }
-        }
+        shell.load_history(history)?;
         Ok(shell)
     }
 
-    /// Validation of a snapshot's history: gap-free counters per replica, ids present in the
-    /// state, content lengths consistent.
-    fn validate_history(&self, wire: WireOps<C>) -> Result<Vec<Ready<C>>, SeqError> {
-        if wire.format != OPS_FORMAT {
-            return Err(SeqError::Malformed("unknown ops format"));
+    /// Rebuilds the log from a snapshot's history: gap-free counters per replica, inserts
+    /// exactly the elements of the state (origins read from it), delete targets present.
+    fn load_history(&mut self, history: OpBatch<C>) -> Result<(), SeqError> {
+        if !history.content.is_empty() {
+            return Err(SeqError::Malformed("history carries content"));
         }
-        let replica = |i: u32| {
-            wire.replicas
-                .get(i as usize)
-                .copied()
-                .ok_or(SeqError::Malformed("replica index out of range"))
-        };
-        let dot = |w: Option<WireId>| -> Result<Option<Dot>, SeqError> {
-            w.map(|(i, c)| Ok(Dot::new(replica(i)?, c))).transpose()
-        };
-        let mut version = VersionVector::new();
-        let mut pieces = content_pieces(&wire)?;
-        let mut out = Vec::new();
         let mut inserted = 0u64;
-        for WireOp(kind, agent, counter, len, a, b) in wire.ops {
-            let id = Dot::new(replica(agent)?, counter);
+        for WireOp {
+            kind,
+            id,
+            len,
+            a,
+            b: _,
+        } in history.ops
+        {
+            let counter = id.counter;
             if len == 0
-                || counter != version.get(id.replica) + 1
+                || counter != self.log.version().get(id.replica) + 1
                 || counter.checked_add(len).is_none()
             {
                 return Err(SeqError::Malformed("history counters are not gap-free"));
             }
-            version.set(id.replica, counter + len - 1);
-            let present = |d: Dot, n: u64| self.seq.ids_known(d, n);
             match kind {
-                KIND_INSERT => {
-                    if !present(id, len) {
+                WireKind::InsertKnown => {
+                    let len32 = u32::try_from(len)
+                        .map_err(|_| SeqError::Malformed("history insert too long"))?;
+                    if !self.seq.ids_known(id, len) {
                         return Err(SeqError::Malformed("history insert missing from state"));
                     }
                     inserted += len;
-                    out.push(Ready::Insert(SeqOp::Insert {
-                        id,
-                        origin_left: dot(a)?,
-                        origin_right: dot(b)?,
-                        // content_pieces checked there is one piece per insert.
-                        content: pieces.next().unwrap_or_default(),
-                    }));
+                    let (ol, or) = self.seq.origins_of(id).unwrap_or((None, None));
+                    self.log.push_insert(id, ol, or, len32);
                 }
-                KIND_DELETE | KIND_DELETE_BACKWARD => {
-                    let backward = kind == KIND_DELETE_BACKWARD;
-                    let target = dot(a)?.ok_or(SeqError::Malformed("delete without target"))?;
+                WireKind::Delete | WireKind::DeleteBackward => {
+                    let backward = kind == WireKind::DeleteBackward;
+                    let target = a.ok_or(SeqError::Malformed("delete without target"))?;
                     let first = if backward {
                         target
                             .counter
@@ -509,34 +462,31 @@ impl<C: Content> Replicated<C> {
                     }
                     .filter(|&c| c > 0)
                     .ok_or(SeqError::Malformed("delete target underflow"))?;
-                    if !present(Dot::new(target.replica, first), len) {
+                    if !self.seq.ids_known(Dot::new(target.replica, first), len) {
                         return Err(SeqError::Malformed("history delete target missing"));
                     }
-                    out.push(Ready::Delete {
-                        id,
-                        len,
-                        target,
-                        backward,
-                    });
+                    self.log.push_delete(id, len, target, backward);
                 }
-                _ => return Err(SeqError::Malformed("unknown op kind")),
+                WireKind::Insert | WireKind::InsertDeleted => {
+                    return Err(SeqError::Malformed("history insert outside the state"))
+                }
             }
         }
         if inserted != self.seq.total_inserted() {
             return Err(SeqError::Malformed("history does not match the state"));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Approximate heap bytes of state and history.
     pub fn heap_size(&self, content_bytes: impl Fn(&C) -> usize + Copy) -> usize {
         let s = self.seq.stats(content_bytes);
-        s.tree_bytes + s.index_bytes + self.log.heap_bytes(content_bytes)
+        s.tree_bytes + s.index_bytes + self.log.heap_bytes()
     }
 
     /// Approximate heap bytes of the history alone.
-    pub fn history_heap_size(&self, content_bytes: impl Fn(&C) -> usize) -> usize {
-        self.log.heap_bytes(content_bytes)
+    pub fn history_heap_size(&self) -> usize {
+        self.log.heap_bytes()
     }
 
     /// Number of runs in the history (statistics).

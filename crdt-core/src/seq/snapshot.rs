@@ -1,143 +1,275 @@
 //! Full-state snapshots of a [`Sequence`]: the runs in document order (ids, origins, deleted
-//! flag) and the live content, MessagePack-encoded. Decoding rebuilds the tree directly, in
-//! O(n log n) for the id index and O(n) for the tree, without replaying any op.
+//! flag) and the live content, in columns (as Automerge stores its op set and diamond-types its
+//! document): decoding rebuilds the tree directly, in O(n log n) for the id index and O(n) for
+//! the tree, without replaying any op.
 //!
-//! Decoding never trusts its input: every length is bounded by the bytes present (rmp-serde
-//! checks lengths against the slice), every id must be fresh, every origin must name an element
-//! of the snapshot that lies on the correct side of the run, and the content must match the live
-//! runs exactly. Any violation is a [`SeqError`], never a panic.
-
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+//! | column | per run | encoding |
+//! |---|---|---|
+//! | `lens` | `len << 1 \| deleted` | varint |
+//! | `agents` | replica index of the first id | run-length |
+//! | `counters` | first counter minus the replica's expected next counter (the end of its previous run) | zigzag, run-length |
+//! | `ref_agents` | left then right origin: 0 for none, 1 for the neighbour (left origin: the last element of the previous run; right origin: the first element of the next run), else replica index + 2 | run-length |
+//! | `ref_counters` | per other origin: its counter minus the run's first counter | zigzag varint |
+//! | `content` | the live content, concatenated | MessagePack |
+//!
+//! The body is `replica count, replicas (8 bytes LE each), run count, the six columns (each
+//! length-prefixed)`, inside the [`crate::encoding::compress`] envelope.
+//!
+//! Decoding never trusts its input: every count is bounded by the bytes present, every id must
+//! be fresh, every origin must name an element of the snapshot that lies on the correct side of
+//! the run, and the content must match the live runs exactly. Any violation is a [`SeqError`],
+//! never a panic.
 
 use super::content::Content;
 use super::error::SeqError;
 use super::id_map::{IdMap, LeafIndex, NONE};
+use super::ops_format::read_replicas;
 use super::tree::{Run, Tree, MAX_RUN};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId};
+use crate::encoding::column::{
+    add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
+    RleWriter,
+};
+use crate::encoding::compress::{seal, unseal};
+use crate::encoding::FormatError;
 
 /// Format version written in every snapshot.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
-/// An element id on the wire: (index into the replica table, counter).
-type WireId = (u32, u64);
+/// One run of a snapshot, with ids resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StateRun {
+    pub(crate) id: Dot,
+    pub(crate) len: u32,
+    pub(crate) deleted: bool,
+    pub(crate) origin_left: Option<Dot>,
+    pub(crate) origin_right: Option<Dot>,
+}
 
-/// One run: replica index, first counter, length, deleted, left origin, right origin.
-#[derive(Serialize, Deserialize)]
-struct WireRun(u32, u64, u32, bool, Option<WireId>, Option<WireId>);
+/// The last element of a run.
+fn last_of(run: &StateRun) -> Dot {
+    Dot::new(
+        run.id.replica,
+        run.id
+            .counter
+            .wrapping_add(u64::from(run.len))
+            .wrapping_sub(1),
+    )
+}
 
-#[derive(Serialize, Deserialize)]
-#[serde(bound(deserialize = "C: DeserializeOwned"))]
-struct WireState<C> {
-    format: u8,
-    replicas: Vec<ReplicaId>,
-    runs: Vec<WireRun>,
-    content: C,
+/// Writes runs and content in the snapshot format (any runs: tests hand-make bad ones).
+pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8> {
+    let mut replicas: Vec<ReplicaId> = Vec::new();
+    let mut table = std::collections::HashMap::new();
+    let mut expected: Vec<u64> = Vec::new();
+    let mut agent = |r: ReplicaId, replicas: &mut Vec<ReplicaId>, expected: &mut Vec<u64>| {
+        let next = replicas.len() as u32;
+        let a = *table.entry(r).or_insert(next);
+        if a == next {
+            replicas.push(r);
+            expected.push(1);
+        }
+        a
+    };
+    let mut lens = Vec::with_capacity(runs.len() * 2);
+    let (mut agents, mut counters, mut ref_agents) = (
+        RleWriter::default(),
+        RleWriter::default(),
+        RleWriter::default(),
+    );
+    let mut ref_counters = Vec::with_capacity(runs.len() * 2);
+    for (i, run) in runs.iter().enumerate() {
+        put_u64(
+            &mut lens,
+            (u64::from(run.len) << 1) | u64::from(run.deleted),
+        );
+        let a = agent(run.id.replica, &mut replicas, &mut expected);
+        agents.push(u64::from(a));
+        let e = &mut expected[a as usize];
+        counters.push(zigzag(delta(run.id.counter, *e)));
+        *e = run.id.counter.wrapping_add(u64::from(run.len));
+        let prev_last = i.checked_sub(1).map(|p| last_of(&runs[p]));
+        let next_first = runs.get(i + 1).map(|n| n.id);
+        for (origin, neighbour) in [(run.origin_left, prev_last), (run.origin_right, next_first)] {
+            match origin {
+                None => ref_agents.push(0),
+                Some(o) if Some(o) == neighbour => ref_agents.push(1),
+                Some(o) => {
+                    let oa = agent(o.replica, &mut replicas, &mut expected);
+                    ref_agents.push(u64::from(oa) + 2);
+                    put_i64(&mut ref_counters, delta(o.counter, run.id.counter));
+                }
+            }
+        }
+    }
+    let mut raw = Vec::with_capacity(lens.len() * 3 + content.len() + 64);
+    put_u64(&mut raw, replicas.len() as u64);
+    for r in &replicas {
+        raw.extend_from_slice(&r.0.to_le_bytes());
+    }
+    put_u64(&mut raw, runs.len() as u64);
+    put_bytes(&mut raw, &lens);
+    put_bytes(&mut raw, &agents.finish());
+    put_bytes(&mut raw, &counters.finish());
+    put_bytes(&mut raw, &ref_agents.finish());
+    put_bytes(&mut raw, &ref_counters);
+    // Serializing content (a string, or a vector of serializable values) into a Vec does not
+    // fail for the content types of this crate.
+    put_bytes(&mut raw, &rmp_serde::to_vec(content).unwrap_or_default());
+    seal(FORMAT, &raw)
+}
+
+/// Reads runs and content written by [`write_state`]; checks structure only.
+fn read_state<C: Content>(bytes: &[u8]) -> Result<(Vec<StateRun>, C), SeqError> {
+    let raw = unseal(FORMAT, bytes)?;
+    let mut r = ColumnReader::new(&raw);
+    let replicas = read_replicas(&mut r)?;
+    let n = r.count("run count", 1, r.remaining())?;
+    let mut lens = ColumnReader::new(r.bytes("run lengths")?);
+    if n > lens.remaining() {
+        return Err(FormatError::CountTooLarge {
+            what: "run count",
+            claimed: n as u64,
+            remaining: lens.remaining(),
+        }
+        .into());
+    }
+    let mut agents = RleReader::new(r.bytes("agents")?, "agents");
+    let mut counters = RleReader::new(r.bytes("counters")?, "counters");
+    let mut ref_agents = RleReader::new(r.bytes("reference agents")?, "reference agents");
+    let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
+    let content_bytes = r.bytes("content")?;
+    r.finish("snapshot")?;
+    let content: C = rmp_serde::from_slice(content_bytes)?;
+    let mut expected = vec![1u64; replicas.len()];
+    let mut runs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let l = lens.u64("run lengths")?;
+        let len = u32::try_from(l >> 1)
+            .ok()
+            .filter(|&len| len > 0 && len <= MAX_RUN)
+            .ok_or(SeqError::Malformed("bad run length or counter"))?;
+        let agent = usize::try_from(agents.next_value()?)
+            .ok()
+            .filter(|&a| a < replicas.len())
+            .ok_or(SeqError::Malformed("replica index out of range"))?;
+        let counter = add_delta(expected[agent], unzigzag(counters.next_value()?));
+        expected[agent] = counter.wrapping_add(u64::from(len));
+        runs.push(StateRun {
+            id: Dot::new(replicas[agent], counter),
+            len,
+            deleted: l & 1 != 0,
+            origin_left: None,
+            origin_right: None,
+        });
+    }
+    // Origins, once every run's id is known (a right origin may name the next run).
+    for i in 0..runs.len() {
+        let base = runs[i].id.counter;
+        let prev_last = i.checked_sub(1).map(|p| last_of(&runs[p]));
+        let next_first = runs.get(i + 1).map(|n| n.id);
+        let mut origin = |neighbour: Option<Dot>| -> Result<Option<Dot>, SeqError> {
+            match ref_agents.next_value()? {
+                0 => Ok(None),
+                1 => neighbour
+                    .map(Some)
+                    .ok_or(SeqError::Malformed("neighbour origin at the edge")),
+                a => {
+                    let replica = usize::try_from(a - 2)
+                        .ok()
+                        .and_then(|i| replicas.get(i))
+                        .ok_or(SeqError::Malformed("replica index out of range"))?;
+                    let d = ref_counters.i64("reference counters")?;
+                    Ok(Some(Dot::new(*replica, add_delta(base, d))))
+                }
+            }
+        };
+        let ol = origin(prev_last)?;
+        let or = origin(next_first)?;
+        runs[i].origin_left = ol;
+        runs[i].origin_right = or;
+    }
+    lens.finish("run lengths")?;
+    agents.finish()?;
+    counters.finish()?;
+    ref_agents.finish()?;
+    ref_counters.finish("reference counters")?;
+    Ok((runs, content))
 }
 
 impl<C: Content> Sequence<C> {
     /// Encodes the full state: the runs in document order (ids, origins, deleted flag) and the
-    /// live content, MessagePack-encoded.
+    /// live content, in columns (LEB128, run-length, deltas; deflated when smaller).
     pub fn encode_state(&self) -> Vec<u8> {
-        let mut replicas: Vec<ReplicaId> = Vec::with_capacity(self.ids.replica_count());
-        let mut table = std::collections::BTreeMap::new();
-        let mut wire_id = |d: Dot| -> WireId {
-            let n = table.len() as u32;
-            let i = *table.entry(d.replica).or_insert_with(|| {
-                replicas.push(d.replica);
-                n
-            });
-            (i, d.counter)
-        };
         let mut runs = Vec::with_capacity(self.tree.run_count());
         let mut content = C::default();
         for leaf in self.tree.leaves_in_order() {
             content.append(&leaf.content);
             for r in &leaf.runs {
-                let id = wire_id(self.ids.dot_of(r.lv));
-                let ol = self.ids.opt_dot(r.ol).map(&mut wire_id);
-                let or = self.ids.opt_dot(r.or).map(&mut wire_id);
-                runs.push(WireRun(id.0, id.1, r.len(), r.deleted(), ol, or));
+                runs.push(StateRun {
+                    id: self.ids.dot_of(r.lv),
+                    len: r.len(),
+                    deleted: r.deleted(),
+                    origin_left: self.ids.opt_dot(r.ol),
+                    origin_right: self.ids.opt_dot(r.or),
+                });
             }
         }
-        let state = WireState {
-            format: FORMAT,
-            replicas,
-            runs,
-            content,
-        };
-        // Serializing plain data into a Vec cannot fail.
-        rmp_serde::to_vec(&state).unwrap_or_default()
+        write_state(&runs, &content)
     }
 
-    /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything (lengths
+    /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything (counts
     /// bounded by the bytes present, ids fresh, origins known and on the correct side, content
     /// matching the live runs); rebuilds the tree without replaying ops.
     pub fn decode_state(bytes: &[u8]) -> Result<Self, SeqError> {
-        let state: WireState<C> = rmp_serde::from_slice(bytes)?;
-        if state.format != FORMAT {
-            return Err(SeqError::Malformed("unknown snapshot format"));
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        if !state.replicas.iter().all(|r| seen.insert(*r)) {
-            return Err(SeqError::Malformed("duplicate replica in table"));
-        }
-        let dot = |(i, c): WireId| -> Result<Dot, SeqError> {
-            let r = state
-                .replicas
-                .get(i as usize)
-                .ok_or(SeqError::Malformed("replica index out of range"))?;
-            Ok(Dot::new(*r, c))
-        };
+        let (wire, content) = read_state::<C>(bytes)?;
         // Pass 1: ids, in document order (local versions follow document order).
-        let mut spans = Vec::with_capacity(state.runs.len());
+        let mut spans = Vec::with_capacity(wire.len());
         let mut next: u32 = 0;
         let mut live = 0usize;
-        for WireRun(agent, counter, len, deleted, _, _) in &state.runs {
-            let id = dot((*agent, *counter))?;
-            if *len == 0 || *len > MAX_RUN || id.counter == 0 {
+        for run in &wire {
+            if run.id.counter == 0 {
                 return Err(SeqError::Malformed("bad run length or counter"));
             }
-            if id.counter.checked_add(u64::from(*len)).is_none() {
+            if run.id.counter.checked_add(u64::from(run.len)).is_none() {
                 return Err(SeqError::Malformed("counter overflow"));
             }
             next = next
-                .checked_add(*len)
+                .checked_add(run.len)
                 .filter(|&n| n < NONE)
                 .ok_or(SeqError::CapacityExceeded)?;
-            if !deleted {
-                live += *len as usize;
+            if !run.deleted {
+                live += run.len as usize;
             }
-            spans.push((id, *len));
+            spans.push((run.id, run.len));
         }
-        if live != state.content.len() {
+        if live != content.len() {
             return Err(SeqError::Malformed(
                 "content length does not match live runs",
             ));
         }
         let ids = IdMap::from_runs(&spans).map_err(SeqError::Malformed)?;
+        drop(spans);
         // Pass 2: origins, which must be known and on the correct sides.
-        let mut runs = Vec::with_capacity(state.runs.len());
+        let mut runs = Vec::with_capacity(wire.len());
         let mut lv = 0u32;
-        for WireRun(_, _, len, deleted, ol, or) in &state.runs {
-            let resolve = |w: &Option<WireId>| -> Result<u32, SeqError> {
-                match w {
-                    None => Ok(NONE),
-                    Some(w) => {
-                        let d = dot(*w)?;
-                        ids.lv_of(d).ok_or(SeqError::UnknownId(d))
-                    }
-                }
-            };
-            let (ol, or) = (resolve(ol)?, resolve(or)?);
-            if (ol != NONE && ol >= lv) || (or != NONE && or < lv + len) {
+        let resolve = |o: Option<Dot>| -> Result<u32, SeqError> {
+            match o {
+                None => Ok(NONE),
+                Some(d) => ids.lv_of(d).ok_or(SeqError::UnknownId(d)),
+            }
+        };
+        for run in &wire {
+            let (ol, or) = (resolve(run.origin_left)?, resolve(run.origin_right)?);
+            if (ol != NONE && ol >= lv) || (or != NONE && or < lv + run.len) {
                 return Err(SeqError::Malformed("origin on the wrong side of its run"));
             }
-            runs.push(Run::new(lv, *len, ol, or, *deleted));
-            lv += len;
+            runs.push(Run::new(lv, run.len, ol, or, run.deleted));
+            lv += run.len;
         }
-        let tree = Tree::build(runs, state.content);
+        drop(wire);
+        let tree = Tree::build(runs, content);
         let mut index = LeafIndex::default();
         for (i, leaf) in tree.leaves.iter().enumerate() {
             if let (Some(first), Some(last)) = (leaf.runs.first(), leaf.runs.last()) {

@@ -2,6 +2,7 @@
 //! convergence in every delivery order, FugueMax non-interleaving, RLE, cursors, UTF-16,
 //! snapshots, and hostile inputs.
 
+use super::snapshot::{write_state, StateRun};
 use super::*;
 use crate::clock::ReplicaId;
 use proptest::prelude::*;
@@ -544,57 +545,117 @@ fn hostile_snapshots_are_errors() {
             }
         }
     }
-    // Hand-made inconsistencies.
-    let enc = |replicas: Vec<ReplicaId>, runs: Vec<snapshot_wire::Run>, content: &str| {
-        rmp_serde::to_vec(&(1u8, replicas, runs, content)).unwrap()
+    // Hand-made inconsistencies, written with the real column writer.
+    let run = |id: Dot, len: u32, ol: Option<Dot>, or: Option<Dot>| StateRun {
+        id,
+        len,
+        deleted: false,
+        origin_left: ol,
+        origin_right: or,
     };
-    use snapshot_wire::Run as W;
-    let ok = enc(vec![r(1)], vec![W(0, 1, 3, false, None, None)], "abc");
+    let enc = |runs: &[StateRun], content: &str| write_state(runs, &TextContent::from(content));
+    let ok = enc(&[run(d(1, 1), 3, None, None)], "abc");
     assert_eq!(text(&TextSeq::decode_state(&ok).unwrap()), "abc");
     let cases = [
-        enc(vec![r(1)], vec![W(0, 1, 3, false, None, None)], "ab"),
-        enc(vec![r(1)], vec![W(1, 1, 3, false, None, None)], "abc"),
-        enc(vec![r(1)], vec![W(0, 0, 3, false, None, None)], "abc"),
-        enc(vec![r(1)], vec![W(0, 1, 0, false, None, None)], ""),
-        enc(vec![r(1), r(1)], vec![W(0, 1, 1, false, None, None)], "a"),
+        enc(&[run(d(1, 1), 3, None, None)], "ab"),
+        enc(&[run(d(1, 0), 3, None, None)], "abc"),
+        enc(&[run(d(1, 1), 0, None, None)], ""),
+        enc(&[run(d(1, u64::MAX), 3, None, None)], "abc"),
         enc(
-            vec![r(1)],
-            vec![W(0, u64::MAX, 3, false, None, None)],
-            "abc",
-        ),
-        enc(
-            vec![r(1)],
-            vec![W(0, 1, 1, false, None, None), W(0, 1, 1, false, None, None)],
+            &[run(d(1, 1), 1, None, None), run(d(1, 1), 1, None, None)],
             "ab",
         ),
-        enc(vec![r(1)], vec![W(0, 1, 1, false, Some((0, 9)), None)], "a"),
-        enc(vec![r(1)], vec![W(0, 1, 1, false, Some((0, 1)), None)], "a"),
+        enc(&[run(d(1, 1), 1, Some(d(1, 9)), None)], "a"),
+        enc(&[run(d(1, 1), 1, Some(d(1, 1)), None)], "a"),
         enc(
-            vec![r(1)],
-            vec![
-                W(0, 1, 1, false, None, None),
-                W(0, 2, 1, false, None, Some((0, 1))),
+            &[
+                run(d(1, 1), 1, None, None),
+                run(d(1, 2), 1, None, Some(d(1, 1))),
             ],
             "ab",
         ),
+        enc(&[run(d(1, 1), MAX_RUN + 1, None, None)], "a"),
     ];
     for (i, bytes) in cases.iter().enumerate() {
         assert!(TextSeq::decode_state(bytes).is_err(), "case {i} accepted");
     }
 }
 
-/// The snapshot wire layout, restated for hand-made test inputs.
-mod snapshot_wire {
-    use serde::Serialize;
-    #[derive(Serialize)]
-    pub struct Run(
-        pub u32,
-        pub u64,
-        pub u32,
-        pub bool,
-        pub Option<(u32, u64)>,
-        pub Option<(u32, u64)>,
+/// The snapshot decoders reject structurally hostile bodies with typed errors: duplicate
+/// replicas, huge claimed counts, unknown versions, decompression bombs, random bytes.
+#[test]
+fn hostile_snapshot_bodies_are_typed_errors() {
+    use crate::encoding::column::{put_bytes, put_u64};
+    use crate::encoding::FormatError;
+    let body = |replicas: &[u64], runs: u64, lens: &[u8]| {
+        let mut raw = vec![2u8, 0];
+        put_u64(&mut raw, replicas.len() as u64);
+        for r in replicas {
+            raw.extend_from_slice(&r.to_le_bytes());
+        }
+        put_u64(&mut raw, runs);
+        put_bytes(&mut raw, lens);
+        for col in [&[1u8, 0][..], &[1, 0], &[4, 0], &[]] {
+            put_bytes(&mut raw, col);
+        }
+        put_bytes(&mut raw, &rmp_serde::to_vec("a").unwrap());
+        raw
+    };
+    let ok = body(&[1], 1, &[2]);
+    assert_eq!(text(&TextSeq::decode_state(&ok).unwrap()), "a");
+    assert_eq!(
+        TextSeq::decode_state(&body(&[1, 1], 1, &[2])).err(),
+        Some(SeqError::Malformed("duplicate replica in table"))
     );
+    assert!(matches!(
+        TextSeq::decode_state(&body(&[1], u64::MAX, &[2])),
+        Err(SeqError::Format(FormatError::CountTooLarge { .. }))
+    ));
+    assert!(matches!(
+        TextSeq::decode_state(&body(&[1], 2, &[2])),
+        Err(SeqError::Format(FormatError::CountTooLarge { .. }))
+    ));
+    let mut v9 = ok.clone();
+    v9[0] = 9;
+    assert_eq!(
+        TextSeq::decode_state(&v9).err(),
+        Some(SeqError::Format(FormatError::UnsupportedVersion(9)))
+    );
+    // A claimed replica count of 2^60 with 8 bytes present.
+    let mut huge = vec![2u8, 0];
+    put_u64(&mut huge, 1 << 60);
+    huge.extend_from_slice(&[0; 8]);
+    assert!(matches!(
+        TextSeq::decode_state(&huge),
+        Err(SeqError::Format(FormatError::CountTooLarge { .. }))
+    ));
+    // A decompression bomb: 8 MiB of zeros deflated to a few KiB.
+    let mut bomb = flate2::write::DeflateEncoder::new(vec![2u8, 1], flate2::Compression::best());
+    std::io::Write::write_all(&mut bomb, &vec![0u8; 8 << 20]).unwrap();
+    let bomb = bomb.finish().unwrap();
+    assert!(matches!(
+        TextSeq::decode_state(&bomb),
+        Err(SeqError::Format(FormatError::InflateLimit(_)))
+    ));
+    // Random bytes never panic.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for len in 0..400 {
+        let bytes: Vec<u8> = (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i == 0 {
+                    2
+                } else {
+                    (x >> 24) as u8
+                }
+            })
+            .collect();
+        if let Ok(s) = TextSeq::decode_state(&bytes) {
+            s.check_invariants();
+        }
+    }
 }
 
 #[test]

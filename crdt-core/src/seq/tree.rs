@@ -428,27 +428,37 @@ impl<C: Content> Tree<C> {
         runs.insert(ri + 1, tail);
     }
 
-    /// Inserts a live run with its content before run `idx` of `leaf` (extending the run before
-    /// it instead when the new run continues it), then splits the leaf if it overflows.
+    /// Inserts a run before run `idx` of `leaf`, live with its content or deleted (`content`
+    /// `None`), extending the run before it instead when the new run continues it, then splits
+    /// the leaf if it overflows.
     pub(crate) fn insert_run(
         &mut self,
         leaf: u32,
         idx: usize,
         run: Run,
-        content: &C,
+        content: Option<&C>,
         ids: &IdMap,
         index: &mut LeafIndex,
     ) {
         let off = self.content_offset(leaf, idx);
         index.set(run.lv, run.end(), leaf);
         if idx > 0 && self.leaves[leaf as usize].runs[idx - 1].can_append(&run, ids) {
-            self.extend_run(leaf, idx - 1, off, content);
+            match content {
+                Some(c) => self.extend_run(leaf, idx - 1, off, c),
+                None => {
+                    let r = &mut self.leaves[leaf as usize].runs[idx - 1];
+                    let new_len = r.len() + run.len();
+                    r.set_len(new_len);
+                }
+            }
             return;
         }
         let l = &mut self.leaves[leaf as usize];
         l.runs.insert(idx, run);
-        l.content.insert(off, content);
-        self.grow(leaf, content.len(), content.utf16_len());
+        if let Some(c) = content {
+            l.content.insert(off, c);
+            self.grow(leaf, c.len(), c.utf16_len());
+        }
         self.fix_overflow(leaf, Some(idx), index);
     }
 

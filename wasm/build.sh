@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds the browser and Node packages of crdt-wasm into wasm/pkg/{web,node}.
+#
+#   wasm/build.sh            # from anywhere in the repo
+#
+# Steps: add the wasm32 target; install wasm-bindgen-cli at exactly the version of the
+# wasm-bindgen crate in Cargo.lock (the two must match); build with the `wasm-release` profile;
+# generate the JS glue for `--target web` and `--target nodejs`; shrink with `wasm-opt -Oz` when
+# it is available (the `binaryen` npm package in wasm/package.json ships it); copy the hand-written
+# JS (provider, IndexedDB store, types) next to the web glue; write wasm/pkg/package.json.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+rustup target add wasm32-unknown-unknown >/dev/null
+
+want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' Cargo.lock)"
+if [ -z "$want" ]; then
+    echo "build.sh: no wasm-bindgen in Cargo.lock" >&2
+    exit 1
+fi
+have="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
+if [ "$have" != "$want" ]; then
+    echo "build.sh: installing wasm-bindgen-cli $want (found '${have:-none}'); this takes minutes"
+    # Not --locked: the CLI's own lock file pins a yanked crate.
+    cargo install wasm-bindgen-cli --version "$want"
+fi
+
+# CRDT_WASM_OPT_LEVEL=z trades speed for size (see wasm/README.md); the default is 3.
+CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="${CRDT_WASM_OPT_LEVEL:-3}" \
+    cargo build -p crdt-wasm --target wasm32-unknown-unknown --profile wasm-release
+target_dir="$(cargo metadata --format-version 1 --no-deps | node -e \
+    'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+wasm="$target_dir/wasm32-unknown-unknown/wasm-release/crdt_wasm.wasm"
+
+pkg="$here/pkg"
+rm -rf "$pkg"
+mkdir -p "$pkg/web" "$pkg/node"
+wasm-bindgen "$wasm" --target web --out-dir "$pkg/web"
+wasm-bindgen "$wasm" --target nodejs --out-dir "$pkg/node"
+
+wasm_opt=""
+if command -v wasm-opt >/dev/null 2>&1; then
+    wasm_opt="wasm-opt"
+elif [ -x "$here/node_modules/.bin/wasm-opt" ]; then
+    wasm_opt="$here/node_modules/.bin/wasm-opt"
+fi
+if [ -n "$wasm_opt" ]; then
+    opt() {
+        "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+            --enable-sign-ext --enable-mutable-globals --enable-reference-types \
+            --enable-multivalue "$1" -o "$1.opt"
+        mv "$1.opt" "$1"
+    }
+    web_wasm="$pkg/web/crdt_wasm_bg.wasm"
+    node_wasm="$pkg/node/crdt_wasm_bg.wasm"
+    if cmp -s "$web_wasm" "$node_wasm"; then
+        opt "$web_wasm"
+        cp "$web_wasm" "$node_wasm"
+    else
+        opt "$web_wasm"
+        opt "$node_wasm"
+    fi
+else
+    echo "build.sh: wasm-opt not found (npm install in wasm/ brings it); skipping -Oz"
+fi
+
+# The hand-written JS sits beside the web glue it imports (./crdt_wasm.js).
+if compgen -G "$here/js/*" >/dev/null; then
+    cp "$here"/js/* "$pkg/web/"
+fi
+
+version="$(awk -F'"' '/^version = / { print $2; exit }' "$root/Cargo.toml")"
+cat >"$pkg/package.json" <<JSON
+{
+  "name": "crdt-wasm",
+  "version": "$version",
+  "description": "CRDT documents that sync through a relay: a browser or Node replica of crdt-core.",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "exports": {
+    ".": {
+      "node": "./node/crdt_wasm.js",
+      "types": "./web/crdt_wasm.d.ts",
+      "default": "./web/crdt_wasm.js"
+    },
+    "./web": "./web/crdt_wasm.js",
+    "./node": "./node/crdt_wasm.js",
+    "./provider": "./web/provider.js",
+    "./idb": "./web/idb.js"
+  },
+  "files": ["web", "node"],
+  "sideEffects": false
+}
+JSON
+# The nodejs glue is CommonJS; mark its folder so inside a "type": "module" package.
+echo '{ "type": "commonjs" }' >"$pkg/node/package.json"
+
+echo "build.sh: built $pkg"
+ls -l "$pkg/web/crdt_wasm_bg.wasm" "$pkg/node/crdt_wasm_bg.wasm"
