@@ -29,10 +29,3 @@ fi
 if [ ! -d wasm/node_modules ]; then
   (cd wasm && npm ci --no-audit --no-fund)
 fi
-# The cluster tests (sync-server/tests/cluster*.rs) start their own redis-server processes.
-if ! command -v redis-server >/dev/null 2>&1; then
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-  $SUDO apt-get update
-  $SUDO apt-get install -y redis-server
-fi
