@@ -24,6 +24,11 @@ pub enum StorageConfig {
     },
     /// In memory only: everything is lost when the process exits (for tests).
     Memory,
+    /// Cluster mode: every node shares the Redis server at this URL (see `crate::cluster`).
+    Redis {
+        /// `redis://host:port[/db]`.
+        url: String,
+    },
 }
 
 /// SQLite's `synchronous` setting for the WAL database.
@@ -65,6 +70,11 @@ pub struct Config {
     /// Keep documents in memory only (nothing survives a restart; for tests).
     #[arg(long, env = "SYNC_MEMORY", conflicts_with = "database")]
     pub memory: bool,
+
+    /// Cluster mode: share documents with every relay using the Redis server at this URL
+    /// (`redis://host:port`); Redis then stores them instead of SQLite.
+    #[arg(long, env = "SYNC_REDIS", conflicts_with = "memory")]
+    pub redis: Option<String>,
 
     /// SQLite `synchronous` level: `full` fsyncs every commit, `normal` survives process crashes.
     #[arg(
@@ -265,7 +275,9 @@ impl Config {
 
     /// The storage this configuration asks for.
     pub fn storage(&self) -> StorageConfig {
-        if self.memory {
+        if let Some(url) = &self.redis {
+            StorageConfig::Redis { url: url.clone() }
+        } else if self.memory {
             StorageConfig::Memory
         } else {
             StorageConfig::Sqlite {
@@ -445,5 +457,19 @@ mod tests {
     fn memory_conflicts_with_database() {
         assert!(Config::try_parse_from(["sync-server", "--memory", "--database", "x.db"]).is_err());
         assert_eq!(Config::for_tests().storage(), StorageConfig::Memory);
+    }
+
+    #[test]
+    fn redis_selects_cluster_storage() {
+        let c = Config::parse_from(["sync-server", "--redis", "redis://127.0.0.1:6379"]);
+        assert_eq!(
+            c.storage(),
+            StorageConfig::Redis {
+                url: "redis://127.0.0.1:6379".into()
+            }
+        );
+        assert!(
+            Config::try_parse_from(["sync-server", "--memory", "--redis", "redis://x"]).is_err()
+        );
     }
 }

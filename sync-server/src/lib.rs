@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod rate_limit;

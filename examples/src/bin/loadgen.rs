@@ -13,6 +13,8 @@
 //! target/release/loadgen --connections 1000 --rooms 100 --edits-per-sec 1000 --seconds 20
 //! ```
 //! Without `--url` it starts `sync-server` (next to its own executable) in memory on a free port.
+//! `--url` may be given several times (relay nodes of one cluster): peer `i` connects to URL
+//! `i % n`, so each room's peers are spread over the nodes and deliveries cross them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,7 +44,7 @@ struct Args {
     seconds: u64,
     /// Relay URL; without it a relay is started from the sync-server binary.
     #[arg(long)]
-    url: Option<String>,
+    url: Vec<String>,
 }
 
 #[derive(Default)]
@@ -54,9 +56,9 @@ struct Stats {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let (url, relay) = match &args.url {
-        Some(url) => (url.clone(), None),
-        None => {
+    let (urls, relay) = match args.url.is_empty() {
+        false => (args.url.clone(), None),
+        true => {
             let exe = std::env::current_exe()?.with_file_name("sync-server");
             let mut child = tokio::process::Command::new(exe)
                 .args([
@@ -80,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .trim()
                 .strip_prefix("listening on ")
                 .ok_or("no address line")?;
-            (format!("ws://{addr}/sync"), Some(child))
+            (vec![format!("ws://{addr}/sync")], Some(child))
         }
     };
     let start = Instant::now();
@@ -90,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let joined = Arc::new(tokio::sync::Semaphore::new(0));
     let mut peers = Vec::new();
     for i in 0..args.connections {
-        let url = url.clone();
+        let url = urls[i % urls.len()].clone();
         let room = DocId::new(format!("load/{}", i % args.rooms))?;
         let (stats, joined, go) = (Arc::clone(&stats), Arc::clone(&joined), go_rx.clone());
         peers.push(tokio::spawn(async move {

@@ -35,9 +35,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Authorizer;
+use crate::cluster::{Backplane, ClusterError};
 use crate::config::{Config, ConfigError, StorageConfig};
 use crate::metrics::{Metrics, Rejection};
-use crate::storage::{MemoryStore, SqliteStore, Store, StoreError};
+use crate::storage::{MemoryStore, RedisStore, SqliteStore, Store, StoreError};
 
 pub use peer::ConnId;
 pub(crate) use write_gate::WriteGate;
@@ -61,6 +62,8 @@ pub(crate) struct RelayContext {
     pub write_gate: Arc<WriteGate>,
     pub next_conn: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
+    /// The cluster backplane, in cluster mode (`--redis`).
+    pub cluster: Option<Arc<Backplane>>,
 }
 
 /// Why the relay could not start.
@@ -72,6 +75,9 @@ pub enum RelayError {
     /// The store could not be opened.
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
+    /// Joining the cluster failed.
+    #[error("joining the cluster: {0}")]
+    Cluster(#[from] ClusterError),
     /// Binding or serving failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -112,23 +118,39 @@ impl Relay {
     /// Opens the configured store and starts serving.
     pub async fn start(config: Config) -> Result<Relay, RelayError> {
         config.check()?;
-        let store: Arc<dyn Store> = match config.storage() {
-            StorageConfig::Memory => Arc::new(MemoryStore::new()),
+        let (store, cluster): (Arc<dyn Store>, _) = match config.storage() {
+            StorageConfig::Memory => (Arc::new(MemoryStore::new()), None),
             StorageConfig::Sqlite { path, synchronous } => {
                 let store = SqliteStore::open(&path, synchronous)?;
                 if let Some(max) = config.maintenance.sqlite_max_bytes {
                     store.limit_size(max)?;
                 }
-                Arc::new(store)
+                (Arc::new(store), None)
+            }
+            StorageConfig::Redis { url } => {
+                let backplane = Backplane::connect(&url).await?;
+                let node = backplane.node();
+                let store = tokio::task::spawn_blocking(move || RedisStore::open(&url, node))
+                    .await
+                    .map_err(std::io::Error::other)??;
+                (Arc::new(store), Some(backplane))
             }
         };
-        Self::start_with_store(config, store).await
+        Self::start_inner(config, store, cluster).await
     }
 
     /// Starts serving with the given store.
     pub async fn start_with_store(
         config: Config,
         store: Arc<dyn Store>,
+    ) -> Result<Relay, RelayError> {
+        Self::start_inner(config, store, None).await
+    }
+
+    async fn start_inner(
+        config: Config,
+        store: Arc<dyn Store>,
+        cluster: Option<Arc<Backplane>>,
     ) -> Result<Relay, RelayError> {
         config.check()?;
         let metrics = Arc::new(Metrics::default());
@@ -158,8 +180,9 @@ impl Relay {
             rooms: rooms::Rooms::default(),
             auth,
             write_gate,
-            next_conn: AtomicU64::new(0),
+            next_conn: AtomicU64::new(cluster.as_ref().map_or(0, |c| c.first_connection_id())),
             shutdown: shutdown_rx.clone(),
+            cluster,
         });
         let router = router(Arc::clone(&ctx));
         let limits = http::HttpLimits {
@@ -208,6 +231,9 @@ impl Relay {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.server).await;
         let persister = self.persister;
         let _ = tokio::task::spawn_blocking(move || persister.finish()).await;
+        if let Some(cluster) = &self.ctx.cluster {
+            cluster.shutdown().await;
+        }
         tracing::info!("relay stopped; every accepted change is stored");
     }
 }

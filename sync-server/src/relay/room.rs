@@ -17,6 +17,10 @@
 //! - The room never waits on a peer (see [`super::peer`]).
 //! - Presence is ephemeral: kept in the sender's session, forwarded, never stored, and cleared
 //!   for the others when the sender leaves.
+//!
+//! In cluster mode the room also has a [`RoomLink`]: changes other nodes stored are applied and
+//! fanned out to every peer here (they are durable already, so they are not stored again), and
+//! presence goes to and comes from the other nodes (see [`crate::cluster`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
@@ -31,6 +35,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use super::peer::{CloseReason, ConnId, Outbound, PeerLink};
 use super::persister::{PersistMessage, PersistRequest};
 use super::RelayContext;
+use crate::cluster::{LinkInput, RoomLink};
 use crate::metrics::Rejection;
 use crate::storage::StoredDoc;
 
@@ -69,6 +74,8 @@ pub(crate) struct Room {
     persisted_tx: mpsc::UnboundedSender<(u64, bool)>,
     /// Set when storage failed: the room closes.
     failed: bool,
+    /// The tie to the other nodes, in cluster mode.
+    link: Option<RoomLink>,
 }
 
 impl Room {
@@ -77,6 +84,7 @@ impl Room {
         id: DocId,
         stored: StoredDoc,
         ctx: Arc<RelayContext>,
+        link: Option<RoomLink>,
     ) -> (Room, mpsc::UnboundedReceiver<(u64, bool)>) {
         let mut doc = match stored.snapshot.as_deref().map(Doc::load) {
             Some(Ok(doc)) => doc,
@@ -102,6 +110,7 @@ impl Room {
             held: VecDeque::new(),
             persisted_tx,
             failed: false,
+            link,
         };
         (room, persisted_rx)
     }
@@ -122,6 +131,7 @@ impl Room {
                     self.handle(command);
                 }
                 Some((ticket, ok)) = persisted.recv() => self.on_persisted(ticket, ok),
+                input = next_link_input(&mut self.link) => self.on_link(input),
                 () = sleep_until(unload_at) => {
                     if self.peers.is_empty() && self.durable == self.issued
                         && self.ctx.rooms.remove_if_idle(&self.id, &commands)
@@ -180,6 +190,7 @@ impl Room {
                         })
                     })
             })
+            .chain(self.link.iter().flat_map(RoomLink::remote_presence))
             .collect();
         self.peers.insert(conn, slot);
         match answer {
@@ -196,7 +207,14 @@ impl Room {
         let is_changes = matches!(message, Message::Changes { .. });
         let is_hello = matches!(message, Message::Hello { .. });
         let forward = match &message {
-            Message::Presence { .. } => Some(encode(&message)),
+            Message::Presence {
+                peer, clock, state, ..
+            } => {
+                if let Some(link) = &self.link {
+                    link.publish_presence(*peer, *clock, state.clone());
+                }
+                Some(encode(&message))
+            }
             _ => None,
         };
         let before = self.doc.version();
@@ -241,7 +259,7 @@ impl Room {
                 slot.hold_until = ticket;
             }
             self.persist(bytes, ticket);
-            self.fan_out(conn, at);
+            self.fan_out(Some(conn), at);
         }
         self.send_all(conn, out, None);
         if let Some(frame) = forward {
@@ -252,8 +270,14 @@ impl Room {
         }
     }
 
-    fn fan_out(&mut self, from: ConnId, at: Instant) {
-        let others: Vec<ConnId> = self.peers.keys().copied().filter(|&c| c != from).collect();
+    /// Tells every peer but `from` what the document gained.
+    fn fan_out(&mut self, from: Option<ConnId>, at: Instant) {
+        let others: Vec<ConnId> = self
+            .peers
+            .keys()
+            .copied()
+            .filter(|&c| Some(c) != from)
+            .collect();
         for other in others {
             let Some(slot) = self.peers.get_mut(&other) else {
                 continue;
@@ -306,6 +330,9 @@ impl Room {
         let peer = PeerId(conn);
         if let Some(clock) = slot.session.presence().clock(peer) {
             if slot.session.presence().get(peer).is_some() {
+                if let Some(link) = &self.link {
+                    link.publish_presence(peer, clock, None);
+                }
                 let gone = encode(&Message::Presence {
                     doc: self.id.clone(),
                     peer,
@@ -315,6 +342,56 @@ impl Room {
                 let others: Vec<ConnId> = self.peers.keys().copied().collect();
                 for other in others {
                     self.send_frame(other, gone.clone(), None);
+                }
+            }
+        }
+    }
+
+    /// Applies what the cluster link reports.
+    fn on_link(&mut self, input: LinkInput) {
+        match input {
+            LinkInput::Changes { snapshot, batches } => {
+                let at = Instant::now();
+                let before = self.doc.version();
+                if let Some(snapshot) = snapshot {
+                    match Doc::load(&snapshot) {
+                        Ok(stored) => {
+                            let missing = stored.encode_changes_since(&before);
+                            if let Err(e) = self.doc.apply_changes(&missing) {
+                                tracing::error!(doc = %self.id, error = %e, "snapshot refused");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(doc = %self.id, error = %e, "snapshot unreadable")
+                        }
+                    }
+                }
+                for batch in &batches {
+                    if let Err(e) = self.doc.apply_changes(batch) {
+                        tracing::error!(doc = %self.id, error = %e, "stored batch refused");
+                    }
+                }
+                if self.doc.version() != before {
+                    self.fan_out(None, at);
+                }
+            }
+            LinkInput::Presence(messages) => {
+                let frames: Vec<Vec<u8>> = messages.iter().map(encode).collect();
+                let peers: Vec<ConnId> = self.peers.keys().copied().collect();
+                for conn in peers {
+                    for frame in &frames {
+                        self.send_frame(conn, frame.clone(), None);
+                    }
+                }
+            }
+            LinkInput::PublishPresence => {
+                let Some(link) = &self.link else { return };
+                for slot in self.peers.values() {
+                    for (peer, clock, state) in slot.session.presence().entries() {
+                        if let Some(state) = state {
+                            link.publish_presence(peer, clock, Some(state.to_vec()));
+                        }
+                    }
                 }
             }
         }
@@ -387,6 +464,13 @@ impl Room {
             }
             tracing::debug!(doc = %self.id, conn, "dropped after a storage failure");
         }
+    }
+}
+
+async fn next_link_input(link: &mut Option<RoomLink>) -> LinkInput {
+    match link {
+        Some(link) => link.next().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::room::{Room, RoomCommand};
 use super::RelayContext;
+use crate::cluster::RoomLink;
 
 /// Commands a room queues before senders wait (messages) or joins are refused as busy.
 const ROOM_QUEUE: usize = 4096;
@@ -70,9 +71,19 @@ impl Rooms {
         let ctx = Arc::clone(ctx);
         let id = doc.clone();
         tokio::spawn(async move {
-            let store = Arc::clone(&ctx.store);
-            let load_id = id.clone();
-            let stored = tokio::task::spawn_blocking(move || store.load(&load_id)).await;
+            let (stored, link) = match &ctx.cluster {
+                // In cluster mode the room loads through its link, which subscribes first.
+                Some(backplane) => match RoomLink::open(Arc::clone(backplane), id.clone()).await {
+                    Ok((link, stored)) => (Ok(Ok(stored)), Some(link)),
+                    Err(e) => (Ok(Err(e)), None),
+                },
+                None => {
+                    let store = Arc::clone(&ctx.store);
+                    let load_id = id.clone();
+                    let loaded = tokio::task::spawn_blocking(move || store.load(&load_id)).await;
+                    (loaded, None)
+                }
+            };
             let stored = match stored {
                 Ok(Ok(stored)) => stored,
                 Ok(Err(e)) => {
@@ -89,7 +100,7 @@ impl Rooms {
             };
             ctx.metrics.rooms.fetch_add(1, Relaxed);
             tracing::debug!(doc = %id, batches = stored.batches.len(), "document loaded");
-            let (room, persisted) = Room::load(id, stored, Arc::clone(&ctx));
+            let (room, persisted) = Room::load(id, stored, Arc::clone(&ctx), link);
             room.run(rx, persisted).await;
             ctx.metrics.rooms.fetch_sub(1, Relaxed);
         });

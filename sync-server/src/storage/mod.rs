@@ -1,5 +1,6 @@
 //! Durable storage of documents: the [`Store`] trait and its backends, [`SqliteStore`] (the
-//! default, one WAL-mode database file) and [`MemoryStore`] (tests).
+//! default, one WAL-mode database file, single node), [`RedisStore`] (cluster mode: every node
+//! shares one Redis) and [`MemoryStore`] (tests).
 //!
 //! A document is stored as an optional snapshot plus a log of change batches appended after it.
 //! Each batch is what `Doc::encode_changes_since` produced for the changes one message added, so
@@ -18,11 +19,14 @@
 //! incremental changes, compacted in the background).
 
 mod memory;
+mod redis;
 mod sqlite;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
+pub(crate) use self::redis::{fetch_invocation, parse_fetched};
+pub use self::redis::{Fetched, LogEntry, RedisReplyError, RedisStore};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -50,6 +54,12 @@ pub enum StoreError {
     /// The SQLite backend failed.
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The Redis backend failed (after reconnecting for as long as it retries).
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// Redis answered something the store cannot read.
+    #[error("redis reply: {0}")]
+    RedisReply(#[from] RedisReplyError),
     /// The store is unusable (a lock was poisoned by a panic elsewhere).
     #[error("store unavailable: {0}")]
     Unavailable(String),
