@@ -125,6 +125,7 @@ pub fn check_doc_load(bytes: &[u8]) {
     for edit in local_edits() {
         // A forged snapshot may be inconsistent, so an edit may be refused; it must not panic,
         // and a refused edit changes nothing.
+        doc.commit();
         let before = fingerprint(&doc);
         if apply_edit(&mut doc, &edit).is_err() {
             doc.commit();
