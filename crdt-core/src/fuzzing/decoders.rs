@@ -10,6 +10,8 @@
 //!   reaches the same content, and a save/load round trip keeps everything.
 //! - Memory stays bounded: the fuzz targets run under a capped allocator (see `fuzz/`).
 
+use std::sync::OnceLock;
+
 use crate::clock::{Dot, ReplicaId, VersionVector};
 use crate::doc::{Change, Doc, DocError};
 use crate::encoding::{self, EncodingKind};
@@ -36,6 +38,13 @@ pub(crate) fn fingerprint(doc: &Doc) -> String {
 /// A small document with content by two replicas in every container kind, committed, with one
 /// change of a third replica waiting for its causal past: what imports are tried against.
 pub fn base_doc() -> Doc {
+    // Built once per process (fuzzers run millions of inputs), then loaded from its snapshot.
+    static SNAPSHOT: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes = SNAPSHOT.get_or_init(|| build_base_doc().save());
+    Doc::load_with_replica(bytes, ReplicaId::new(LOCAL)).expect("the base snapshot loads")
+}
+
+fn build_base_doc() -> Doc {
     let mut a = Doc::with_replica(ReplicaId::new(1));
     let mut b = Doc::with_replica(ReplicaId::new(2));
     let script_a = [
@@ -217,6 +226,12 @@ pub fn check_sync_decode(bytes: &[u8]) {
 
 /// The text [`Text::apply_encoded`] is tried against: two replicas' edits, merged.
 pub fn base_text() -> Text {
+    static SNAPSHOT: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes = SNAPSHOT.get_or_init(|| build_base_text().encode_state());
+    Text::decode_state(bytes).expect("the base snapshot loads")
+}
+
+fn build_base_text() -> Text {
     let mut a = Text::new(ReplicaId::new(1));
     let mut b = Text::new(ReplicaId::new(2));
     a.insert(0, "hello world").expect("in range");
@@ -226,13 +241,11 @@ pub fn base_text() -> Text {
     b.insert(5, ", you").expect("in range");
     a.apply_encoded(&b.encode_ops_since(a.version()))
         .expect("valid ops");
-    let mut local = Text::decode_state(&a.encode_state()).expect("a snapshot loads");
-    // Continue as another replica: a fresh Text with the same history.
-    let mut fresh = Text::new(ReplicaId::new(LOCAL));
-    fresh
-        .apply_encoded(&local.encode_ops_since(&VersionVector::new()))
+    // Continue as another replica: a fresh text fed the same history.
+    let mut local = Text::new(ReplicaId::new(LOCAL));
+    local
+        .apply_encoded(&a.encode_ops_since(&VersionVector::new()))
         .expect("a text's own history applies");
-    local = fresh;
     local
 }
 
