@@ -16,6 +16,7 @@
 //! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
 //! - [`seq`]: the sequence engine (FugueMax, run-length encoded B-tree); [`text`]: [`Text`];
 //!   [`list`]: [`List`].
+//! - `fuzzing` (feature `fuzzing`): the invariant checks of the fuzz targets and their replay.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,6 +25,8 @@ pub mod causal_context;
 pub mod clock;
 pub mod doc;
 pub mod encoding;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod list;
 pub mod seq;
 pub mod sync;

@@ -533,18 +533,7 @@ fn a_long_offline_session_merges_with_nothing_lost() {
     assert_eq!(a.counter("c").value(), 500);
 }
 
-/// One random local edit on any container kind.
-#[derive(Clone, Debug)]
-pub(crate) enum Edit {
-    TextInsert(usize, String),
-    TextDelete(usize, usize),
-    MapSet(u8, i64),
-    MapDelete(u8),
-    ListInsert(usize, i64),
-    ListDelete(usize),
-    NestedText(usize, String),
-    Counter(i64),
-}
+use crate::fuzzing::{random_edit, Edit, EventMirror};
 
 pub(crate) fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
@@ -555,50 +544,16 @@ pub(crate) fn edit() -> impl Strategy<Value = Edit> {
         (any::<usize>(), any::<i64>()).prop_map(|(p, v)| Edit::ListInsert(p, v)),
         any::<usize>().prop_map(Edit::ListDelete),
         (any::<usize>(), "[xy]{1,2}").prop_map(|(p, s)| Edit::NestedText(p, s)),
+        Just(Edit::DropNested),
+        (any::<usize>(), 0u8..3, any::<i64>()).prop_map(|(p, k, v)| Edit::ListMap(p, k, v)),
         (-5i64..5).prop_map(Edit::Counter),
+        (-5i64..5).prop_map(Edit::NestedCounter),
     ]
 }
 
-/// Applies `edit` to `doc`, mapping random positions into range.
+/// Applies `edit` to `doc` (a live document takes every edit).
 pub(crate) fn apply_edit(doc: &mut Doc, edit: &Edit) {
-    match edit {
-        Edit::TextInsert(p, s) => {
-            let len = doc.text("t").len();
-            doc.text("t").insert(p % (len + 1), s).unwrap();
-        }
-        Edit::TextDelete(p, n) => {
-            let len = doc.text("t").len();
-            if len > 0 {
-                let pos = p % len;
-                doc.text("t").delete(pos, (*n).min(len - pos)).unwrap();
-            }
-        }
-        Edit::MapSet(k, v) => doc.map("m").set(&format!("k{k}"), *v).unwrap(),
-        Edit::MapDelete(k) => doc.map("m").delete(&format!("k{k}")).unwrap(),
-        Edit::ListInsert(p, v) => {
-            let len = doc.list("l").len();
-            doc.list("l").insert(p % (len + 1), *v).unwrap();
-        }
-        Edit::ListDelete(p) => {
-            let len = doc.list("l").len();
-            if len > 0 {
-                doc.list("l").delete(p % len, 1).unwrap();
-            }
-        }
-        Edit::NestedText(p, s) => {
-            let id = match doc.map("m").get("nested") {
-                Some(Value::Container(id)) => id,
-                _ => doc
-                    .map("m")
-                    .set_container("nested", ContainerKind::Text)
-                    .unwrap(),
-            };
-            let mut t = doc.text_at(&id).unwrap();
-            let len = t.len();
-            t.insert(p % (len + 1), s).unwrap();
-        }
-        Edit::Counter(n) => doc.counter("c").increment(*n).unwrap(),
-    }
+    crate::fuzzing::apply_edit(doc, edit).unwrap();
 }
 
 proptest! {
@@ -668,24 +623,6 @@ proptest! {
     }
 }
 
-/// A random edit from the simulator's seeded source.
-fn random_edit(rng: &mut crate::sync::sim::SimRng) -> Edit {
-    let p = rng.next_u64() as usize;
-    let s: String = ["a", "b", "😀", "cd"][rng.below(4)].to_owned();
-    match rng.below(8) {
-        0 | 1 => Edit::TextInsert(p, s),
-        2 => Edit::TextDelete(p, 1 + rng.below(3)),
-        3 => Edit::MapSet(rng.below(3) as u8, rng.next_u64() as i64),
-        4 => Edit::MapDelete(rng.below(3) as u8),
-        5 => Edit::ListInsert(p, rng.below(100) as i64),
-        6 => match rng.below(3) {
-            0 => Edit::ListDelete(p),
-            _ => Edit::NestedText(p, s),
-        },
-        _ => Edit::Counter(rng.below(9) as i64 - 4),
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -713,5 +650,79 @@ proptest! {
             prop_assert_eq!(d.pending_count(), 0);
             prop_assert_eq!(&d.materialize(), &expected);
         }
+    }
+}
+
+/// The seeds the simulation at scale runs: only `SIM_SEED` when set (to replay a failure), else
+/// `0..SIM_SEEDS` (default 50; the full run is `SIM_SEEDS=10000`).
+fn sim_seeds() -> std::ops::Range<u64> {
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    match (var("SIM_SEED"), var("SIM_SEEDS")) {
+        (Some(seed), _) => seed..seed + 1,
+        (None, Some(n)) => 0..n,
+        (None, None) => 0..50,
+    }
+}
+
+/// The seeded simulation at scale: per seed, 5 peers (odd seeds: a relay-like hub and 4 clients;
+/// even seeds: a full mesh) and 1,000 scheduled steps on a hostile network (drops, duplicates,
+/// reorders, delays, disconnects, re-Hellos, partitions); about 300 steps are local transactions
+/// of 1-6 random edits on every container kind (about 1,000 edits per seed). After the network
+/// heals: equal documents, nothing pending, events that rebuild the state, save/load round trips.
+/// A failure names its seed; `SIM_SEED=n cargo test -p crdt-core at_scale` replays it.
+#[test]
+fn docs_converge_through_a_hostile_network_at_scale() {
+    use crate::sync::sim::{simulate, SimConfig};
+    for seed in sim_seeds() {
+        let config = SimConfig {
+            steps: 1000,
+            ..if seed % 2 == 1 {
+                SimConfig::star(5)
+            } else {
+                SimConfig::mesh(5)
+            }
+        };
+        let mut mirrors = Vec::new();
+        let outcome = simulate(
+            seed,
+            &config,
+            |i| {
+                let mut doc = Doc::with_replica(ReplicaId::new(i as u64 + 1));
+                mirrors.push(EventMirror::attach(&mut doc));
+                doc
+            },
+            |doc, _peer, rng| {
+                for _ in 0..1 + rng.below(6) {
+                    let edit = random_edit(rng);
+                    apply_edit(doc, &edit);
+                }
+                doc.commit();
+            },
+        );
+        let expected = format!("{:?}", outcome.docs[0].materialize());
+        for (p, (doc, mirror)) in outcome.docs.iter().zip(&mut mirrors).enumerate() {
+            let replay = format!("seed {seed}, peer {p} (replay with SIM_SEED={seed})");
+            assert_eq!(doc.pending_count(), 0, "{replay}: changes still wait");
+            assert_eq!(
+                format!("{:?}", doc.materialize()),
+                expected,
+                "{replay}: diverged"
+            );
+            mirror
+                .catch_up()
+                .unwrap_or_else(|e| panic!("{replay}: {e}"));
+            assert_eq!(
+                format!("{:?}", mirror.materialize()),
+                expected,
+                "{replay}: events disagree with the state"
+            );
+        }
+        let mut last = outcome.docs.into_iter().last().expect("five peers");
+        let loaded = Doc::load(&last.save()).expect("a saved document loads");
+        assert_eq!(
+            format!("{:?}", loaded.materialize()),
+            expected,
+            "seed {seed}: save/load"
+        );
     }
 }

@@ -806,9 +806,9 @@ impl<C: Content> Sequence<C> {
         }
     }
 
-    /// Checks every internal invariant (tests).
-    #[cfg(test)]
-    pub(crate) fn check_invariants(&self) {
+    /// Checks every internal invariant (tests and fuzzing); panics when one fails.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn check_invariants(&self) {
         self.tree.check(&self.index);
         let total: u32 = self
             .tree

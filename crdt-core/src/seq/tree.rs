@@ -714,7 +714,7 @@ impl<C: Content> Tree<C> {
     }
 
     /// Checks every structural invariant; panics with a message when one fails (tests only).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn check(&self, index: &LeafIndex) {
         let mut total = 0;
         let mut total16 = 0;

@@ -66,8 +66,8 @@ pub mod presence;
 pub mod session;
 pub mod sync_doc;
 
-#[cfg(test)]
-pub(crate) mod sim;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod sim;
 #[cfg(test)]
 pub(crate) mod test_doc;
 

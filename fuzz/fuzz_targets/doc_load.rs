@@ -1,0 +1,12 @@
+//! Fuzz target `doc_load`: see `crdt_core::fuzzing::Target::DocLoad` for the entry point and the
+//! invariants checked.
+#![no_main]
+
+use crdt_core::fuzzing::Target;
+use crdt_fuzz::CappedAllocator;
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: CappedAllocator = CappedAllocator::new();
+
+fuzz_target!(|data: &[u8]| Target::DocLoad.run(data));

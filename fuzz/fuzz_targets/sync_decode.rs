@@ -1,0 +1,12 @@
+//! Fuzz target `sync_decode`: see `crdt_core::fuzzing::Target::SyncDecode` for the entry point and the
+//! invariants checked.
+#![no_main]
+
+use crdt_core::fuzzing::Target;
+use crdt_fuzz::CappedAllocator;
+use libfuzzer_sys::fuzz_target;
+
+#[global_allocator]
+static ALLOC: CappedAllocator = CappedAllocator::new();
+
+fuzz_target!(|data: &[u8]| Target::SyncDecode.run(data));

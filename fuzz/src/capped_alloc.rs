@@ -1,0 +1,102 @@
+//! [`CappedAllocator`]: the system allocator, counting live bytes and aborting the process the
+//! moment they pass [`CAP`]. Installed as the global allocator of every fuzz target and of the
+//! regression replay test (`crdt-core/tests/fuzz_regressions.rs` includes this file), so an input
+//! that makes a decoder allocate from a claimed length instead of the bytes present is a crash
+//! with its input saved, not a slow out-of-memory.
+//!
+//! Invariant: `live` is the sum of the sizes of the allocations not yet freed (made through this
+//! allocator).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Live bytes past which the process aborts: 64 MiB.
+pub const CAP: usize = 64 << 20;
+
+/// Counts live heap bytes and aborts past [`CAP`]; see the [module docs](self).
+pub struct CappedAllocator {
+    live: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl CappedAllocator {
+    /// A fresh allocator (for a `#[global_allocator]` static).
+    pub const fn new() -> Self {
+        CappedAllocator {
+            live: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// Bytes allocated and not freed.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// The highest `live` since the last [`CappedAllocator::reset_peak`].
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    /// Starts measuring the peak from the current live bytes.
+    pub fn reset_peak(&self) {
+        self.peak.store(self.live(), Ordering::Relaxed);
+    }
+
+    fn grow(&self, by: usize) {
+        let now = self
+            .live
+            .fetch_add(by, Ordering::Relaxed)
+            .saturating_add(by);
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        if now > CAP {
+            // No allocation here: stderr is unbuffered and the message is static.
+            let _ = std::io::stderr()
+                .write_all(b"\ncapped allocator: more than 64 MiB live; a length was trusted\n");
+            std::process::abort();
+        }
+    }
+
+    fn shrink(&self, by: usize) {
+        self.live.fetch_sub(by, Ordering::Relaxed);
+    }
+}
+
+impl Default for CappedAllocator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the counting
+// around it touches only atomics and never the memory handed out.
+unsafe impl GlobalAlloc for CappedAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.grow(layout.size());
+        // SAFETY: forwarded as received; the caller upholds `alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        self.grow(layout.size());
+        // SAFETY: as in `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        self.shrink(layout.size());
+        // SAFETY: `ptr` came from `System` with this layout (every allocation goes through it).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            self.grow(new_size - layout.size());
+        } else {
+            self.shrink(layout.size() - new_size);
+        }
+        // SAFETY: as in `dealloc`; the caller upholds `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
