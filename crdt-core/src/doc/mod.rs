@@ -43,14 +43,12 @@ mod change;
 mod event;
 mod handles;
 mod oplog;
-mod state;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod value;
 
 use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
@@ -59,10 +57,11 @@ pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::encoding::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
 use crate::encoding::{self, DecodeError, EncodingKind};
 use crate::seq::SeqError;
 use oplog::OpLog;
-use state::{ContainerState, DocState, MapEntry, ParentLink, RawPatch};
+use state::{ContainerState, DocState, ParentLink, RawPatch};
 
 /// Why a document operation failed. Nothing is changed when one is returned, except where a
 /// variant says otherwise.
@@ -414,7 +413,7 @@ impl Doc {
     /// version `since` lacks.
     pub fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
         let changes = self.log.changes_since(since);
-        encoding::encode(EncodingKind::Changes, &changes)
+        encoding::encode_changes(changes)
     }
 
     /// Applies encoded changes from any peer, in any order, any number of times.
@@ -426,7 +425,7 @@ impl Doc {
     /// [`DocError::Rejected`] after the rest of the batch is applied.
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<ApplyOutcome, DocError> {
         self.commit();
-        let changes: Vec<Change> = encoding::decode(EncodingKind::Changes, bytes)?;
+        let changes: Vec<Change> = encoding::decode_changes(bytes)?;
         for change in &changes {
             change.validate()?;
         }
@@ -496,7 +495,7 @@ impl Doc {
             containers,
             parents,
         };
-        encoding::encode(EncodingKind::Snapshot, &snapshot)
+        encoding::frame(EncodingKind::Snapshot, &snapshot::encode_raw(&snapshot))
     }
 
     /// Loads a snapshot made by [`Doc::save`], with a fresh random replica id (so that two
@@ -508,7 +507,8 @@ impl Doc {
     /// Loads a snapshot and continues as replica `replica`. Only reuse the id that saved it
     /// when no other copy of that replica is alive.
     pub fn load_with_replica(bytes: &[u8], replica: ReplicaId) -> Result<Doc, DocError> {
-        let snapshot: Snapshot = encoding::decode(EncodingKind::Snapshot, bytes)?;
+        let snapshot: Snapshot =
+            snapshot::decode_raw(&encoding::unframe(EncodingKind::Snapshot, bytes)?)?;
         for change in snapshot.changes.iter().chain(&snapshot.pending) {
             change.validate()?;
         }
@@ -595,15 +595,6 @@ fn to_causal(change: Change) -> CausalChange<Change> {
     }
 }
 
-/// One container in a snapshot.
-#[derive(Serialize, Deserialize)]
-enum ContainerSnapshot {
-    Map(Vec<(String, Vec<MapEntry>)>),
-    List(#[serde(with = "serde_bytes_vec")] Vec<u8>),
-    Text(#[serde(with = "serde_bytes_vec")] Vec<u8>),
-    Counter(i64),
-}
-
 impl ContainerSnapshot {
     fn of(state: &ContainerState) -> Self {
         match state {
@@ -649,52 +640,6 @@ impl ContainerSnapshot {
             }
             ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
         })
-    }
-}
-
-/// The snapshot body as written (borrowing the document).
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    version: &'a VersionVector,
-    changes: &'a [Change],
-    pending: Vec<&'a Change>,
-    containers: Vec<(&'a ContainerId, ContainerSnapshot)>,
-    parents: Vec<(&'a ContainerId, &'a ParentLink)>,
-}
-
-/// The snapshot body as read.
-#[derive(Deserialize)]
-struct Snapshot {
-    version: VersionVector,
-    changes: Vec<Change>,
-    pending: Vec<Change>,
-    containers: Vec<(ContainerId, ContainerSnapshot)>,
-    parents: Vec<(ContainerId, ParentLink)>,
-}
-
-/// Encodes `Vec<u8>` as a MessagePack bin, decoding it without trusting claimed lengths.
-mod serde_bytes_vec {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        d.deserialize_byte_buf(Visitor)
     }
 }
 

@@ -349,7 +349,7 @@ fn hostile_bytes_are_typed_errors_and_change_nothing() {
 }
 
 fn forged(change: Change) -> Vec<u8> {
-    encoding::encode(EncodingKind::Changes, &vec![change])
+    encoding::encode_changes([&change])
 }
 
 #[test]
@@ -408,7 +408,33 @@ fn forged_changes_are_refused_whole() {
         }],
     };
     assert!(matches!(
-        b.apply_changes(&forged(bad_width)),
+        bad_width.validate(),
+        Err(ChangeError::BadWidth { .. })
+    ));
+    // The encoding cannot even express it: a change's end is the width of its ops.
+    let decoded = encoding::decode_changes(&forged(bad_width)).unwrap();
+    assert_eq!(decoded[0].id.end, 2);
+    // An insert of nothing takes no counter: refused.
+    let empty_insert = Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 1,
+        },
+        deps: VersionVector::new(),
+        lamport: 1,
+        ops: vec![Op::Text {
+            obj: ContainerId::root("t", ContainerKind::Text),
+            op: SeqOp::Insert {
+                id: Dot::new(r, 1),
+                origin_left: None,
+                origin_right: None,
+                content: TextContent::from(""),
+            },
+        }],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(empty_insert)),
         Err(DocError::InvalidChange(_))
     ));
     // A container that was never created.
