@@ -72,20 +72,27 @@ impl<'a> TextRef<'a> {
         let content = TextContent::from(text);
         let width = crate::seq::Content::len(&content) as u64;
         let (dot, _) = self.doc.allocate(width);
+        let wanted = self.doc.state.patches_wanted;
         let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
         let op = seq.local_insert(pos, content, dot)?;
-        let patch = PatchAction::TextInsert {
-            index: pos,
-            text: text.to_owned(),
+        let patches = if wanted {
+            let patch = PatchAction::TextInsert {
+                index: pos,
+                index_utf16: crate::doc::state::utf16_of(seq, pos),
+                text: text.to_owned(),
+            };
+            vec![(self.id.clone(), patch)]
+        } else {
+            Vec::new()
         };
         self.doc.record(
             Op::Text {
                 obj: self.id.clone(),
                 op,
             },
-            vec![(self.id.clone(), patch)],
+            patches,
         );
         Ok(())
     }
@@ -99,11 +106,22 @@ impl<'a> TextRef<'a> {
         if len == 0 {
             return Ok(());
         }
+        let wanted = self.doc.state.patches_wanted;
         let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
         let ops = seq.local_delete(pos, len)?;
-        let mut patches = vec![(self.id.clone(), PatchAction::TextDelete { index: pos, len })];
+        let mut patches = if wanted {
+            let index_utf16 = crate::doc::state::utf16_of(seq, pos);
+            let action = PatchAction::TextDelete {
+                index: pos,
+                index_utf16,
+                len,
+            };
+            vec![(self.id.clone(), action)]
+        } else {
+            Vec::new()
+        };
         for op in ops {
             self.doc.allocate(1);
             self.doc.record(
@@ -388,22 +406,26 @@ impl<'a> ListRef<'a> {
                 );
             }
         }
+        let wanted = self.doc.state.patches_wanted;
         let ContainerState::List(seq) = self.doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
-        let op = seq.local_insert(pos, ListContent(stored.clone()), dot)?;
+        let patches = if wanted {
+            let action = PatchAction::ListInsert {
+                index: pos,
+                values: stored.clone(),
+            };
+            vec![(self.id.clone(), action)]
+        } else {
+            Vec::new()
+        };
+        let op = seq.local_insert(pos, ListContent(stored), dot)?;
         self.doc.record(
             Op::List {
                 obj: self.id.clone(),
                 op,
             },
-            vec![(
-                self.id.clone(),
-                PatchAction::ListInsert {
-                    index: pos,
-                    values: stored,
-                },
-            )],
+            patches,
         );
         Ok(created)
     }
@@ -458,11 +480,16 @@ impl<'a> ListRef<'a> {
         if len == 0 {
             return Ok(());
         }
+        let wanted = self.doc.state.patches_wanted;
         let ContainerState::List(seq) = self.doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
         let ops: Vec<SeqOp<ListContent<Value>>> = seq.local_delete(pos, len)?;
-        let mut patches = vec![(self.id.clone(), PatchAction::ListDelete { index: pos, len })];
+        let mut patches = if wanted {
+            vec![(self.id.clone(), PatchAction::ListDelete { index: pos, len })]
+        } else {
+            Vec::new()
+        };
         for op in ops {
             self.doc.allocate(1);
             self.doc.record(

@@ -550,7 +550,8 @@ impl Doc {
     // ----- events -----
 
     /// Calls `callback` after each local commit and each remote apply that changed something,
-    /// with patches describing what changed.
+    /// with patches describing what changed (the operations made while someone is subscribed:
+    /// a document nobody listens to builds no patches).
     pub fn subscribe(
         &mut self,
         callback: impl FnMut(&DocEvent) + Send + 'static,
@@ -558,6 +559,7 @@ impl Doc {
         let id = SubscriptionId(self.next_subscription);
         self.next_subscription += 1;
         self.subscribers.push((id, Box::new(callback)));
+        self.state.patches_wanted = true;
         id
     }
 
@@ -565,6 +567,7 @@ impl Doc {
     pub fn unsubscribe(&mut self, id: SubscriptionId) -> bool {
         let before = self.subscribers.len();
         self.subscribers.retain(|(s, _)| *s != id);
+        self.state.patches_wanted = !self.subscribers.is_empty();
         before != self.subscribers.len()
     }
 

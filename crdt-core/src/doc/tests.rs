@@ -297,6 +297,7 @@ fn events_describe_local_and_remote_changes() {
         &Some(vec![PathSegment::Root("body".into())]),
         &PatchAction::TextInsert {
             index: 0,
+            index_utf16: 0,
             text: "hi".into()
         }
     )));
@@ -309,6 +310,61 @@ fn events_describe_local_and_remote_changes() {
     b.counter("n").increment(1).unwrap();
     b.commit();
     assert_eq!(events.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn text_patches_carry_utf16_positions_for_local_and_remote_changes() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut a = doc(1);
+    a.text("t").insert(0, "😀é").unwrap();
+    a.commit();
+    let mut b = doc(2);
+    let sink = events.clone();
+    b.subscribe(move |e: &DocEvent| {
+        sink.lock()
+            .unwrap()
+            .extend(e.patches.iter().map(|p| p.action.clone()))
+    });
+    sync(&a, &mut b);
+    // Local: after the emoji (2 UTF-16 units) and "é".
+    b.text("t").insert(2, "x😀").unwrap();
+    b.text("t").delete(1, 2).unwrap();
+    b.commit();
+    a.text("t").insert(0, "ab").unwrap();
+    a.text("t").delete(3, 1).unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    let got = events.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            PatchAction::TextInsert {
+                index: 0,
+                index_utf16: 0,
+                text: "😀é".into()
+            },
+            PatchAction::TextInsert {
+                index: 2,
+                index_utf16: 3,
+                text: "x😀".into()
+            },
+            PatchAction::TextDelete {
+                index: 1,
+                index_utf16: 2,
+                len: 2
+            },
+            // Remote: "ab" at 0, then a's delete of its "é" (position 3 on a, 2 here).
+            PatchAction::TextInsert {
+                index: 0,
+                index_utf16: 0,
+                text: "ab".into()
+            },
+        ],
+        "{got:?}"
+    );
+    sync(&b, &mut a);
+    assert_eq!(a.materialize(), b.materialize());
+    assert_eq!(b.text("t").to_string(), "ab😀😀");
 }
 
 #[test]
