@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use crdt_core::{Doc, ReplicaId, VersionVector};
+use examples::replay::replay_sequential;
 use examples::trace::{bundled_trace_path, Trace};
 
 fn replay_into_doc(name: &str) {
@@ -57,6 +58,16 @@ fn replay_into_doc(name: &str) {
     let load = started.elapsed();
     assert_eq!(loaded.version(), doc.version());
     assert_eq!(loaded.materialize(), doc.materialize(), "{name}: loaded");
+    // The bare text engine on the same trace, in the same run, as the yardstick.
+    let started = Instant::now();
+    let bare = replay_sequential(&trace).expect("bare replay");
+    let bare_time = started.elapsed();
+    assert!(bare.matches());
+    println!(
+        "{name}: bare Text replay {bare_time:?} (history {} KiB); Doc/Text replay ratio {:.1}",
+        bare.encoded_bytes() / 1024,
+        replay.as_secs_f64() / bare_time.as_secs_f64()
+    );
     println!(
         "{name}: Doc replay {replay:?}, history {} KiB merged in {merge:?}, snapshot {} KiB saved+loaded in {load:?}",
         history.len() / 1024,

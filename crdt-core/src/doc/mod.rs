@@ -327,7 +327,9 @@ impl Doc {
                 start,
                 next: start,
                 lamport: self.log.max_lamport() + 1,
-                ops: Vec::new(),
+                // Most transactions hold one op (runs of typing extend it): no spare room in
+                // the history.
+                ops: Vec::with_capacity(1),
                 patches: Vec::new(),
             }
         });
@@ -379,11 +381,13 @@ impl Doc {
             start: txn.start,
             end: txn.next,
         };
+        let mut ops = txn.ops;
+        ops.shrink_to_fit();
         let change = Change {
             id,
             deps: txn.deps,
             lamport: txn.lamport,
-            ops: txn.ops,
+            ops,
         };
         self.log.push(change);
         let released = self.buffer.mark_applied(id);

@@ -96,14 +96,13 @@ impl From<SeqError> for DecodeError {
     }
 }
 
-/// The reference `deps` of a replica's next change are compared with: its previous change's
-/// deps with that change's own events added.
-fn next_reference(change: &Change) -> VersionVector {
-    let mut reference = change.deps.clone();
-    if reference.get(change.id.replica) < change.id.end - 1 {
-        reference.set(change.id.replica, change.id.end - 1);
+/// Turns the deps reference of a replica into the one its next change is compared with: the
+/// deps of `change` (which the reference equals once the stored differences are applied) with
+/// the change's own events added.
+fn advance_reference(reference: &mut VersionVector, change_id: SeqRange) {
+    if reference.get(change_id.replica) < change_id.end - 1 {
+        reference.set(change_id.replica, change_id.end - 1);
     }
-    reference
 }
 
 /// Builds the columns of a batch of changes.
@@ -116,7 +115,7 @@ struct Writer<'a> {
     keys: Vec<&'a str>,
     key_index: HashMap<&'a str, u64>,
     /// Per replica index: end of its previous change and its deps reference.
-    replica_state: Vec<(u64, Option<VersionVector>)>,
+    replica_state: Vec<(u64, VersionVector)>,
     next_lamport: u64,
     change_count: u64,
     op_count: u64,
@@ -147,7 +146,7 @@ impl<'a> Writer<'a> {
         let i = *self.replica_index.entry(r).or_insert(next);
         if i == next {
             self.replicas.push(r);
-            self.replica_state.push((1, None));
+            self.replica_state.push((1, VersionVector::new()));
         }
         i
     }
@@ -189,7 +188,7 @@ impl<'a> Writer<'a> {
         let r = self.replica(change.id.replica) as usize;
         self.change_count += 1;
         self.change_replica.push(r as u64);
-        let (expected_start, reference) = self.replica_state[r].clone();
+        let expected_start = self.replica_state[r].0;
         self.change_start
             .push(zigzag(delta(change.id.start, expected_start)));
         self.change_lamport
@@ -197,7 +196,7 @@ impl<'a> Writer<'a> {
         self.next_lamport = change.lamport.wrapping_add(change.id.len());
         self.change_ops.push(change.ops.len() as u64);
         // Entries of deps that differ from the reference (0 = absent).
-        let reference = reference.unwrap_or_default();
+        let reference = &self.replica_state[r].1;
         let mut diffs: Vec<(ReplicaId, u64, u64)> = Vec::new();
         for (replica, counter) in change.deps.iter() {
             let old = reference.get(replica);
@@ -211,12 +210,17 @@ impl<'a> Writer<'a> {
             }
         }
         self.dep_count.push(diffs.len() as u64);
-        for (replica, counter, old) in diffs {
+        for &(replica, counter, old) in &diffs {
             let i = self.replica(replica);
             self.dep_replica.push(i);
             put_i64(&mut self.dep_counter, delta(counter, old));
         }
-        self.replica_state[r] = (change.id.end, Some(next_reference(change)));
+        let (end, reference) = &mut self.replica_state[r];
+        *end = change.id.end;
+        for (replica, counter, _) in diffs {
+            reference.set(replica, counter);
+        }
+        advance_reference(reference, change.id);
         for (dot, op) in change.ops_with_dots() {
             self.op(dot, op);
         }
@@ -443,7 +447,8 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut text_rest = text;
     let mut map_values = map_values.into_iter();
     let mut list_values = list_values.into_iter();
-    let mut replica_state: Vec<(u64, Option<VersionVector>)> = vec![(1, None); replicas.len()];
+    let mut replica_state: Vec<(u64, VersionVector)> =
+        vec![(1, VersionVector::new()); replicas.len()];
     let mut next_lamport: u64 = 0;
     let mut ops_left = op_count;
     let mut last_insert: Option<(usize, Dot, Option<Dot>)> = None;
@@ -451,7 +456,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     for _ in 0..change_count {
         let ri = index_in(change_replica.next_value()?, replicas.len())?;
         let replica = replicas[ri];
-        let (expected_start, reference) = replica_state[ri].clone();
+        let expected_start = replica_state[ri].0;
         let start = add_delta(expected_start, unzigzag(change_start.next_value()?));
         let lamport = add_delta(next_lamport, unzigzag(change_lamport.next_value()?));
         let n_ops = usize::try_from(change_ops.next_value()?)
@@ -459,13 +464,14 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
             .filter(|&n| n >= 1 && n <= ops_left)
             .ok_or(DecodeError::Malformed("bad op count of a change"))?;
         ops_left -= n_ops;
-        let mut deps = reference.unwrap_or_default();
+        let reference = &mut replica_state[ri].1;
         // Every entry consumes a byte of `dep_counter`, so this loop is bounded by the input.
         for _ in 0..dep_count.next_value()? {
             let replica = replicas[index_in(dep_replica.next_value()?, replicas.len())?];
             let d = dep_counter.i64("dep counters")?;
-            deps.set(replica, add_delta(deps.get(replica), d));
+            reference.set(replica, add_delta(reference.get(replica), d));
         }
+        let deps = reference.clone();
         let mut ops = Vec::with_capacity(n_ops);
         let mut next = start;
         for _ in 0..n_ops {
@@ -592,7 +598,8 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
             ops,
         };
         next_lamport = lamport.wrapping_add(change.id.len());
-        replica_state[ri] = (change.id.end, Some(next_reference(&change)));
+        replica_state[ri].0 = change.id.end;
+        advance_reference(&mut replica_state[ri].1, change.id);
         changes.push(change);
     }
     if ops_left != 0 {
