@@ -84,3 +84,31 @@ fn sveltecomponent_through_doc() {
 fn automerge_paper_through_doc() {
     replay_into_doc("automerge-paper");
 }
+
+/// Only the local replay with a commit per transaction, for profilers
+/// (`perf record ... doc_traces-* --ignored profile_doc_replay`).
+#[test]
+#[ignore = "profiling helper"]
+fn profile_doc_replay() {
+    let Trace::Sequential(trace) =
+        Trace::load(bundled_trace_path("automerge-paper")).expect("bundled trace")
+    else {
+        panic!("automerge-paper is sequential");
+    };
+    for _ in 0..5 {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        for txn in &trace.txns {
+            let mut text = doc.text("body");
+            for patch in &txn.patches {
+                if patch.delete() > 0 {
+                    text.delete(patch.pos(), patch.delete()).expect("in bounds");
+                }
+                if !patch.insert().is_empty() {
+                    text.insert(patch.pos(), patch.insert()).expect("in bounds");
+                }
+            }
+            doc.commit();
+        }
+        assert_eq!(doc.text("body").to_string(), trace.end_content);
+    }
+}

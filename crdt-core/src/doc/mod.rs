@@ -320,23 +320,7 @@ impl Doc {
 
     /// Allocates `width` counters for a local operation and returns its dot and Lamport time.
     fn allocate(&mut self, width: u64) -> (Dot, u64) {
-        let txn = self.txn.get_or_insert_with(|| {
-            let start = self.log.version().get(self.replica) + 1;
-            Transaction {
-                deps: self.log.version().clone(),
-                start,
-                next: start,
-                lamport: self.log.max_lamport() + 1,
-                // Most transactions hold one op (runs of typing extend it): no spare room in
-                // the history.
-                ops: Vec::with_capacity(1),
-                patches: Vec::new(),
-            }
-        });
-        let dot = Dot::new(self.replica, txn.next);
-        let lamport = txn.lamport + (txn.next - txn.start);
-        txn.next += width;
-        (dot, lamport)
+        allocate(&mut self.txn, &self.log, self.replica, width)
     }
 
     /// Records a local operation (already applied to the state) and its patches.
@@ -592,6 +576,34 @@ impl Doc {
             subscriber(&event);
         }
     }
+}
+
+/// Allocates `width` counters of `replica` for a local operation in the open transaction
+/// (opened on the log's version if none is) and returns its dot and Lamport time. A function of
+/// the fields it needs, so that handles can call it while they hold a container of the state.
+fn allocate(
+    txn: &mut Option<Transaction>,
+    log: &OpLog,
+    replica: ReplicaId,
+    width: u64,
+) -> (Dot, u64) {
+    let txn = txn.get_or_insert_with(|| {
+        let start = log.version().get(replica) + 1;
+        Transaction {
+            deps: log.version().clone(),
+            start,
+            next: start,
+            lamport: log.max_lamport() + 1,
+            // Most transactions hold one op (runs of typing extend it): no spare room in the
+            // history.
+            ops: Vec::with_capacity(1),
+            patches: Vec::new(),
+        }
+    });
+    let dot = Dot::new(replica, txn.next);
+    let lamport = txn.lamport + (txn.next - txn.start);
+    txn.next += width;
+    (dot, lamport)
 }
 
 fn to_causal(change: Change) -> CausalChange<Change> {

@@ -11,7 +11,7 @@
 //! ([`DocState::check_change`]), so a change that refers to elements or containers that do not
 //! exist is refused whole and leaves the state untouched.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,10 +80,14 @@ pub(crate) struct ParentLink {
 pub(crate) type RawPatch = (ContainerId, PatchAction);
 
 /// Every container's current content.
+///
+/// Ordered maps rather than hash maps: a document has few containers, so a lookup is a couple
+/// of short comparisons (cheaper than hashing the id on every operation), with a worst case
+/// that no choice of container names by a peer can degrade.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DocState {
-    pub(crate) containers: HashMap<ContainerId, ContainerState>,
-    pub(crate) parents: HashMap<ContainerId, ParentLink>,
+    pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
+    pub(crate) parents: BTreeMap<ContainerId, ParentLink>,
     /// Whether applying operations describes them as patches (only when someone subscribed:
     /// building patches costs a string per insert).
     pub(crate) patches_wanted: bool,
