@@ -26,7 +26,10 @@
 //! | `op_key` | map op | key index | run-length |
 //! | `pred_count` | map op | number of `pred` ids | run-length |
 //! | `ref_agents` | reference | 0 for none, else replica index + 1 | run-length |
-//! | `ref_counters` | present reference | its counter minus the op's counter | zigzag varint |
+//! | `ref_counters` | `pred` id | its counter minus the op's counter | zigzag varint |
+//! | `left_counters` | present left origin | its counter minus the op's counter | zigzag, run-length |
+//! | `right_counters` | present right origin | its counter minus the left origin's (the op's when none) | zigzag, run-length |
+//! | `target_counters` | delete | first target minus the previous delete's first target | zigzag varint |
 //! | `counter_deltas` | counter op | the delta | zigzag varint |
 //! | `text` | text insert | the inserted text, all concatenated | UTF-8 |
 //! | `map_values` | map write | the new values | MessagePack array |
@@ -41,8 +44,11 @@
 //! and whose right origin it shares (typing): it stores no reference.
 //!
 //! Invariant of the decoder: nothing is allocated from a claimed length; the op count is bounded
-//! by the bytes of the body (every legitimate op costs at least one byte in a non-run-length
-//! column), every index is checked, every column is consumed exactly, and every failure is a
+//! by the bytes of the body (every legitimate op costs at least one byte outside run-length
+//! columns: text or values for inserts, a target for deletes, a value, `pred` id or delta for
+//! the others; deflate, not run-length encoding, squeezes runs of those), so are the
+//! loops over deps and `pred` ids (each entry consumes a byte of a plain varint column), every
+//! index is checked, every column is consumed exactly, and every failure is a
 //! [`DecodeError`]. Semantic checks ([`Change::validate`], causality) are the caller's.
 
 use std::collections::HashMap;
@@ -54,7 +60,7 @@ use crate::encoding::column::{
     RleWriter,
 };
 use crate::encoding::DecodeError;
-use crate::seq::ops_format::{read_replicas, RefReader};
+use crate::seq::ops_format::read_replicas;
 use crate::seq::{ListContent, SeqError, SeqOp, TextContent};
 
 /// Op kinds in the `op_head` column.
@@ -132,6 +138,11 @@ struct Writer<'a> {
     pred_count: RleWriter,
     ref_agents: RleWriter,
     ref_counters: Vec<u8>,
+    left_counters: RleWriter,
+    right_counters: RleWriter,
+    target_counters: Vec<u8>,
+    /// First target of the previous delete (backspacing and forward deletes make runs of ±1).
+    last_target: u64,
     counter_deltas: Vec<u8>,
     text: String,
     map_values: Vec<&'a NewValue>,
@@ -173,13 +184,13 @@ impl<'a> Writer<'a> {
         i
     }
 
-    fn reference(&mut self, base: u64, r: Option<Dot>) {
+    /// The agent of a reference: 0 for none, else its replica index + 1.
+    fn ref_agent(&mut self, r: Option<Dot>) {
         match r {
             None => self.ref_agents.push(0),
             Some(d) => {
                 let a = self.replica(d.replica);
                 self.ref_agents.push(a + 1);
-                put_i64(&mut self.ref_counters, delta(d.counter, base));
             }
         }
     }
@@ -244,7 +255,8 @@ impl<'a> Writer<'a> {
                 self.op_key.push(k);
                 self.pred_count.push(pred.len() as u64);
                 for p in pred {
-                    self.reference(dot.counter, Some(*p));
+                    self.ref_agent(Some(*p));
+                    put_i64(&mut self.ref_counters, delta(p.counter, dot.counter));
                 }
             }
             Op::CounterAdd { delta, .. } => {
@@ -292,15 +304,28 @@ impl<'a> Writer<'a> {
                     self.op_head.push((len << 4) | CONTINUES | insert_kind);
                 } else {
                     self.op_head.push((len << 4) | insert_kind);
-                    self.reference(dot.counter, *origin_left);
-                    self.reference(dot.counter, *origin_right);
+                    self.ref_agent(*origin_left);
+                    if let Some(left) = origin_left {
+                        self.left_counters
+                            .push(zigzag(delta(left.counter, dot.counter)));
+                    }
+                    self.ref_agent(*origin_right);
+                    if let Some(right) = origin_right {
+                        let base = origin_left.map_or(dot.counter, |l| l.counter);
+                        self.right_counters.push(zigzag(delta(right.counter, base)));
+                    }
                 }
                 let last = Dot::new(dot.replica, dot.counter.wrapping_add(len).wrapping_sub(1));
                 self.last_insert = Some((obj, last, *origin_right));
             }
             SeqOp::Delete { target, len } => {
                 self.op_head.push((len << 4) | (insert_kind + 1));
-                self.reference(dot.counter, Some(*target));
+                self.ref_agent(Some(*target));
+                put_i64(
+                    &mut self.target_counters,
+                    delta(target.counter, self.last_target),
+                );
+                self.last_target = target.counter;
             }
         }
     }
@@ -353,6 +378,9 @@ impl<'a> Writer<'a> {
             put_bytes(&mut raw, &column);
         }
         put_bytes(&mut raw, &self.ref_counters);
+        put_bytes(&mut raw, &self.left_counters.finish());
+        put_bytes(&mut raw, &self.right_counters.finish());
+        put_bytes(&mut raw, &self.target_counters);
         put_bytes(&mut raw, &self.counter_deltas);
         put_bytes(&mut raw, self.text.as_bytes());
         put_bytes(&mut raw, &msgpack(&self.map_values));
@@ -434,7 +462,19 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut op_obj = RleReader::new(r.bytes("op containers")?, "op containers");
     let mut op_key = RleReader::new(r.bytes("op keys")?, "op keys");
     let mut pred_count = RleReader::new(r.bytes("pred counts")?, "pred counts");
-    let mut refs = RefReader::new(r.bytes("reference agents")?, r.bytes("reference counters")?);
+    let mut ref_agents = RleReader::new(r.bytes("reference agents")?, "reference agents");
+    let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
+    let mut left_counters = RleReader::new(r.bytes("left origins")?, "left origins");
+    let mut right_counters = RleReader::new(r.bytes("right origins")?, "right origins");
+    let mut target_counters = ColumnReader::new(r.bytes("delete targets")?);
+    let mut last_target: u64 = 0;
+    // The replica of the next reference, or `None` for an absent one.
+    let ref_agent = |agents: &mut RleReader<'_>| -> Result<Option<ReplicaId>, DecodeError> {
+        match agents.next_value()? {
+            0 => Ok(None),
+            a => Ok(Some(replica_at(&replicas, a - 1)?)),
+        }
+    };
     let mut counter_deltas = ColumnReader::new(r.bytes("counter deltas")?);
     let text = std::str::from_utf8(r.bytes("text")?)
         .map_err(|_| DecodeError::Malformed("text is not UTF-8"))?;
@@ -492,10 +532,10 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                     let mut pred = Vec::new();
                     // Every id consumes a byte of the reference counters: bounded by the input.
                     for _ in 0..pred_count.next_value()? {
-                        pred.push(
-                            refs.next(&replicas, dot.counter)?
-                                .ok_or(DecodeError::Malformed("empty pred id"))?,
-                        );
+                        let replica = ref_agent(&mut ref_agents)?
+                            .ok_or(DecodeError::Malformed("empty pred id"))?;
+                        let d = ref_counters.i64("reference counters")?;
+                        pred.push(Dot::new(replica, add_delta(dot.counter, d)));
                     }
                     if kind == MAP_SET {
                         let value = map_values
@@ -526,10 +566,22 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                             }
                         }
                     } else {
-                        (
-                            refs.next(&replicas, dot.counter)?,
-                            refs.next(&replicas, dot.counter)?,
-                        )
+                        let left = match ref_agent(&mut ref_agents)? {
+                            None => None,
+                            Some(r) => {
+                                let d = unzigzag(left_counters.next_value()?);
+                                Some(Dot::new(r, add_delta(dot.counter, d)))
+                            }
+                        };
+                        let right = match ref_agent(&mut ref_agents)? {
+                            None => None,
+                            Some(r) => {
+                                let base = left.map_or(dot.counter, |l: Dot| l.counter);
+                                let d = unzigzag(right_counters.next_value()?);
+                                Some(Dot::new(r, add_delta(base, d)))
+                            }
+                        };
+                        (left, right)
                     };
                     let n = usize::try_from(len)
                         .map_err(|_| DecodeError::Malformed("insert too long"))?;
@@ -565,9 +617,11 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                     }
                 }
                 TEXT_DELETE | LIST_DELETE => {
-                    let target = refs
-                        .next(&replicas, dot.counter)?
+                    let replica = ref_agent(&mut ref_agents)?
                         .ok_or(DecodeError::Malformed("delete without target"))?;
+                    let d = target_counters.i64("delete targets")?;
+                    let target = Dot::new(replica, add_delta(last_target, d));
+                    last_target = target.counter;
                     if kind == TEXT_DELETE {
                         Op::Text {
                             obj,
@@ -618,7 +672,11 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     op_obj.finish()?;
     op_key.finish()?;
     pred_count.finish()?;
-    refs.finish()?;
+    ref_agents.finish()?;
+    ref_counters.finish("reference counters")?;
+    left_counters.finish()?;
+    right_counters.finish()?;
+    target_counters.finish("delete targets")?;
     counter_deltas.finish("counter deltas")?;
     if !text_rest.is_empty() || map_values.next().is_some() || list_values.next().is_some() {
         return Err(DecodeError::Malformed(
@@ -821,10 +879,24 @@ mod tests {
         assert_eq!(doc.change_count(), text.chars().count());
         // The text itself, plus a few bytes for the whole run of changes.
         assert!(raw.len() < text.len() + 200, "{} bytes", raw.len());
+        // Backspacing it all, a change per keystroke: a byte of target per delete, which
+        // deflate squeezes; within the decoder's bound of one op per body byte.
+        let n = text.chars().count();
+        for i in (0..n).rev() {
+            doc.text("body").delete(i, 1).unwrap();
+            doc.commit();
+        }
+        let bytes = doc.encode_changes_since(&VersionVector::new());
+        let decoded = decode_changes(&bytes).unwrap();
+        assert_eq!(decoded.len(), 2 * n);
+        let mut fresh = Doc::with_replica(r(2));
+        fresh.apply_changes(&bytes).unwrap();
+        assert_eq!(fresh.text("body").to_string(), "");
+        assert!(bytes.len() < text.len() / 2, "{} bytes", bytes.len());
     }
 
     /// A body of a single change with the given raw columns, for forging hostile inputs.
-    fn forged(change_count: u64, op_count: u64, columns: [&[u8]; 17]) -> Vec<u8> {
+    fn forged(change_count: u64, op_count: u64, columns: [&[u8]; 20]) -> Vec<u8> {
         let mut raw = Vec::new();
         put_u64(&mut raw, 1);
         raw.extend_from_slice(&1u64.to_le_bytes());
@@ -859,13 +931,13 @@ mod tests {
         let delete = run(1, MAP_DELETE);
         // Counts of changes or ops beyond the bytes present.
         for (changes, ops) in [(1 << 40, 1 << 40), (1, 1 << 40), (2, 1)] {
-            let body = forged(changes, ops, [empty; 17]);
+            let body = forged(changes, ops, [empty; 20]);
             assert!(decode_raw(&body).is_err());
         }
         // A change claiming 2^62 dependency entries from one run: stops at the first missing
         // counter byte.
         let huge_deps = run(1, 1 << 62);
-        let cols: [&[u8]; 17] = [
+        let cols: [&[u8]; 20] = [
             &zero,
             &zero,
             &zero,
@@ -881,6 +953,9 @@ mod tests {
             empty,
             empty,
             empty,
+            empty,
+            empty,
+            empty,
             &nil,
             &nil,
         ];
@@ -890,7 +965,7 @@ mod tests {
         );
         // A map delete claiming 2^62 preds: stops at the first missing reference.
         let huge_preds = run(1, 1 << 62);
-        let cols: [&[u8]; 17] = [
+        let cols: [&[u8]; 20] = [
             &zero,
             &zero,
             &zero,
@@ -906,6 +981,9 @@ mod tests {
             empty,
             empty,
             empty,
+            empty,
+            empty,
+            empty,
             &nil,
             &nil,
         ];
@@ -915,7 +993,7 @@ mod tests {
         );
         // A text insert claiming 2^59 characters that are not there.
         let big_insert = run(1, (1 << 59) | TEXT_INSERT);
-        let cols: [&[u8]; 17] = [
+        let cols: [&[u8]; 20] = [
             &zero,
             &zero,
             &zero,
@@ -930,6 +1008,9 @@ mod tests {
             &run(2, 0),
             empty,
             empty,
+            empty,
+            empty,
+            empty,
             b"abc",
             &nil,
             &nil,
@@ -941,9 +1022,9 @@ mod tests {
             Err(DecodeError::Malformed("text column too short"))
         );
         // Index out of the tables.
-        let cols: [&[u8]; 17] = [
+        let cols: [&[u8]; 20] = [
             &one, &zero, &zero, &one, &zero, empty, empty, &delete, &zero, &zero, &zero, empty,
-            empty, empty, empty, &nil, &nil,
+            empty, empty, empty, empty, empty, empty, &nil, &nil,
         ];
         assert_eq!(
             decode_raw(&forged(1, 1, cols)),
@@ -951,9 +1032,9 @@ mod tests {
         );
         // The same body with a valid replica index decodes (so the forgeries above are close
         // to valid ones).
-        let cols: [&[u8]; 17] = [
+        let cols: [&[u8]; 20] = [
             &zero, &zero, &zero, &one, &zero, empty, empty, &delete, &zero, &zero, &zero, empty,
-            empty, empty, empty, &nil, &nil,
+            empty, empty, empty, empty, empty, empty, &nil, &nil,
         ];
         assert_eq!(decode_raw(&forged(1, 1, cols)).unwrap().len(), 1);
     }
