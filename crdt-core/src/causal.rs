@@ -153,6 +153,9 @@ impl<P> CausalBuffer<P> {
             return Vec::new();
         }
         self.applied.set(id.replica, id.end - 1);
+        if self.waiting.is_empty() {
+            return Vec::new();
+        }
         let mut released = Vec::new();
         let mut delivery = Delivery {
             applied: 0,

@@ -153,34 +153,42 @@ impl SeqRange {
 /// A vector clock: for each replica, the highest counter of its events seen without gaps.
 ///
 /// Entries equal to zero are never stored, so two vectors that know the same events are `==`.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct VersionVector(BTreeMap<ReplicaId, u64>);
+/// Stored as a vector sorted by replica (documents have few replicas, and every change carries
+/// its deps as a version vector: a clone is one small allocation, a lookup a binary search).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct VersionVector(Vec<(ReplicaId, u64)>);
 
 impl VersionVector {
     /// The empty vector: nothing seen.
     pub fn new() -> Self {
-        VersionVector(BTreeMap::new())
+        VersionVector(Vec::new())
+    }
+
+    fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
+        self.0.binary_search_by(|(r, _)| r.cmp(&replica))
     }
 
     /// Highest contiguous counter seen from `replica` (0 when none).
     pub fn get(&self, replica: ReplicaId) -> u64 {
-        self.0.get(&replica).copied().unwrap_or(0)
+        self.find(replica).map_or(0, |i| self.0[i].1)
     }
 
     /// Sets the entry for `replica` to exactly `counter` (0 removes it).
     pub fn set(&mut self, replica: ReplicaId, counter: u64) {
-        if counter == 0 {
-            self.0.remove(&replica);
-        } else {
-            self.0.insert(replica, counter);
+        match (self.find(replica), counter) {
+            (Ok(i), 0) => {
+                self.0.remove(i);
+            }
+            (Ok(i), c) => self.0[i].1 = c,
+            (Err(_), 0) => {}
+            (Err(i), c) => self.0.insert(i, (replica, c)),
         }
     }
 
     /// Records a new local event of `replica` and returns its dot.
     pub fn increment(&mut self, replica: ReplicaId) -> Dot {
         let next = self.get(replica).saturating_add(1);
-        self.0.insert(replica, next);
+        self.set(replica, next);
         Dot::new(replica, next)
     }
 
@@ -190,7 +198,7 @@ impl VersionVector {
     /// Use a [`crate::CausalContext`] when events can arrive with gaps.
     pub fn observe(&mut self, dot: Dot) {
         if dot.counter > self.get(dot.replica) {
-            self.0.insert(dot.replica, dot.counter);
+            self.set(dot.replica, dot.counter);
         }
     }
 
@@ -201,10 +209,9 @@ impl VersionVector {
 
     /// Pointwise maximum: afterwards `self` knows everything either side knew.
     pub fn merge(&mut self, other: &VersionVector) {
-        for (&replica, &counter) in &other.0 {
-            let entry = self.0.entry(replica).or_insert(0);
-            if counter > *entry {
-                *entry = counter;
+        for &(replica, counter) in &other.0 {
+            if counter > self.get(replica) {
+                self.set(replica, counter);
             }
         }
     }
@@ -212,7 +219,7 @@ impl VersionVector {
     /// Pointwise minimum: the events both sides know.
     pub fn intersection(&self, other: &VersionVector) -> VersionVector {
         let mut out = VersionVector::new();
-        for (&replica, &counter) in &self.0 {
+        for &(replica, counter) in &self.0 {
             out.set(replica, counter.min(other.get(replica)));
         }
         out
@@ -220,7 +227,7 @@ impl VersionVector {
 
     /// True when every event known to `other` is known to `self`.
     pub fn dominates(&self, other: &VersionVector) -> bool {
-        other.0.iter().all(|(&r, &c)| self.get(r) >= c)
+        other.0.iter().all(|&(r, c)| self.get(r) >= c)
     }
 
     /// Causal comparison of the two sets of events the vectors summarise.
@@ -237,7 +244,7 @@ impl VersionVector {
     pub fn missing_from(&self, other: &VersionVector) -> Vec<SeqRange> {
         self.0
             .iter()
-            .filter_map(|(&replica, &counter)| {
+            .filter_map(|&(replica, counter)| {
                 let theirs = other.get(replica);
                 (counter > theirs).then(|| SeqRange {
                     replica,
@@ -250,7 +257,7 @@ impl VersionVector {
 
     /// Iterates `(replica, highest counter)` in replica order.
     pub fn iter(&self) -> impl Iterator<Item = (ReplicaId, u64)> + '_ {
-        self.0.iter().map(|(&r, &c)| (r, c))
+        self.0.iter().copied()
     }
 
     /// Number of replicas with at least one event seen.
@@ -265,7 +272,7 @@ impl VersionVector {
 
     /// Total number of events the vector covers.
     pub fn total_events(&self) -> u64 {
-        self.0.values().fold(0u64, |a, &c| a.saturating_add(c))
+        self.0.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c))
     }
 }
 
@@ -282,7 +289,9 @@ impl PartialOrd for VersionVector {
 
 impl fmt::Debug for VersionVector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter()).finish()
+        f.debug_map()
+            .entries(self.0.iter().map(|(r, c)| (r, c)))
+            .finish()
     }
 }
 
@@ -295,6 +304,13 @@ impl FromIterator<(ReplicaId, u64)> for VersionVector {
             }
         }
         vv
+    }
+}
+
+impl Serialize for VersionVector {
+    /// Encodes a map of replica to counter, in replica order.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(r, c)| (r, c)))
     }
 }
 

@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use crdt_core::{Doc, ReplicaId, VersionVector};
+use examples::replay::replay_sequential;
 use examples::trace::{bundled_trace_path, Trace};
 
 fn replay_into_doc(name: &str) {
@@ -57,6 +58,16 @@ fn replay_into_doc(name: &str) {
     let load = started.elapsed();
     assert_eq!(loaded.version(), doc.version());
     assert_eq!(loaded.materialize(), doc.materialize(), "{name}: loaded");
+    // The bare text engine on the same trace, in the same run, as the yardstick.
+    let started = Instant::now();
+    let bare = replay_sequential(&trace).expect("bare replay");
+    let bare_time = started.elapsed();
+    assert!(bare.matches());
+    println!(
+        "{name}: bare Text replay {bare_time:?} (history {} KiB); Doc/Text replay ratio {:.1}",
+        bare.encoded_bytes() / 1024,
+        replay.as_secs_f64() / bare_time.as_secs_f64()
+    );
     println!(
         "{name}: Doc replay {replay:?}, history {} KiB merged in {merge:?}, snapshot {} KiB saved+loaded in {load:?}",
         history.len() / 1024,
@@ -72,4 +83,32 @@ fn sveltecomponent_through_doc() {
 #[test]
 fn automerge_paper_through_doc() {
     replay_into_doc("automerge-paper");
+}
+
+/// Only the local replay with a commit per transaction, for profilers
+/// (`perf record ... doc_traces-* --ignored profile_doc_replay`).
+#[test]
+#[ignore = "profiling helper"]
+fn profile_doc_replay() {
+    let Trace::Sequential(trace) =
+        Trace::load(bundled_trace_path("automerge-paper")).expect("bundled trace")
+    else {
+        panic!("automerge-paper is sequential");
+    };
+    for _ in 0..5 {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        for txn in &trace.txns {
+            let mut text = doc.text("body");
+            for patch in &txn.patches {
+                if patch.delete() > 0 {
+                    text.delete(patch.pos(), patch.delete()).expect("in bounds");
+                }
+                if !patch.insert().is_empty() {
+                    text.insert(patch.pos(), patch.insert()).expect("in bounds");
+                }
+            }
+            doc.commit();
+        }
+        assert_eq!(doc.text("body").to_string(), trace.end_content);
+    }
 }

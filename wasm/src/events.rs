@@ -80,12 +80,12 @@ pub fn event_to_js(event: &DocEvent) -> JsValue {
                 set(&p, "action", "mapDelete");
                 set(&p, "key", key.as_str());
             }
-            PatchAction::TextInsert { index, text } => {
+            PatchAction::TextInsert { index, text, .. } => {
                 set(&p, "action", "textInsert");
                 set(&p, "index", *index as f64);
                 set(&p, "text", text.as_str());
             }
-            PatchAction::TextDelete { index, len } => {
+            PatchAction::TextDelete { index, len, .. } => {
                 set(&p, "action", "textDelete");
                 set(&p, "index", *index as f64);
                 set(&p, "len", *len as f64);

@@ -35,6 +35,9 @@ pub enum PatchAction {
     TextInsert {
         /// Position of the first inserted character.
         index: usize,
+        /// The same position in UTF-16 code units (what JavaScript strings and most editors
+        /// count), computed at the time of the change.
+        index_utf16: usize,
         /// The inserted characters.
         text: String,
     },
@@ -42,6 +45,8 @@ pub enum PatchAction {
     TextDelete {
         /// Position of the first deleted character.
         index: usize,
+        /// The same position in UTF-16 code units, computed at the time of the change.
+        index_utf16: usize,
         /// Number of characters.
         len: usize,
     },

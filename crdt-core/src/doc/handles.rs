@@ -6,7 +6,7 @@ use crate::doc::change::{NewValue, Op, MAX_KEY_LEN};
 use crate::doc::event::PatchAction;
 use crate::doc::state::{ContainerState, ParentKey, ParentLink};
 use crate::doc::value::{ContainerId, ContainerKind, Scalar, Value};
-use crate::doc::{Doc, DocError};
+use crate::doc::{allocate, Doc, DocError};
 use crate::seq::{Assoc, Cursor, ListContent, SeqError, SeqOp, Sequence, TextContent};
 
 impl Doc {
@@ -62,48 +62,66 @@ impl<'a> TextRef<'a> {
 
     /// Inserts `text` at scalar position `pos`.
     pub fn insert(&mut self, pos: usize, text: &str) -> Result<(), DocError> {
-        let len = self.len();
-        if pos > len {
-            return Err(out_of_bounds(pos, len));
+        let wanted = self.doc.state.patches_wanted;
+        // One lookup of the container for the bounds check and the insert.
+        let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
+            return Err(DocError::WrongKind(self.id.clone()));
+        };
+        if pos > seq.len() {
+            return Err(out_of_bounds(pos, seq.len()));
         }
         if text.is_empty() {
             return Ok(());
         }
         let content = TextContent::from(text);
         let width = crate::seq::Content::len(&content) as u64;
-        let (dot, _) = self.doc.allocate(width);
-        let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
-            return Err(DocError::WrongKind(self.id.clone()));
-        };
+        let (dot, _) = allocate(&mut self.doc.txn, &self.doc.log, self.doc.replica, width);
         let op = seq.local_insert(pos, content, dot)?;
-        let patch = PatchAction::TextInsert {
-            index: pos,
-            text: text.to_owned(),
+        let patches = if wanted {
+            let patch = PatchAction::TextInsert {
+                index: pos,
+                index_utf16: crate::doc::state::utf16_of(seq, pos),
+                text: text.to_owned(),
+            };
+            vec![(self.id.clone(), patch)]
+        } else {
+            Vec::new()
         };
         self.doc.record(
             Op::Text {
                 obj: self.id.clone(),
                 op,
             },
-            vec![(self.id.clone(), patch)],
+            patches,
         );
         Ok(())
     }
 
     /// Deletes `len` scalar values from `pos`.
     pub fn delete(&mut self, pos: usize, len: usize) -> Result<(), DocError> {
-        let total = self.len();
+        let wanted = self.doc.state.patches_wanted;
+        let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
+            return Err(DocError::WrongKind(self.id.clone()));
+        };
+        let total = seq.len();
         if pos.checked_add(len).is_none_or(|end| end > total) {
             return Err(out_of_bounds(pos.saturating_add(len), total));
         }
         if len == 0 {
             return Ok(());
         }
-        let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
-            return Err(DocError::WrongKind(self.id.clone()));
-        };
         let ops = seq.local_delete(pos, len)?;
-        let mut patches = vec![(self.id.clone(), PatchAction::TextDelete { index: pos, len })];
+        let mut patches = if wanted {
+            let index_utf16 = crate::doc::state::utf16_of(seq, pos);
+            let action = PatchAction::TextDelete {
+                index: pos,
+                index_utf16,
+                len,
+            };
+            vec![(self.id.clone(), action)]
+        } else {
+            Vec::new()
+        };
         for op in ops {
             self.doc.allocate(1);
             self.doc.record(
@@ -388,22 +406,26 @@ impl<'a> ListRef<'a> {
                 );
             }
         }
+        let wanted = self.doc.state.patches_wanted;
         let ContainerState::List(seq) = self.doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
-        let op = seq.local_insert(pos, ListContent(stored.clone()), dot)?;
+        let patches = if wanted {
+            let action = PatchAction::ListInsert {
+                index: pos,
+                values: stored.clone(),
+            };
+            vec![(self.id.clone(), action)]
+        } else {
+            Vec::new()
+        };
+        let op = seq.local_insert(pos, ListContent(stored), dot)?;
         self.doc.record(
             Op::List {
                 obj: self.id.clone(),
                 op,
             },
-            vec![(
-                self.id.clone(),
-                PatchAction::ListInsert {
-                    index: pos,
-                    values: stored,
-                },
-            )],
+            patches,
         );
         Ok(created)
     }
@@ -458,11 +480,16 @@ impl<'a> ListRef<'a> {
         if len == 0 {
             return Ok(());
         }
+        let wanted = self.doc.state.patches_wanted;
         let ContainerState::List(seq) = self.doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
         let ops: Vec<SeqOp<ListContent<Value>>> = seq.local_delete(pos, len)?;
-        let mut patches = vec![(self.id.clone(), PatchAction::ListDelete { index: pos, len })];
+        let mut patches = if wanted {
+            vec![(self.id.clone(), PatchAction::ListDelete { index: pos, len })]
+        } else {
+            Vec::new()
+        };
         for op in ops {
             self.doc.allocate(1);
             self.doc.record(

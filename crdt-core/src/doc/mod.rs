@@ -43,14 +43,12 @@ mod change;
 mod event;
 mod handles;
 mod oplog;
-mod state;
+pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod value;
 
 use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
@@ -59,10 +57,11 @@ pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::encoding::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
 use crate::encoding::{self, DecodeError, EncodingKind};
 use crate::seq::SeqError;
 use oplog::OpLog;
-use state::{ContainerState, DocState, MapEntry, ParentLink, RawPatch};
+use state::{ContainerState, DocState, ParentLink, RawPatch};
 
 /// Why a document operation failed. Nothing is changed when one is returned, except where a
 /// variant says otherwise.
@@ -321,21 +320,7 @@ impl Doc {
 
     /// Allocates `width` counters for a local operation and returns its dot and Lamport time.
     fn allocate(&mut self, width: u64) -> (Dot, u64) {
-        let txn = self.txn.get_or_insert_with(|| {
-            let start = self.log.version().get(self.replica) + 1;
-            Transaction {
-                deps: self.log.version().clone(),
-                start,
-                next: start,
-                lamport: self.log.max_lamport() + 1,
-                ops: Vec::new(),
-                patches: Vec::new(),
-            }
-        });
-        let dot = Dot::new(self.replica, txn.next);
-        let lamport = txn.lamport + (txn.next - txn.start);
-        txn.next += width;
-        (dot, lamport)
+        allocate(&mut self.txn, &self.log, self.replica, width)
     }
 
     /// Records a local operation (already applied to the state) and its patches.
@@ -380,11 +365,13 @@ impl Doc {
             start: txn.start,
             end: txn.next,
         };
+        let mut ops = txn.ops;
+        ops.shrink_to_fit();
         let change = Change {
             id,
             deps: txn.deps,
             lamport: txn.lamport,
-            ops: txn.ops,
+            ops,
         };
         self.log.push(change);
         let released = self.buffer.mark_applied(id);
@@ -414,7 +401,7 @@ impl Doc {
     /// version `since` lacks.
     pub fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
         let changes = self.log.changes_since(since);
-        encoding::encode(EncodingKind::Changes, &changes)
+        encoding::encode_changes(changes)
     }
 
     /// Applies encoded changes from any peer, in any order, any number of times.
@@ -426,7 +413,7 @@ impl Doc {
     /// [`DocError::Rejected`] after the rest of the batch is applied.
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<ApplyOutcome, DocError> {
         self.commit();
-        let changes: Vec<Change> = encoding::decode(EncodingKind::Changes, bytes)?;
+        let changes: Vec<Change> = encoding::decode_changes(bytes)?;
         for change in &changes {
             change.validate()?;
         }
@@ -496,7 +483,7 @@ impl Doc {
             containers,
             parents,
         };
-        encoding::encode(EncodingKind::Snapshot, &snapshot)
+        encoding::frame(EncodingKind::Snapshot, &snapshot::encode_raw(&snapshot))
     }
 
     /// Loads a snapshot made by [`Doc::save`], with a fresh random replica id (so that two
@@ -508,7 +495,8 @@ impl Doc {
     /// Loads a snapshot and continues as replica `replica`. Only reuse the id that saved it
     /// when no other copy of that replica is alive.
     pub fn load_with_replica(bytes: &[u8], replica: ReplicaId) -> Result<Doc, DocError> {
-        let snapshot: Snapshot = encoding::decode(EncodingKind::Snapshot, bytes)?;
+        let snapshot: Snapshot =
+            snapshot::decode_raw(&encoding::unframe(EncodingKind::Snapshot, bytes)?)?;
         for change in snapshot.changes.iter().chain(&snapshot.pending) {
             change.validate()?;
         }
@@ -550,7 +538,8 @@ impl Doc {
     // ----- events -----
 
     /// Calls `callback` after each local commit and each remote apply that changed something,
-    /// with patches describing what changed.
+    /// with patches describing what changed (the operations made while someone is subscribed:
+    /// a document nobody listens to builds no patches).
     pub fn subscribe(
         &mut self,
         callback: impl FnMut(&DocEvent) + Send + 'static,
@@ -558,6 +547,7 @@ impl Doc {
         let id = SubscriptionId(self.next_subscription);
         self.next_subscription += 1;
         self.subscribers.push((id, Box::new(callback)));
+        self.state.patches_wanted = true;
         id
     }
 
@@ -565,6 +555,7 @@ impl Doc {
     pub fn unsubscribe(&mut self, id: SubscriptionId) -> bool {
         let before = self.subscribers.len();
         self.subscribers.retain(|(s, _)| *s != id);
+        self.state.patches_wanted = !self.subscribers.is_empty();
         before != self.subscribers.len()
     }
 
@@ -587,21 +578,40 @@ impl Doc {
     }
 }
 
+/// Allocates `width` counters of `replica` for a local operation in the open transaction
+/// (opened on the log's version if none is) and returns its dot and Lamport time. A function of
+/// the fields it needs, so that handles can call it while they hold a container of the state.
+fn allocate(
+    txn: &mut Option<Transaction>,
+    log: &OpLog,
+    replica: ReplicaId,
+    width: u64,
+) -> (Dot, u64) {
+    let txn = txn.get_or_insert_with(|| {
+        let start = log.version().get(replica) + 1;
+        Transaction {
+            deps: log.version().clone(),
+            start,
+            next: start,
+            lamport: log.max_lamport() + 1,
+            // Most transactions hold one op (runs of typing extend it): no spare room in the
+            // history.
+            ops: Vec::with_capacity(1),
+            patches: Vec::new(),
+        }
+    });
+    let dot = Dot::new(replica, txn.next);
+    let lamport = txn.lamport + (txn.next - txn.start);
+    txn.next += width;
+    (dot, lamport)
+}
+
 fn to_causal(change: Change) -> CausalChange<Change> {
     CausalChange {
         id: change.id,
         deps: change.deps.clone(),
         payload: change,
     }
-}
-
-/// One container in a snapshot.
-#[derive(Serialize, Deserialize)]
-enum ContainerSnapshot {
-    Map(Vec<(String, Vec<MapEntry>)>),
-    List(#[serde(with = "serde_bytes_vec")] Vec<u8>),
-    Text(#[serde(with = "serde_bytes_vec")] Vec<u8>),
-    Counter(i64),
 }
 
 impl ContainerSnapshot {
@@ -649,52 +659,6 @@ impl ContainerSnapshot {
             }
             ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
         })
-    }
-}
-
-/// The snapshot body as written (borrowing the document).
-#[derive(Serialize)]
-struct SnapshotRef<'a> {
-    version: &'a VersionVector,
-    changes: &'a [Change],
-    pending: Vec<&'a Change>,
-    containers: Vec<(&'a ContainerId, ContainerSnapshot)>,
-    parents: Vec<(&'a ContainerId, &'a ParentLink)>,
-}
-
-/// The snapshot body as read.
-#[derive(Deserialize)]
-struct Snapshot {
-    version: VersionVector,
-    changes: Vec<Change>,
-    pending: Vec<Change>,
-    containers: Vec<(ContainerId, ContainerSnapshot)>,
-    parents: Vec<(ContainerId, ParentLink)>,
-}
-
-/// Encodes `Vec<u8>` as a MessagePack bin, decoding it without trusting claimed lengths.
-mod serde_bytes_vec {
-    use serde::{Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytes)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        d.deserialize_byte_buf(Visitor)
     }
 }
 

@@ -11,7 +11,7 @@
 //! ([`DocState::check_change`]), so a change that refers to elements or containers that do not
 //! exist is refused whole and leaves the state untouched.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,10 +80,17 @@ pub(crate) struct ParentLink {
 pub(crate) type RawPatch = (ContainerId, PatchAction);
 
 /// Every container's current content.
+///
+/// Ordered maps rather than hash maps: a document has few containers, so a lookup is a couple
+/// of short comparisons (cheaper than hashing the id on every operation), with a worst case
+/// that no choice of container names by a peer can degrade.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DocState {
-    pub(crate) containers: HashMap<ContainerId, ContainerState>,
-    pub(crate) parents: HashMap<ContainerId, ParentLink>,
+    pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
+    pub(crate) parents: BTreeMap<ContainerId, ParentLink>,
+    /// Whether applying operations describes them as patches (only when someone subscribed:
+    /// building patches costs a string per insert).
+    pub(crate) patches_wanted: bool,
 }
 
 impl DocState {
@@ -169,6 +176,7 @@ impl DocState {
                 },
             );
         }
+        let wanted = self.patches_wanted;
         let ContainerState::Map(map) = self.container_mut(obj)? else {
             return Err(DocError::WrongKind(obj.clone()));
         };
@@ -185,18 +193,18 @@ impl DocState {
         match entries.last() {
             Some(winner) => {
                 let changed = before != Some(winner.id);
-                let patch = PatchAction::MapPut {
-                    key: key.to_owned(),
-                    value: winner.value.clone(),
-                    conflicts: entries.len() - 1,
-                };
-                if changed || new.is_some() {
+                if wanted && (changed || new.is_some()) {
+                    let patch = PatchAction::MapPut {
+                        key: key.to_owned(),
+                        value: winner.value.clone(),
+                        conflicts: entries.len() - 1,
+                    };
                     out.push((obj.clone(), patch));
                 }
             }
             None => {
                 map.entries.remove(key);
-                if before.is_some() {
+                if wanted && before.is_some() {
                     out.push((
                         obj.clone(),
                         PatchAction::MapDelete {
@@ -309,16 +317,21 @@ impl DocState {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
                 *n = n.wrapping_add(*delta);
-                out.push((obj.clone(), PatchAction::CounterAdd { delta: *delta }));
+                if self.patches_wanted {
+                    out.push((obj.clone(), PatchAction::CounterAdd { delta: *delta }));
+                }
                 Ok(())
             }
             Op::Text { obj, op } => {
+                let wanted = self.patches_wanted;
                 let ContainerState::Text(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
                 let patches = seq.apply(op)?;
-                for patch in patches {
-                    out.push((obj.clone(), text_patch(seq, patch)));
+                if wanted {
+                    for patch in patches {
+                        out.push((obj.clone(), text_patch(seq, patch)));
+                    }
                 }
                 Ok(())
             }
@@ -339,12 +352,15 @@ impl DocState {
                         }
                     }
                 }
+                let wanted = self.patches_wanted;
                 let ContainerState::List(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
                 let patches = seq.apply(op)?;
-                for patch in patches {
-                    out.push((obj.clone(), list_patch(seq, patch)));
+                if wanted {
+                    for patch in patches {
+                        out.push((obj.clone(), list_patch(seq, patch)));
+                    }
                 }
                 Ok(())
             }
@@ -470,10 +486,22 @@ fn text_patch(seq: &Sequence<TextContent>, patch: SeqPatch) -> PatchAction {
     match patch {
         SeqPatch::Insert { pos, len } => PatchAction::TextInsert {
             index: pos,
+            index_utf16: utf16_of(seq, pos),
             text: seq.slice(pos, pos + len).into_string(),
         },
-        SeqPatch::Delete { pos, len } => PatchAction::TextDelete { index: pos, len },
+        SeqPatch::Delete { pos, len } => PatchAction::TextDelete {
+            index: pos,
+            index_utf16: utf16_of(seq, pos),
+            len,
+        },
     }
+}
+
+/// UTF-16 offset of scalar position `pos` (a position just patched, so in bounds; the length
+/// otherwise). The text before `pos` is the same before and after the patch, so this is the
+/// offset at the time of the change. O(log n).
+pub(crate) fn utf16_of(seq: &Sequence<TextContent>, pos: usize) -> usize {
+    seq.pos_to_utf16(pos).unwrap_or_else(|_| seq.utf16_len())
 }
 
 fn list_patch(seq: &Sequence<ListContent<Value>>, patch: SeqPatch) -> PatchAction {

@@ -297,6 +297,7 @@ fn events_describe_local_and_remote_changes() {
         &Some(vec![PathSegment::Root("body".into())]),
         &PatchAction::TextInsert {
             index: 0,
+            index_utf16: 0,
             text: "hi".into()
         }
     )));
@@ -309,6 +310,61 @@ fn events_describe_local_and_remote_changes() {
     b.counter("n").increment(1).unwrap();
     b.commit();
     assert_eq!(events.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn text_patches_carry_utf16_positions_for_local_and_remote_changes() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut a = doc(1);
+    a.text("t").insert(0, "😀é").unwrap();
+    a.commit();
+    let mut b = doc(2);
+    let sink = events.clone();
+    b.subscribe(move |e: &DocEvent| {
+        sink.lock()
+            .unwrap()
+            .extend(e.patches.iter().map(|p| p.action.clone()))
+    });
+    sync(&a, &mut b);
+    // Local: after the emoji (2 UTF-16 units) and "é".
+    b.text("t").insert(2, "x😀").unwrap();
+    b.text("t").delete(1, 2).unwrap();
+    b.commit();
+    a.text("t").insert(0, "ab").unwrap();
+    a.text("t").delete(3, 1).unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    let got = events.lock().unwrap().clone();
+    assert_eq!(
+        got,
+        vec![
+            PatchAction::TextInsert {
+                index: 0,
+                index_utf16: 0,
+                text: "😀é".into()
+            },
+            PatchAction::TextInsert {
+                index: 2,
+                index_utf16: 3,
+                text: "x😀".into()
+            },
+            PatchAction::TextDelete {
+                index: 1,
+                index_utf16: 2,
+                len: 2
+            },
+            // Remote: "ab" at 0, then a's delete of its "é" (position 3 on a, 2 here).
+            PatchAction::TextInsert {
+                index: 0,
+                index_utf16: 0,
+                text: "ab".into()
+            },
+        ],
+        "{got:?}"
+    );
+    sync(&b, &mut a);
+    assert_eq!(a.materialize(), b.materialize());
+    assert_eq!(b.text("t").to_string(), "ab😀😀");
 }
 
 #[test]
@@ -348,8 +404,64 @@ fn hostile_bytes_are_typed_errors_and_change_nothing() {
     assert_eq!(b.version(), version);
 }
 
+#[test]
+fn bit_flips_in_a_columnar_batch_are_refused_or_applied_consistently() {
+    // A batch of every op kind from two replicas, framed without deflate so that every flip
+    // reaches the columnar decoder.
+    let mut a = doc(1);
+    a.text("t").insert(0, "hé😀").unwrap();
+    let todo = a.list("l").push_container(ContainerKind::Map).unwrap();
+    a.map_at(&todo).unwrap().set("k", 1).unwrap();
+    a.counter("c").increment(2).unwrap();
+    a.commit();
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    b.text("t").delete(1, 1).unwrap();
+    b.map("m").set("x", "y").unwrap();
+    b.commit();
+    a.map("m").delete("x").unwrap();
+    a.commit();
+    sync(&b, &mut a);
+    a.list("l").delete(0, 1).unwrap();
+    a.commit();
+    let changes = encoding::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
+    let raw = encoding::changes::encode_raw(&changes);
+    let frame = |raw: &[u8]| {
+        let mut out = b"CRDTC\x03\x03\x00".to_vec();
+        out.extend_from_slice(raw);
+        out
+    };
+    let mut fresh = doc(3);
+    fresh.apply_changes(&frame(&raw)).unwrap();
+    assert_eq!(fresh.materialize(), a.materialize());
+    for i in 0..raw.len() {
+        for bit in [0, 3, 7] {
+            let mut flipped = raw.clone();
+            flipped[i] ^= 1 << bit;
+            let mut d = doc(4);
+            d.text("t").insert(0, "z").unwrap();
+            d.commit();
+            let before = d.materialize();
+            match d.apply_changes(&frame(&flipped)) {
+                Err(DocError::Decode(_)) | Err(DocError::InvalidChange(_)) => {
+                    assert_eq!(
+                        d.materialize(),
+                        before,
+                        "flip {i}:{bit} changed a refusing doc"
+                    )
+                }
+                // Whatever applied leaves a document that saves and loads to itself.
+                _ => {
+                    let loaded = Doc::load(&d.save()).unwrap();
+                    assert_eq!(loaded.materialize(), d.materialize());
+                }
+            }
+        }
+    }
+}
+
 fn forged(change: Change) -> Vec<u8> {
-    encoding::encode(EncodingKind::Changes, &vec![change])
+    encoding::encode_changes([&change])
 }
 
 #[test]
@@ -408,7 +520,33 @@ fn forged_changes_are_refused_whole() {
         }],
     };
     assert!(matches!(
-        b.apply_changes(&forged(bad_width)),
+        bad_width.validate(),
+        Err(ChangeError::BadWidth { .. })
+    ));
+    // The encoding cannot even express it: a change's end is the width of its ops.
+    let decoded = encoding::decode_changes(&forged(bad_width)).unwrap();
+    assert_eq!(decoded[0].id.end, 2);
+    // An insert of nothing takes no counter: refused.
+    let empty_insert = Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 1,
+        },
+        deps: VersionVector::new(),
+        lamport: 1,
+        ops: vec![Op::Text {
+            obj: ContainerId::root("t", ContainerKind::Text),
+            op: SeqOp::Insert {
+                id: Dot::new(r, 1),
+                origin_left: None,
+                origin_right: None,
+                content: TextContent::from(""),
+            },
+        }],
+    };
+    assert!(matches!(
+        b.apply_changes(&forged(empty_insert)),
         Err(DocError::InvalidChange(_))
     ));
     // A container that was never created.
@@ -608,7 +746,7 @@ proptest! {
     /// Random bytes never panic; a doc that refused them is unchanged.
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), header in any::<bool>()) {
-        let mut input = if header { b"CRDTC\x02\x02\x00".to_vec() } else { Vec::new() };
+        let mut input = if header { b"CRDTC\x03\x03\x00".to_vec() } else { Vec::new() };
         input.extend_from_slice(&bytes);
         let mut d = doc(1);
         d.text("t").insert(0, "x").unwrap();
@@ -617,7 +755,7 @@ proptest! {
         if d.apply_changes(&input).is_err() {
             prop_assert_eq!(d.materialize(), before);
         }
-        let mut snap = b"CRDTS\x02\x02\x00".to_vec();
+        let mut snap = b"CRDTS\x03\x03\x00".to_vec();
         snap.extend_from_slice(&bytes);
         let _ = Doc::load(&snap);
     }

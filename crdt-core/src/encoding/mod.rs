@@ -8,40 +8,43 @@
 //!
 //! # Format
 //!
-//! Every encoding starts with a 6-byte header, then a MessagePack body (rmp-serde, structs as
-//! arrays):
+//! Every encoding starts with a 6-byte header, then a columnar body:
 //!
 //! | bytes | meaning |
 //! |---|---|
 //! | 0..4 | magic `b"CRDT"` |
 //! | 4 | kind: `b'C'` changes, `b'S'` snapshot |
-//! | 5 | format version, currently `2` |
-//! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the MessagePack bytes, deflated when that makes them smaller |
+//! | 5 | format version, currently `3` |
+//! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the body, deflated when that makes it smaller |
 //!
-//! * Changes body: an array of changes, each `[id, deps, lamport, ops]` where `id` is
-//!   `[replica, start, end]` (counters `start..end`), `deps` a map replica → highest counter, and
-//!   `ops` the operations (see [`Op`](crate::doc::Op)). Runs of typing are one text insert each.
-//! * Snapshot body: `[version, changes, pending, containers, parents]`: the history (so that any
-//!   peer can still be caught up), changes still waiting for their causal past, and the
-//!   materialized state of every container (texts and lists as the sequence engine's own
-//!   run-length encoded state), so that loading does not replay operations.
+//! * Changes body: a batch of changes in causal order, in the columnar format of [`changes`]
+//!   (tables of replicas, containers and keys; change columns with deltas and dependency
+//!   differences; op columns with runs of typing costing almost nothing; all text in one column).
+//! * Snapshot body ([`snapshot`]): the version, the history and the changes still waiting for
+//!   their causal past (both as change batches), and the materialized state of every container
+//!   (texts and lists as the sequence engine's own run-length encoded state), so that loading
+//!   does not replay operations.
+//!
+//! Version 2 (MessagePack bodies) is not read any more.
 //!
 //! Decoding is bounded: every length is checked against the bytes that remain before anything is
-//! allocated (MessagePack strings, byte strings and arrays are read from the input slice, and
-//! collections grow with the elements actually present). Every failure is a [`DecodeError`].
+//! allocated, and every failure is a [`DecodeError`].
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use std::borrow::Cow;
 
+use crate::doc::Change;
+
+pub(crate) mod changes;
 pub(crate) mod column;
 pub mod compress;
+pub(crate) mod snapshot;
 
 pub use column::FormatError;
 
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
 /// The current format version.
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = 3;
 
 /// What an encoding holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,26 +90,27 @@ pub enum DecodeError {
     /// Bytes remain after the body.
     #[error("{0} unexpected bytes after the body")]
     TrailingBytes(usize),
+    /// A column, count or envelope is malformed (truncated, oversized count, bad compression).
+    #[error("malformed encoding: {0}")]
+    Format(#[from] FormatError),
+    /// A decoded structure is inconsistent (an index out of range, columns that disagree).
+    #[error("malformed body: {0}")]
+    Malformed(&'static str),
 }
 
-/// Encodes `body` with the header for `kind`.
-pub(crate) fn encode<T: Serialize + ?Sized>(kind: EncodingKind, body: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+/// Wraps the raw body `raw` in the header for `kind` and the envelope.
+pub(crate) fn frame(kind: EncodingKind, raw: &[u8]) -> Vec<u8> {
+    let sealed = compress::seal(FORMAT_VERSION, raw);
+    let mut out = Vec::with_capacity(6 + sealed.len());
     out.extend_from_slice(&MAGIC);
     out.push(kind.byte());
     out.push(FORMAT_VERSION);
-    // Serializing our own types into a Vec cannot fail: every map key is a string or an integer
-    // and no Serialize impl here returns an error.
-    let raw = rmp_serde::to_vec(body).expect("encoding into a Vec cannot fail");
-    out.extend_from_slice(&compress::seal(FORMAT_VERSION, &raw));
+    out.extend_from_slice(&sealed);
     out
 }
 
-/// Checks the header for `kind` and decodes the body.
-pub(crate) fn decode<T: DeserializeOwned>(
-    kind: EncodingKind,
-    bytes: &[u8],
-) -> Result<T, DecodeError> {
+/// Checks the header for `kind` and opens the envelope: the raw body.
+pub(crate) fn unframe(kind: EncodingKind, bytes: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
     if bytes.len() < 6 {
         return Err(DecodeError::TooShort(bytes.len()));
     }
@@ -122,17 +126,17 @@ pub(crate) fn decode<T: DeserializeOwned>(
     if bytes[5] != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion(bytes[5]));
     }
-    let inflated = compress::unseal(FORMAT_VERSION, &bytes[6..])
-        .map_err(|e| DecodeError::Body(e.to_string()))?;
-    let mut body: &[u8] = &inflated;
-    let value = {
-        let mut de = rmp_serde::Deserializer::new(&mut body);
-        T::deserialize(&mut de).map_err(|e| DecodeError::Body(e.to_string()))?
-    };
-    if !body.is_empty() {
-        return Err(DecodeError::TrailingBytes(body.len()));
-    }
-    Ok(value)
+    Ok(compress::unseal(FORMAT_VERSION, &bytes[6..])?)
+}
+
+/// Encodes a batch of changes (in causal order).
+pub(crate) fn encode_changes<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<u8> {
+    frame(EncodingKind::Changes, &changes::encode_raw(changes))
+}
+
+/// Decodes a batch of changes made by [`encode_changes`]; structure only (see [`changes`]).
+pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
+    changes::decode_raw(&unframe(EncodingKind::Changes, bytes)?)
 }
 
 #[cfg(test)]
@@ -141,43 +145,43 @@ mod tests {
 
     #[test]
     fn header_errors_are_typed() {
-        let ok = encode(EncodingKind::Changes, &vec![1u32, 2, 3]);
+        let ok = frame(EncodingKind::Changes, b"body");
         assert_eq!(
-            decode::<Vec<u32>>(EncodingKind::Changes, &ok).unwrap(),
-            vec![1, 2, 3]
+            unframe(EncodingKind::Changes, &ok).unwrap().as_ref(),
+            b"body"
         );
         assert_eq!(
-            decode::<Vec<u32>>(EncodingKind::Changes, &ok[..3]),
+            unframe(EncodingKind::Changes, &ok[..3]),
             Err(DecodeError::TooShort(3))
         );
         let mut bad = ok.clone();
         bad[0] = b'X';
         assert_eq!(
-            decode::<Vec<u32>>(EncodingKind::Changes, &bad),
+            unframe(EncodingKind::Changes, &bad),
             Err(DecodeError::BadMagic)
         );
         assert!(matches!(
-            decode::<Vec<u32>>(EncodingKind::Snapshot, &ok),
+            unframe(EncodingKind::Snapshot, &ok),
             Err(DecodeError::WrongKind { .. })
         ));
         let mut v9 = ok.clone();
         v9[5] = 9;
         assert_eq!(
-            decode::<Vec<u32>>(EncodingKind::Changes, &v9),
+            unframe(EncodingKind::Changes, &v9),
             Err(DecodeError::UnsupportedVersion(9))
         );
-        let mut trailing = ok.clone();
-        trailing.push(0);
+        // The envelope's own version must match too.
+        let mut inner = ok.clone();
+        inner[6] = 2;
         assert_eq!(
-            decode::<Vec<u32>>(EncodingKind::Changes, &trailing),
-            Err(DecodeError::TrailingBytes(1))
+            unframe(EncodingKind::Changes, &inner),
+            Err(DecodeError::Format(FormatError::UnsupportedVersion(2)))
         );
-        // An array header claiming 2^32-1 elements with none present: an error, no allocation.
-        let mut huge = ok[..6].to_vec();
-        huge.extend_from_slice(&[FORMAT_VERSION, 0, 0xdd, 0xff, 0xff, 0xff, 0xff]);
-        assert!(matches!(
-            decode::<Vec<u64>>(EncodingKind::Changes, &huge),
-            Err(DecodeError::Body(_))
-        ));
+        assert_eq!(
+            unframe(EncodingKind::Changes, &ok[..6]),
+            Err(DecodeError::Format(FormatError::Truncated(
+                "envelope header"
+            )))
+        );
     }
 }

@@ -1,0 +1,201 @@
+//! The binary format of a whole document ([`Doc::save`](crate::Doc::save)): its version, its
+//! history and waiting changes in the columnar change format of [`changes`](super::changes),
+//! and the materialized state of every container, so that loading replays nothing.
+//!
+//! Body (inside the [`compress`](super::compress) envelope): the version (a count, then per
+//! entry the replica as 8 bytes LE and the counter as a varint); the history and the waiting
+//! changes (each a length-prefixed raw change batch); the containers (a count, then per container
+//! its id and its state: a kind byte, then a map's entries as MessagePack, a text's or list's
+//! sequence state ([`Sequence::encode_state`](crate::seq::Sequence::encode_state)) as a byte
+//! string, or a counter's value as a zigzag varint); the parent links (a count, then per link the
+//! child's id, the parent's id, and the key: `0` and a byte string for a map key, `1` and a dot
+//! for a list element). A container id is a byte `created << 2 | kind`, then a root's name as a
+//! byte string or a created container's dot (replica 8 bytes LE, counter varint).
+//!
+//! Invariant of the decoder: as for every format of this module, counts are bounded by the bytes
+//! that remain before anything is allocated, and every failure is a [`DecodeError`]; agreement
+//! between the parts (version and history, kinds, parents) is checked by the caller.
+
+use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::doc::state::{MapEntry, ParentKey, ParentLink};
+use crate::doc::{Change, ContainerId};
+use crate::encoding::changes::{self, kind_code, kind_from_code, msgpack};
+use crate::encoding::column::{put_bytes, put_i64, put_u64, ColumnReader};
+use crate::encoding::DecodeError;
+
+/// One container's state in a snapshot.
+pub(crate) enum ContainerSnapshot {
+    /// A map's keys and their concurrent values.
+    Map(Vec<(String, Vec<MapEntry>)>),
+    /// A list's sequence state.
+    List(Vec<u8>),
+    /// A text's sequence state.
+    Text(Vec<u8>),
+    /// A counter's value.
+    Counter(i64),
+}
+
+/// A snapshot as written, borrowing the document.
+pub(crate) struct SnapshotRef<'a> {
+    pub(crate) version: &'a VersionVector,
+    pub(crate) changes: &'a [Change],
+    pub(crate) pending: Vec<&'a Change>,
+    pub(crate) containers: Vec<(&'a ContainerId, ContainerSnapshot)>,
+    pub(crate) parents: Vec<(&'a ContainerId, &'a ParentLink)>,
+}
+
+/// A snapshot as read.
+pub(crate) struct Snapshot {
+    pub(crate) version: VersionVector,
+    pub(crate) changes: Vec<Change>,
+    pub(crate) pending: Vec<Change>,
+    pub(crate) containers: Vec<(ContainerId, ContainerSnapshot)>,
+    pub(crate) parents: Vec<(ContainerId, ParentLink)>,
+}
+
+fn put_dot(out: &mut Vec<u8>, dot: Dot) {
+    out.extend_from_slice(&dot.replica.0.to_le_bytes());
+    put_u64(out, dot.counter);
+}
+
+fn read_dot(r: &mut ColumnReader<'_>) -> Result<Dot, DecodeError> {
+    let replica = ReplicaId(r.fixed_u64("replica")?);
+    Ok(Dot::new(replica, r.u64("counter")?))
+}
+
+fn put_container_id(out: &mut Vec<u8>, id: &ContainerId) {
+    match id {
+        ContainerId::Root { name, kind } => {
+            out.push(kind_code(*kind));
+            put_bytes(out, name.as_bytes());
+        }
+        ContainerId::Created { id, kind } => {
+            out.push(4 | kind_code(*kind));
+            put_dot(out, *id);
+        }
+    }
+}
+
+fn read_container_id(r: &mut ColumnReader<'_>) -> Result<ContainerId, DecodeError> {
+    let tag = r.u8("container tag")?;
+    if tag > 7 {
+        return Err(DecodeError::Malformed("unknown container tag"));
+    }
+    let kind = kind_from_code(tag & 3)?;
+    Ok(if tag & 4 == 0 {
+        ContainerId::root(read_str(r, "root name")?, kind)
+    } else {
+        ContainerId::Created {
+            id: read_dot(r)?,
+            kind,
+        }
+    })
+}
+
+fn read_str(r: &mut ColumnReader<'_>, what: &'static str) -> Result<String, DecodeError> {
+    std::str::from_utf8(r.bytes(what)?)
+        .map(str::to_owned)
+        .map_err(|_| DecodeError::Malformed("string is not UTF-8"))
+}
+
+/// Encodes a snapshot body (without header or envelope).
+pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_u64(&mut out, s.version.len() as u64);
+    for (replica, counter) in s.version.iter() {
+        put_dot(&mut out, Dot::new(replica, counter));
+    }
+    put_bytes(&mut out, &changes::encode_raw(s.changes));
+    put_bytes(&mut out, &changes::encode_raw(s.pending.iter().copied()));
+    put_u64(&mut out, s.containers.len() as u64);
+    for (id, state) in &s.containers {
+        put_container_id(&mut out, id);
+        match state {
+            ContainerSnapshot::Map(entries) => {
+                out.push(0);
+                put_bytes(&mut out, &msgpack(entries));
+            }
+            ContainerSnapshot::List(bytes) => {
+                out.push(1);
+                put_bytes(&mut out, bytes);
+            }
+            ContainerSnapshot::Text(bytes) => {
+                out.push(2);
+                put_bytes(&mut out, bytes);
+            }
+            ContainerSnapshot::Counter(n) => {
+                out.push(3);
+                put_i64(&mut out, *n);
+            }
+        }
+    }
+    put_u64(&mut out, s.parents.len() as u64);
+    for (id, link) in &s.parents {
+        put_container_id(&mut out, id);
+        put_container_id(&mut out, &link.parent);
+        match &link.key {
+            ParentKey::Map(key) => {
+                out.push(0);
+                put_bytes(&mut out, key.as_bytes());
+            }
+            ParentKey::List(dot) => {
+                out.push(1);
+                put_dot(&mut out, *dot);
+            }
+        }
+    }
+    out
+}
+
+/// Decodes a snapshot body made by [`encode_raw`]. Structure only: the caller checks that the
+/// parts agree and validates the changes.
+pub(crate) fn decode_raw(raw: &[u8]) -> Result<Snapshot, DecodeError> {
+    let mut r = ColumnReader::new(raw);
+    let n = r.count("version entries", 9, r.remaining())?;
+    let mut version = VersionVector::new();
+    for _ in 0..n {
+        let dot = read_dot(&mut r)?;
+        if version.get(dot.replica) != 0 || dot.counter == 0 {
+            return Err(DecodeError::Malformed("bad version entry"));
+        }
+        version.set(dot.replica, dot.counter);
+    }
+    let changes = changes::decode_raw(r.bytes("history")?)?;
+    let pending = changes::decode_raw(r.bytes("waiting changes")?)?;
+    let n = r.count("containers", 3, r.remaining())?;
+    let mut containers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = read_container_id(&mut r)?;
+        let state = match r.u8("container state")? {
+            0 => ContainerSnapshot::Map(
+                rmp_serde::from_slice(r.bytes("map entries")?)
+                    .map_err(|e| DecodeError::Body(e.to_string()))?,
+            ),
+            1 => ContainerSnapshot::List(r.bytes("list state")?.to_vec()),
+            2 => ContainerSnapshot::Text(r.bytes("text state")?.to_vec()),
+            3 => ContainerSnapshot::Counter(r.i64("counter")?),
+            _ => return Err(DecodeError::Malformed("unknown container state")),
+        };
+        containers.push((id, state));
+    }
+    let n = r.count("parent links", 5, r.remaining())?;
+    let mut parents = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = read_container_id(&mut r)?;
+        let parent = read_container_id(&mut r)?;
+        let key = match r.u8("parent key")? {
+            0 => ParentKey::Map(read_str(&mut r, "parent key")?),
+            1 => ParentKey::List(read_dot(&mut r)?),
+            _ => return Err(DecodeError::Malformed("unknown parent key")),
+        };
+        parents.push((id, ParentLink { parent, key }));
+    }
+    r.finish("snapshot")?;
+    Ok(Snapshot {
+        version,
+        changes,
+        pending,
+        containers,
+        parents,
+    })
+}
