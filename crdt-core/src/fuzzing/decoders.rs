@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use crate::clock::{Dot, ReplicaId, VersionVector};
 use crate::doc::{Change, Doc, DocError};
-use crate::encoding::{self, EncodingKind};
+use crate::encoding;
 use crate::seq::{ListContent, Sequence, TextContent};
 use crate::sync;
 use crate::text::Text;
@@ -153,12 +153,12 @@ pub fn check_doc_load(bytes: &[u8]) {
 /// accepted one keeps history and state in agreement, applying it again changes nothing, and the
 /// changes that decode re-encode equivalently.
 pub fn check_apply_changes(bytes: &[u8]) {
-    if let Ok(changes) = encoding::decode::<Vec<Change>>(EncodingKind::Changes, bytes) {
-        let once = encoding::encode(EncodingKind::Changes, &changes);
+    if let Ok(changes) = encoding::decode_changes(bytes) {
+        let once = encoding::encode_changes(&changes);
         let twice: Vec<Change> =
-            encoding::decode(EncodingKind::Changes, &once).expect("re-encoded changes decode");
+            encoding::decode_changes(&once).expect("re-encoded changes decode");
         assert_eq!(
-            encoding::encode(EncodingKind::Changes, &twice),
+            encoding::encode_changes(&twice),
             once,
             "decode(encode(decode(x))) != decode(x)"
         );

@@ -67,13 +67,13 @@ impl EventMirror {
                 )
             };
             match (&patch.action, target) {
-                (PatchAction::TextInsert { index, text }, Mirrored::Text(t)) => {
+                (PatchAction::TextInsert { index, text, .. }, Mirrored::Text(t)) => {
                     if *index > t.len() {
                         return Err(bad());
                     }
                     t.splice(*index..*index, text.chars());
                 }
-                (PatchAction::TextDelete { index, len }, Mirrored::Text(t)) => {
+                (PatchAction::TextDelete { index, len, .. }, Mirrored::Text(t)) => {
                     let end = index
                         .checked_add(*len)
                         .filter(|&e| e <= t.len())
