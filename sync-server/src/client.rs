@@ -22,7 +22,10 @@ use crdt_core::{Doc, VersionVector};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::relay::WS_READ_BUFFER_BYTES;
 
 /// How a [`SyncClient`] connects.
 #[derive(Clone, Debug)]
@@ -286,7 +289,11 @@ async fn run(
     loop {
         let attempt = tokio::select! {
             _ = stop.changed() => return,
-            attempt = tokio_tungstenite::connect_async(url.as_str()) => attempt,
+            attempt = tokio_tungstenite::connect_async_with_config(
+                url.as_str(),
+                Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)),
+                false,
+            ) => attempt,
         };
         match attempt {
             Ok((socket, _)) => {

@@ -24,8 +24,18 @@ pub const MAX_INFLATED: usize = 256 << 20;
 /// Flag bit: the body is deflated.
 const DEFLATED: u8 = 1;
 
-/// Wraps `raw` in the envelope for format `version`, deflating it when that is smaller.
+/// Bodies shorter than this are stored raw without trying deflate: on a few dozen bytes it
+/// saves little, and setting up a compressor costs far more than the body (miniz_oxide zeroes
+/// about 170 KiB of tables per stream, which made a relay fanning out one small change per
+/// keystroke spend most of its time in `memset` and page faults).
+pub const MIN_DEFLATE: usize = 256;
+
+/// Wraps `raw` in the envelope for format `version`, deflating it when that is smaller (never
+/// when it is shorter than [`MIN_DEFLATE`]).
 pub(crate) fn seal(version: u8, raw: &[u8]) -> Vec<u8> {
+    if raw.len() < MIN_DEFLATE {
+        return stored(version, raw);
+    }
     let mut out = Vec::with_capacity(2 + raw.len() / 2);
     out.push(version);
     out.push(DEFLATED);
@@ -42,14 +52,17 @@ pub(crate) fn seal(version: u8, raw: &[u8]) -> Vec<u8> {
         {
             d
         }
-        _ => {
-            let mut out = Vec::with_capacity(2 + raw.len());
-            out.push(version);
-            out.push(0);
-            out.extend_from_slice(raw);
-            out
-        }
+        _ => stored(version, raw),
     }
+}
+
+/// The envelope holding `raw` as it is.
+fn stored(version: u8, raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + raw.len());
+    out.push(version);
+    out.push(0);
+    out.extend_from_slice(raw);
+    out
 }
 
 /// Opens an envelope made by `seal` for format `version`: the raw body, inflated within the
@@ -99,6 +112,13 @@ mod tests {
             Err(FormatError::Truncated("envelope header"))
         );
         assert_eq!(unseal(7, &[7, 4]), Err(FormatError::UnknownFlags(4)));
+        // Compressible but short: kept raw, as deflate costs more than it saves.
+        let short = "ab".repeat(MIN_DEFLATE / 2 - 1);
+        assert_eq!(seal(7, short.as_bytes())[1], 0);
+        assert_eq!(
+            seal(7, "ab".repeat(MIN_DEFLATE / 2).as_bytes())[1],
+            DEFLATED
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crdt_core::sync::{decode, encode, DocId, Message, SyncSession};
 use crdt_core::{Doc, Scalar, Value};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncBufReadExt;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
 #[derive(Parser, Debug)]
@@ -170,7 +171,10 @@ async fn peer(
     joined: Arc<tokio::sync::Semaphore>,
     mut go: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let config =
+        WebSocketConfig::default().read_buffer_size(sync_server::relay::WS_READ_BUFFER_BYTES);
+    let (socket, _) =
+        tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
     let (mut sink, mut stream) = socket.split();
     let mut doc = Doc::new();
     let mut session = SyncSession::new(room.clone());
