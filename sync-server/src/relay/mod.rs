@@ -9,6 +9,7 @@
 
 mod compactor;
 mod connection;
+mod encode_once;
 mod http;
 mod peer;
 mod persister;

@@ -28,10 +28,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession};
-use crdt_core::Doc;
+use crdt_core::{Doc, VersionVector};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
+use super::encode_once::EncodeOnce;
 use super::peer::{CloseReason, ConnId, Outbound, PeerLink};
 use super::persister::{PersistMessage, PersistRequest};
 use super::RelayContext;
@@ -258,8 +259,9 @@ impl Room {
             if let Some(slot) = self.peers.get_mut(&conn) {
                 slot.hold_until = ticket;
             }
+            let known = (before, bytes.clone());
             self.persist(bytes, ticket);
-            self.fan_out(Some(conn), at);
+            self.fan_out(Some(conn), at, Some(known));
         }
         self.send_all(conn, out, None);
         if let Some(frame) = forward {
@@ -270,20 +272,28 @@ impl Room {
         }
     }
 
-    /// Tells every peer but `from` what the document gained.
-    fn fan_out(&mut self, from: Option<ConnId>, at: Instant) {
-        let others: Vec<ConnId> = self
+    /// Tells every peer but `from` what the document gained. `known` is an encoding the caller
+    /// already has (the changes since a version, made for the store), so peers at that version
+    /// are answered without encoding again; each other distinct version is encoded once.
+    fn fan_out(
+        &mut self,
+        from: Option<ConnId>,
+        at: Instant,
+        known: Option<(VersionVector, Vec<u8>)>,
+    ) {
+        let view = EncodeOnce::new(&mut self.doc);
+        if let Some((since, bytes)) = known {
+            view.remember(since, bytes);
+        }
+        let answers: Vec<(ConnId, Vec<Message>)> = self
             .peers
-            .keys()
-            .copied()
-            .filter(|&c| Some(c) != from)
+            .iter_mut()
+            .filter(|(&c, _)| Some(c) != from)
+            .map(|(&c, slot)| (c, slot.session.on_local_change(&view)))
             .collect();
-        for other in others {
-            let Some(slot) = self.peers.get_mut(&other) else {
-                continue;
-            };
-            let out = slot.session.on_local_change(&self.doc);
-            self.send_all(other, out, Some(at));
+        drop(view);
+        for (conn, out) in answers {
+            self.send_all(conn, out, Some(at));
         }
     }
 
@@ -372,7 +382,7 @@ impl Room {
                     }
                 }
                 if self.doc.version() != before {
-                    self.fan_out(None, at);
+                    self.fan_out(None, at, None);
                 }
             }
             LinkInput::Presence(messages) => {
