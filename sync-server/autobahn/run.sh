@@ -22,28 +22,8 @@ done
 start=$SECONDS
 
 # Python 2.7 and wstest, at the versions of requirements.txt.
-py_version=2.7.18
-if [ -n "${AUTOBAHN_PYTHON:-}" ]; then
-  python="$AUTOBAHN_PYTHON"
-else
-  pyenv_root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
-  python="$pyenv_root/versions/$py_version/bin/python"
-  if [ ! -x "$python" ]; then
-    if ! command -v pyenv >/dev/null 2>&1; then
-      echo "autobahn: Python $py_version not found at $python and pyenv is not installed;" >&2
-      echo "  install pyenv, or set AUTOBAHN_PYTHON to a Python 2.7 interpreter" >&2
-      exit 1
-    fi
-    echo "== autobahn: installing Python $py_version with pyenv"
-    pyenv install -s "$py_version"
-  fi
-fi
+python="$(bash "$here/install.sh")"
 wstest="$(dirname "$python")/wstest"
-if [ ! -x "$wstest" ] || ! "$python" -c 'import autobahntestsuite' 2>/dev/null; then
-  echo "== autobahn: installing wstest (requirements.txt)"
-  "$python" -m pip --version >/dev/null 2>&1 || "$python" -m ensurepip
-  "$python" -m pip install -q -r "$here/requirements.txt"
-fi
 
 # The echo server on the relay's WebSocket stack, with the relay's default limits.
 echo "== autobahn: building the echo server"
