@@ -41,10 +41,10 @@ pub(crate) mod close_code {
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// Text frames are not accepted.
     pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// Policy violation: rate limit, auth, slow consumer.
-    pub const POLICY_VIOLATION: u16 = 1008;
     /// A text message or close reason that is not UTF-8.
     pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Policy violation: rate limit, auth, slow consumer.
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame over the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
 }
