@@ -5,6 +5,7 @@
 #   - wasm-bindgen-cli at the exact version of the wasm-bindgen crate in Cargo.lock (wasm/build.sh)
 #   - Debian's chromium (the real-browser tests) and redis-server (the cluster tests)
 #   - the npm dependencies of the wasm package (wasm/package-lock.json)
+#   - Python 2.7.18 (pyenv) and wstest, the Autobahn test suite (sync-server/autobahn/install.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,3 +30,5 @@ fi
 if [ ! -d wasm/node_modules ]; then
   (cd wasm && npm ci --no-audit --no-fund)
 fi
+
+bash sync-server/autobahn/install.sh >/dev/null

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project: formatting, lints, Rust unit/property/integration tests and
-# doctests, then the wasm package's Node and real-browser tests. Installs what it needs first
-# (scripts/setup.sh, idempotent). Usage: ./scripts/test.sh
+# doctests, the Autobahn WebSocket suite against the relay's WebSocket stack, then the wasm
+# package's Node and real-browser tests. Installs what it needs first (scripts/setup.sh,
+# idempotent). Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,5 +15,7 @@ echo "== cargo test"
 # The relay binary is built by the workspace tests; later steps reuse it instead of rebuilding.
 export CRDT_RELAY_BIN="$PWD/target/debug/sync-server"
 cargo test --workspace
+echo "== Autobahn WebSocket test suite (sync-server/autobahn)"
+bash sync-server/autobahn/run.sh
 echo "== wasm: build, Node and browser tests"
 bash wasm/test.sh

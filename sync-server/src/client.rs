@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::relay::WS_READ_BUFFER_BYTES;
+use crate::relay::websocket::WS_READ_BUFFER_BYTES;
 
 /// How a [`SyncClient`] connects.
 #[derive(Clone, Debug)]

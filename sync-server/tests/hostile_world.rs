@@ -124,6 +124,71 @@ async fn frames_far_over_the_limit_are_refused_before_buffering() {
     default.shutdown().await;
 }
 
+/// Opens `/sync` with a hand-written handshake, writes `frame` (raw bytes a WebSocket library
+/// would refuse to send), and returns the code of the close frame the relay answers with
+/// (skipping its pings), or `None` when it closes the TCP connection without one.
+async fn close_code_after_raw_frame(addr: std::net::SocketAddr, frame: &[u8]) -> Option<u16> {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"GET /sync HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(s.read_u8().await.unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    s.write_all(frame).await.unwrap();
+    let rest = until_eof(&mut s).await.expect("the relay closes");
+    // Server frames are unmasked and small here: [opcode, len (< 126), payload].
+    let mut at = 0;
+    while at + 2 <= rest.len() {
+        let (opcode, len) = (rest[at] & 0x0F, usize::from(rest[at + 1] & 0x7F));
+        if opcode == 0x8 && len >= 2 {
+            return Some(u16::from_be_bytes([rest[at + 2], rest[at + 3]]));
+        }
+        at += 2 + len;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_protocol_violations_fail_the_connection_with_their_close_code() {
+    let relay = relay(&[]).await;
+    let addr = relay.local_addr();
+    let masked = |first: u8, payload: &[u8]| {
+        let mut frame = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(payload);
+        frame
+    };
+    let mut big_ping = vec![0x89, 0x80 | 126, 0, 126, 0, 0, 0, 0];
+    big_ping.extend_from_slice(&[0u8; 126]);
+    let cases: [(&str, Vec<u8>, u16); 6] = [
+        ("a reserved bit", masked(0xC2, b""), 1002),
+        ("a reserved opcode", masked(0x83, b""), 1002),
+        (
+            "a continuation with nothing to continue",
+            masked(0x80, b"x"),
+            1002,
+        ),
+        ("a control frame over 125 bytes", big_ping, 1002),
+        ("an unmasked frame", vec![0x82, 0x01, 0x00], 1002),
+        (
+            "a text frame that is not UTF-8",
+            masked(0x81, &[0xC3, 0x28]),
+            1007,
+        ),
+    ];
+    for (what, frame, code) in cases {
+        let got = close_code_after_raw_frame(addr, &frame).await;
+        assert_eq!(got, Some(code), "{what}");
+    }
+    assert_eq!(relay.metrics().rejections(Rejection::BadMessage), 6);
+    relay.shutdown().await;
+}
+
 /// A Hello frame whose document id is the raw string `doc` (bypassing `DocId`'s checks).
 fn raw_hello(doc: &str) -> Ws {
     let mut frame = vec![0x94, 0x01, 0x00];

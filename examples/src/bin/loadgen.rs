@@ -171,8 +171,8 @@ async fn peer(
     joined: Arc<tokio::sync::Semaphore>,
     mut go: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let config =
-        WebSocketConfig::default().read_buffer_size(sync_server::relay::WS_READ_BUFFER_BYTES);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(sync_server::relay::websocket::WS_READ_BUFFER_BYTES);
     let (socket, _) =
         tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
     let (mut sink, mut stream) = socket.split();

@@ -20,13 +20,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use axum::extract::ws::{Message as WsMessage, WebSocket};
 use crdt_core::sync::{decode_bounded, encode, DocId, ErrorCode, Message, PeerId};
 use tokio::sync::mpsc;
 
 use super::peer::{CloseReason, ConnId, Outbound, PeerControl, PeerLink};
 use super::room::RoomCommand;
 use super::rooms::JoinError;
+use super::websocket::ReadFailure;
 use super::RelayContext;
 use crate::auth::{Access, AuthError, Grant};
 use crate::metrics::Rejection;
@@ -40,6 +41,8 @@ pub(crate) mod close_code {
     pub const PROTOCOL_ERROR: u16 = 1002;
     /// Text frames are not accepted.
     pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text message or close reason that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// Policy violation: rate limit, auth, slow consumer.
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame over the size limit.
@@ -169,12 +172,18 @@ pub(crate) async fn serve(
             }
             frame = socket.recv() => {
                 let Some(Ok(frame)) = frame else {
-                    // Closed, or a transport error (including frames past the hard size limit).
+                    // Closed, or a failed read: a transport error, or a peer that broke
+                    // RFC 6455 (including frames past the hard size limit), which fails the
+                    // connection with the status code for what it broke.
                     if let Some(Err(e)) = frame {
                         tracing::debug!(conn = id, error = %e, "socket error");
-                        if e.to_string().contains("too long") || e.to_string().contains("too big") {
-                            ctx.metrics.rejected(Rejection::TooLarge);
-                            break Some(Close::new(close_code::MESSAGE_TOO_BIG, "frame too large"));
+                        let failure = ReadFailure::of(&e);
+                        if let Some((code, reason)) = failure.close() {
+                            ctx.metrics.rejected(match failure {
+                                ReadFailure::TooLarge => Rejection::TooLarge,
+                                _ => Rejection::BadMessage,
+                            });
+                            break Some(Close::new(code, reason));
                         }
                     }
                     break None;
@@ -231,29 +240,7 @@ async fn send(socket: &mut WebSocket, frame: WsMessage, timeout: Duration) -> bo
 }
 
 async fn send_close(socket: &mut WebSocket, close: Close) {
-    let frame = CloseFrame {
-        code: close.code,
-        reason: close.reason.into(),
-    };
-    // A peer that does not read may never take the close frame: do not wait for it long.
-    if !send(
-        socket,
-        WsMessage::Close(Some(frame)),
-        Duration::from_millis(500),
-    )
-    .await
-    {
-        return;
-    }
-    // Give the peer a moment to answer the close handshake; never wait long for it.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), async {
-        while let Some(Ok(frame)) = socket.recv().await {
-            if matches!(frame, WsMessage::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
+    super::websocket::close(socket, close.code, close.reason).await;
 }
 
 /// An error to send, and how to close.

@@ -7,7 +7,8 @@
 //! a bounded time and never a thread: every connection is its own task. Accept errors (such as
 //! running out of file descriptors) pause accepting briefly instead of spinning. This is the
 //! per-connection loop `axum::serve` runs, with hyper's `http1::Builder` configured as hyper's
-//! server examples do.
+//! server examples do. It is public so the Autobahn echo server (`examples/autobahn_echo.rs`)
+//! runs on this same loop.
 
 use std::time::Duration;
 
@@ -18,22 +19,35 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::config::Limits;
+
 /// Most header lines in a request head.
 const MAX_HEADERS: usize = 100;
 
 /// Limits of the HTTP layer.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct HttpLimits {
+pub struct HttpLimits {
     /// Time to send the whole request head.
     pub head_timeout: Duration,
     /// Bytes of the request head.
     pub max_head_bytes: usize,
 }
 
+impl HttpLimits {
+    /// The HTTP limits of the relay's configuration: `--handshake-timeout-secs` and
+    /// `--max-header-bytes`.
+    pub fn of(limits: &Limits) -> HttpLimits {
+        HttpLimits {
+            head_timeout: limits.handshake_timeout(),
+            max_head_bytes: limits.max_header_bytes,
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` turns true; then stops accepting, asks open
 /// HTTP connections to finish, and returns when they have (upgraded WebSockets are separate
 /// tasks that watch the same signal).
-pub(crate) async fn serve(
+pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,

@@ -10,11 +10,12 @@
 mod compactor;
 mod connection;
 mod encode_once;
-mod http;
+pub mod http;
 mod peer;
 mod persister;
 mod room;
 mod rooms;
+pub mod websocket;
 mod write_gate;
 
 use std::net::SocketAddr;
@@ -43,13 +44,6 @@ use crate::storage::{MemoryStore, RedisStore, SqliteStore, Store, StoreError};
 
 pub use peer::ConnId;
 pub(crate) use write_gate::WriteGate;
-
-/// Capacity of each WebSocket connection's read buffer, in bytes. tungstenite's default
-/// (128 KiB) is allocated per connection and zeroed on every read, which at a thousand
-/// connections cost about 128 MiB of memory and made `memset` the relay's hottest function
-/// (a third of its CPU time under `loadgen`). Larger messages still arrive whole: they are read
-/// in more steps.
-pub const WS_READ_BUFFER_BYTES: usize = 8 << 10;
 
 /// The WebSocket subprotocol of this relay. A browser, which cannot set headers, may offer
 /// `Sec-WebSocket-Protocol: crdt-sync, token.<JWT>`: the relay selects `crdt-sync` and takes the
@@ -193,10 +187,7 @@ impl Relay {
             cluster,
         });
         let router = router(Arc::clone(&ctx));
-        let limits = http::HttpLimits {
-            head_timeout: ctx.config.limits.handshake_timeout(),
-            max_head_bytes: ctx.config.limits.max_header_bytes,
-        };
+        let limits = http::HttpLimits::of(&ctx.config.limits);
         let server = tokio::spawn(http::serve(listener, router, limits, shutdown_rx.clone()));
         let compactor = tokio::spawn(compactor::run(Arc::clone(&ctx)));
         Ok(Relay {
@@ -342,17 +333,11 @@ async fn websocket(
     let slot = ConnectionSlot(Arc::clone(&ctx.metrics));
     let token = presented_token(params.token, &headers);
     let grant = ctx.auth.grant(token.as_deref());
-    let max_frame = ctx.config.limits.max_frame_bytes;
-    // The WebSocket layer refuses a frame, or a message reassembled from fragments, more than
-    // 64 KiB above `--max-frame-bytes` before buffering it, so fragments are bounded in total
-    // size. Up to that, the connection decodes and answers a message over the limit with an
-    // `Error` and a 1009 close; beyond it the transport fails and the close is 1009 alone.
-    let hard_limit = max_frame.saturating_add(64 << 10);
-    upgrade
-        .read_buffer_size(WS_READ_BUFFER_BYTES)
+    // Up to the hard limit, the connection decodes and answers a message over
+    // `--max-frame-bytes` with an `Error` and a 1009 close; beyond it the read fails and the
+    // close is 1009 alone.
+    websocket::with_limits(upgrade, &ctx.config.limits)
         .protocols([SUBPROTOCOL])
-        .max_message_size(hard_limit)
-        .max_frame_size(hard_limit)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             connection::serve(socket, ctx, grant).await;
