@@ -85,3 +85,18 @@ pub fn body_of(doc: &Doc) -> String {
 pub fn body(client: &SyncClient, doc: &DocId) -> String {
     client.read(doc, body_of).unwrap_or_default()
 }
+
+/// Reads a relay child process's first stdout line (`listening on ADDR`) and returns the
+/// address; the child must have been spawned with piped stdout.
+pub fn listening_address(child: &mut std::process::Child) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader};
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reads the address line");
+    line.trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+}
