@@ -1,5 +1,6 @@
 //! MessagePack of the values a document stores — [`Value`], [`Scalar`], [`ContainerId`],
-//! [`NewValue`], map entries, and sequence content — written and read by hand, byte for byte as
+//! [`NewValue`], map entries, and sequence content — and the primitives the sync protocol's
+//! frames are made of (`crate::sync::message`), written and read by hand, byte for byte as
 //! `rmp_serde`'s default configuration writes the serde derives of these types: an enum variant
 //! with data is a one-entry map `{ "Variant": data }`, a unit variant its name as a string,
 //! a struct (or struct variant's fields) an array, bytes a `bin`, integers in their shortest
@@ -31,17 +32,35 @@ use crate::seq::TextContent;
 // Writing. rmp's writers into a `Vec<u8>` cannot fail (a Vec's `io::Write` never errors), so
 // their results are dropped.
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+/// Appends a `str`.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     let _ = rmp::encode::write_str(out, s);
 }
 
-fn put_uint(out: &mut Vec<u8>, v: u64) {
+/// Appends an unsigned integer in its shortest form.
+pub(crate) fn put_uint(out: &mut Vec<u8>, v: u64) {
     let _ = rmp::encode::write_uint(out, v);
 }
 
-fn put_array_len(out: &mut Vec<u8>, len: usize) {
+/// Appends an array header.
+pub(crate) fn put_array_len(out: &mut Vec<u8>, len: usize) {
     // The formats' values are far below 2^32 elements; rmp_serde writes `len as u32` too.
     let _ = rmp::encode::write_array_len(out, len as u32);
+}
+
+/// Appends a `bin`.
+pub(crate) fn put_bin(out: &mut Vec<u8>, bytes: &[u8]) {
+    let _ = rmp::encode::write_bin(out, bytes);
+}
+
+/// Appends `nil`.
+pub(crate) fn put_nil(out: &mut Vec<u8>) {
+    let _ = rmp::encode::write_nil(out);
+}
+
+/// Appends a map header.
+pub(crate) fn put_map_len(out: &mut Vec<u8>, len: usize) {
+    let _ = rmp::encode::write_map_len(out, len as u32);
 }
 
 /// Starts `{ "variant": ... }`.
@@ -240,7 +259,25 @@ impl<'a> PackReader<'a> {
         })
     }
 
-    fn u64(&mut self) -> Result<u64, FormatError> {
+    /// Bytes not read yet.
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Reads `nil` if that comes next; true if it did.
+    pub(crate) fn nil(&mut self) -> Result<bool, FormatError> {
+        match self.buf.first() {
+            Some(&b) if Marker::from_u8(b) == Marker::Null => {
+                self.take(1)?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            None => Err(FormatError::Truncated(self.what)),
+        }
+    }
+
+    /// An unsigned integer in any width.
+    pub(crate) fn u64(&mut self) -> Result<u64, FormatError> {
         u64::try_from(self.int()?).map_err(|_| FormatError::OutOfRange(self.what))
     }
 
@@ -248,7 +285,8 @@ impl<'a> PackReader<'a> {
         i64::try_from(self.int()?).map_err(|_| FormatError::OutOfRange(self.what))
     }
 
-    fn str(&mut self) -> Result<&'a str, FormatError> {
+    /// A `str`.
+    pub(crate) fn str(&mut self) -> Result<&'a str, FormatError> {
         let len = match self.marker()? {
             Marker::FixStr(n) => usize::from(n),
             Marker::Str8 => self.be(1)? as usize,
@@ -259,7 +297,8 @@ impl<'a> PackReader<'a> {
         std::str::from_utf8(self.take(len)?).map_err(|_| self.bad())
     }
 
-    fn bin(&mut self) -> Result<&'a [u8], FormatError> {
+    /// A `bin`.
+    pub(crate) fn bin(&mut self) -> Result<&'a [u8], FormatError> {
         let len = match self.marker()? {
             Marker::Bin8 => self.be(1)? as usize,
             Marker::Bin16 => self.be(2)? as usize,
@@ -278,6 +317,24 @@ impl<'a> PackReader<'a> {
             _ => return Err(self.bad()),
         };
         if n > self.buf.len() {
+            return Err(FormatError::CountTooLarge {
+                what: self.what,
+                claimed: n as u64,
+                remaining: self.buf.len(),
+            });
+        }
+        Ok(n)
+    }
+
+    /// A map header; the count is at most half the bytes that remain (every entry takes two).
+    pub(crate) fn map_len(&mut self) -> Result<usize, FormatError> {
+        let n = match self.marker()? {
+            Marker::FixMap(n) => usize::from(n),
+            Marker::Map16 => self.be(2)? as usize,
+            Marker::Map32 => self.be(4)? as usize,
+            _ => return Err(self.bad()),
+        };
+        if n > self.buf.len() / 2 {
             return Err(FormatError::CountTooLarge {
                 what: self.what,
                 claimed: n as u64,
