@@ -4,10 +4,12 @@
 #   wasm/build.sh            # from anywhere in the repo
 #
 # Steps: add the wasm32 target; install wasm-bindgen-cli at exactly the version of the
-# wasm-bindgen crate in Cargo.lock (the two must match); build with the `wasm-release` profile;
-# generate the JS glue for `--target web` and `--target nodejs`; shrink with `wasm-opt -Oz` when
-# it is available (the `binaryen` npm package in wasm/package.json ships it); copy the hand-written
-# JS (provider, IndexedDB store, types) next to the web glue; write wasm/pkg/package.json.
+# wasm-bindgen crate in Cargo.lock (the two must match); build with the `wasm-release` profile
+# (opt-level "z", fat LTO, panic=abort: see Cargo.toml); generate the JS glue for
+# `--target web` and `--target nodejs`; shrink with `wasm-opt -Oz` when it is available
+# (the `binaryen` npm package in wasm/package.json ships it); copy the hand-written JS (provider,
+# IndexedDB store, types) next to the web glue; write wasm/pkg/package.json; print the gzipped
+# sizes (the Node tests hold the .wasm plus its glue under 200 KB gzipped).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,8 +30,8 @@ if [ "$have" != "$want" ]; then
     cargo install wasm-bindgen-cli --version "$want"
 fi
 
-# CRDT_WASM_OPT_LEVEL=z trades speed for size (see wasm/README.md); the default is 3.
-CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="${CRDT_WASM_OPT_LEVEL:-3}" \
+# CRDT_WASM_OPT_LEVEL=3 trades size for speed (see wasm/README.md); the default is the profile's "z".
+CARGO_PROFILE_WASM_RELEASE_OPT_LEVEL="${CRDT_WASM_OPT_LEVEL:-z}" \
     cargo build -p crdt-wasm --target wasm32-unknown-unknown --profile wasm-release
 target_dir="$(cargo metadata --format-version 1 --no-deps | node -e \
     'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
@@ -99,4 +101,19 @@ JSON
 echo '{ "type": "commonjs" }' >"$pkg/node/package.json"
 
 echo "build.sh: built $pkg"
-ls -l "$pkg/web/crdt_wasm_bg.wasm" "$pkg/node/crdt_wasm_bg.wasm"
+# Sizes as a browser downloads them (gzip -9), the budget being the .wasm plus its JS glue.
+node -e '
+const { readFileSync } = require("node:fs");
+const { gzipSync } = require("node:zlib");
+const dir = process.argv[1];
+const gz = (f) => gzipSync(readFileSync(`${dir}/${f}`), { level: 9 }).length;
+const raw = (f) => readFileSync(`${dir}/${f}`).length;
+let total = 0;
+for (const f of ["crdt_wasm_bg.wasm", "crdt_wasm.js", "provider.js", "idb.js", "broadcast.js"]) {
+  let g;
+  try { g = gz(f); } catch { continue; }
+  if (f.startsWith("crdt_wasm")) total += g;
+  console.log(`build.sh: ${f.padEnd(18)} ${String(raw(f)).padStart(8)} bytes, ${String(g).padStart(7)} gzipped`);
+}
+console.log(`build.sh: .wasm + glue: ${total} bytes gzipped (budget 204800)`);
+' "$pkg/web"

@@ -6,14 +6,16 @@
 //! ```
 //!
 //! Actions and their fields: `mapPut {key, value, conflicts}`, `mapDelete {key}`,
-//! `textInsert {index, text}`, `textDelete {index, len}`, `listInsert {index, values}`,
+//! `textInsert {index, indexUtf16, text}`, `textDelete {index, indexUtf16, len}`, `listInsert {index, values}`,
 //! `listDelete {index, len}`, `counterAdd {delta}`. A container value (in `mapPut`/`listInsert`)
 //! is shown as `{ container: kind }`; reach it through the handle's `get`.
 //!
-//! Text indices in patches count Unicode code points, as the core's patches do (not UTF-16 code
-//! units like the text handle's methods): the core emits patches after the fact, and converting
-//! an index needs the text as it was at that patch. `path` is `null` when the container is no
-//! longer reachable from a root.
+//! Text patches carry the position twice: `index` counts Unicode code points (as the core's
+//! patches and Automerge do), `indexUtf16` counts UTF-16 code units (as JS strings, the text
+//! handle's methods and editors such as CodeMirror do), both as the text was just before that
+//! patch, so applying the patches in order to a JS string with `indexUtf16` reproduces the text.
+//! `len` of `textDelete` counts code points (the deleted characters are no longer in the text).
+//! `path` is `null` when the container is no longer reachable from a root.
 
 use crdt_core::doc::{DocEvent, EventOrigin, PatchAction, PathSegment, Value};
 use js_sys::{Array, Object, Reflect};
@@ -80,14 +82,24 @@ pub fn event_to_js(event: &DocEvent) -> JsValue {
                 set(&p, "action", "mapDelete");
                 set(&p, "key", key.as_str());
             }
-            PatchAction::TextInsert { index, text, .. } => {
+            PatchAction::TextInsert {
+                index,
+                index_utf16,
+                text,
+            } => {
                 set(&p, "action", "textInsert");
                 set(&p, "index", *index as f64);
+                set(&p, "indexUtf16", *index_utf16 as f64);
                 set(&p, "text", text.as_str());
             }
-            PatchAction::TextDelete { index, len, .. } => {
+            PatchAction::TextDelete {
+                index,
+                index_utf16,
+                len,
+            } => {
                 set(&p, "action", "textDelete");
                 set(&p, "index", *index as f64);
+                set(&p, "indexUtf16", *index_utf16 as f64);
                 set(&p, "len", *len as f64);
             }
             PatchAction::ListInsert { index, values } => {

@@ -20,12 +20,17 @@ export interface Cursor {
   anchor: { replica: ReplicaId; counter: number } | null;
   assoc: "before" | "after";
 }
-/** One change to one container; text indices count Unicode code points. */
+/**
+ * One change to one container. Text patches give the position twice, as the text was just
+ * before the patch: `index` in Unicode code points, `indexUtf16` in UTF-16 code units (what JS
+ * string methods, `text.insert`/`text.delete` and editors count; apply patches with it). `len`
+ * of `textDelete` counts code points.
+ */
 export type Patch = { path: (string | number)[] | null; container: ContainerKind } & (
   | { action: "mapPut"; key: string; value: Scalar | { container: ContainerKind }; conflicts: number }
   | { action: "mapDelete"; key: string }
-  | { action: "textInsert"; index: number; text: string }
-  | { action: "textDelete"; index: number; len: number }
+  | { action: "textInsert"; index: number; indexUtf16: number; text: string }
+  | { action: "textDelete"; index: number; indexUtf16: number; len: number }
   | { action: "listInsert"; index: number; values: (Scalar | { container: ContainerKind })[] }
   | { action: "listDelete"; index: number; len: number }
   | { action: "counterAdd"; delta: number | bigint }

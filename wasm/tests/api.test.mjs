@@ -288,7 +288,7 @@ test("subscribe delivers local and remote events; listeners may read the documen
   b.commit();
   assert.equal(seen.length, 1);
   assert.equal(seen[0].origin, "local");
-  assert.deepEqual(seen[0].patches[0], { path: ["t"], container: "text", action: "textInsert", index: 0, text: "x" });
+  assert.deepEqual(seen[0].patches[0], { path: ["t"], container: "text", action: "textInsert", index: 0, indexUtf16: 0, text: "x" });
 
   a.getMap("m").set("k", "v");
   a.getCounter("n").increment(3);
@@ -331,6 +331,73 @@ test("subscribe delivers local and remote events; listeners may read the documen
   assert.throws(() => b.commit(), /listener failed/);
   assert.equal(b.commit(), false);
   assert.match(b.getText("t").toString(), /^zyx/);
+});
+
+/** Applies text patches to a JS string by their UTF-16 index, as an editor binding would. */
+function applyTextPatches(mirror, patches) {
+  for (const p of patches) {
+    if (p.action === "textInsert") {
+      mirror = mirror.slice(0, p.indexUtf16) + p.text + mirror.slice(p.indexUtf16);
+    } else if (p.action === "textDelete") {
+      // `len` counts code points: measure them in the mirror from the UTF-16 index.
+      const deleted = Array.from(mirror.slice(p.indexUtf16)).slice(0, p.len).join("");
+      mirror = mirror.slice(0, p.indexUtf16) + mirror.slice(p.indexUtf16 + deleted.length);
+    }
+  }
+  return mirror;
+}
+
+test("text patches carry indexUtf16, which counts the emoji before the edit point as 2", () => {
+  const a = Doc.withReplica("a");
+  const b = Doc.withReplica("b");
+  const events = [];
+  let mirror = "";
+  b.subscribe((event) => {
+    events.push(event);
+    mirror = applyTextPatches(mirror, event.patches);
+  });
+  const ta = a.getText("t");
+  ta.insert(0, "👋🏽 hi 🇫🇷!");
+  a.commit();
+  b.import(a.exportSince(b.version()));
+  assert.equal(mirror, "👋🏽 hi 🇫🇷!");
+
+  // Insert after "👋🏽 hi " (6 code points, 8 UTF-16 units: the wave and its skin tone are both
+  // astral): the remote event gives both indices.
+  ta.insert(8, "😀");
+  a.commit();
+  b.import(a.exportSince(b.version()));
+  const remote = events.at(-1).patches;
+  assert.equal(remote.length, 1);
+  assert.deepEqual(remote[0], {
+    path: ["t"], container: "text", action: "textInsert", index: 6, indexUtf16: 8, text: "😀",
+  });
+  assert.equal(mirror, b.getText("t").toString());
+
+  // A local delete of the flag (2 code points, 4 UTF-16 units) after three astral characters.
+  const tb = b.getText("t");
+  const at = tb.toString().indexOf("🇫🇷");
+  assert.equal(at, 10);
+  tb.delete(at, 4);
+  b.commit();
+  const del = events.at(-1).patches;
+  assert.equal(events.at(-1).origin, "local");
+  assert.equal(del.length, 1);
+  assert.equal(del[0].action, "textDelete");
+  assert.equal(del[0].index, 7);
+  assert.equal(del[0].indexUtf16, 10);
+  assert.equal(del[0].len, 2);
+  assert.equal(mirror, "👋🏽 hi 😀!");
+  assert.equal(mirror, tb.toString());
+
+  // Concurrent edits from both sides merge; the mirror still follows every event.
+  ta.insert(0, "🎉");
+  a.commit();
+  tb.insert(tb.length, "🚀 end");
+  b.commit();
+  b.import(a.exportSince(b.version()));
+  assert.equal(mirror, tb.toString());
+  assert.ok(events.every((e) => e.patches.every((p) => !p.action.startsWith("text") || Number.isInteger(p.indexUtf16))));
 });
 
 /** Delivers frames between two sessions until both are quiet. */

@@ -58,6 +58,7 @@ pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::encoding::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
+use crate::encoding::value_pack;
 use crate::encoding::{self, DecodeError, EncodingKind};
 use crate::seq::SeqError;
 use oplog::OpLog;
@@ -623,8 +624,12 @@ impl ContainerSnapshot {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             ),
-            ContainerState::List(seq) => ContainerSnapshot::List(seq.encode_state()),
-            ContainerState::Text(seq) => ContainerSnapshot::Text(seq.encode_state()),
+            ContainerState::List(seq) => ContainerSnapshot::List(
+                seq.encode_state_with(|c| value_pack::array(&c.0, value_pack::put_value)),
+            ),
+            ContainerState::Text(seq) => {
+                ContainerSnapshot::Text(seq.encode_state_with(value_pack::text_content))
+            }
             ContainerState::Counter(n) => ContainerSnapshot::Counter(*n),
         }
     }
@@ -652,10 +657,15 @@ impl ContainerSnapshot {
                 ContainerState::Map(map)
             }
             ContainerSnapshot::List(bytes) => {
-                ContainerState::List(crate::seq::Sequence::decode_state(&bytes)?)
+                ContainerState::List(crate::seq::Sequence::decode_state_with(&bytes, |b| {
+                    let values = value_pack::read_array(b, "list content", |r| r.value())?;
+                    Ok(crate::seq::ListContent(values))
+                })?)
             }
             ContainerSnapshot::Text(bytes) => {
-                ContainerState::Text(crate::seq::Sequence::decode_state(&bytes)?)
+                ContainerState::Text(crate::seq::Sequence::decode_state_with(&bytes, |b| {
+                    Ok(value_pack::read_text_content(b)?)
+                })?)
             }
             ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
         })

@@ -59,6 +59,7 @@ use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
+use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
 use crate::seq::{ListContent, SeqError, SeqOp, TextContent};
@@ -383,15 +384,22 @@ impl<'a> Writer<'a> {
         put_bytes(&mut raw, &self.target_counters);
         put_bytes(&mut raw, &self.counter_deltas);
         put_bytes(&mut raw, self.text.as_bytes());
-        put_bytes(&mut raw, &msgpack(&self.map_values));
-        put_bytes(&mut raw, &msgpack(&self.list_values));
+        put_bytes(
+            &mut raw,
+            &value_pack::array(&self.map_values, |o, v| value_pack::put_new_value(o, v)),
+        );
+        put_bytes(
+            &mut raw,
+            &value_pack::array(&self.list_values, |o, v| value_pack::put_value(o, v)),
+        );
         raw
     }
 }
 
-/// MessagePack of our own values. Serializing scalars and container ids into a Vec cannot fail:
-/// they are plain enums of strings, numbers and bytes (an empty body would be refused on decode).
-pub(crate) fn msgpack<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
+/// MessagePack of any serializable value (for forging bodies in tests). Serializing into a Vec
+/// cannot fail for the plain values the tests use.
+#[cfg(test)]
+fn msgpack<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
     rmp_serde::to_vec(value).unwrap_or_default()
 }
 
@@ -478,10 +486,10 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut counter_deltas = ColumnReader::new(r.bytes("counter deltas")?);
     let text = std::str::from_utf8(r.bytes("text")?)
         .map_err(|_| DecodeError::Malformed("text is not UTF-8"))?;
-    let map_values: Vec<NewValue> = rmp_serde::from_slice(r.bytes("map values")?)
-        .map_err(|e| DecodeError::Body(e.to_string()))?;
-    let list_values: Vec<Value> = rmp_serde::from_slice(r.bytes("list values")?)
-        .map_err(|e| DecodeError::Body(e.to_string()))?;
+    let map_values: Vec<NewValue> =
+        value_pack::read_array(r.bytes("map values")?, "map values", |p| p.new_value())?;
+    let list_values: Vec<Value> =
+        value_pack::read_array(r.bytes("list values")?, "list values", |p| p.value())?;
     r.finish("change batch")?;
 
     let mut text_rest = text;

@@ -51,6 +51,9 @@ pub enum FormatError {
     /// A value is outside its valid range.
     #[error("value out of range: {0}")]
     OutOfRange(&'static str),
+    /// A MessagePack value is not of the shape the format writes there.
+    #[error("{0}: not the MessagePack value expected")]
+    BadValue(&'static str),
 }
 
 /// Appends `v` as an unsigned LEB128 varint (7 bits a byte, high bit = more).

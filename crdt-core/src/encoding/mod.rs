@@ -38,6 +38,7 @@ pub(crate) mod changes;
 pub(crate) mod column;
 pub mod compress;
 pub(crate) mod snapshot;
+pub(crate) mod value_pack;
 
 pub use column::FormatError;
 

@@ -19,8 +19,9 @@
 use crate::clock::{Dot, ReplicaId, VersionVector};
 use crate::doc::state::{MapEntry, ParentKey, ParentLink};
 use crate::doc::{Change, ContainerId};
-use crate::encoding::changes::{self, kind_code, kind_from_code, msgpack};
+use crate::encoding::changes::{self, kind_code, kind_from_code};
 use crate::encoding::column::{put_bytes, put_i64, put_u64, ColumnReader};
+use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 
 /// One container's state in a snapshot.
@@ -113,7 +114,7 @@ pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
         match state {
             ContainerSnapshot::Map(entries) => {
                 out.push(0);
-                put_bytes(&mut out, &msgpack(entries));
+                put_bytes(&mut out, &value_pack::map_entries(entries));
             }
             ContainerSnapshot::List(bytes) => {
                 out.push(1);
@@ -167,10 +168,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Snapshot, DecodeError> {
     for _ in 0..n {
         let id = read_container_id(&mut r)?;
         let state = match r.u8("container state")? {
-            0 => ContainerSnapshot::Map(
-                rmp_serde::from_slice(r.bytes("map entries")?)
-                    .map_err(|e| DecodeError::Body(e.to_string()))?,
-            ),
+            0 => ContainerSnapshot::Map(value_pack::read_map_entries(r.bytes("map entries")?)?),
             1 => ContainerSnapshot::List(r.bytes("list state")?.to_vec()),
             2 => ContainerSnapshot::Text(r.bytes("text state")?.to_vec()),
             3 => ContainerSnapshot::Counter(r.i64("counter")?),

@@ -58,8 +58,21 @@ fn last_of(run: &StateRun) -> Dot {
     )
 }
 
-/// Writes runs and content in the snapshot format (any runs: tests hand-make bad ones).
+/// Writes runs and content in the snapshot format (any runs: tests hand-make bad ones), the
+/// content as serde's MessagePack.
+#[cfg(test)]
 pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8> {
+    write_state_raw(runs, &serde_content(content))
+}
+
+/// The content as serde's MessagePack. Serializing content (a string, or a vector of
+/// serializable values) into a Vec does not fail for the content types of this crate.
+fn serde_content<C: Content>(content: &C) -> Vec<u8> {
+    rmp_serde::to_vec(content).unwrap_or_default()
+}
+
+/// Writes runs and already encoded content in the snapshot format.
+fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
     let mut replicas: Vec<ReplicaId> = Vec::new();
     let mut table = std::collections::HashMap::new();
     let mut expected: Vec<u64> = Vec::new();
@@ -114,14 +127,16 @@ pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8>
     put_bytes(&mut raw, &counters.finish());
     put_bytes(&mut raw, &ref_agents.finish());
     put_bytes(&mut raw, &ref_counters);
-    // Serializing content (a string, or a vector of serializable values) into a Vec does not
-    // fail for the content types of this crate.
-    put_bytes(&mut raw, &rmp_serde::to_vec(content).unwrap_or_default());
+    put_bytes(&mut raw, content);
     seal(FORMAT, &raw)
 }
 
-/// Reads runs and content written by [`write_state`]; checks structure only.
-fn read_state<C: Content>(bytes: &[u8]) -> Result<(Vec<StateRun>, C), SeqError> {
+/// Reads runs and content written by [`write_state_raw`], the content by `decode`; checks
+/// structure only.
+fn read_state<C: Content>(
+    bytes: &[u8],
+    decode: impl FnOnce(&[u8]) -> Result<C, SeqError>,
+) -> Result<(Vec<StateRun>, C), SeqError> {
     let raw = unseal(FORMAT, bytes)?;
     let mut r = ColumnReader::new(&raw);
     let replicas = read_replicas(&mut r)?;
@@ -141,7 +156,7 @@ fn read_state<C: Content>(bytes: &[u8]) -> Result<(Vec<StateRun>, C), SeqError> 
     let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
     let content_bytes = r.bytes("content")?;
     r.finish("snapshot")?;
-    let content: C = rmp_serde::from_slice(content_bytes)?;
+    let content: C = decode(content_bytes)?;
     let mut expected = vec![1u64; replicas.len()];
     let mut runs = Vec::with_capacity(n);
     for _ in 0..n {
@@ -202,6 +217,13 @@ impl<C: Content> Sequence<C> {
     /// Encodes the full state: the runs in document order (ids, origins, deleted flag) and the
     /// live content, in columns (LEB128, run-length, deltas; deflated when smaller).
     pub fn encode_state(&self) -> Vec<u8> {
+        self.encode_state_with(serde_content)
+    }
+
+    /// [`Sequence::encode_state`] with the content written by `encode` instead of serde's
+    /// MessagePack (a document's own types have a hand-written codec of the same bytes: see
+    /// `encoding::value_pack`).
+    pub(crate) fn encode_state_with(&self, encode: impl FnOnce(&C) -> Vec<u8>) -> Vec<u8> {
         let mut runs = Vec::with_capacity(self.tree.run_count());
         let mut content = C::default();
         for leaf in self.tree.leaves_in_order() {
@@ -216,14 +238,23 @@ impl<C: Content> Sequence<C> {
                 });
             }
         }
-        write_state(&runs, &content)
+        write_state_raw(&runs, &encode(&content))
     }
 
     /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything (counts
     /// bounded by the bytes present, ids fresh, origins known and on the correct side, content
     /// matching the live runs); rebuilds the tree without replaying ops.
     pub fn decode_state(bytes: &[u8]) -> Result<Self, SeqError> {
-        let (wire, content) = read_state::<C>(bytes)?;
+        Self::decode_state_with(bytes, |b| Ok(rmp_serde::from_slice(b)?))
+    }
+
+    /// [`Sequence::decode_state`] with the content read by `decode` (the counterpart of
+    /// [`Sequence::encode_state_with`]).
+    pub(crate) fn decode_state_with(
+        bytes: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<C, SeqError>,
+    ) -> Result<Self, SeqError> {
+        let (wire, content) = read_state::<C>(bytes, decode)?;
         // Pass 1: ids, in document order (local versions follow document order).
         let mut spans = Vec::with_capacity(wire.len());
         let mut next: u32 = 0;

@@ -41,11 +41,11 @@ use std::fmt;
 use std::io::ErrorKind;
 use std::str::FromStr;
 
-use serde::de::{self, SeqAccess, Visitor};
-use serde::ser::SerializeTuple;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::clock::VersionVector;
+use crate::clock::{ReplicaId, VersionVector};
+use crate::encoding::value_pack::{
+    put_array_len, put_bin, put_map_len, put_nil, put_str, put_uint, PackReader,
+};
+use crate::encoding::FormatError;
 
 /// The protocol version this code speaks; the first element of every frame.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -378,9 +378,68 @@ impl From<rmp_serde::decode::Error> for ProtocolError {
 
 /// Encodes `message` as one frame.
 pub fn encode(message: &Message) -> Vec<u8> {
-    // Serialising into a Vec fails only when memory runs out: every value here has a known length
-    // and serialises with plain MessagePack types.
-    rmp_serde::to_vec(&Frame(message)).expect("MessagePack encoding into memory cannot fail")
+    let mut out = Vec::new();
+    let header = |out: &mut Vec<u8>, len: usize, kind: u64| {
+        put_array_len(out, len);
+        put_uint(out, PROTOCOL_VERSION);
+        put_uint(out, kind);
+    };
+    match message {
+        Message::Hello { doc, version } => {
+            header(&mut out, 4, KIND_HELLO);
+            put_str(&mut out, doc.as_str());
+            put_version(&mut out, version);
+        }
+        Message::Changes {
+            doc,
+            bytes,
+            version,
+        } => {
+            header(&mut out, 5, KIND_CHANGES);
+            put_str(&mut out, doc.as_str());
+            put_bin(&mut out, bytes);
+            put_version(&mut out, version);
+        }
+        Message::Ack { doc, version } => {
+            header(&mut out, 4, KIND_ACK);
+            put_str(&mut out, doc.as_str());
+            put_version(&mut out, version);
+        }
+        Message::Presence {
+            doc,
+            peer,
+            clock,
+            state,
+        } => {
+            header(&mut out, 6, KIND_PRESENCE);
+            put_str(&mut out, doc.as_str());
+            put_uint(&mut out, peer.0);
+            put_uint(&mut out, *clock);
+            match state {
+                Some(state) => put_bin(&mut out, state),
+                None => put_nil(&mut out),
+            }
+        }
+        Message::Error { doc, code, message } => {
+            header(&mut out, 5, KIND_ERROR);
+            match doc {
+                Some(doc) => put_str(&mut out, doc.as_str()),
+                None => put_nil(&mut out),
+            }
+            put_uint(&mut out, u64::from(code.code()));
+            put_str(&mut out, message);
+        }
+    }
+    out
+}
+
+/// A version as a map of replica to counter, in replica order.
+fn put_version(out: &mut Vec<u8>, version: &VersionVector) {
+    put_map_len(out, version.len());
+    for (replica, counter) in version.iter() {
+        put_uint(out, replica.get());
+        put_uint(out, counter);
+    }
 }
 
 /// Decodes one frame of at most [`DEFAULT_MAX_FRAME`] bytes.
@@ -398,14 +457,101 @@ pub fn decode_bounded(frame: &[u8], max_frame: usize) -> Result<Message, Protoco
         });
     }
     peek_header(frame)?;
-    let mut rest = frame;
-    // A reader over the slice copies each field out as it goes, never reserving more than the
-    // bytes actually present.
-    let raw = RawFrame::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))?;
-    if !rest.is_empty() {
-        return Err(ProtocolError::TrailingBytes { count: rest.len() });
+    let mut r = PackReader::new(frame, "frame");
+    let message = read_message(&mut r).map_err(|e| match e {
+        // A claimed length beyond the bytes present is a cut frame, as running out is.
+        FormatError::Truncated(_) | FormatError::CountTooLarge { .. } => ProtocolError::Truncated,
+        other => ProtocolError::Malformed {
+            reason: other.to_string(),
+        },
+    })??;
+    if r.remaining() > 0 {
+        return Err(ProtocolError::TrailingBytes {
+            count: r.remaining(),
+        });
     }
-    raw.into_message()
+    Ok(message)
+}
+
+/// Reads the frame array (after [`peek_header`] checked its version and kind). The outer error is
+/// the MessagePack's, the inner one a document id's or the element count's.
+fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>, FormatError> {
+    let len = r.array_len()?;
+    let _version = r.u64()?;
+    let kind = r.u64()?;
+    let want = match kind {
+        KIND_HELLO | KIND_ACK => 4,
+        KIND_CHANGES | KIND_ERROR => 5,
+        KIND_PRESENCE => 6,
+        other => return Ok(Err(ProtocolError::UnknownKind { kind: other })),
+    };
+    if len != want {
+        return Ok(Err(ProtocolError::Malformed {
+            reason: format!("a frame of kind {kind} has {want} elements, not {len}"),
+        }));
+    }
+    let doc = if kind == KIND_ERROR && r.nil()? {
+        None
+    } else {
+        Some(r.str()?)
+    };
+    let id = |s: &str| DocId::new(s).map_err(ProtocolError::BadDocId);
+    Ok(match (kind, doc) {
+        (KIND_HELLO, Some(doc)) => {
+            let version = read_version(r)?;
+            id(doc).map(|doc| Message::Hello { doc, version })
+        }
+        (KIND_CHANGES, Some(doc)) => {
+            let bytes = r.bin()?.to_vec();
+            let version = read_version(r)?;
+            id(doc).map(|doc| Message::Changes {
+                doc,
+                bytes,
+                version,
+            })
+        }
+        (KIND_ACK, Some(doc)) => {
+            let version = read_version(r)?;
+            id(doc).map(|doc| Message::Ack { doc, version })
+        }
+        (KIND_PRESENCE, Some(doc)) => {
+            let peer = PeerId(r.u64()?);
+            let clock = r.u64()?;
+            let state = if r.nil()? {
+                None
+            } else {
+                Some(r.bin()?.to_vec())
+            };
+            id(doc).map(|doc| Message::Presence {
+                doc,
+                peer,
+                clock,
+                state,
+            })
+        }
+        (_, doc) => {
+            let code =
+                u16::try_from(r.u64()?).map_err(|_| FormatError::OutOfRange("error code"))?;
+            let message = r.str()?.to_owned();
+            doc.map(id).transpose().map(|doc| Message::Error {
+                doc,
+                code: ErrorCode::from_code(code),
+                message,
+            })
+        }
+    })
+}
+
+/// A version map; a repeated replica keeps its last counter and zero counters are dropped, as
+/// [`VersionVector`]'s serde form reads.
+fn read_version(r: &mut PackReader<'_>) -> Result<VersionVector, FormatError> {
+    let n = r.map_len()?;
+    let mut entries = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        let replica = ReplicaId::new(r.u64()?);
+        entries.insert(replica, r.u64()?);
+    }
+    Ok(entries.into_iter().collect())
 }
 
 /// Reads the protocol version and kind ahead of everything else, so that a frame of another
@@ -444,195 +590,6 @@ fn peek_header(frame: &[u8]) -> Result<(), ProtocolError> {
         return Err(ProtocolError::UnknownKind { kind });
     }
     Ok(())
-}
-
-/// Serialises a message as its frame array.
-struct Frame<'a>(&'a Message);
-
-/// Bytes serialised as MessagePack `bin` (a plain `Vec<u8>` would be an array of integers).
-struct Bin<'a>(&'a [u8]);
-
-impl Serialize for Bin<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(self.0)
-    }
-}
-
-impl Serialize for Frame<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Message::Hello { doc, version } => {
-                let mut t = s.serialize_tuple(4)?;
-                t.serialize_element(&PROTOCOL_VERSION)?;
-                t.serialize_element(&KIND_HELLO)?;
-                t.serialize_element(doc.as_str())?;
-                t.serialize_element(version)?;
-                t.end()
-            }
-            Message::Changes {
-                doc,
-                bytes,
-                version,
-            } => {
-                let mut t = s.serialize_tuple(5)?;
-                t.serialize_element(&PROTOCOL_VERSION)?;
-                t.serialize_element(&KIND_CHANGES)?;
-                t.serialize_element(doc.as_str())?;
-                t.serialize_element(&Bin(bytes))?;
-                t.serialize_element(version)?;
-                t.end()
-            }
-            Message::Ack { doc, version } => {
-                let mut t = s.serialize_tuple(4)?;
-                t.serialize_element(&PROTOCOL_VERSION)?;
-                t.serialize_element(&KIND_ACK)?;
-                t.serialize_element(doc.as_str())?;
-                t.serialize_element(version)?;
-                t.end()
-            }
-            Message::Presence {
-                doc,
-                peer,
-                clock,
-                state,
-            } => {
-                let mut t = s.serialize_tuple(6)?;
-                t.serialize_element(&PROTOCOL_VERSION)?;
-                t.serialize_element(&KIND_PRESENCE)?;
-                t.serialize_element(doc.as_str())?;
-                t.serialize_element(&peer.0)?;
-                t.serialize_element(clock)?;
-                t.serialize_element(&state.as_deref().map(Bin))?;
-                t.end()
-            }
-            Message::Error { doc, code, message } => {
-                let mut t = s.serialize_tuple(5)?;
-                t.serialize_element(&PROTOCOL_VERSION)?;
-                t.serialize_element(&KIND_ERROR)?;
-                t.serialize_element(&doc.as_ref().map(DocId::as_str))?;
-                t.serialize_element(&code.code())?;
-                t.serialize_element(message.as_str())?;
-                t.end()
-            }
-        }
-    }
-}
-
-/// A frame as decoded, before its document id and error code are checked.
-enum RawFrame {
-    Hello(String, VersionVector),
-    Changes(String, ByteBuf, VersionVector),
-    Ack(String, VersionVector),
-    Presence(String, u64, u64, Option<ByteBuf>),
-    Error(Option<String>, u16, String),
-}
-
-/// Bytes decoded from MessagePack `bin` only (not from an array of integers).
-struct ByteBuf(Vec<u8>);
-
-impl<'de> Deserialize<'de> for ByteBuf {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct BinVisitor;
-        impl Visitor<'_> for BinVisitor {
-            type Value = ByteBuf;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("MessagePack bin")
-            }
-            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v.to_vec()))
-            }
-            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v))
-            }
-        }
-        d.deserialize_bytes(BinVisitor)
-    }
-}
-
-impl RawFrame {
-    fn into_message(self) -> Result<Message, ProtocolError> {
-        let id = |s: String| DocId::check(&s).map(|()| DocId(s));
-        Ok(match self {
-            RawFrame::Hello(doc, version) => Message::Hello {
-                doc: id(doc)?,
-                version,
-            },
-            RawFrame::Changes(doc, bytes, version) => Message::Changes {
-                doc: id(doc)?,
-                bytes: bytes.0,
-                version,
-            },
-            RawFrame::Ack(doc, version) => Message::Ack {
-                doc: id(doc)?,
-                version,
-            },
-            RawFrame::Presence(doc, peer, clock, state) => Message::Presence {
-                doc: id(doc)?,
-                peer: PeerId(peer),
-                clock,
-                state: state.map(|b| b.0),
-            },
-            RawFrame::Error(doc, code, message) => Message::Error {
-                doc: doc.map(id).transpose()?,
-                code: ErrorCode::from_code(code),
-                message,
-            },
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for RawFrame {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(FrameVisitor)
-    }
-}
-
-struct FrameVisitor;
-
-impl<'de> Visitor<'de> for FrameVisitor {
-    type Value = RawFrame;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a sync protocol frame (an array)")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawFrame, A::Error> {
-        fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
-            seq: &mut A,
-            what: &'static str,
-        ) -> Result<T, A::Error> {
-            seq.next_element()?
-                .ok_or_else(|| de::Error::custom(format_args!("frame lacks its {what}")))
-        }
-        // Version and kind were checked by `peek_header`; read them again to move past them.
-        let _version: u64 = next(&mut seq, "protocol version")?;
-        let kind: u64 = next(&mut seq, "kind")?;
-        Ok(match kind {
-            KIND_HELLO => RawFrame::Hello(next(&mut seq, "doc")?, next(&mut seq, "version")?),
-            KIND_CHANGES => RawFrame::Changes(
-                next(&mut seq, "doc")?,
-                next(&mut seq, "bytes")?,
-                next(&mut seq, "version")?,
-            ),
-            KIND_ACK => RawFrame::Ack(next(&mut seq, "doc")?, next(&mut seq, "version")?),
-            KIND_PRESENCE => RawFrame::Presence(
-                next(&mut seq, "doc")?,
-                next(&mut seq, "peer")?,
-                next(&mut seq, "clock")?,
-                next(&mut seq, "state")?,
-            ),
-            KIND_ERROR => RawFrame::Error(
-                next(&mut seq, "doc")?,
-                next(&mut seq, "code")?,
-                next(&mut seq, "message")?,
-            ),
-            other => {
-                return Err(de::Error::custom(format_args!(
-                    "unknown message kind {other}"
-                )))
-            }
-        })
-    }
 }
 
 #[cfg(test)]
