@@ -292,7 +292,9 @@ async fn run(
             attempt = tokio_tungstenite::connect_async_with_config(
                 url.as_str(),
                 Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)),
-                false,
+                // TCP_NODELAY: an edit is a small frame that must leave now; with Nagle it can
+                // wait for the ACK of the previous one (up to the peer's 40 ms delayed ACK).
+                true,
             ) => attempt,
         };
         match attempt {

@@ -167,6 +167,9 @@ pub struct Metrics {
     rejections: [AtomicU64; Rejection::ALL.len()],
     /// From a change's arrival at its room to its frame being written to another peer's socket.
     pub fanout_latency: Histogram,
+    /// From a room handing changes to the persister to their being durable (acks and messages
+    /// to their author wait this long).
+    pub persist_latency: Histogram,
 }
 
 impl Metrics {
@@ -262,6 +265,11 @@ impl Metrics {
         self.fanout_latency.render(
             "sync_fanout_latency_seconds",
             "From a change reaching its room to its frame being written to another peer.",
+            &mut out,
+        );
+        self.persist_latency.render(
+            "sync_persist_latency_seconds",
+            "From a room handing changes to storage to their being durable.",
             &mut out,
         );
         out

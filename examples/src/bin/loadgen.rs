@@ -46,6 +46,10 @@ struct Args {
     /// Relay URL; without it a relay is started from the sync-server binary.
     #[arg(long)]
     url: Vec<String>,
+    /// Threads of the load generator's own runtime (it shares the machine with the relay it
+    /// measures; fewer threads leave the relay more of the CPU).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 #[derive(Default)]
@@ -54,9 +58,16 @@ struct Stats {
     sent: u64,
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (urls, relay) = match args.url.is_empty() {
         false => (args.url.clone(), None),
         true => {
@@ -174,7 +185,7 @@ async fn peer(
     let config = WebSocketConfig::default()
         .read_buffer_size(sync_server::relay::websocket::WS_READ_BUFFER_BYTES);
     let (socket, _) =
-        tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
+        tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let (mut sink, mut stream) = socket.split();
     let mut doc = Doc::new();
     let mut session = SyncSession::new(room.clone());

@@ -72,6 +72,8 @@ pub(crate) struct Room {
     issued: u64,
     durable: u64,
     held: VecDeque<(u64, ConnId, Vec<u8>)>,
+    /// When each ticket not yet durable was handed to the persister, oldest first.
+    in_flight: VecDeque<(u64, Instant)>,
     persisted_tx: mpsc::UnboundedSender<(u64, bool)>,
     /// Set when storage failed: the room closes.
     failed: bool,
@@ -109,6 +111,7 @@ impl Room {
             issued: 0,
             durable: 0,
             held: VecDeque::new(),
+            in_flight: VecDeque::new(),
             persisted_tx,
             failed: false,
             link,
@@ -298,6 +301,7 @@ impl Room {
     }
 
     fn persist(&mut self, bytes: Vec<u8>, ticket: u64) {
+        self.in_flight.push_back((ticket, Instant::now()));
         let request = PersistRequest {
             doc: self.id.clone(),
             bytes,
@@ -321,6 +325,13 @@ impl Room {
             return;
         }
         self.durable = self.durable.max(ticket);
+        while let Some(&(t, since)) = self.in_flight.front() {
+            if t > self.durable {
+                break;
+            }
+            self.ctx.metrics.persist_latency.observe(since.elapsed());
+            self.in_flight.pop_front();
+        }
         while let Some((t, _, _)) = self.held.front() {
             if *t > self.durable {
                 break;
