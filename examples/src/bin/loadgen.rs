@@ -195,10 +195,11 @@ async fn peer(
     let key = format!("p{me}");
     let mut seen: HashMap<String, i64> = HashMap::new();
     let mut announced_join = false;
-    // Spread the peers' ticks over the interval.
+    // Spread the peers' ticks over the interval, from the moment the load starts: an interval
+    // made earlier would have missed ticks by then, fire them all at once, and keep every peer
+    // in step (a burst of all edits each period instead of a steady rate).
     let offset = interval.mul_f64((me as f64 * 0.618_033_988_7) % 1.0);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = tokio::time::interval(interval);
     let mut running = false;
     loop {
         tokio::select! {
@@ -206,6 +207,8 @@ async fn peer(
                 if changed.is_err() { return Ok(()); }
                 running = *go.borrow();
                 if !running { return Ok(()); }
+                tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             }
             _ = tick.tick(), if running => {
                 let now = start.elapsed().as_micros() as i64;
