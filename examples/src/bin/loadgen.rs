@@ -184,8 +184,7 @@ async fn peer(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = WebSocketConfig::default()
         .read_buffer_size(sync_server::relay::websocket::WS_READ_BUFFER_BYTES);
-    let (socket, _) =
-        tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let (mut sink, mut stream) = socket.split();
     let mut doc = Doc::new();
     let mut session = SyncSession::new(room.clone());
