@@ -47,9 +47,11 @@ pub(crate) mod close_code {
 }
 
 /// Why the connection ends, as the close frame says.
-struct Close {
-    code: u16,
-    reason: String,
+pub(crate) struct Close {
+    /// The close code (one of [`close_code`]).
+    pub(crate) code: u16,
+    /// The reason, for people.
+    pub(crate) reason: String,
 }
 
 impl Close {
@@ -67,7 +69,7 @@ struct Joined {
 }
 
 /// The state of one connection.
-struct Connection {
+pub(crate) struct Connection {
     id: ConnId,
     ctx: Arc<RelayContext>,
     grant: Grant,
@@ -110,19 +112,12 @@ pub(crate) async fn serve(
     let control = Arc::new(PeerControl::default());
     let limits = &ctx.config.limits;
     let write_timeout = limits.idle_timeout();
-    let mut conn = Connection {
-        id,
-        grant,
-        joined: HashMap::new(),
-        limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
-        link: PeerLink {
-            conn: id,
-            out: out_tx,
-            control: Arc::clone(&control),
-        },
-        last_heard: Instant::now(),
-        ctx: Arc::clone(&ctx),
+    let link = PeerLink {
+        conn: id,
+        out: out_tx,
+        control: Arc::clone(&control),
     };
+    let mut conn = Connection::new(id, Arc::clone(&ctx), grant, link);
     tracing::debug!(conn = id, "connected");
     let mut ping = tokio::time::interval(limits.ping_interval());
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -257,11 +252,26 @@ async fn send_close(socket: &mut WebSocket, close: Close) {
 }
 
 /// An error to send, and how to close.
-type Fatal = (Option<Message>, Close);
+pub(crate) type Fatal = (Option<Message>, Close);
 
 impl Connection {
-    /// Handles one frame; returns direct replies, or how to end the connection.
-    fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
+    /// A connection `id` with rights `grant`, whose rooms write to it through `link`.
+    pub(crate) fn new(id: ConnId, ctx: Arc<RelayContext>, grant: Grant, link: PeerLink) -> Self {
+        let limits = &ctx.config.limits;
+        Connection {
+            id,
+            grant,
+            joined: HashMap::new(),
+            limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
+            link,
+            last_heard: Instant::now(),
+            ctx,
+        }
+    }
+
+    /// Handles one frame; returns direct replies (each an `Error`), or how to end the
+    /// connection.
+    pub(crate) fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
         let metrics = &self.ctx.metrics;
         let bytes = match frame {
             WsMessage::Binary(bytes) => bytes,

@@ -9,6 +9,8 @@
 
 mod compactor;
 mod connection;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod http;
 mod peer;
 mod persister;

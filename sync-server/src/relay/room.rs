@@ -155,7 +155,9 @@ impl Room {
         tracing::debug!(doc = %self.id, "document unloaded");
     }
 
-    fn handle(&mut self, command: RoomCommand) {
+    /// Handles one command of a connection (the run loop's body; the fuzz harness calls it
+    /// directly).
+    pub(crate) fn handle(&mut self, command: RoomCommand) {
         match command {
             RoomCommand::Join { peer, hello } => self.join(peer, hello),
             RoomCommand::Message { conn, message, at } => self.on_message(conn, message, at),
@@ -270,6 +272,12 @@ impl Room {
         }
     }
 
+    /// The room's document (for the fuzz harness, which compares it with a reference).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn doc_mut(&mut self) -> &mut Doc {
+        &mut self.doc
+    }
+
     /// Tells every peer but `from` what the document gained.
     fn fan_out(&mut self, from: Option<ConnId>, at: Instant) {
         let others: Vec<ConnId> = self
@@ -305,7 +313,8 @@ impl Room {
         }
     }
 
-    fn on_persisted(&mut self, ticket: u64, ok: bool) {
+    /// The persister reports ticket `ticket` written (`ok`) or failed.
+    pub(crate) fn on_persisted(&mut self, ticket: u64, ok: bool) {
         if !ok {
             self.failed = true;
             return;
