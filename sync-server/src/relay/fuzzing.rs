@@ -10,7 +10,7 @@
 //! never runs them. Checked after every frame, besides "no panic":
 //!
 //! - a frame that ends the connection gives a close frame with one of the relay's codes and a
-//!   reason, and any `Error` sent before it is a protocol `Error`; every direct reply is an
+//!   reason that fits a close frame (at most 123 bytes), and any `Error` sent before it is a protocol `Error`; every direct reply is an
 //!   `Error`; everything the relay sends the peer decodes;
 //! - a frame that the connection refuses, or that is not `Changes` for the joined document,
 //!   leaves the room's document unchanged (same snapshot bytes);
@@ -33,7 +33,7 @@ use crdt_core::sync::{self, decode_bounded, encode, DocId, ErrorCode, Message, P
 use crdt_core::{Doc, ReplicaId, VersionVector};
 use tokio::sync::{mpsc, watch};
 
-use super::connection::{close_code, Connection};
+use super::connection::{close_code, Connection, MAX_CLOSE_REASON};
 use super::peer::{Outbound, PeerControl, PeerLink};
 use super::persister::PersistMessage;
 use super::room::{Room, RoomCommand};
@@ -195,8 +195,10 @@ impl Harness {
                 assert!(codes.contains(&close.code), "close code {}", close.code);
                 assert!(!close.reason.is_empty(), "a close without a reason");
                 assert!(
-                    close.reason.len() <= 123,
-                    "a close reason longer than a close frame holds"
+                    close.reason.len() <= MAX_CLOSE_REASON,
+                    "a close reason longer than a close frame holds ({} bytes): {}",
+                    close.reason.len(),
+                    close.reason
                 );
                 if let Some(error) = error {
                     assert!(matches!(error, Message::Error { .. }), "{error:?}");
