@@ -13,12 +13,13 @@ seconds="${1:-20}"
 shift || true
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
-all_targets=(doc_load doc_apply_changes sync_decode text_apply_encoded sequence_decode_state network)
+all_targets=(doc_load doc_apply_changes sync_decode text_apply_encoded sequence_decode_state network relay_frame)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
 echo "== replaying fuzz/corpus and fuzz/crashers"
-(cd "$repo" && cargo test -p crdt-core --test fuzz_regressions)
+(cd "$repo" && cargo test -p crdt-core --test fuzz_regressions \
+    && cargo test -p sync-server --test relay_frame_regressions)
 
 export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -45,6 +45,7 @@ fn every_fuzz_input_ever_found_passes_its_checks() {
         write_corpus();
     }
     let mut failures = Vec::new();
+    let mut refused_seeds = Vec::new();
     let mut replayed = 0;
     for target in Target::ALL {
         ALLOC.reset_peak();
@@ -55,12 +56,22 @@ fn every_fuzz_input_ever_found_passes_its_checks() {
                 if catch_unwind(AssertUnwindSafe(|| target.run(&bytes))).is_err() {
                     failures.push(file.display().to_string());
                 }
+                // A seed in an old format would only exercise the refusal path.
+                let is_seed = file
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("seed-"));
+                if kind == "corpus" && is_seed && !target.accepts(&bytes) {
+                    refused_seeds.push(file.display().to_string());
+                }
                 replayed += 1;
             }
         }
         for (i, seed) in target.seeds().iter().enumerate() {
             if catch_unwind(AssertUnwindSafe(|| target.run(seed))).is_err() {
                 failures.push(format!("{} seed {i}", target.name()));
+            }
+            if !target.accepts(seed) {
+                refused_seeds.push(format!("{} seed {i}", target.name()));
             }
         }
         println!(
@@ -71,6 +82,11 @@ fn every_fuzz_input_ever_found_passes_its_checks() {
         );
     }
     assert!(failures.is_empty(), "inputs that fail: {failures:#?}");
+    assert!(
+        refused_seeds.is_empty(),
+        "seeds the entry point refuses (an old format? FUZZ_WRITE_CORPUS=1 rewrites them): \
+         {refused_seeds:#?}"
+    );
     let corpus = inputs(&fuzz_dir().join("corpus").join("doc_load"));
     assert!(
         !corpus.is_empty(),

@@ -40,6 +40,7 @@
 //! ```
 
 mod change;
+mod container_tree;
 mod event;
 mod handles;
 mod oplog;
@@ -262,6 +263,13 @@ impl Doc {
     pub fn counter_at(&mut self, id: &ContainerId) -> Result<CounterRef<'_>, DocError> {
         self.check_handle(id, ContainerKind::Counter)?;
         Ok(CounterRef::new(self, id.clone()))
+    }
+
+    /// Every container the state holds (roots once touched, and created ones), for the fuzz
+    /// checks that walk them.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn container_ids(&self) -> Vec<ContainerId> {
+        self.state.containers.keys().cloned().collect()
     }
 
     fn check_handle(&self, id: &ContainerId, kind: ContainerKind) -> Result<(), DocError> {
@@ -495,6 +503,11 @@ impl Doc {
 
     /// Loads a snapshot and continues as replica `replica`. Only reuse the id that saved it
     /// when no other copy of that replica is alive.
+    ///
+    /// Refuses, with [`DocError::BadSnapshot`], a snapshot whose parts disagree: a version
+    /// other than its history's, a waiting change that is ready, or containers that do not form
+    /// the tree operations build (a value naming a container the snapshot lacks, a container
+    /// named by two places, parent links that miss or cycle).
     pub fn load_with_replica(bytes: &[u8], replica: ReplicaId) -> Result<Doc, DocError> {
         let snapshot: Snapshot =
             snapshot::decode_raw(&encoding::unframe(EncodingKind::Snapshot, bytes)?)?;
@@ -518,6 +531,7 @@ impl Doc {
             }
             state.parents.insert(id, link);
         }
+        container_tree::check_container_tree(&state)?;
         let mut buffer = CausalBuffer::with_applied(log.version().clone(), BufferLimits::default());
         for change in snapshot.pending {
             let released = buffer.insert(to_causal(change), 0)?;

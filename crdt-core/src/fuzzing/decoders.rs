@@ -13,7 +13,7 @@
 use std::sync::OnceLock;
 
 use crate::clock::{Dot, ReplicaId, VersionVector};
-use crate::doc::{Change, Doc, DocError};
+use crate::doc::{Change, ContainerKind, Doc, DocError};
 use crate::encoding;
 use crate::seq::{ListContent, Sequence, TextContent};
 use crate::sync;
@@ -130,6 +130,7 @@ pub fn check_doc_load(bytes: &[u8]) {
         return;
     };
     let _ = doc.materialize();
+    check_nested_containers_open(&mut doc);
     check_round_trips(&mut doc, false);
     for edit in local_edits() {
         // A forged snapshot may be inconsistent, so an edit may be refused; it must not panic,
@@ -147,6 +148,46 @@ pub fn check_doc_load(bytes: &[u8]) {
     }
     doc.commit();
     check_round_trips(&mut doc, false);
+}
+
+/// Every container a map value or list element names opens as a handle of its kind, and no
+/// container is named by two places: what `Doc::load` must guarantee of any snapshot it accepts
+/// (a dangling nested container would materialize as empty and refuse every edit).
+fn check_nested_containers_open(doc: &mut Doc) {
+    let mut named = std::collections::BTreeSet::new();
+    for id in doc.container_ids() {
+        let values: Vec<Value> = match id.kind() {
+            ContainerKind::Map => {
+                let map = doc.map_at(&id).expect("a container the state holds opens");
+                map.keys().iter().flat_map(|k| map.get_all(k)).collect()
+            }
+            ContainerKind::List => doc
+                .list_at(&id)
+                .expect("a container the state holds opens")
+                .values(),
+            ContainerKind::Text | ContainerKind::Counter => Vec::new(),
+        };
+        for value in values {
+            let Value::Container(child) = value else {
+                continue;
+            };
+            let opened = match child.kind() {
+                ContainerKind::Map => doc.map_at(&child).map(drop),
+                ContainerKind::List => doc.list_at(&child).map(drop),
+                ContainerKind::Text => doc.text_at(&child).map(drop),
+                ContainerKind::Counter => doc.counter_at(&child).map(drop),
+            };
+            assert_eq!(
+                opened,
+                Ok(()),
+                "a loaded document names {child:?} but lacks it"
+            );
+            assert!(
+                named.insert(child.clone()),
+                "a loaded document names {child:?} from two places"
+            );
+        }
+    }
 }
 
 /// `Doc::apply_changes` of outside bytes on [`base_doc`]: a refused batch changes nothing, an
@@ -195,6 +236,7 @@ pub fn check_apply_changes(bytes: &[u8]) {
             );
         }
     }
+    check_nested_containers_open(&mut doc);
     check_round_trips(&mut doc, true);
     for edit in local_edits() {
         apply_edit(&mut doc, &edit).expect("local edits apply after an import");

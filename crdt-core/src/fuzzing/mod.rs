@@ -103,6 +103,31 @@ impl Target {
         }
     }
 
+    /// Whether the entry point takes `input` (rather than refusing it): a seed the entry point
+    /// refuses only exercises its refusal path, so the regression replay requires every
+    /// committed seed to pass this (after a format change, `FUZZ_WRITE_CORPUS=1` rewrites them).
+    pub fn accepts(self, input: &[u8]) -> bool {
+        match self {
+            Target::DocLoad => Doc::load_with_replica(input, ReplicaId::new(0x5eed)).is_ok(),
+            Target::DocApplyChanges => {
+                crate::encoding::decode_changes(input).is_ok()
+                    && base_doc().apply_changes(input).is_ok()
+            }
+            Target::SyncDecode => sync::decode(input).is_ok(),
+            Target::TextApplyEncoded => base_text().apply_encoded(input).is_ok(),
+            Target::SequenceDecodeState => {
+                crate::seq::Sequence::<crate::seq::TextContent>::decode_state(input).is_ok()
+                    || crate::seq::Sequence::<crate::seq::ListContent<Value>>::decode_state(input)
+                        .is_ok()
+                    || Text::decode_state(input).is_ok()
+            }
+            Target::Network => {
+                let u = arbitrary::Unstructured::new(input);
+                <Schedule as arbitrary::Arbitrary>::arbitrary_take_rest(u).is_ok()
+            }
+        }
+    }
+
     /// Valid inputs to start fuzzing from (the seed corpus).
     pub fn seeds(self) -> Vec<Vec<u8>> {
         match self {

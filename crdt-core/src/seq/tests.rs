@@ -567,18 +567,33 @@ fn hostile_snapshots_are_errors() {
         ),
         enc(&[run(d(1, 1), 1, Some(d(1, 9)), None)], "a"),
         enc(&[run(d(1, 1), 1, Some(d(1, 1)), None)], "a"),
+        // Origins inside their own run.
+        enc(&[run(d(1, 1), 2, None, Some(d(1, 2)))], "ab"),
         enc(
             &[
                 run(d(1, 1), 1, None, None),
-                run(d(1, 2), 1, None, Some(d(1, 1))),
+                run(d(1, 2), 2, Some(d(1, 3)), None),
             ],
-            "ab",
+            "abc",
         ),
         enc(&[run(d(1, 1), MAX_RUN + 1, None, None)], "a"),
     ];
     for (i, bytes) in cases.iter().enumerate() {
         assert!(TextSeq::decode_state(bytes).is_err(), "case {i} accepted");
     }
+    // A right origin on the left of its run is what a remote insert with origins in the wrong
+    // order leaves (see `seq::snapshot`): it loads, and re-encodes identically.
+    let wrong_order = enc(
+        &[
+            run(d(1, 1), 1, None, None),
+            run(d(1, 2), 1, None, Some(d(1, 1))),
+        ],
+        "ab",
+    );
+    let loaded = TextSeq::decode_state(&wrong_order).expect("a reachable state loads");
+    loaded.check_invariants();
+    assert_eq!(text(&loaded), "ab");
+    assert_eq!(loaded.encode_state(), wrong_order);
 }
 
 /// The snapshot decoders reject structurally hostile bodies with typed errors: duplicate

@@ -7,7 +7,9 @@
 //! Invariants:
 //! - Every refusal is explicit: a protocol `Error` for a refused message (the connection stays
 //!   usable), or a close frame with a code and reason when the connection must end (undecodable
-//!   or non-binary frames, rate or size limits, bad token, slow consumer, idle, shutdown).
+//!   or non-binary frames, rate or size limits, bad token, slow consumer, idle, shutdown). A close
+//!   reason fits a close frame ([`MAX_CLOSE_REASON`] bytes, cut on a character boundary), however
+//!   long the error it reports: decode errors quote what the peer sent.
 //! - A read-only peer's changes never reach a room; a peer's presence is published under its
 //!   connection id, so no peer can speak for another.
 //! - When the connection ends, every room it joined is told, so presence is cleared.
@@ -49,18 +51,33 @@ pub(crate) mod close_code {
     pub const MESSAGE_TOO_BIG: u16 = 1009;
 }
 
+/// The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
+/// §5.5), two of which are the code. The WebSocket layer does not check this when sending, and a
+/// peer that receives a longer one fails the connection instead of reading the reason.
+pub(crate) const MAX_CLOSE_REASON: usize = 123;
+
 /// Why the connection ends, as the close frame says.
-struct Close {
-    code: u16,
-    reason: String,
+pub(crate) struct Close {
+    /// The close code (one of [`close_code`]).
+    pub(crate) code: u16,
+    /// The reason, for people.
+    pub(crate) reason: String,
 }
 
 impl Close {
+    /// A close with `code` and `reason`, the reason cut to [`MAX_CLOSE_REASON`] bytes (ending in
+    /// `...` when cut).
     fn new(code: u16, reason: impl Into<String>) -> Self {
-        Close {
-            code,
-            reason: reason.into(),
+        let mut reason = reason.into();
+        if reason.len() > MAX_CLOSE_REASON {
+            let mut end = MAX_CLOSE_REASON - "...".len();
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+            reason.push_str("...");
         }
+        Close { code, reason }
     }
 }
 
@@ -70,7 +87,7 @@ struct Joined {
 }
 
 /// The state of one connection.
-struct Connection {
+pub(crate) struct Connection {
     id: ConnId,
     ctx: Arc<RelayContext>,
     grant: Grant,
@@ -113,19 +130,12 @@ pub(crate) async fn serve(
     let control = Arc::new(PeerControl::default());
     let limits = &ctx.config.limits;
     let write_timeout = limits.idle_timeout();
-    let mut conn = Connection {
-        id,
-        grant,
-        joined: HashMap::new(),
-        limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
-        link: PeerLink {
-            conn: id,
-            out: out_tx,
-            control: Arc::clone(&control),
-        },
-        last_heard: Instant::now(),
-        ctx: Arc::clone(&ctx),
+    let link = PeerLink {
+        conn: id,
+        out: out_tx,
+        control: Arc::clone(&control),
     };
+    let mut conn = Connection::new(id, Arc::clone(&ctx), grant, link);
     tracing::debug!(conn = id, "connected");
     let mut ping = tokio::time::interval(limits.ping_interval());
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -244,11 +254,26 @@ async fn send_close(socket: &mut WebSocket, close: Close) {
 }
 
 /// An error to send, and how to close.
-type Fatal = (Option<Message>, Close);
+pub(crate) type Fatal = (Option<Message>, Close);
 
 impl Connection {
-    /// Handles one frame; returns direct replies, or how to end the connection.
-    fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
+    /// A connection `id` with rights `grant`, whose rooms write to it through `link`.
+    pub(crate) fn new(id: ConnId, ctx: Arc<RelayContext>, grant: Grant, link: PeerLink) -> Self {
+        let limits = &ctx.config.limits;
+        Connection {
+            id,
+            grant,
+            joined: HashMap::new(),
+            limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
+            link,
+            last_heard: Instant::now(),
+            ctx,
+        }
+    }
+
+    /// Handles one frame; returns direct replies (each an `Error`), or how to end the
+    /// connection.
+    pub(crate) fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
         let metrics = &self.ctx.metrics;
         let bytes = match frame {
             WsMessage::Binary(bytes) => bytes,
@@ -456,5 +481,38 @@ impl Connection {
             // Waiting (rather than try_send) so the room always learns the peer left.
             let _ = joined.room.send(RoomCommand::Leave { conn: self.id }).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_close_frame_and_are_cut_on_a_character_boundary() {
+        let short = Close::new(close_code::PROTOCOL_ERROR, "bad frame");
+        assert_eq!(short.reason, "bad frame");
+        let exact = "x".repeat(MAX_CLOSE_REASON);
+        assert_eq!(
+            Close::new(close_code::PROTOCOL_ERROR, exact.clone()).reason,
+            exact
+        );
+        // A decode error quoting a float the peer sent (fuzz/crashers/relay_frame).
+        let long = format!(
+            "malformed frame: invalid type: floating point `0.{}19`",
+            "0".repeat(300)
+        );
+        let cut = Close::new(close_code::PROTOCOL_ERROR, long.clone());
+        assert_eq!(cut.reason.len(), MAX_CLOSE_REASON);
+        assert!(cut.reason.ends_with("..."));
+        assert!(long.starts_with(cut.reason.trim_end_matches("...")));
+        // Multi-byte characters across the cut.
+        let wide = Close::new(close_code::PROTOCOL_ERROR, "é".repeat(100));
+        assert!(wide.reason.len() <= MAX_CLOSE_REASON);
+        assert!(wide
+            .reason
+            .trim_end_matches("...")
+            .chars()
+            .all(|c| c == 'é'));
     }
 }

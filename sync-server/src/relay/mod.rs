@@ -10,6 +10,8 @@
 mod compactor;
 mod connection;
 mod encode_once;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod http;
 mod peer;
 mod persister;

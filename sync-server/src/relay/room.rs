@@ -159,7 +159,9 @@ impl Room {
         tracing::debug!(doc = %self.id, "document unloaded");
     }
 
-    fn handle(&mut self, command: RoomCommand) {
+    /// Handles one command of a connection (the run loop's body; the fuzz harness calls it
+    /// directly).
+    pub(crate) fn handle(&mut self, command: RoomCommand) {
         match command {
             RoomCommand::Join { peer, hello } => self.join(peer, hello),
             RoomCommand::Message { conn, message, at } => self.on_message(conn, message, at),
@@ -275,6 +277,12 @@ impl Room {
         }
     }
 
+    /// The room's document (for the fuzz harness, which compares it with a reference).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn doc_mut(&mut self) -> &mut Doc {
+        &mut self.doc
+    }
+
     /// Tells every peer but `from` what the document gained. `known` is an encoding the caller
     /// already has (the changes since a version, made for the store), so peers at that version
     /// are answered without encoding again; each other distinct version is encoded once.
@@ -319,7 +327,8 @@ impl Room {
         }
     }
 
-    fn on_persisted(&mut self, ticket: u64, ok: bool) {
+    /// The persister reports ticket `ticket` written (`ok`) or failed.
+    pub(crate) fn on_persisted(&mut self, ticket: u64, ok: bool) {
         if !ok {
             self.failed = true;
             return;

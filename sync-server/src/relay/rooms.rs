@@ -17,7 +17,7 @@ use super::RelayContext;
 use crate::cluster::RoomLink;
 
 /// Commands a room queues before senders wait (messages) or joins are refused as busy.
-const ROOM_QUEUE: usize = 4096;
+pub(crate) const ROOM_QUEUE: usize = 4096;
 
 /// Why a join could not be queued.
 #[derive(Debug, PartialEq, Eq)]
@@ -108,6 +108,15 @@ impl Rooms {
     }
 
     /// Removes the room of `doc` if its queue is empty; called by the room itself.
+    /// Registers a room run by the caller (the fuzz harness drives one without a task).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn insert(&self, doc: DocId, room: mpsc::Sender<RoomCommand>) {
+        self.map
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(doc, room);
+    }
+
     pub fn remove_if_idle(&self, doc: &DocId, queue: &mpsc::Receiver<RoomCommand>) -> bool {
         let mut map = self
             .map
