@@ -7,6 +7,10 @@
 //! To refresh the committed seed corpus from `Target::seeds`:
 //! `FUZZ_WRITE_CORPUS=1 cargo test -p crdt-core --test fuzz_regressions`.
 
+#[path = "../../fuzz/src/committed_inputs.rs"]
+mod committed_inputs;
+
+use committed_inputs::inputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -20,21 +24,6 @@ static ALLOC: capped_alloc::CappedAllocator = capped_alloc::CappedAllocator::new
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// The files of `dir` (none when it does not exist), sorted for a stable order.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 /// Every corpus and crasher input and every in-memory seed passes its target's checks; failures

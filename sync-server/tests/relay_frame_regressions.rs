@@ -6,6 +6,10 @@
 //! To refresh the committed seed corpus: `FUZZ_WRITE_CORPUS=1 cargo test -p sync-server --test
 //! relay_frame_regressions`.
 
+#[path = "../../fuzz/src/committed_inputs.rs"]
+mod committed_inputs;
+
+use committed_inputs::inputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -16,21 +20,6 @@ fn target_dir(kind: &str) -> PathBuf {
         .join("../fuzz")
         .join(kind)
         .join("relay_frame")
-}
-
-/// The files of `dir` (none when it does not exist), sorted.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 #[test]
