@@ -139,7 +139,12 @@ class Connection {
 
   /** Drops the socket as if the network failed (tests, and a "reconnect" button). */
   drop() {
-    this.socket?.close();
+    const socket = this.socket;
+    if (socket === null) return;
+    socket.close();
+    // A lost network ends no close handshake: act on the loss now, not when (or if) the
+    // handshake completes. The close event that may follow finds another socket and is ignored.
+    socket.onclose?.();
   }
 
   _open() {
