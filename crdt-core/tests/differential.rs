@@ -725,13 +725,22 @@ fn check_patches(before: &[char], patches: &[SeqPatch], after: &str) -> Result<(
                 prop_assert!(pos <= mirror.len() && len > 0, "bad patch {:?}", patch);
                 mirror.splice(pos..pos, std::iter::repeat_n(None, len));
             }
-            SeqPatch::Delete { pos, len } => {
+            SeqPatch::Delete {
+                pos,
+                len,
+                len_utf16,
+            } => {
                 prop_assert!(
                     pos + len <= mirror.len() && len > 0,
                     "bad patch {:?}",
                     patch
                 );
-                mirror.drain(pos..pos + len);
+                let gone: Vec<Option<char>> = mirror.drain(pos..pos + len).collect();
+                // Characters inserted by an earlier patch of the same batch are unknown here.
+                if gone.iter().all(Option::is_some) {
+                    let units: usize = gone.iter().flatten().map(|c| c.len_utf16()).sum();
+                    prop_assert_eq!(len_utf16, units, "UTF-16 length of {:?}", patch);
+                }
             }
         }
     }

@@ -96,11 +96,13 @@ pub fn event_to_js(event: &DocEvent) -> JsValue {
                 index,
                 index_utf16,
                 len,
+                len_utf16,
             } => {
                 set(&p, "action", "textDelete");
                 set(&p, "index", *index as f64);
                 set(&p, "indexUtf16", *index_utf16 as f64);
                 set(&p, "len", *len as f64);
+                set(&p, "lenUtf16", *len_utf16 as f64);
             }
             PatchAction::ListInsert { index, values } => {
                 set(&p, "action", "listInsert");

@@ -23,14 +23,14 @@ export interface Cursor {
 /**
  * One change to one container. Text patches give the position twice, as the text was just
  * before the patch: `index` in Unicode code points, `indexUtf16` in UTF-16 code units (what JS
- * string methods, `text.insert`/`text.delete` and editors count; apply patches with it). `len`
- * of `textDelete` counts code points.
+ * string methods, `text.insert`/`text.delete` and editors count; apply patches with it). A
+ * `textDelete` removes `len` code points, which are `lenUtf16` UTF-16 code units.
  */
 export type Patch = { path: (string | number)[] | null; container: ContainerKind } & (
   | { action: "mapPut"; key: string; value: Scalar | { container: ContainerKind }; conflicts: number }
   | { action: "mapDelete"; key: string }
   | { action: "textInsert"; index: number; indexUtf16: number; text: string }
-  | { action: "textDelete"; index: number; indexUtf16: number; len: number }
+  | { action: "textDelete"; index: number; indexUtf16: number; len: number; lenUtf16: number }
   | { action: "listInsert"; index: number; values: (Scalar | { container: ContainerKind })[] }
   | { action: "listDelete"; index: number; len: number }
   | { action: "counterAdd"; delta: number | bigint }

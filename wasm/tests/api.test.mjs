@@ -339,9 +339,10 @@ function applyTextPatches(mirror, patches) {
     if (p.action === "textInsert") {
       mirror = mirror.slice(0, p.indexUtf16) + p.text + mirror.slice(p.indexUtf16);
     } else if (p.action === "textDelete") {
-      // `len` counts code points: measure them in the mirror from the UTF-16 index.
+      // `len` counts code points; the mirror, like an editor, counts UTF-16 units.
       const deleted = Array.from(mirror.slice(p.indexUtf16)).slice(0, p.len).join("");
-      mirror = mirror.slice(0, p.indexUtf16) + mirror.slice(p.indexUtf16 + deleted.length);
+      assert.equal(p.lenUtf16, deleted.length, "lenUtf16 of " + JSON.stringify(p));
+      mirror = mirror.slice(0, p.indexUtf16) + mirror.slice(p.indexUtf16 + p.lenUtf16);
     }
   }
   return mirror;
@@ -387,6 +388,7 @@ test("text patches carry indexUtf16, which counts the emoji before the edit poin
   assert.equal(del[0].index, 7);
   assert.equal(del[0].indexUtf16, 10);
   assert.equal(del[0].len, 2);
+  assert.equal(del[0].lenUtf16, 4);
   assert.equal(mirror, "👋🏽 hi 😀!");
   assert.equal(mirror, tb.toString());
 
@@ -396,6 +398,16 @@ test("text patches carry indexUtf16, which counts the emoji before the edit poin
   tb.insert(tb.length, "🚀 end");
   b.commit();
   b.import(a.exportSince(b.version()));
+  assert.equal(mirror, tb.toString());
+
+  // A remote delete of an astral character: b can't measure it once gone, lenUtf16 says 2.
+  a.import(b.exportSince(a.version()));
+  ta.delete(ta.toString().indexOf("🎉"), 2);
+  a.commit();
+  b.import(a.exportSince(b.version()));
+  const remoteDel = events.at(-1).patches;
+  assert.equal(events.at(-1).origin, "remote");
+  assert.deepEqual(remoteDel.map((p) => [p.action, p.len, p.lenUtf16]), [["textDelete", 1, 2]]);
   assert.equal(mirror, tb.toString());
   assert.ok(events.every((e) => e.patches.every((p) => !p.action.startsWith("text") || Number.isInteger(p.indexUtf16))));
 });

@@ -49,6 +49,9 @@ pub enum PatchAction {
         index_utf16: usize,
         /// Number of characters.
         len: usize,
+        /// Length of the deleted characters in UTF-16 code units: with `index_utf16`, the range
+        /// a JavaScript string or an editor counting UTF-16 removes.
+        len_utf16: usize,
     },
     /// `values` were inserted at `index`.
     ListInsert {

@@ -110,13 +110,18 @@ impl<'a> TextRef<'a> {
         if len == 0 {
             return Ok(());
         }
+        // Measured before the delete: afterwards the characters are gone.
+        let utf16_range = wanted.then(|| {
+            let start = crate::doc::state::utf16_of(seq, pos);
+            (start, crate::doc::state::utf16_of(seq, pos + len) - start)
+        });
         let ops = seq.local_delete(pos, len)?;
-        let mut patches = if wanted {
-            let index_utf16 = crate::doc::state::utf16_of(seq, pos);
+        let mut patches = if let Some((index_utf16, len_utf16)) = utf16_range {
             let action = PatchAction::TextDelete {
                 index: pos,
                 index_utf16,
                 len,
+                len_utf16,
             };
             vec![(self.id.clone(), action)]
         } else {

@@ -489,10 +489,15 @@ fn text_patch(seq: &Sequence<TextContent>, patch: SeqPatch) -> PatchAction {
             index_utf16: utf16_of(seq, pos),
             text: seq.slice(pos, pos + len).into_string(),
         },
-        SeqPatch::Delete { pos, len } => PatchAction::TextDelete {
+        SeqPatch::Delete {
+            pos,
+            len,
+            len_utf16,
+        } => PatchAction::TextDelete {
             index: pos,
             index_utf16: utf16_of(seq, pos),
             len,
+            len_utf16,
         },
     }
 }
@@ -510,6 +515,6 @@ fn list_patch(seq: &Sequence<ListContent<Value>>, patch: SeqPatch) -> PatchActio
             index: pos,
             values: seq.slice(pos, pos + len).0,
         },
-        SeqPatch::Delete { pos, len } => PatchAction::ListDelete { index: pos, len },
+        SeqPatch::Delete { pos, len, .. } => PatchAction::ListDelete { index: pos, len },
     }
 }

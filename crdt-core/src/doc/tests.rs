@@ -351,7 +351,8 @@ fn text_patches_carry_utf16_positions_for_local_and_remote_changes() {
             PatchAction::TextDelete {
                 index: 1,
                 index_utf16: 2,
-                len: 2
+                len: 2,
+                len_utf16: 2
             },
             // Remote: "ab" at 0, then a's delete of its "é" (position 3 on a, 2 here).
             PatchAction::TextInsert {
@@ -365,6 +366,42 @@ fn text_patches_carry_utf16_positions_for_local_and_remote_changes() {
     sync(&b, &mut a);
     assert_eq!(a.materialize(), b.materialize());
     assert_eq!(b.text("t").to_string(), "ab😀😀");
+}
+
+#[test]
+fn a_remote_delete_reports_the_utf16_length_of_what_it_removed() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "a😀é😀b").unwrap();
+    a.commit();
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    b.subscribe(move |e: &DocEvent| {
+        sink.lock()
+            .unwrap()
+            .extend(e.patches.iter().map(|p| p.action.clone()))
+    });
+    // "😀é😀": 3 characters, 5 UTF-16 units, which b can no longer measure once they are gone.
+    a.text("t").delete(1, 3).unwrap();
+    a.commit();
+    sync(&a, &mut b);
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![PatchAction::TextDelete {
+            index: 1,
+            index_utf16: 1,
+            len: 3,
+            len_utf16: 5
+        }]
+    );
+    // Applying the patch to a UTF-16 string, as an editor would, gives b's text.
+    let mut editor: Vec<u16> = "a😀é😀b".encode_utf16().collect();
+    editor.drain(1..1 + 5);
+    assert_eq!(
+        String::from_utf16(&editor).unwrap(),
+        b.text("t").to_string()
+    );
 }
 
 #[test]

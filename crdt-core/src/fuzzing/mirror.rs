@@ -73,12 +73,23 @@ impl EventMirror {
                     }
                     t.splice(*index..*index, text.chars());
                 }
-                (PatchAction::TextDelete { index, len, .. }, Mirrored::Text(t)) => {
+                (
+                    PatchAction::TextDelete {
+                        index,
+                        len,
+                        len_utf16,
+                        ..
+                    },
+                    Mirrored::Text(t),
+                ) => {
                     let end = index
                         .checked_add(*len)
                         .filter(|&e| e <= t.len())
                         .ok_or_else(bad)?;
-                    t.drain(*index..end);
+                    let units: usize = t.drain(*index..end).map(char::len_utf16).sum();
+                    if units != *len_utf16 {
+                        return Err(bad());
+                    }
                 }
                 (PatchAction::ListInsert { index, values }, Mirrored::List(l)) => {
                     if *index > l.len() {

@@ -316,7 +316,7 @@ impl<C: Content> Sequence<C> {
             let (leaf, t) = self.find_visible_hinted(pos);
             let (ri, off) = self.tree.leaf_find(leaf, t);
             let ids = &self.ids;
-            let done =
+            let (done, _) =
                 self.tree
                     .delete_in_leaf(leaf, ri, off, remaining, ids, &mut self.index, |a, b| {
                         ids.dot_ranges(a, b, |dot, n| out(dot, u64::from(n)))
@@ -624,7 +624,7 @@ impl<C: Content> Sequence<C> {
                     let pos = self.tree.leaf_start(leaf)
                         + self.tree.content_offset(leaf, ri)
                         + off as usize;
-                    self.tree.delete_in_leaf(
+                    let (_, units) = self.tree.delete_in_leaf(
                         leaf,
                         ri,
                         off,
@@ -634,8 +634,13 @@ impl<C: Content> Sequence<C> {
                         |_, _| {},
                     );
                     match &mut last {
-                        Some(SeqPatch::Delete { pos: p, len: l }) if *p == pos => {
-                            *l += take as usize
+                        Some(SeqPatch::Delete {
+                            pos: p,
+                            len: l,
+                            len_utf16: u,
+                        }) if *p == pos => {
+                            *l += take as usize;
+                            *u += units;
                         }
                         _ => {
                             if let Some(p) = last.take() {
@@ -644,6 +649,7 @@ impl<C: Content> Sequence<C> {
                             last = Some(SeqPatch::Delete {
                                 pos,
                                 len: take as usize,
+                                len_utf16: units,
                             });
                         }
                     }

@@ -49,5 +49,9 @@ pub enum SeqPatch {
         pos: usize,
         /// Number of elements.
         len: usize,
+        /// Their length in UTF-16 code units (equal to `len` for non-text content): what an
+        /// editor counting JavaScript string offsets deletes, which the sequence can no longer
+        /// measure once the elements are gone.
+        len_utf16: usize,
     },
 }

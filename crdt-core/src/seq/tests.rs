@@ -224,7 +224,14 @@ fn remote_ops_and_patches() {
     let op2 = a.ins(5, " world");
     let dels = a.del(0, 1);
     b.apply(&op2);
-    assert_eq!(b.apply(&dels[0]), vec![SeqPatch::Delete { pos: 0, len: 1 }]);
+    assert_eq!(
+        b.apply(&dels[0]),
+        vec![SeqPatch::Delete {
+            pos: 0,
+            len: 1,
+            len_utf16: 1
+        }]
+    );
     assert_eq!(b.apply(&dels[0]), vec![]);
     assert_eq!(b.text(), "ello world");
     assert_eq!(b.seq.stats(|_| 0).runs, 2, "remote typing merges into runs");
@@ -233,7 +240,14 @@ fn remote_ops_and_patches() {
         target: d(1, 1),
         len: 3,
     };
-    assert_eq!(b.apply(&d2), vec![SeqPatch::Delete { pos: 0, len: 2 }]);
+    assert_eq!(
+        b.apply(&d2),
+        vec![SeqPatch::Delete {
+            pos: 0,
+            len: 2,
+            len_utf16: 2
+        }]
+    );
     assert_eq!(b.text(), "lo world");
 }
 
@@ -800,7 +814,10 @@ proptest! {
                                         let now: Vec<char> = peers[0].text().chars().collect();
                                         for k in 0..len { shadow.insert(pos + k, now[pos + k]); }
                                     }
-                                    SeqPatch::Delete { pos, len } => { shadow.drain(pos..pos + len); }
+                                    SeqPatch::Delete { pos, len, len_utf16 } => {
+                                        let gone: usize = shadow.drain(pos..pos + len).map(char::len_utf16).sum();
+                                        prop_assert_eq!(len_utf16, gone, "UTF-16 length of a remote delete");
+                                    }
                                 }
                             }
                         }

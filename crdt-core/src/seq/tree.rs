@@ -593,7 +593,8 @@ impl<C: Content> Tree<C> {
 
     /// Marks up to `max` elements deleted in `leaf`, starting at offset `off` of run `ri`
     /// (skipping tombstones, never leaving the leaf). Reports each deleted local-version range
-    /// to `out`, merges neighbouring tombstones, fixes overflow. Returns how many were deleted.
+    /// to `out`, merges neighbouring tombstones, fixes overflow. Returns how many were deleted, and their
+    /// length in UTF-16 code units.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn delete_in_leaf(
         &mut self,
@@ -604,7 +605,7 @@ impl<C: Content> Tree<C> {
         ids: &IdMap,
         index: &mut LeafIndex,
         mut out: impl FnMut(u32, u32),
-    ) -> usize {
+    ) -> (usize, usize) {
         let c0 = self.content_offset(leaf, ri)
             + if self.leaves[leaf as usize].runs[ri].deleted() {
                 0
@@ -639,7 +640,7 @@ impl<C: Content> Tree<C> {
             i += 1;
         }
         if total == 0 {
-            return 0;
+            return (0, 0);
         }
         let before = l.content.utf16_len();
         l.content.remove(c0, c0 + total);
@@ -647,7 +648,7 @@ impl<C: Content> Tree<C> {
         self.shrink(leaf, total, removed_utf16);
         self.merge_runs(leaf, first.saturating_sub(1), i + 1, ids);
         self.fix_overflow(leaf, None, index);
-        total
+        (total, removed_utf16)
     }
 
     /// Merges neighbouring runs of `leaf` in `from..to` that continue each other.
