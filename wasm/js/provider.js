@@ -7,7 +7,7 @@
 // - One socket per relay URL (and token) carries every document of the page: providers of the
 //   same URL share a Connection, which routes incoming frames by their document id.
 // - Reconnects with exponential backoff and jitter (250 ms doubling to 30 s), at once when the
-//   browser reports it is back online.
+//   browser reports it is back online; drops the socket when the browser reports it is offline.
 // - Emits "status": "connecting" | "connected" | "synced" | "offline"; "presence": a Map from
 //   peer id (hex) to the decoded JSON state of every other peer; "synced"; "error": an Error.
 // - With a store (IndexedDBStore from ./idb.js), the document is loaded from it before the first
@@ -78,8 +78,12 @@ class Connection {
     this.timer = null;
     this.closed = false;
     this._onOnline = () => this._reconnectNow();
+    // An open WebSocket outlives a lost network until the relay's ping timeout: when the browser
+    // says it is offline, act on the loss at once (status "offline", changes kept for later).
+    this._onOffline = () => this.drop();
     if (typeof globalThis.addEventListener === "function") {
       globalThis.addEventListener("online", this._onOnline);
+      globalThis.addEventListener("offline", this._onOffline);
     }
   }
 
@@ -126,6 +130,7 @@ class Connection {
     this.timer = null;
     if (typeof globalThis.removeEventListener === "function") {
       globalThis.removeEventListener("online", this._onOnline);
+      globalThis.removeEventListener("offline", this._onOffline);
     }
     if (connections.get(this.url) === this) connections.delete(this.url);
     const socket = this.socket;
