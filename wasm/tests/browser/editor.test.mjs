@@ -2,10 +2,14 @@
 // two browsers (separate contexts: separate storage, no shared BroadcastChannel) type into one
 // note and converge, see each other's name and caret, keep their own caret when the other types
 // before it; with the relay stopped both edit offline and merge when it is back; a reload shows
-// everything, even with the relay's WebSocket unreachable (IndexedDB). With CRDT_SCREENSHOT set, saves a PNG of two
-// peers side by side to that path.
+// everything, even with the relay's WebSocket unreachable (IndexedDB); and saves a screenshot of
+// two converged peers side by side as a test artifact: target/test-artifacts/editor-two-peers.png,
+// or the path in CRDT_SCREENSHOT.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { SyncServer } from "../support/sync-server.mjs";
 import { launch, openPage, waitForStatus, TIMEOUT } from "./support.mjs";
@@ -132,7 +136,10 @@ test("a browser that alone goes offline catches up when it is back", async () =>
   await cb.close();
 });
 
-test("screenshot of two peers (only with CRDT_SCREENSHOT=path.png)", { skip: !process.env.CRDT_SCREENSHOT }, async () => {
+const screenshotPath = process.env.CRDT_SCREENSHOT ??
+  resolve(dirname(fileURLToPath(import.meta.url)), "../../../target/test-artifacts/editor-two-peers.png");
+
+test("two converged peers side by side, saved as a screenshot", async () => {
   const docId = "shopping"; // a fresh relay database and fresh browser storage per run
   const context = await browser.newContext({ viewport: { width: 1000, height: 600 } });
   const page = await context.newPage();
@@ -169,7 +176,16 @@ test("screenshot of two peers (only with CRDT_SCREENSHOT=path.png)", { skip: !pr
   });
   await left.waitForFunction(() => window.app.remoteCursors().some((c) => c.name === "Grace"), null, { timeout: TIMEOUT });
   await right.waitForFunction(() => window.app.remoteCursors().some((c) => c.name === "Ada" && c.anchor !== c.head), null, { timeout: TIMEOUT });
-  for (const f of [left, right]) await f.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: process.env.CRDT_SCREENSHOT });
+  const want = "Shopping for the weekend\n- bread\n- cheese\n- apples (Grace)";
+  for (const f of [left, right]) {
+    assert.equal(await f.locator("#editor").inputValue(), want);
+    await f.evaluate(() => window.scrollTo(0, 0));
+  }
+  mkdirSync(dirname(screenshotPath), { recursive: true });
+  await page.screenshot({ path: screenshotPath });
+  const png = readFileSync(screenshotPath);
+  assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from("PNG")]);
+  assert.equal(png.readUInt32BE(16), 1000, "width of the viewport");
+  console.log(`screenshot: ${screenshotPath}`);
   await context.close();
 });
