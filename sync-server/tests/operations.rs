@@ -236,6 +236,8 @@ async fn healthz_and_metrics_over_http() {
     let doc = id("metrics/doc");
     let a = client(addr, &doc);
     let b = client(addr, &doc);
+    // Both joined first, so that the edit reaches b as a fan-out (timed), not in b's join answer.
+    assert!(converge(&[&a, &b], &doc).await);
     a.edit(&doc, |d| d.text("body").insert(0, "counted"));
     assert!(converge(&[&a, &b], &doc).await);
     let (_, after) = http_get(addr, "/metrics").await;

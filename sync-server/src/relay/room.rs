@@ -9,8 +9,13 @@
 //!
 //! Invariants:
 //! - *Ack after durable*: no message that tells a peer the relay holds that peer's change leaves
-//!   before the change is durable: messages to a peer are held while one of its changes (or, for
-//!   a peer that just said Hello, any change) is being written.
+//!   before the change is durable. The replies to a peer's own messages are held while one of
+//!   its changes is being written; for a peer that just said Hello, everything is held until every
+//!   change written so far is durable (the answer to a Hello tells the relay's whole version).
+//!   What other peers' changes fan out to a peer is not held behind that peer's own write: its
+//!   session announces only version entries it has not announced to that peer, and the entries
+//!   of the peer's own change went into the held reply (a fan-out may thus overtake a held reply,
+//!   which the protocol allows: versions only merge, changes wait for their causal past).
 //! - Only changes the document applied are stored, each exactly once (the store gets
 //!   `encode_changes_since(version before the message)`), so refused or forged bytes never
 //!   reach the store.
@@ -58,8 +63,20 @@ pub(crate) enum RoomCommand {
 struct PeerSlot {
     link: PeerLink,
     session: SyncSession,
-    /// Messages to this peer wait until this ticket is durable.
-    hold_until: u64,
+    /// Every message to this peer waits until this ticket is durable (set by its Hello).
+    hold_all_until: u64,
+    /// Replies to this peer's own messages wait until this ticket is durable (set when one of
+    /// its messages changed the document: the reply acknowledges the change).
+    hold_replies_until: u64,
+}
+
+/// How a frame reaches a peer, which decides what it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// An answer to the peer's own message (or its join): it may acknowledge the peer's change.
+    Reply,
+    /// Another peer's changes or presence.
+    FanOut,
 }
 
 /// One loaded document; see the [module docs](self).
@@ -175,7 +192,8 @@ impl Room {
             link,
             session: SyncSession::new(self.id.clone()),
             // A joiner learns the relay's whole version: hold it until all of that is durable.
-            hold_until: self.issued,
+            hold_all_until: self.issued,
+            hold_replies_until: 0,
         };
         let answer = slot.session.receive(&mut self.doc, hello);
         self.ctx.metrics.room_peers.fetch_add(1, Relaxed);
@@ -200,10 +218,10 @@ impl Room {
             .collect();
         self.peers.insert(conn, slot);
         match answer {
-            Ok(out) => self.send_all(conn, out, None),
+            Ok(out) => self.send_all(conn, out, None, Route::Reply),
             Err(e) => tracing::warn!(doc = %self.id, conn, error = %e, "join failed"),
         }
-        self.send_all(conn, others, None);
+        self.send_all(conn, others, None, Route::Reply);
     }
 
     fn on_message(&mut self, conn: ConnId, message: Message, at: Instant) {
@@ -255,24 +273,24 @@ impl Room {
         }
         if is_hello {
             // A re-sync tells the peer the relay's whole version.
-            slot.hold_until = slot.hold_until.max(self.issued);
+            slot.hold_all_until = slot.hold_all_until.max(self.issued);
         }
         if self.doc.version() != before {
             let bytes = self.doc.encode_changes_since(&before);
             self.issued += 1;
             let ticket = self.issued;
             if let Some(slot) = self.peers.get_mut(&conn) {
-                slot.hold_until = ticket;
+                slot.hold_replies_until = ticket;
             }
             let known = (before, bytes.clone());
             self.persist(bytes, ticket);
             self.fan_out(Some(conn), at, Some(known));
         }
-        self.send_all(conn, out, None);
+        self.send_all(conn, out, None, Route::Reply);
         if let Some(frame) = forward {
             let others: Vec<ConnId> = self.peers.keys().copied().filter(|&c| c != conn).collect();
             for other in others {
-                self.send_frame(other, frame.clone(), None);
+                self.send_frame(other, frame.clone(), None, Route::FanOut);
             }
         }
     }
@@ -304,7 +322,7 @@ impl Room {
             .collect();
         drop(view);
         for (conn, out) in answers {
-            self.send_all(conn, out, Some(at));
+            self.send_all(conn, out, Some(at), Route::FanOut);
         }
     }
 
@@ -341,13 +359,16 @@ impl Room {
             self.ctx.metrics.persist_latency.observe(since.elapsed());
             self.in_flight.pop_front();
         }
-        while let Some((t, _, _)) = self.held.front() {
-            if *t > self.durable {
-                break;
-            }
-            if let Some((_, conn, frame)) = self.held.pop_front() {
-                self.deliver(conn, frame, None);
-            }
+        // Every held frame whose ticket is now durable goes, in the order held. Per peer and
+        // route, tickets never decrease, so this keeps each peer's replies (and its fan-out) in
+        // order; a fan-out frame may overtake a reply that waits for a later ticket.
+        let durable = self.durable;
+        let (ready, waiting): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|&(t, _, _)| t <= durable);
+        self.held = waiting;
+        for (_, conn, frame) in ready {
+            self.deliver(conn, frame, None);
         }
     }
 
@@ -371,7 +392,7 @@ impl Room {
                 });
                 let others: Vec<ConnId> = self.peers.keys().copied().collect();
                 for other in others {
-                    self.send_frame(other, gone.clone(), None);
+                    self.send_frame(other, gone.clone(), None, Route::FanOut);
                 }
             }
         }
@@ -410,7 +431,7 @@ impl Room {
                 let peers: Vec<ConnId> = self.peers.keys().copied().collect();
                 for conn in peers {
                     for frame in &frames {
-                        self.send_frame(conn, frame.clone(), None);
+                        self.send_frame(conn, frame.clone(), None, Route::FanOut);
                     }
                 }
             }
@@ -427,22 +448,33 @@ impl Room {
         }
     }
 
-    fn send_all(&mut self, conn: ConnId, messages: Vec<Message>, since: Option<Instant>) {
+    fn send_all(
+        &mut self,
+        conn: ConnId,
+        messages: Vec<Message>,
+        since: Option<Instant>,
+        route: Route,
+    ) {
         for message in messages {
             let since = since.filter(|_| matches!(message, Message::Changes { .. }));
-            self.send_frame(conn, encode(&message), since);
+            self.send_frame(conn, encode(&message), since, route);
         }
     }
 
-    /// Sends now, or holds the frame while the peer waits for one of its changes to be durable.
-    fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>, since: Option<Instant>) {
+    /// Sends now, or holds the frame until the ticket it waits for is durable (see the module
+    /// docs). Held frames all wait for a ticket not yet durable (`on_persisted` releases the
+    /// others at once), and a peer's tickets never decrease per route, so a frame whose ticket
+    /// is durable never overtakes an earlier held frame of the same route to the same peer.
+    fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>, since: Option<Instant>, route: Route) {
         let Some(slot) = self.peers.get(&conn) else {
             return;
         };
-        let has_held = self.held.iter().any(|&(_, c, _)| c == conn);
-        if slot.hold_until > self.durable || has_held {
-            let ticket = slot.hold_until.max(self.durable);
-            self.held.push_back((ticket, conn, frame));
+        let wait = match route {
+            Route::Reply => slot.hold_replies_until.max(slot.hold_all_until),
+            Route::FanOut => slot.hold_all_until,
+        };
+        if wait > self.durable {
+            self.held.push_back((wait, conn, frame));
         } else {
             self.deliver(conn, frame, since);
         }
@@ -508,5 +540,209 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::mpsc as std_mpsc;
+
+    use crdt_core::sync::decode;
+    use crdt_core::ReplicaId;
+    use tokio::sync::watch;
+
+    use super::super::peer::PeerControl;
+    use super::super::persister::PersistMessage;
+    use super::super::rooms::Rooms;
+    use super::super::WriteGate;
+    use super::*;
+    use crate::auth::Authorizer;
+    use crate::config::Config;
+    use crate::metrics::Metrics;
+    use crate::storage::MemoryStore;
+
+    /// A client of the room: its document, its session, and what the room sent it.
+    struct Client {
+        conn: ConnId,
+        doc: Doc,
+        session: SyncSession,
+        inbox: mpsc::Receiver<Outbound>,
+    }
+
+    impl Client {
+        /// The frames the room has sent this client so far, decoded.
+        fn received(&mut self) -> Vec<Message> {
+            let mut out = Vec::new();
+            while let Ok(Outbound::Frame { bytes, .. }) = self.inbox.try_recv() {
+                out.push(decode(&bytes).expect("the room sends frames that decode"));
+            }
+            out
+        }
+
+        /// Applies what the room sent, as a client would.
+        fn take(&mut self, messages: Vec<Message>) {
+            for message in messages {
+                self.session
+                    .receive(&mut self.doc, message)
+                    .expect("the room's messages apply");
+            }
+        }
+
+        /// Types `text` at the end of the note and commits; returns the Changes to send.
+        fn edit(&mut self, text: &str) -> Message {
+            let mut t = self.doc.text("note");
+            let end = t.len();
+            t.insert(end, text).unwrap();
+            self.doc.commit();
+            let mut out = self.session.on_local_change(&self.doc);
+            assert_eq!(out.len(), 1, "one Changes message: {out:?}");
+            out.remove(0)
+        }
+    }
+
+    /// The room, its persist queue (writes are completed by the test), and two joined clients.
+    fn room_with_two_clients() -> (Room, std_mpsc::Receiver<PersistMessage>, Client, Client) {
+        let (persist_queue, persist) = std_mpsc::channel();
+        let (_shutdown_tx, shutdown) = watch::channel(false);
+        let config = Config::for_tests();
+        let ctx = Arc::new(RelayContext {
+            write_gate: Arc::new(WriteGate::new(config.maintenance.storage_retry())),
+            config,
+            metrics: Arc::new(Metrics::default()),
+            store: Arc::new(MemoryStore::new()),
+            persist_queue,
+            rooms: Rooms::default(),
+            auth: Authorizer::new(None),
+            next_conn: AtomicU64::new(1),
+            shutdown,
+            cluster: None,
+        });
+        let id = DocId::new("room/test").unwrap();
+        let (mut room, _persisted) = Room::load(id.clone(), StoredDoc::default(), ctx, None);
+        let mut join = |conn: ConnId| {
+            let (out, inbox) = mpsc::channel(64);
+            let mut client = Client {
+                conn,
+                doc: Doc::with_replica(ReplicaId::new(conn)),
+                session: SyncSession::new(id.clone()),
+                inbox,
+            };
+            let hello = client.session.connect(&client.doc).remove(0);
+            let peer = PeerLink {
+                conn,
+                out,
+                control: Arc::new(PeerControl::default()),
+            };
+            room.handle(RoomCommand::Join { peer, hello });
+            let answer = client.received();
+            client.take(answer);
+            client
+        };
+        let (a, b) = (join(1), join(2));
+        (room, persist, a, b)
+    }
+
+    /// The next write handed to the persister: its ticket.
+    fn next_write(persist: &std_mpsc::Receiver<PersistMessage>) -> u64 {
+        match persist.try_recv() {
+            Ok(PersistMessage::Write(request)) => request.ticket,
+            Ok(_) => panic!("expected a write, got another persister message"),
+            Err(e) => panic!("expected a write: {e}"),
+        }
+    }
+
+    fn announces(messages: &[Message], replica: u64) -> bool {
+        messages.iter().any(|m| match m {
+            Message::Changes { version, .. } | Message::Ack { version, .. } => {
+                version.get(ReplicaId::new(replica)) > 0
+            }
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn fan_out_is_not_held_behind_the_receivers_own_write_but_its_ack_is() {
+        let (mut room, persist, mut a, mut b) = room_with_two_clients();
+        let at = Instant::now();
+
+        // A writes; its change is being persisted (not durable yet).
+        let message = a.edit("from a");
+        room.handle(RoomCommand::Message {
+            conn: a.conn,
+            message,
+            at,
+        });
+        let ticket_a = next_write(&persist);
+        assert!(a.received().is_empty(), "A's ack waits for its write");
+        let to_b = b.received();
+        assert!(matches!(to_b[..], [Message::Changes { .. }]), "{to_b:?}");
+        b.take(to_b);
+
+        // B writes while A's write is still in flight: A gets B's change at once.
+        let message = b.edit(" and b");
+        room.handle(RoomCommand::Message {
+            conn: b.conn,
+            message,
+            at,
+        });
+        let ticket_b = next_write(&persist);
+        let to_a = a.received();
+        assert!(
+            matches!(to_a[..], [Message::Changes { .. }]),
+            "B's change reaches A while A's own write is in flight: {to_a:?}"
+        );
+        assert!(
+            !announces(&to_a, 1),
+            "nothing tells A that the relay holds its change before it is durable: {to_a:?}"
+        );
+        a.take(to_a);
+        assert_eq!(a.doc.text("note").to_string(), "from a and b");
+        assert!(b.received().is_empty(), "B's ack waits for its write");
+
+        // A's write is durable: A's ack goes out; B's still waits.
+        room.on_persisted(ticket_a, true);
+        let to_a = a.received();
+        assert!(announces(&to_a, 1), "A's ack once durable: {to_a:?}");
+        a.take(to_a);
+        assert!(b.received().is_empty());
+        room.on_persisted(ticket_b, true);
+        let to_b = b.received();
+        assert!(announces(&to_b, 2), "B's ack once durable: {to_b:?}");
+        b.take(to_b);
+        assert!(a.session.is_synced(&a.doc) && b.session.is_synced(&b.doc));
+        assert_eq!(b.doc.text("note").to_string(), "from a and b");
+    }
+
+    #[test]
+    fn a_rejoining_peer_gets_nothing_until_every_write_so_far_is_durable() {
+        let (mut room, persist, mut a, mut b) = room_with_two_clients();
+        let at = Instant::now();
+        let message = a.edit("pending");
+        room.handle(RoomCommand::Message {
+            conn: a.conn,
+            message,
+            at,
+        });
+        let ticket = next_write(&persist);
+        // B misses the fan-out and says Hello again (a re-sync): the answer carries what B
+        // lacks, A's change, whose write is in flight, so it waits.
+        assert!(!b.received().is_empty());
+        b.session.disconnect();
+        let hello = b.session.connect(&b.doc).remove(0);
+        room.handle(RoomCommand::Message {
+            conn: b.conn,
+            message: hello,
+            at,
+        });
+        assert!(
+            b.received().is_empty(),
+            "the Hello answer waits for the write"
+        );
+        room.on_persisted(ticket, true);
+        let to_b = b.received();
+        assert!(matches!(to_b[..], [Message::Changes { .. }]), "{to_b:?}");
+        b.take(to_b);
+        assert_eq!(b.doc.text("note").to_string(), "pending");
     }
 }
