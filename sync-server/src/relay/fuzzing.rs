@@ -24,7 +24,6 @@
 //! then up to [`MAX_FRAMES`] frames, each a kind byte (`0..=5` binary, `6` text, `7` close,
 //! else ping), a length (u16 little-endian, clamped to what remains) and the payload.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
@@ -37,12 +36,10 @@ use super::connection::{close_code, Connection, MAX_CLOSE_REASON};
 use super::peer::{Outbound, PeerControl, PeerLink};
 use super::persister::PersistMessage;
 use super::room::{Room, RoomCommand};
-use super::rooms::{Rooms, ROOM_QUEUE};
-use super::{RelayContext, WriteGate};
-use crate::auth::{Access, Authorizer, Claims, Grant};
-use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::storage::{MemoryStore, StoredDoc};
+use super::rooms::ROOM_QUEUE;
+use super::RelayContext;
+use crate::auth::{Access, Claims, Grant};
+use crate::storage::StoredDoc;
 
 /// The document the harness's connection joins.
 pub const DOC: &str = "fuzz/doc";
@@ -101,19 +98,8 @@ impl Harness {
     fn new(read_only: bool) -> Harness {
         let (persist_tx, persist) = std_mpsc::channel();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let config = Config::for_tests();
-        let ctx = Arc::new(RelayContext {
-            write_gate: Arc::new(WriteGate::new(config.maintenance.storage_retry())),
-            config,
-            metrics: Arc::new(Metrics::default()),
-            store: Arc::new(MemoryStore::new()),
-            persist_queue: persist_tx,
-            rooms: Rooms::default(),
-            auth: Authorizer::new(None),
-            next_conn: AtomicU64::new(CONN),
-            shutdown: shutdown_rx,
-            cluster: None,
-        });
+        // Its first connection id is CONN.
+        let ctx = Arc::new(RelayContext::for_tests(persist_tx, shutdown_rx));
         let (room, persisted) = Room::load(doc_id(), stored_doc(), Arc::clone(&ctx), None);
         let (room_tx, commands) = mpsc::channel(ROOM_QUEUE);
         ctx.rooms.insert(doc_id(), room_tx);

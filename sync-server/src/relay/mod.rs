@@ -70,6 +70,31 @@ pub(crate) struct RelayContext {
     pub cluster: Option<Arc<Backplane>>,
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+impl RelayContext {
+    /// A context for driving rooms and connections without sockets or a persister: the test
+    /// configuration, an in-memory store, open access, and writes handed to `persist_queue`,
+    /// where the caller completes them (`Room::on_persisted`). Connection ids start at 1.
+    pub(crate) fn for_tests(
+        persist_queue: std_mpsc::Sender<persister::PersistMessage>,
+        shutdown: watch::Receiver<bool>,
+    ) -> RelayContext {
+        let config = Config::for_tests();
+        RelayContext {
+            write_gate: Arc::new(WriteGate::new(config.maintenance.storage_retry())),
+            config,
+            metrics: Arc::new(Metrics::default()),
+            store: Arc::new(crate::storage::MemoryStore::new()),
+            persist_queue,
+            rooms: rooms::Rooms::default(),
+            auth: Authorizer::new(None),
+            next_conn: AtomicU64::new(1),
+            shutdown,
+            cluster: None,
+        }
+    }
+}
+
 /// Why the relay could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {

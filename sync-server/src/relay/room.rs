@@ -545,7 +545,6 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
     use std::sync::mpsc as std_mpsc;
 
     use crdt_core::sync::decode;
@@ -554,13 +553,7 @@ mod tests {
 
     use super::super::peer::PeerControl;
     use super::super::persister::PersistMessage;
-    use super::super::rooms::Rooms;
-    use super::super::WriteGate;
     use super::*;
-    use crate::auth::Authorizer;
-    use crate::config::Config;
-    use crate::metrics::Metrics;
-    use crate::storage::MemoryStore;
 
     /// A client of the room: its document, its session, and what the room sent it.
     struct Client {
@@ -605,19 +598,7 @@ mod tests {
     fn room_with_two_clients() -> (Room, std_mpsc::Receiver<PersistMessage>, Client, Client) {
         let (persist_queue, persist) = std_mpsc::channel();
         let (_shutdown_tx, shutdown) = watch::channel(false);
-        let config = Config::for_tests();
-        let ctx = Arc::new(RelayContext {
-            write_gate: Arc::new(WriteGate::new(config.maintenance.storage_retry())),
-            config,
-            metrics: Arc::new(Metrics::default()),
-            store: Arc::new(MemoryStore::new()),
-            persist_queue,
-            rooms: Rooms::default(),
-            auth: Authorizer::new(None),
-            next_conn: AtomicU64::new(1),
-            shutdown,
-            cluster: None,
-        });
+        let ctx = Arc::new(RelayContext::for_tests(persist_queue, shutdown));
         let id = DocId::new("room/test").unwrap();
         let (mut room, _persisted) = Room::load(id.clone(), StoredDoc::default(), ctx, None);
         let mut join = |conn: ConnId| {
