@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, watch};
 use super::connection::{close_code, Connection, MAX_CLOSE_REASON};
 use super::peer::{Outbound, PeerControl, PeerLink};
 use super::persister::PersistMessage;
-use super::room::{Room, RoomCommand};
+use super::room::{Room, RoomCommand, RELAY_BUFFER};
 use super::rooms::ROOM_QUEUE;
 use super::RelayContext;
 use crate::auth::{Access, Claims, Grant};
@@ -269,8 +269,12 @@ impl Harness {
     }
 }
 
+/// The room's document from its snapshot, buffering like the room (that is, not at all).
 fn load(snapshot: &[u8]) -> Doc {
-    Doc::load_with_replica(snapshot, ReplicaId::new(0xf00d)).expect("the room's snapshot loads")
+    let mut doc = Doc::load_with_replica(snapshot, ReplicaId::new(0xf00d))
+        .expect("the room's snapshot loads");
+    doc.set_buffer_limits(RELAY_BUFFER);
+    doc
 }
 
 fn check_encodes(message: &Message) {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession};
-use crdt_core::{Doc, VersionVector};
+use crdt_core::{BufferLimits, CausalError, Doc, DocError, VersionVector};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -44,6 +44,18 @@ use super::RelayContext;
 use crate::cluster::{LinkInput, RoomLink};
 use crate::metrics::Rejection;
 use crate::storage::StoredDoc;
+
+/// A relay buffers nothing: a well-behaved peer sends everything the relay lacks in causal
+/// order, so a change whose past is missing is forged (or from a broken peer) and is refused
+/// with an Error, instead of waiting in memory for a past that may never come.
+pub(crate) const RELAY_BUFFER: BufferLimits = BufferLimits {
+    max_changes: 0,
+    max_bytes: 0,
+};
+
+/// The Error message for changes whose causal past the relay does not hold.
+const MISSING_PAST: &str =
+    "changes depend on events this relay does not hold (forged or missing deps); they are not applied";
 
 /// What a connection tells a room.
 #[derive(Debug)]
@@ -119,6 +131,7 @@ impl Room {
                 tracing::error!(doc = %id, seq, error = %e, "stored batch refused");
             }
         }
+        doc.set_buffer_limits(RELAY_BUFFER);
         let (persisted_tx, persisted_rx) = mpsc::unbounded_channel();
         let room = Room {
             id,
@@ -247,10 +260,14 @@ impl Room {
             Ok(out) => out,
             Err(SyncError::Apply(e)) => {
                 self.ctx.metrics.rejected(Rejection::BadChanges);
+                let message = match e {
+                    DocError::Causal(CausalError::BufferFull { .. }) => MISSING_PAST.to_string(),
+                    e => format!("changes refused: {e}"),
+                };
                 let mut out = vec![Message::Error {
                     doc: Some(self.id.clone()),
                     code: ErrorCode::BadChanges,
-                    message: format!("changes refused: {e}"),
+                    message,
                 }];
                 // Part of the batch may have applied: acknowledge that (held like any ack).
                 out.extend(slot.session.on_local_change(&self.doc));
@@ -262,13 +279,13 @@ impl Room {
             }
         };
         if is_changes && self.doc.pending_count() > pending_before {
+            // Cannot happen with the relay's empty buffer; kept so that a change to the limits
+            // never turns a refusal into silence.
             self.ctx.metrics.rejected(Rejection::BadChanges);
             out.push(Message::Error {
                 doc: Some(self.id.clone()),
                 code: ErrorCode::BadChanges,
-                message: "changes depend on events this relay does not hold (forged or \
-                          missing deps); they are not applied"
-                    .into(),
+                message: MISSING_PAST.into(),
             });
         }
         if is_hello {
@@ -573,13 +590,17 @@ mod tests {
             out
         }
 
-        /// Applies what the room sent, as a client would.
-        fn take(&mut self, messages: Vec<Message>) {
+        /// Applies what the room sent, as a client would; returns the client's answers.
+        fn take(&mut self, messages: Vec<Message>) -> Vec<Message> {
+            let mut answers = Vec::new();
             for message in messages {
-                self.session
-                    .receive(&mut self.doc, message)
-                    .expect("the room's messages apply");
+                answers.extend(
+                    self.session
+                        .receive(&mut self.doc, message)
+                        .expect("the room's messages apply"),
+                );
             }
+            answers
         }
 
         /// Types `text` at the end of the note and commits; returns the Changes to send.
@@ -693,6 +714,50 @@ mod tests {
         b.take(to_b);
         assert!(a.session.is_synced(&a.doc) && b.session.is_synced(&b.doc));
         assert_eq!(b.doc.text("note").to_string(), "from a and b");
+    }
+
+    #[test]
+    fn changes_whose_past_the_relay_lacks_are_refused_not_buffered() {
+        let (mut room, persist, mut a, mut b) = room_with_two_clients();
+        let at = Instant::now();
+        // A makes two changes but sends only the second: its past never reached the relay.
+        let _withheld = a.edit("first");
+        let orphan = a.edit(" second");
+        room.handle(RoomCommand::Message {
+            conn: a.conn,
+            message: orphan,
+            at,
+        });
+        let to_a = a.received();
+        assert!(
+            to_a.iter().any(|m| matches!(
+                m,
+                Message::Error { code: ErrorCode::BadChanges, message, .. } if message == MISSING_PAST
+            )),
+            "{to_a:?}"
+        );
+        assert_eq!(
+            room.doc.pending_count(),
+            0,
+            "nothing waits in the relay's memory"
+        );
+        assert!(persist.try_recv().is_err(), "nothing stored");
+        assert!(b.received().is_empty(), "nothing fanned out");
+        // The whole history, as a well-behaved peer sends it, is taken.
+        let complete = Message::Changes {
+            doc: room.id.clone(),
+            bytes: a.doc.encode_changes_since(&VersionVector::new()),
+            version: a.doc.version(),
+        };
+        room.handle(RoomCommand::Message {
+            conn: a.conn,
+            message: complete,
+            at,
+        });
+        room.on_persisted(next_write(&persist), true);
+        let to_b = b.received();
+        b.take(to_b);
+        assert_eq!(b.doc.text("note").to_string(), "first second");
     }
 
     #[test]
