@@ -366,7 +366,7 @@ impl<C: Content> Replicated<C> {
     pub fn encode_state(&self) -> Vec<u8> {
         let state = self.seq.encode_state();
         let mut enc = OpsEncoder::<C>::default();
-        for op in self.log.ops_since(&VersionVector::new(), &self.seq) {
+        for op in self.log.ops_since_without_origins(&VersionVector::new()) {
             match op {
                 LoggedOp::Insert { id, len, .. } => enc.insert_known(id, len),
                 LoggedOp::Delete {
