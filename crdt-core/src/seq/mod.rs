@@ -57,6 +57,7 @@
 //! assert_eq!(right.slice(0, right.len()).as_str(), "helloworld");
 //! ```
 
+mod batch_ids;
 mod content;
 mod cursor;
 mod error;
@@ -382,27 +383,38 @@ impl<C: Content> Sequence<C> {
                 pending,
             ),
             SeqOp::Delete { target, len } => {
-                if *len == 0 || target.counter == 0 || target.counter.checked_add(*len).is_none() {
-                    return Err(SeqError::Malformed("empty delete or bad counter"));
-                }
-                // Every target must be known; check span by span.
-                let mut c = target.counter;
-                let end = target.counter + len;
-                while c < end {
-                    let d = Dot::new(target.replica, c);
-                    let k = self.ids.known_prefix(d, end - c);
-                    if k == 0 {
-                        if !pending(d) {
-                            return Err(SeqError::UnknownId(d));
-                        }
-                        c += 1;
-                    } else {
-                        c += k;
-                    }
-                }
-                Ok(())
+                self.check_delete_with(*target, *len, |d, _| u64::from(pending(d)))
             }
         }
+    }
+
+    /// [`Sequence::check_with`] for a delete of `target..target+len`, where `pending(d, max)`
+    /// says how many consecutive ids from `d` on (at most `max`) are known outside the sequence
+    /// (inserted earlier in the same batch), so that runs are checked span by span.
+    pub(crate) fn check_delete_with(
+        &self,
+        target: Dot,
+        len: u64,
+        pending: impl Fn(Dot, u64) -> u64,
+    ) -> Result<(), SeqError> {
+        if len == 0 || target.counter == 0 || target.counter.checked_add(len).is_none() {
+            return Err(SeqError::Malformed("empty delete or bad counter"));
+        }
+        // Every target must be known; check span by span.
+        let mut c = target.counter;
+        let end = target.counter + len;
+        while c < end {
+            let d = Dot::new(target.replica, c);
+            let k = match self.ids.known_prefix(d, end - c) {
+                0 => pending(d, end - c).min(end - c),
+                k => k,
+            };
+            if k == 0 {
+                return Err(SeqError::UnknownId(d));
+            }
+            c += k;
+        }
+        Ok(())
     }
 
     /// [`Sequence::check_with`] for an insert of `n` elements (with or without content).

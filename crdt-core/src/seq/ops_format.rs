@@ -107,10 +107,43 @@ pub(crate) struct OpBatch<C> {
     pub(crate) content: C,
 }
 
+/// The replica table a columnar body starts with, built while encoding: replicas in order of
+/// first use, each with its index. Asking again for the replica of the previous call costs no
+/// hashing (consecutive ops and references mostly name one replica).
+#[derive(Default)]
+pub(crate) struct ReplicaTable {
+    replicas: Vec<ReplicaId>,
+    index: HashMap<ReplicaId, u32>,
+    last: Option<(ReplicaId, u32)>,
+}
+
+impl ReplicaTable {
+    /// The index of `r`, adding it when new; and whether it was new.
+    pub(crate) fn index_of(&mut self, r: ReplicaId) -> (u32, bool) {
+        if let Some((last, i)) = self.last {
+            if last == r {
+                return (i, false);
+            }
+        }
+        let next = self.replicas.len() as u32;
+        let i = *self.index.entry(r).or_insert(next);
+        let new = i == next;
+        if new {
+            self.replicas.push(r);
+        }
+        self.last = Some((r, i));
+        (i, new)
+    }
+
+    /// The replicas, in index order.
+    pub(crate) fn replicas(&self) -> &[ReplicaId] {
+        &self.replicas
+    }
+}
+
 /// Builds an encoded batch op by op.
 pub(crate) struct OpsEncoder<C> {
-    replicas: Vec<ReplicaId>,
-    table: HashMap<ReplicaId, u32>,
+    table: ReplicaTable,
     expected: Vec<u64>,
     ops: u64,
     kinds: Vec<u8>,
@@ -126,8 +159,7 @@ pub(crate) struct OpsEncoder<C> {
 impl<C: Content> Default for OpsEncoder<C> {
     fn default() -> Self {
         OpsEncoder {
-            replicas: Vec::new(),
-            table: HashMap::new(),
+            table: ReplicaTable::default(),
             expected: Vec::new(),
             ops: 0,
             kinds: Vec::new(),
@@ -143,10 +175,8 @@ impl<C: Content> Default for OpsEncoder<C> {
 
 impl<C: Content> OpsEncoder<C> {
     fn agent(&mut self, r: ReplicaId) -> u32 {
-        let next = self.replicas.len() as u32;
-        let a = *self.table.entry(r).or_insert(next);
-        if a == next {
-            self.replicas.push(r);
+        let (a, new) = self.table.index_of(r);
+        if new {
             self.expected.push(1);
         }
         a
@@ -230,8 +260,8 @@ impl<C: Content> OpsEncoder<C> {
     /// The encoded batch.
     pub(crate) fn finish(self) -> Vec<u8> {
         let mut raw = Vec::with_capacity(self.kinds.len() * 2 + self.content.len() + 64);
-        put_u64(&mut raw, self.replicas.len() as u64);
-        for r in &self.replicas {
+        put_u64(&mut raw, self.table.replicas().len() as u64);
+        for r in self.table.replicas() {
             raw.extend_from_slice(&r.0.to_le_bytes());
         }
         put_u64(&mut raw, self.ops);

@@ -11,8 +11,7 @@
 //! fully validated (replica indices, lengths, counters, causal order per replica, every
 //! referenced element known or inserted earlier in the batch, capacity) before anything changes.
 
-use std::collections::BTreeMap;
-
+use super::batch_ids::BatchIds;
 use super::content::Content;
 use super::error::SeqError;
 use super::history::{LoggedOp, OpLog};
@@ -228,14 +227,8 @@ impl<C: Content> Replicated<C> {
     /// batch deletes them with a later op.
     fn validate(&self, batch: OpBatch<C>) -> Result<Vec<Ready<C>>, SeqError> {
         let mut version = self.log.version().clone();
-        // Element ids inserted earlier in this batch: replica -> (start -> end).
-        let mut pending: BTreeMap<(ReplicaId, u64), u64> = BTreeMap::new();
-        let is_pending = |pending: &BTreeMap<(ReplicaId, u64), u64>, d: Dot| {
-            pending
-                .range(..=(d.replica, d.counter))
-                .next_back()
-                .is_some_and(|(&(r, _), &end)| r == d.replica && d.counter < end)
-        };
+        // Element ids inserted earlier in this batch.
+        let mut pending = BatchIds::default();
         let mut pieces = content_pieces(&batch)?;
         let mut new_elements = 0u64;
         let mut out = Vec::new();
@@ -280,7 +273,7 @@ impl<C: Content> Replicated<C> {
                     let origin_right = b;
                     self.seq
                         .check_insert_with(id, origin_left, origin_right, len - k, |d| {
-                            is_pending(&pending, d)
+                            pending.contains(d)
                         })?;
                     if let (Some(l), Some(r)) = (origin_left, origin_right) {
                         if self.seq.contains(l) && self.seq.contains(r) {
@@ -288,7 +281,7 @@ impl<C: Content> Replicated<C> {
                         }
                     }
                     new_elements += len - k;
-                    pending.insert((id.replica, id.counter), end);
+                    pending.insert(id.replica, id.counter, end);
                     version.set(id.replica, end - 1);
                     out.push(match piece {
                         Some(piece) => Ready::Insert(SeqOp::Insert {
@@ -344,11 +337,11 @@ impl<C: Content> Replicated<C> {
                     } else {
                         target.counter
                     };
-                    let check = SeqOp::<C>::Delete {
-                        target: Dot::new(target.replica, first),
+                    self.seq.check_delete_with(
+                        Dot::new(target.replica, first),
                         len,
-                    };
-                    self.seq.check_with(&check, |d| is_pending(&pending, d))?;
+                        |d, max| pending.run_from(d, max),
+                    )?;
                     version.set(id.replica, end - 1);
                     out.push(Ready::Delete {
                         id: Dot::new(id.replica, counter + k),
@@ -373,7 +366,7 @@ impl<C: Content> Replicated<C> {
     pub fn encode_state(&self) -> Vec<u8> {
         let state = self.seq.encode_state();
         let mut enc = OpsEncoder::<C>::default();
-        for op in self.log.ops_since(&VersionVector::new(), &self.seq) {
+        for op in self.log.ops_since_without_origins(&VersionVector::new()) {
             match op {
                 LoggedOp::Insert { id, len, .. } => enc.insert_known(id, len),
                 LoggedOp::Delete {

@@ -27,7 +27,7 @@
 use super::content::Content;
 use super::error::SeqError;
 use super::id_map::{IdMap, LeafIndex, NONE};
-use super::ops_format::read_replicas;
+use super::ops_format::{read_replicas, ReplicaTable};
 use super::tree::{Run, Tree, MAX_RUN};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId};
@@ -77,14 +77,11 @@ fn serde_content<C: Content>(content: &C) -> Vec<u8> {
 
 /// Writes runs and already encoded content in the snapshot format.
 fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
-    let mut replicas: Vec<ReplicaId> = Vec::new();
-    let mut table = std::collections::HashMap::new();
+    let mut table = ReplicaTable::default();
     let mut expected: Vec<u64> = Vec::new();
-    let mut agent = |r: ReplicaId, replicas: &mut Vec<ReplicaId>, expected: &mut Vec<u64>| {
-        let next = replicas.len() as u32;
-        let a = *table.entry(r).or_insert(next);
-        if a == next {
-            replicas.push(r);
+    let mut agent = |r: ReplicaId, expected: &mut Vec<u64>| {
+        let (a, new) = table.index_of(r);
+        if new {
             expected.push(1);
         }
         a
@@ -101,7 +98,7 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
             &mut lens,
             (u64::from(run.len) << 1) | u64::from(run.deleted),
         );
-        let a = agent(run.id.replica, &mut replicas, &mut expected);
+        let a = agent(run.id.replica, &mut expected);
         agents.push(u64::from(a));
         let e = &mut expected[a as usize];
         counters.push(zigzag(delta(run.id.counter, *e)));
@@ -113,7 +110,7 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
                 None => ref_agents.push(0),
                 Some(o) if Some(o) == neighbour => ref_agents.push(1),
                 Some(o) => {
-                    let oa = agent(o.replica, &mut replicas, &mut expected);
+                    let oa = agent(o.replica, &mut expected);
                     ref_agents.push(u64::from(oa) + 2);
                     put_i64(&mut ref_counters, delta(o.counter, run.id.counter));
                 }
@@ -121,8 +118,8 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
         }
     }
     let mut raw = Vec::with_capacity(lens.len() * 3 + content.len() + 64);
-    put_u64(&mut raw, replicas.len() as u64);
-    for r in &replicas {
+    put_u64(&mut raw, table.replicas().len() as u64);
+    for r in table.replicas() {
         raw.extend_from_slice(&r.0.to_le_bytes());
     }
     put_u64(&mut raw, runs.len() as u64);
@@ -228,19 +225,40 @@ impl<C: Content> Sequence<C> {
     /// MessagePack (a document's own types have a hand-written codec of the same bytes: see
     /// `encoding::value_pack`).
     pub(crate) fn encode_state_with(&self, encode: impl FnOnce(&C) -> Vec<u8>) -> Vec<u8> {
-        let mut runs = Vec::with_capacity(self.tree.run_count());
+        let mut tree_runs: Vec<Run> = Vec::with_capacity(self.tree.run_count());
         let mut content = C::default();
         for leaf in self.tree.leaves_in_order() {
             content.append(&leaf.content);
-            for r in &leaf.runs {
-                runs.push(StateRun {
-                    id: self.ids.dot_of(r.lv),
-                    len: r.len(),
-                    deleted: r.deleted(),
-                    origin_left: self.ids.opt_dot(r.ol),
-                    origin_right: self.ids.opt_dot(r.or),
-                });
-            }
+            tree_runs.extend_from_slice(&leaf.runs);
+        }
+        let mut runs: Vec<StateRun> = tree_runs
+            .iter()
+            .map(|r| StateRun {
+                id: self.ids.dot_of(r.lv),
+                len: r.len(),
+                deleted: r.deleted(),
+                origin_left: None,
+                origin_right: None,
+            })
+            .collect();
+        // Origins: most are the neighbouring run's last (left) or first (right) element, whose
+        // ids are known from the pass above; only the others need an id lookup.
+        for i in 0..runs.len() {
+            let r = tree_runs[i];
+            runs[i].origin_left = if r.ol == NONE {
+                None
+            } else if i > 0 && tree_runs[i - 1].end() - 1 == r.ol {
+                Some(last_of(&runs[i - 1]))
+            } else {
+                Some(self.ids.dot_of(r.ol))
+            };
+            runs[i].origin_right = if r.or == NONE {
+                None
+            } else if tree_runs.get(i + 1).is_some_and(|n| n.lv == r.or) {
+                Some(runs[i + 1].id)
+            } else {
+                Some(self.ids.dot_of(r.or))
+            };
         }
         write_state_raw(&runs, &encode(&content))
     }

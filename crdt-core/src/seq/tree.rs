@@ -499,8 +499,21 @@ impl<C: Content> Tree<C> {
         let (parent, slot, next) = (l.parent, l.slot, l.next);
         l.next = new_id;
         let (mlen, mutf16) = (content.len(), content.utf16_len());
-        for r in &runs {
-            index.set(r.lv, r.end(), new_id);
+        // One index update per range of consecutive local versions among the moved runs, not
+        // one per run: runs split by edits inside them sit next to each other.
+        let mut ranges: Vec<(u32, u32)> = runs.iter().map(|r| (r.lv, r.end())).collect();
+        ranges.sort_unstable();
+        let mut ranges = ranges.into_iter();
+        if let Some(mut cur) = ranges.next() {
+            for (a, b) in ranges {
+                if a == cur.1 {
+                    cur.1 = b;
+                } else {
+                    index.set(cur.0, cur.1, new_id);
+                    cur = (a, b);
+                }
+            }
+            index.set(cur.0, cur.1, new_id);
         }
         self.leaves.push(Leaf {
             runs,

@@ -1,0 +1,182 @@
+//! Bytes written by an earlier encoder keep decoding to the same state.
+//!
+//! The fixtures in `tests/fixtures/` were written by the encoders of `main` before the deflate
+//! level of the columnar envelope changed from 3 to 1 (`encoding::compress`): readers must not
+//! notice what an encoder chose. Each fixture is the encoding of a document built here by a
+//! deterministic script (two replicas editing concurrently, synced now and then), so the test
+//! compares what a fixture decodes to with the same document built now.
+//!
+//! To rewrite the fixtures with the current encoders (only when a format version changes, as
+//! old bytes are the point): `WRITE_FORMAT_FIXTURES=1 cargo test -p crdt-core --test format_compat`.
+
+use std::path::{Path, PathBuf};
+
+use crdt_core::{Doc, ReplicaId, Text, VersionVector};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The fixture `name`, first written from `current` when `WRITE_FORMAT_FIXTURES` is set.
+fn read_fixture(name: &str, current: &[u8]) -> Vec<u8> {
+    let path = fixture(name);
+    if std::env::var_os("WRITE_FORMAT_FIXTURES").is_some() {
+        std::fs::create_dir_all(path.parent().expect("fixtures dir")).expect("create fixtures");
+        std::fs::write(&path, current).expect("write fixture");
+    }
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A small deterministic generator (64-bit LCG), so the script is the same on every run.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % bound.max(1)
+    }
+}
+
+const WORDS: [&str; 8] = [
+    "the ", "quick ", "brown ", "fox ", "jumps ", "over ", "lazy ", "dogs. ",
+];
+
+/// Two texts edited concurrently, synced every 25 steps; returns the first.
+fn scripted_text() -> Text {
+    let mut rng = Lcg(7);
+    let mut texts = [Text::new(ReplicaId::new(1)), Text::new(ReplicaId::new(2))];
+    for step in 0..600 {
+        let t = &mut texts[rng.next(2)];
+        let len = t.len();
+        if len > 20 && rng.next(4) == 0 {
+            let pos = rng.next(len - 5);
+            t.delete(pos, 1 + rng.next(5)).expect("in range");
+        } else {
+            let pos = rng.next(len + 1);
+            t.insert(pos, WORDS[rng.next(WORDS.len())])
+                .expect("in range");
+        }
+        if step % 25 == 24 {
+            let [a, b] = &mut texts;
+            b.apply_encoded(&a.encode_ops_since(b.version()))
+                .expect("own ops");
+            a.apply_encoded(&b.encode_ops_since(a.version()))
+                .expect("own ops");
+        }
+    }
+    let [a, b] = &mut texts;
+    a.apply_encoded(&b.encode_ops_since(a.version()))
+        .expect("own ops");
+    texts.into_iter().next().expect("two texts")
+}
+
+/// A document with text, map, list and counter, edited by two replicas and merged.
+fn scripted_doc() -> Doc {
+    let mut rng = Lcg(11);
+    let mut docs = [
+        Doc::with_replica(ReplicaId::new(1)),
+        Doc::with_replica(ReplicaId::new(2)),
+    ];
+    for step in 0..300 {
+        let d = &mut docs[rng.next(2)];
+        match rng.next(5) {
+            0 | 1 => {
+                let mut t = d.text("body");
+                let pos = rng.next(t.len() + 1);
+                t.insert(pos, WORDS[rng.next(WORDS.len())])
+                    .expect("in range");
+            }
+            2 => {
+                let mut t = d.text("body");
+                if t.len() > 10 {
+                    let pos = rng.next(t.len() - 3);
+                    t.delete(pos, 3).expect("in range");
+                }
+            }
+            3 => {
+                let key = WORDS[rng.next(4)].trim();
+                d.map("meta").set(key, step as i64).expect("set");
+            }
+            _ => {
+                d.list("todo").push(WORDS[rng.next(8)]).expect("push");
+                d.counter("edits").increment(1).expect("increment");
+            }
+        }
+        d.commit();
+        if step % 20 == 19 {
+            let [a, b] = &mut docs;
+            b.apply_changes(&a.encode_changes_since(&b.version()))
+                .expect("own changes");
+            a.apply_changes(&b.encode_changes_since(&a.version()))
+                .expect("own changes");
+        }
+    }
+    let [a, b] = &mut docs;
+    a.apply_changes(&b.encode_changes_since(&a.version()))
+        .expect("own changes");
+    docs.into_iter().next().expect("two docs")
+}
+
+/// The flags byte of a columnar envelope (after `offset` header bytes) says "deflated".
+fn assert_deflated(bytes: &[u8], offset: usize, what: &str) {
+    assert_eq!(
+        bytes.get(offset + 1),
+        Some(&1),
+        "{what}: fixture is deflated"
+    );
+}
+
+#[test]
+fn text_bytes_from_the_earlier_encoder_decode_to_the_same_state() {
+    let text = scripted_text();
+    let expected = text.to_string();
+    assert!(expected.len() > 1000, "a text large enough to be deflated");
+
+    let ops = read_fixture(
+        "text_ops_deflate3.bin",
+        &text.encode_ops_since(&VersionVector::new()),
+    );
+    assert_deflated(&ops, 0, "ops batch");
+    let mut merged = Text::new(ReplicaId::new(9));
+    merged.apply_encoded(&ops).expect("old ops batch decodes");
+    assert_eq!(merged.to_string(), expected);
+    assert_eq!(merged.version(), text.version());
+
+    let state = read_fixture("text_state_deflate3.bin", &text.encode_state());
+    let loaded = Text::decode_state(&state).expect("old snapshot decodes");
+    assert_eq!(loaded.to_string(), expected);
+    assert_eq!(loaded.version(), text.version());
+    // The loaded copy keeps syncing: what it sends rebuilds the text elsewhere.
+    let mut again = Text::new(ReplicaId::new(10));
+    again
+        .apply_encoded(&loaded.encode_ops_since(&VersionVector::new()))
+        .expect("re-encoded");
+    assert_eq!(again.to_string(), expected);
+}
+
+#[test]
+fn doc_bytes_from_the_earlier_encoder_decode_to_the_same_state() {
+    let mut doc = scripted_doc();
+    let expected = doc.materialize();
+
+    let changes = read_fixture(
+        "doc_changes_deflate3.bin",
+        &doc.encode_changes_since(&VersionVector::new()),
+    );
+    assert_deflated(&changes, 6, "changes");
+    let mut merged = Doc::with_replica(ReplicaId::new(9));
+    merged.apply_changes(&changes).expect("old changes decode");
+    assert_eq!(merged.materialize(), expected);
+    assert_eq!(merged.version(), doc.version());
+
+    let saved = read_fixture("doc_save_deflate3.bin", &doc.save());
+    assert_deflated(&saved, 6, "snapshot");
+    let loaded = Doc::load(&saved).expect("old snapshot loads");
+    assert_eq!(loaded.materialize(), expected);
+    assert_eq!(loaded.version(), doc.version());
+}
