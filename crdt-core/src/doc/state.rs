@@ -11,7 +11,7 @@
 //! ([`DocState::check_change`]), so a change that refers to elements or containers that do not
 //! exist is refused whole and leaves the state untouched.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,7 @@ use crate::doc::change::{Change, NewValue, Op};
 use crate::doc::event::{PatchAction, PathSegment};
 use crate::doc::value::{ContainerId, ContainerKind, Materialized, Value};
 use crate::doc::DocError;
+use crate::seq::batch_ids::BatchIds;
 use crate::seq::{Content, ListContent, SeqOp, SeqPatch, Sequence, TextContent};
 
 /// One value of a map key, with the id and timestamp of the write that put it there.
@@ -223,17 +224,12 @@ impl DocState {
     /// container it touches exists (or is created earlier in the change), every element it
     /// refers to exists (or is inserted earlier in the change), and no id it inserts exists.
     pub(crate) fn check_change(&self, change: &Change) -> Result<(), DocError> {
-        // Containers and element runs the change itself creates, in order.
-        let mut created: Vec<ContainerId> = Vec::new();
-        let mut inserted: Vec<(ContainerId, Dot, u64)> = Vec::new();
-        let known_here = |inserted: &Vec<(ContainerId, Dot, u64)>, obj: &ContainerId, d: Dot| {
-            inserted.iter().any(|(o, first, len)| {
-                o == obj
-                    && first.replica == d.replica
-                    && d.counter >= first.counter
-                    && d.counter - first.counter < *len
-            })
-        };
+        // Containers and element ids the change itself creates: a later op of the change may
+        // use them. Indexed, so that a change of many ops (a whole history merged as one
+        // change) is checked in O(n log n), not O(n^2).
+        let mut created: HashSet<ContainerId> = HashSet::new();
+        let mut inserted: HashMap<ContainerId, BatchIds> = HashMap::new();
+        let none = BatchIds::default();
         for (dot, op) in change.ops_with_dots() {
             let obj = op.obj();
             if !self.exists(obj) && !created.contains(obj) {
@@ -249,7 +245,7 @@ impl DocState {
                         if self.containers.contains_key(&id) {
                             return Err(DocError::IdReused(dot));
                         }
-                        created.push(id);
+                        created.insert(id);
                     }
                 }
                 Op::MapDelete { .. } | Op::CounterAdd { .. } => {}
@@ -258,39 +254,47 @@ impl DocState {
                         Some(ContainerState::Text(s)) => Some(s),
                         _ => None,
                     };
-                    check_seq_op(op, seq, |d| known_here(&inserted, obj, d))?;
+                    check_seq_op(op, seq, inserted.get(obj).unwrap_or(&none))?;
                 }
                 Op::List { op, .. } => {
                     let seq = match self.container(obj) {
                         Some(ContainerState::List(s)) => Some(s),
                         _ => None,
                     };
-                    check_seq_op(op, seq, |d| known_here(&inserted, obj, d))?;
+                    check_seq_op(op, seq, inserted.get(obj).unwrap_or(&none))?;
                     if let SeqOp::Insert { content, .. } = op {
                         for value in &content.0 {
                             if let Value::Container(id) = value {
                                 if self.containers.contains_key(id) {
                                     return Err(DocError::IdReused(dot));
                                 }
-                                created.push(id.clone());
+                                created.insert(id.clone());
                             }
                         }
                     }
                 }
             }
-            if let Op::Text {
-                op: SeqOp::Insert { id, content, .. },
-                ..
-            } = op
-            {
-                inserted.push((obj.clone(), *id, content.len() as u64));
-            }
-            if let Op::List {
-                op: SeqOp::Insert { id, content, .. },
-                ..
-            } = op
-            {
-                inserted.push((obj.clone(), *id, content.len() as u64));
+            let run = match op {
+                Op::Text {
+                    op: SeqOp::Insert { id, content, .. },
+                    ..
+                } => Some((*id, content.len() as u64)),
+                Op::List {
+                    op: SeqOp::Insert { id, content, .. },
+                    ..
+                } => Some((*id, content.len() as u64)),
+                _ => None,
+            };
+            if let Some((id, len)) = run {
+                let end = id.counter.saturating_add(len);
+                match inserted.get_mut(obj) {
+                    Some(ids) => ids.insert(id.replica, id.counter, end),
+                    None => {
+                        let mut ids = BatchIds::default();
+                        ids.insert(id.replica, id.counter, end);
+                        inserted.insert(obj.clone(), ids);
+                    }
+                }
             }
         }
         Ok(())
@@ -468,16 +472,26 @@ impl DocState {
     }
 }
 
-/// Checks a sequence op against a sequence (or a fresh, empty one), with `known_here` telling
-/// whether an id is inserted earlier in the same change.
+/// Checks a sequence op against a sequence (or a fresh, empty one), with `here` holding the ids
+/// inserted earlier in the same change; a delete is checked run by run, not id by id.
 fn check_seq_op<C: Content>(
     op: &SeqOp<C>,
     seq: Option<&Sequence<C>>,
-    known_here: impl Fn(Dot) -> bool,
+    here: &BatchIds,
 ) -> Result<(), DocError> {
-    match seq {
-        Some(seq) => seq.check_with(op, known_here)?,
-        None => Sequence::<C>::new().check_with(op, known_here)?,
+    let fresh;
+    let seq = match seq {
+        Some(seq) => seq,
+        None => {
+            fresh = Sequence::<C>::new();
+            &fresh
+        }
+    };
+    match op {
+        SeqOp::Delete { target, len } => {
+            seq.check_delete_with(*target, *len, |d, max| here.run_from(d, max))?
+        }
+        SeqOp::Insert { .. } => seq.check_with(op, |d| here.contains(d))?,
     }
     Ok(())
 }

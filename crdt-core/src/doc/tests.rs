@@ -635,6 +635,58 @@ fn forged_changes_are_refused_whole() {
 }
 
 #[test]
+fn a_change_may_use_what_it_inserts_itself_and_nothing_more() {
+    // One change that creates a text in a map, types three runs into it and deletes a span
+    // across them: every reference is to an id inserted earlier in the same change.
+    let mut a = doc(1);
+    {
+        let mut m = a.map("m");
+        let id = m.set_container("note", ContainerKind::Text).unwrap();
+        let mut t = a.text_at(&id).unwrap();
+        t.insert(0, "abc").unwrap();
+        t.insert(3, "def").unwrap();
+        t.insert(0, "xyz").unwrap();
+        t.delete(2, 5).unwrap();
+    }
+    a.commit();
+    let changes = a.encode_changes_since(&VersionVector::new());
+    let mut b = doc(2);
+    b.apply_changes(&changes).unwrap();
+    assert_eq!(b.materialize(), a.materialize());
+    let Some(Value::Container(id)) = b.map("m").get("note") else {
+        panic!("a text at m.note")
+    };
+    assert_eq!(b.text_at(&id).unwrap().to_string(), "xyef");
+
+    // The same, but the delete reaches one id past what the change inserted: refused whole.
+    let decoded = encoding::decode_changes(&changes).unwrap();
+    let mut change = decoded[0].clone();
+    let Some(Op::Text {
+        op: SeqOp::Delete { len, .. },
+        ..
+    }) = change.ops.iter_mut().rev().find(|op| {
+        matches!(
+            op,
+            Op::Text {
+                op: SeqOp::Delete { .. },
+                ..
+            }
+        )
+    })
+    else {
+        panic!("the change ends with a delete: {:?}", change.ops);
+    };
+    *len += 100;
+    let mut c = doc(3);
+    assert!(c.apply_changes(&forged(change)).is_err());
+    assert_eq!(
+        c.materialize(),
+        doc(4).materialize(),
+        "nothing of it applied"
+    );
+}
+
+#[test]
 fn deps_that_never_come_are_bounded() {
     let mut b = doc(2);
     b.set_buffer_limits(BufferLimits {

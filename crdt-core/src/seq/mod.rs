@@ -57,7 +57,7 @@
 //! assert_eq!(right.slice(0, right.len()).as_str(), "helloworld");
 //! ```
 
-mod batch_ids;
+pub(crate) mod batch_ids;
 mod content;
 mod cursor;
 mod error;
