@@ -230,7 +230,8 @@ impl DocState {
         let mut created: HashSet<ContainerId> = HashSet::new();
         let mut inserted: HashMap<ContainerId, BatchIds> = HashMap::new();
         let none = BatchIds::default();
-        for (dot, op) in change.ops_with_dots() {
+        let last = change.ops.len().saturating_sub(1);
+        for (i, (dot, op)) in change.ops_with_dots().enumerate() {
             let obj = op.obj();
             if !self.exists(obj) && !created.contains(obj) {
                 return Err(DocError::NoSuchContainer(obj.clone()));
@@ -285,7 +286,8 @@ impl DocState {
                 } => Some((*id, content.len() as u64)),
                 _ => None,
             };
-            if let Some((id, len)) = run {
+            // No later op can use what the last one inserts (most changes are one op).
+            if let Some((id, len)) = run.filter(|_| i < last) {
                 let end = id.counter.saturating_add(len);
                 match inserted.get_mut(obj) {
                     Some(ids) => ids.insert(id.replica, id.counter, end),
