@@ -372,6 +372,9 @@ impl LeafIndex {
         if b >= self.end {
             self.last = leaf;
         }
+        if b <= self.end && self.set_within_piece(a, b, leaf) {
+            return;
+        }
         let after = if b < self.end { self.get(b) } else { None };
         while let Some((&k, _)) = self.map.range(a..b).next() {
             self.map.remove(&k);
@@ -389,6 +392,40 @@ impl LeafIndex {
         if self.map.get(&b) == Some(&leaf) {
             self.map.remove(&b);
         }
+    }
+
+    /// [`LeafIndex::set`] when `a..b` (below the end) lies inside one piece, the common case
+    /// when a leaf split moves runs: two lookups and at most three changes, instead of the
+    /// general path's remove-and-coalesce. Returns false, changing nothing, otherwise.
+    fn set_within_piece(&mut self, a: u32, b: u32, leaf: u32) -> bool {
+        let Some((k, v)) = self.map.range(..=a).next_back().map(|(&k, &v)| (k, v)) else {
+            return false;
+        };
+        let next = self.map.range(a + 1..).next().map(|(&k, &v)| (k, v));
+        let piece_end = next.map_or(self.end, |(k2, _)| k2);
+        if b > piece_end {
+            return false;
+        }
+        if v == leaf {
+            return true;
+        }
+        // After b: the rest of the piece keeps its leaf; a next piece in `leaf` merges.
+        match next {
+            _ if b < piece_end => {
+                self.map.insert(b, v);
+            }
+            Some((k2, v2)) if k2 == b && v2 == leaf => {
+                self.map.remove(&b);
+            }
+            _ => {}
+        }
+        // From a: a new piece, unless it merges into a previous piece in `leaf`.
+        if k == a && self.map.range(..a).next_back().map(|(_, &l)| l) == Some(leaf) {
+            self.map.remove(&a);
+        } else {
+            self.map.insert(a, leaf);
+        }
+        true
     }
 
     /// Number of pieces (for memory estimates).
@@ -450,5 +487,34 @@ mod tests {
         assert_eq!(ix.get(14), Some(0));
         assert_eq!(ix.get(15), Some(1));
         assert_eq!(ix.get(30), None);
+    }
+
+    proptest::proptest! {
+        /// Against a plain vector of leaves (one per local version): same answers, and pieces
+        /// always maximal (no two neighbours with the same leaf).
+        #[test]
+        fn leaf_index_matches_a_vector(
+            sets in proptest::collection::vec((0u32..60, 1u32..12, 0u32..4), 1..60)
+        ) {
+            let mut ix = LeafIndex::default();
+            let mut model: Vec<u32> = Vec::new();
+            for (a, len, leaf) in sets {
+                // Fresh ranges start at the end, as allocation does; others anywhere below.
+                let a = a.min(model.len() as u32);
+                let b = a + len;
+                ix.set(a, b, leaf);
+                if model.len() < b as usize {
+                    model.resize(b as usize, u32::MAX);
+                }
+                model[a as usize..b as usize].fill(leaf);
+                for (lv, &l) in model.iter().enumerate() {
+                    proptest::prop_assert_eq!(ix.get(lv as u32), Some(l), "lv {}", lv);
+                }
+                proptest::prop_assert_eq!(ix.get(model.len() as u32), None);
+                let values: Vec<u32> = ix.map.values().copied().collect();
+                proptest::prop_assert!(values.windows(2).all(|w| w[0] != w[1]), "maximal pieces");
+                proptest::prop_assert_eq!(ix.last, model[model.len() - 1]);
+            }
+        }
     }
 }
