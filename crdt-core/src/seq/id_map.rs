@@ -102,6 +102,32 @@ impl IdMap {
         known
     }
 
+    /// Local version of `dot` when all of `dot..dot+len` are known (one search when a single
+    /// span holds them, as it does for a run of the history).
+    pub(crate) fn lv_if_known(&self, dot: Dot, len: u64) -> Option<u32> {
+        let spans = &self.by_replica[self.agent(dot.replica)? as usize];
+        let i = spans
+            .partition_point(|s| s.counter <= dot.counter)
+            .checked_sub(1)?;
+        let s = spans[i];
+        let off = dot.counter - s.counter;
+        if off >= u64::from(s.len) {
+            return None;
+        }
+        // The rest must be in the spans that follow, each starting where the previous ends
+        // (a run split in the document is several spans).
+        let end = dot.counter.saturating_add(len);
+        let mut covered = s.counter + u64::from(s.len);
+        for next in &spans[i + 1..] {
+            if covered >= end || next.counter != covered {
+                break;
+            }
+            covered += u64::from(next.len);
+        }
+        // In range: off < s.len <= u32::MAX.
+        (covered >= end).then_some(s.lv + off as u32)
+    }
+
     /// True when any of `dot..dot+len` is known.
     pub(crate) fn overlaps(&self, dot: Dot, len: u64) -> bool {
         let Some(agent) = self.agent(dot.replica) else {
@@ -461,6 +487,10 @@ mod tests {
         assert_eq!(m.dot_of(0), d(1, 1));
         assert!(m.continues(3) && !m.continues(4) && !m.continues(5));
         assert_eq!(m.known_prefix(d(1, 4), 5), 2);
+        assert_eq!(m.lv_if_known(d(1, 2), 4), Some(1));
+        assert_eq!(m.lv_if_known(d(1, 2), 5), None, "1@6 is unknown");
+        assert_eq!(m.lv_if_known(d(1, 10), 2), Some(6));
+        assert_eq!(m.lv_if_known(d(3, 1), 1), None);
         assert!(m.overlaps(d(1, 6), 5) && !m.overlaps(d(1, 6), 4) && !m.overlaps(d(9, 1), 9));
         assert_eq!(m.lv_ranges(d(1, 2), 3), Ok(vec![(1, 3)]));
         assert_eq!(m.lv_ranges(d(1, 5), 2), Err(d(1, 6)));
