@@ -102,6 +102,32 @@ impl IdMap {
         known
     }
 
+    /// Local version of `dot` when all of `dot..dot+len` are known (one search when a single
+    /// span holds them, as it does for a run of the history).
+    pub(crate) fn lv_if_known(&self, dot: Dot, len: u64) -> Option<u32> {
+        let spans = &self.by_replica[self.agent(dot.replica)? as usize];
+        let i = spans
+            .partition_point(|s| s.counter <= dot.counter)
+            .checked_sub(1)?;
+        let s = spans[i];
+        let off = dot.counter - s.counter;
+        if off >= u64::from(s.len) {
+            return None;
+        }
+        // The rest must be in the spans that follow, each starting where the previous ends
+        // (a run split in the document is several spans).
+        let end = dot.counter.saturating_add(len);
+        let mut covered = s.counter + u64::from(s.len);
+        for next in &spans[i + 1..] {
+            if covered >= end || next.counter != covered {
+                break;
+            }
+            covered += u64::from(next.len);
+        }
+        // In range: off < s.len <= u32::MAX.
+        (covered >= end).then_some(s.lv + off as u32)
+    }
+
     /// True when any of `dot..dot+len` is known.
     pub(crate) fn overlaps(&self, dot: Dot, len: u64) -> bool {
         let Some(agent) = self.agent(dot.replica) else {
@@ -372,6 +398,9 @@ impl LeafIndex {
         if b >= self.end {
             self.last = leaf;
         }
+        if b <= self.end && self.set_within_piece(a, b, leaf) {
+            return;
+        }
         let after = if b < self.end { self.get(b) } else { None };
         while let Some((&k, _)) = self.map.range(a..b).next() {
             self.map.remove(&k);
@@ -389,6 +418,40 @@ impl LeafIndex {
         if self.map.get(&b) == Some(&leaf) {
             self.map.remove(&b);
         }
+    }
+
+    /// [`LeafIndex::set`] when `a..b` (below the end) lies inside one piece, the common case
+    /// when a leaf split moves runs: two lookups and at most three changes, instead of the
+    /// general path's remove-and-coalesce. Returns false, changing nothing, otherwise.
+    fn set_within_piece(&mut self, a: u32, b: u32, leaf: u32) -> bool {
+        let Some((k, v)) = self.map.range(..=a).next_back().map(|(&k, &v)| (k, v)) else {
+            return false;
+        };
+        let next = self.map.range(a + 1..).next().map(|(&k, &v)| (k, v));
+        let piece_end = next.map_or(self.end, |(k2, _)| k2);
+        if b > piece_end {
+            return false;
+        }
+        if v == leaf {
+            return true;
+        }
+        // After b: the rest of the piece keeps its leaf; a next piece in `leaf` merges.
+        match next {
+            _ if b < piece_end => {
+                self.map.insert(b, v);
+            }
+            Some((k2, v2)) if k2 == b && v2 == leaf => {
+                self.map.remove(&b);
+            }
+            _ => {}
+        }
+        // From a: a new piece, unless it merges into a previous piece in `leaf`.
+        if k == a && self.map.range(..a).next_back().map(|(_, &l)| l) == Some(leaf) {
+            self.map.remove(&a);
+        } else {
+            self.map.insert(a, leaf);
+        }
+        true
     }
 
     /// Number of pieces (for memory estimates).
@@ -424,6 +487,10 @@ mod tests {
         assert_eq!(m.dot_of(0), d(1, 1));
         assert!(m.continues(3) && !m.continues(4) && !m.continues(5));
         assert_eq!(m.known_prefix(d(1, 4), 5), 2);
+        assert_eq!(m.lv_if_known(d(1, 2), 4), Some(1));
+        assert_eq!(m.lv_if_known(d(1, 2), 5), None, "1@6 is unknown");
+        assert_eq!(m.lv_if_known(d(1, 10), 2), Some(6));
+        assert_eq!(m.lv_if_known(d(3, 1), 1), None);
         assert!(m.overlaps(d(1, 6), 5) && !m.overlaps(d(1, 6), 4) && !m.overlaps(d(9, 1), 9));
         assert_eq!(m.lv_ranges(d(1, 2), 3), Ok(vec![(1, 3)]));
         assert_eq!(m.lv_ranges(d(1, 5), 2), Err(d(1, 6)));
@@ -450,5 +517,34 @@ mod tests {
         assert_eq!(ix.get(14), Some(0));
         assert_eq!(ix.get(15), Some(1));
         assert_eq!(ix.get(30), None);
+    }
+
+    proptest::proptest! {
+        /// Against a plain vector of leaves (one per local version): same answers, and pieces
+        /// always maximal (no two neighbours with the same leaf).
+        #[test]
+        fn leaf_index_matches_a_vector(
+            sets in proptest::collection::vec((0u32..60, 1u32..12, 0u32..4), 1..60)
+        ) {
+            let mut ix = LeafIndex::default();
+            let mut model: Vec<u32> = Vec::new();
+            for (a, len, leaf) in sets {
+                // Fresh ranges start at the end, as allocation does; others anywhere below.
+                let a = a.min(model.len() as u32);
+                let b = a + len;
+                ix.set(a, b, leaf);
+                if model.len() < b as usize {
+                    model.resize(b as usize, u32::MAX);
+                }
+                model[a as usize..b as usize].fill(leaf);
+                for (lv, &l) in model.iter().enumerate() {
+                    proptest::prop_assert_eq!(ix.get(lv as u32), Some(l), "lv {}", lv);
+                }
+                proptest::prop_assert_eq!(ix.get(model.len() as u32), None);
+                let values: Vec<u32> = ix.map.values().copied().collect();
+                proptest::prop_assert!(values.windows(2).all(|w| w[0] != w[1]), "maximal pieces");
+                proptest::prop_assert_eq!(ix.last, model[model.len() - 1]);
+            }
+        }
     }
 }

@@ -708,6 +708,23 @@ impl<C: Content> Sequence<C> {
         Some((self.ids.opt_dot(ol), self.ids.opt_dot(run.or)))
     }
 
+    /// [`Sequence::origins_of`] for the first element of `id..id+n`, when all of them are
+    /// known (`None` otherwise): one id lookup for both questions, and the left origin inside a
+    /// run read from the id itself (loading a snapshot's history asks this for every insert).
+    pub(crate) fn known_run_origins(&self, id: Dot, n: u64) -> Option<(Option<Dot>, Option<Dot>)> {
+        let lv = self.ids.lv_if_known(id, n)?;
+        let (leaf, ri, off) = self.locate(lv)?;
+        let run = self.tree.leaves[leaf as usize].runs[ri];
+        // Inside a run, ids are consecutive counters of one replica: the element before `id`
+        // is `id - 1` (counter >= 2, as ids start at 1 and `off > 0`).
+        let ol = if off == 0 {
+            self.ids.opt_dot(run.ol)
+        } else {
+            Some(Dot::new(id.replica, id.counter - 1))
+        };
+        Some((ol, self.ids.opt_dot(run.or)))
+    }
+
     /// The visible content as chunks (each leaf's live content), in order.
     pub fn iter(&self) -> impl Iterator<Item = &C> + '_ {
         self.tree

@@ -435,11 +435,11 @@ impl<C: Content> Replicated<C> {
                 WireKind::InsertKnown => {
                     let len32 = u32::try_from(len)
                         .map_err(|_| SeqError::Malformed("history insert too long"))?;
-                    if !self.seq.ids_known(id, len) {
-                        return Err(SeqError::Malformed("history insert missing from state"));
-                    }
+                    let (ol, or) = self
+                        .seq
+                        .known_run_origins(id, len)
+                        .ok_or(SeqError::Malformed("history insert missing from state"))?;
                     inserted += len;
-                    let (ol, or) = self.seq.origins_of(id).unwrap_or((None, None));
                     self.log.push_insert(id, ol, or, len32);
                 }
                 WireKind::Delete | WireKind::DeleteBackward => {

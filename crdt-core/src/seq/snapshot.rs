@@ -313,8 +313,18 @@ impl<C: Content> Sequence<C> {
                 Some(d) => ids.lv_of(d).ok_or(SeqError::UnknownId(d)),
             }
         };
-        for run in &wire {
-            let (ol, or) = (resolve(run.origin_left)?, resolve(run.origin_right)?);
+        for (i, run) in wire.iter().enumerate() {
+            // Local versions follow document order: the previous run's last element is `lv - 1`
+            // and the next run's first is `lv + len`, so neighbour origins (most of them) need
+            // no id lookup.
+            let ol = match run.origin_left {
+                Some(o) if i > 0 && o == last_of(&wire[i - 1]) => lv - 1,
+                o => resolve(o)?,
+            };
+            let or = match run.origin_right {
+                Some(o) if wire.get(i + 1).is_some_and(|n| n.id == o) => lv + run.len,
+                o => resolve(o)?,
+            };
             let inside = |o: u32| o != NONE && lv <= o && o < lv + run.len;
             if inside(ol) || inside(or) {
                 return Err(SeqError::Malformed("origin inside its own run"));

@@ -837,3 +837,31 @@ proptest! {
         prop_assert_eq!(s1, t0);
     }
 }
+
+/// `known_run_origins` (one lookup, used when loading a snapshot's history) answers exactly
+/// what `origins_of` and `ids_known` answer together, for every id and run length.
+#[test]
+fn known_run_origins_agrees_with_origins_of() {
+    let (mut a, mut b) = (Peer::new(1), Peer::new(2));
+    let mut ops = vec![a.ins(0, "hello world"), b.ins(0, "abc")];
+    ops.push(a.ins(5, ","));
+    ops.extend(a.del(2, 3));
+    ops.push(b.ins(1, "XYZ"));
+    ops.extend(b.del(0, 2));
+    for op in &ops {
+        a.apply(op);
+        b.apply(op);
+    }
+    assert_eq!(a.text(), b.text());
+    for rep in 1..=3 {
+        for c in 0..20 {
+            for n in 1..6 {
+                let id = d(rep, c);
+                let expected = (c > 0 && a.seq.ids_known(id, n))
+                    .then(|| a.seq.origins_of(id))
+                    .flatten();
+                assert_eq!(a.seq.known_run_origins(id, n), expected, "{id:?} +{n}");
+            }
+        }
+    }
+}
