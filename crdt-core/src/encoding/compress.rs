@@ -1,6 +1,8 @@
 //! The envelope of every columnar body: a format version byte, a flags byte, and the body,
-//! deflated (RFC 1951, flate2 over the pure-Rust miniz_oxide backend, which builds for wasm32)
-//! when that makes it smaller.
+//! deflated (RFC 1951, with miniz_oxide, the pure-Rust deflate that flate2 wraps; it builds for
+//! wasm32) when that makes it smaller. miniz_oxide is called directly, not through flate2, so the
+//! bytes do not depend on which backend another crate of the build selects for flate2 (Automerge
+//! switches it to zlib-rs, which made the side-by-side benches measure a codec we do not ship).
 //!
 //! Invariant: `unseal` never inflates more than [`MAX_RATIO`] times the compressed size nor
 //! more than [`MAX_INFLATED`] bytes, so a decompression bomb costs at most that much memory and is
@@ -8,11 +10,8 @@
 //! writes can be read back.
 
 use std::borrow::Cow;
-use std::io::{Read, Write};
 
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
+use miniz_oxide::inflate::TINFLStatus;
 
 use super::column::FormatError;
 
@@ -24,12 +23,12 @@ pub const MAX_INFLATED: usize = 256 << 20;
 /// Flag bit: the body is deflated.
 const DEFLATED: u8 = 1;
 
-/// The deflate level `seal` writes with: miniz_oxide's fastest (level 1, greedy parsing, one
-/// probe per hash chain). On the automerge-paper trace it deflates a snapshot about twice as fast
-/// as level 3 did, for bodies about 15% larger (103,296 -> 119,148 bytes for the `Text`
-/// snapshot, 81,427 -> 94,559 for its full ops batch). Readers accept any level: bytes written
-/// at level 3 still load (`tests/format_compat.rs`).
-const LEVEL: Compression = Compression::fast();
+/// The deflate level `seal` writes with. Level 1 deflates the automerge-paper snapshot about
+/// twice as fast, but makes every stored and synced body 15-23% larger (103,296 -> 119,148 bytes
+/// for the `Text` snapshot; 101,677 -> 126,350 for a `Doc`'s changes); for a sync library the
+/// bytes on the wire and on disk weigh more than a few milliseconds of whole-history encoding,
+/// so this stays at 3. Readers accept any level (`tests/format_compat.rs`).
+const LEVEL: u8 = 3;
 
 /// Bodies shorter than this are stored raw without trying deflate: on a few dozen bytes it
 /// saves little, and setting up a compressor costs far more than the body (miniz_oxide zeroes
@@ -43,23 +42,18 @@ pub(crate) fn seal(version: u8, raw: &[u8]) -> Vec<u8> {
     if raw.len() < MIN_DEFLATE {
         return stored(version, raw);
     }
-    let mut out = Vec::with_capacity(2 + raw.len() / 2);
-    out.push(version);
-    out.push(DEFLATED);
-    let deflated = {
-        let mut enc = DeflateEncoder::new(out, LEVEL);
-        // Writing into a Vec cannot fail.
-        enc.write_all(raw).and_then(|()| enc.finish()).ok()
-    };
-    match deflated {
-        Some(d)
-            if d.len() - 2 < raw.len()
-                && raw.len() <= MAX_INFLATED
-                && raw.len() <= (d.len() - 2).saturating_mul(MAX_RATIO) =>
-        {
-            d
-        }
-        _ => stored(version, raw),
+    let deflated = miniz_oxide::deflate::compress_to_vec(raw, LEVEL);
+    if deflated.len() < raw.len()
+        && raw.len() <= MAX_INFLATED
+        && raw.len() <= deflated.len().saturating_mul(MAX_RATIO)
+    {
+        let mut out = Vec::with_capacity(2 + deflated.len());
+        out.push(version);
+        out.push(DEFLATED);
+        out.extend_from_slice(&deflated);
+        out
+    } else {
+        stored(version, raw)
     }
 }
 
@@ -85,15 +79,14 @@ pub(crate) fn unseal(version: u8, bytes: &[u8]) -> Result<Cow<'_, [u8]>, FormatE
         0 => Ok(Cow::Borrowed(body)),
         DEFLATED => {
             let limit = body.len().saturating_mul(MAX_RATIO).min(MAX_INFLATED);
-            let mut out = Vec::new();
-            DeflateDecoder::new(body)
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|_| FormatError::Deflate)?;
-            if out.len() > limit {
-                return Err(FormatError::InflateLimit(limit));
+            // Grows its output as it inflates, never past `limit`.
+            match miniz_oxide::inflate::decompress_to_vec_with_limit(body, limit) {
+                Ok(out) => Ok(Cow::Owned(out)),
+                Err(e) if e.status == TINFLStatus::HasMoreOutput => {
+                    Err(FormatError::InflateLimit(limit))
+                }
+                Err(_) => Err(FormatError::Deflate),
             }
-            Ok(Cow::Owned(out))
         }
         f => Err(FormatError::UnknownFlags(f)),
     }
@@ -140,9 +133,11 @@ mod tests {
     #[test]
     fn decompression_bombs_are_refused() {
         // 4 MiB of zeros deflated: about 4 KiB, a ratio near 1000.
-        let mut enc = DeflateEncoder::new(vec![1, DEFLATED], Compression::best());
-        enc.write_all(&vec![0u8; 4 << 20]).unwrap();
-        let bomb = enc.finish().unwrap();
+        let mut bomb = vec![1, DEFLATED];
+        bomb.extend(miniz_oxide::deflate::compress_to_vec(
+            &vec![0u8; 4 << 20],
+            10,
+        ));
         assert!(bomb.len() < (4 << 20) / MAX_RATIO);
         assert!(matches!(
             unseal(1, &bomb),
