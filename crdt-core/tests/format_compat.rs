@@ -1,8 +1,10 @@
 //! Bytes written by an earlier encoder keep decoding to the same state.
 //!
-//! The fixtures in `tests/fixtures/` were written by the encoders of `main` before the deflate
-//! level of the columnar envelope changed from 3 to 1 (`encoding::compress`): readers must not
-//! notice what an encoder chose. Each fixture is the encoding of a document built here by a
+//! The fixtures in `tests/fixtures/` were written by the encoders of `main` when the columnar
+//! envelope still deflated through flate2 (`encoding::compress` now calls miniz_oxide itself,
+//! and a level-1 encoder was tried): readers must not notice what an encoder chose. The script's
+//! random source is fixed with them (changing it would need fixtures from an older encoder).
+//! Each fixture is the encoding of a document built here by a
 //! deterministic script (two replicas editing concurrently, synced now and then), so the test
 //! compares what a fixture decodes to with the same document built now.
 //!

@@ -241,7 +241,6 @@ impl Room {
         let Some(slot) = self.peers.get_mut(&conn) else {
             return;
         };
-        let is_changes = matches!(message, Message::Changes { .. });
         let is_hello = matches!(message, Message::Hello { .. });
         let forward = match &message {
             Message::Presence {
@@ -255,8 +254,7 @@ impl Room {
             _ => None,
         };
         let before = self.doc.version();
-        let pending_before = self.doc.pending_count();
-        let mut out = match slot.session.receive(&mut self.doc, message) {
+        let out = match slot.session.receive(&mut self.doc, message) {
             Ok(out) => out,
             Err(SyncError::Apply(e)) => {
                 self.ctx.metrics.rejected(Rejection::BadChanges);
@@ -278,16 +276,6 @@ impl Room {
                 Vec::new()
             }
         };
-        if is_changes && self.doc.pending_count() > pending_before {
-            // Cannot happen with the relay's empty buffer; kept so that a change to the limits
-            // never turns a refusal into silence.
-            self.ctx.metrics.rejected(Rejection::BadChanges);
-            out.push(Message::Error {
-                doc: Some(self.id.clone()),
-                code: ErrorCode::BadChanges,
-                message: MISSING_PAST.into(),
-            });
-        }
         if is_hello {
             // A re-sync tells the peer the relay's whole version.
             slot.hold_all_until = slot.hold_all_until.max(self.issued);
@@ -654,6 +642,15 @@ mod tests {
         }
     }
 
+    /// Hands `message` from `client` to the room, as its connection would.
+    fn send(room: &mut Room, client: &Client, message: Message) {
+        room.handle(RoomCommand::Message {
+            conn: client.conn,
+            message,
+            at: Instant::now(),
+        });
+    }
+
     fn announces(messages: &[Message], replica: u64) -> bool {
         messages.iter().any(|m| match m {
             Message::Changes { version, .. } | Message::Ack { version, .. } => {
@@ -666,15 +663,10 @@ mod tests {
     #[test]
     fn fan_out_is_not_held_behind_the_receivers_own_write_but_its_ack_is() {
         let (mut room, persist, mut a, mut b) = room_with_two_clients();
-        let at = Instant::now();
 
         // A writes; its change is being persisted (not durable yet).
         let message = a.edit("from a");
-        room.handle(RoomCommand::Message {
-            conn: a.conn,
-            message,
-            at,
-        });
+        send(&mut room, &a, message);
         let ticket_a = next_write(&persist);
         assert!(a.received().is_empty(), "A's ack waits for its write");
         let to_b = b.received();
@@ -683,11 +675,7 @@ mod tests {
 
         // B writes while A's write is still in flight: A gets B's change at once.
         let message = b.edit(" and b");
-        room.handle(RoomCommand::Message {
-            conn: b.conn,
-            message,
-            at,
-        });
+        send(&mut room, &b, message);
         let ticket_b = next_write(&persist);
         let to_a = a.received();
         assert!(
@@ -719,15 +707,10 @@ mod tests {
     #[test]
     fn changes_whose_past_the_relay_lacks_are_refused_not_buffered() {
         let (mut room, persist, mut a, mut b) = room_with_two_clients();
-        let at = Instant::now();
         // A makes two changes but sends only the second: its past never reached the relay.
         let _withheld = a.edit("first");
         let orphan = a.edit(" second");
-        room.handle(RoomCommand::Message {
-            conn: a.conn,
-            message: orphan,
-            at,
-        });
+        send(&mut room, &a, orphan);
         let to_a = a.received();
         assert!(
             to_a.iter().any(|m| matches!(
@@ -749,11 +732,7 @@ mod tests {
             bytes: a.doc.encode_changes_since(&VersionVector::new()),
             version: a.doc.version(),
         };
-        room.handle(RoomCommand::Message {
-            conn: a.conn,
-            message: complete,
-            at,
-        });
+        send(&mut room, &a, complete);
         room.on_persisted(next_write(&persist), true);
         let to_b = b.received();
         b.take(to_b);
@@ -763,24 +742,15 @@ mod tests {
     #[test]
     fn a_rejoining_peer_gets_nothing_until_every_write_so_far_is_durable() {
         let (mut room, persist, mut a, mut b) = room_with_two_clients();
-        let at = Instant::now();
         let message = a.edit("pending");
-        room.handle(RoomCommand::Message {
-            conn: a.conn,
-            message,
-            at,
-        });
+        send(&mut room, &a, message);
         let ticket = next_write(&persist);
         // B misses the fan-out and says Hello again (a re-sync): the answer carries what B
         // lacks, A's change, whose write is in flight, so it waits.
         assert!(!b.received().is_empty());
         b.session.disconnect();
         let hello = b.session.connect(&b.doc).remove(0);
-        room.handle(RoomCommand::Message {
-            conn: b.conn,
-            message: hello,
-            at,
-        });
+        send(&mut room, &b, hello);
         assert!(
             b.received().is_empty(),
             "the Hello answer waits for the write"
