@@ -1,55 +1,49 @@
 //! One peer's WebSocket: the only place the relay touches frames.
 //!
-//! The connection task reads frames, enforces the per-connection limits (frame size, message
-//! rate, documents joined, idle timeout with ping/pong), decodes messages, checks permissions and
-//! routes each message to its document's room; and it writes what rooms queue for it.
+//! The connection task ([`serve`]) is one loop over named steps, as mini-redis' `Handler::run`:
+//! wait for the next [`Event`] (shutdown, the token's expiry, a room dropping the peer, a frame a
+//! room queued, a frame from the peer, the ping tick), then handle it. A frame from the peer goes
+//! through [`Connection::on_frame`]: the per-connection limits (message rate and byte rate, every
+//! frame counted, pings and pongs too; frame size; documents joined; presence size), decoding,
+//! permissions, and routing to its document's room, whose queue is bounded in bytes.
 //!
 //! Invariants:
 //! - Every refusal is explicit: a protocol `Error` for a refused message (the connection stays
 //!   usable), or a close frame with a code and reason when the connection must end (undecodable
-//!   or non-binary frames, rate or size limits, bad token, slow consumer, idle, shutdown). A close
-//!   reason fits a close frame ([`MAX_CLOSE_REASON`] bytes, cut on a character boundary), however
-//!   long the error it reports: decode errors quote what the peer sent.
+//!   or non-binary frames, rate or size limits, bad or expired token, slow consumer, idle,
+//!   shutdown). A close reason fits a close frame ([`MAX_CLOSE_REASON`] bytes, cut on a
+//!   character boundary), however long the error it reports: decode errors quote what the peer
+//!   sent.
 //! - A read-only peer's changes never reach a room; a peer's presence is published under its
 //!   connection id, so no peer can speak for another.
+//! - A connection whose token expires is closed at the expiry (1008) and is written nothing
+//!   after it.
 //! - When the connection ends, every room it joined is told, so presence is cleared.
 //! - No write to the socket waits longer than the idle timeout, and a write to a peer the room
 //!   declared too slow is abandoned at once, so a peer that stops reading is dropped in bounded
 //!   time and holds at most its bounded queue.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use axum::body::Bytes;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use crdt_core::sync::{decode_bounded, encode, DocId, ErrorCode, Message, PeerId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Interval, Sleep};
 
+use super::byte_budget::{ByteBudget, Charge};
 use super::peer::{CloseReason, ConnId, Outbound, PeerControl, PeerLink};
 use super::room::RoomCommand;
-use super::rooms::JoinError;
-use super::websocket::ReadFailure;
+use super::rooms::{JoinError, RoomQueue};
+use super::websocket::{close_code, ReadFailure};
 use super::RelayContext;
 use crate::auth::{Access, AuthError, Grant};
 use crate::metrics::Rejection;
 use crate::rate_limit::RateLimiter;
-
-/// WebSocket close codes (RFC 6455 §7.4.1).
-pub(crate) mod close_code {
-    /// The server is going away (shutdown, idle peer).
-    pub const GOING_AWAY: u16 = 1001;
-    /// The peer broke the protocol.
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    /// Text frames are not accepted.
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// A text message or close reason that is not UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    /// Policy violation: rate limit, auth, slow consumer.
-    pub const POLICY_VIOLATION: u16 = 1008;
-    /// A frame over the size limit.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-}
 
 /// The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
 /// §5.5), two of which are the code. The WebSocket layer does not check this when sending, and a
@@ -79,10 +73,19 @@ impl Close {
         }
         Close { code, reason }
     }
+
+    /// The close for a peer a room found too slow.
+    fn slow_consumer(reason: Option<CloseReason>) -> Self {
+        let reason = reason.unwrap_or(CloseReason::QueueFull);
+        Close::new(close_code::POLICY_VIOLATION, reason.text())
+    }
 }
 
+/// How a step ends the connection: with a close frame, or without (the transport is gone).
+type End = Option<Close>;
+
 struct Joined {
-    room: mpsc::Sender<RoomCommand>,
+    room: RoomQueue,
     access: Access,
 }
 
@@ -92,152 +95,284 @@ pub(crate) struct Connection {
     ctx: Arc<RelayContext>,
     grant: Grant,
     joined: HashMap<DocId, Joined>,
+    /// Messages (frames) per second.
     limiter: RateLimiter,
+    /// Bytes per second.
+    byte_limiter: RateLimiter,
     link: PeerLink,
     last_heard: Instant,
 }
 
+/// What the connection task waits for.
+enum Event {
+    /// The relay shuts down.
+    Shutdown,
+    /// The token's `exp` passed.
+    TokenExpired,
+    /// A room declared the peer too slow.
+    Dropped(Option<CloseReason>),
+    /// A room queued something for the peer (`None`: never, the task holds a sender).
+    Outbound(Option<Outbound>),
+    /// The peer sent a frame, or the read failed, or the socket closed.
+    Frame(Option<Result<WsMessage, axum::Error>>),
+    /// Time to check the peer is alive, and ping it.
+    Tick,
+}
+
+/// The connection task: the socket, what rooms queue for it, and the connection's state.
+struct Handler {
+    socket: WebSocket,
+    conn: Connection,
+    /// Frames rooms queued for this peer, bounded in frames and bytes (see [`super::peer`]).
+    outbound: mpsc::Receiver<Outbound>,
+    /// Where rooms ask this connection to close.
+    control: Arc<PeerControl>,
+    ping: Interval,
+    shutdown: watch::Receiver<bool>,
+    /// Fires when the token expires; `None` without one.
+    expiry: Option<Pin<Box<Sleep>>>,
+    /// The longest a write may take: the idle timeout.
+    write_timeout: Duration,
+}
+
 /// Serves one upgraded socket until it closes. `grant` is the result of checking its token.
 pub(crate) async fn serve(
-    mut socket: WebSocket,
+    socket: WebSocket,
     ctx: Arc<RelayContext>,
     grant: Result<Grant, AuthError>,
 ) {
     let id = ctx.next_conn.fetch_add(1, Relaxed) + 1;
-    let grant = match grant {
-        Ok(grant) => grant,
-        Err(e) => {
-            ctx.metrics.rejected(Rejection::Unauthorized);
-            tracing::info!(conn = id, error = %e, "refused a connection: bad token");
-            let error = Message::Error {
-                doc: None,
-                code: ErrorCode::Unauthorized,
-                message: e.to_string(),
-            };
-            let timeout = ctx.config.limits.idle_timeout();
-            let _ = send(
-                &mut socket,
-                WsMessage::Binary(encode(&error).into()),
-                timeout,
-            )
-            .await;
-            let close = Close::new(close_code::POLICY_VIOLATION, format!("unauthorized: {e}"));
-            send_close(&mut socket, close).await;
-            return;
+    match grant {
+        Ok(grant) => {
+            let mut handler = Handler::new(id, socket, ctx, grant);
+            tracing::debug!(conn = id, "connected");
+            let end = handler.run().await;
+            handler.finish(end).await;
+            tracing::debug!(conn = id, "disconnected");
         }
+        Err(e) => refuse(id, socket, &ctx, e).await,
+    }
+}
+
+/// Answers a connection whose token was refused: an `Error`, then a 1008 close.
+async fn refuse(id: ConnId, mut socket: WebSocket, ctx: &RelayContext, e: AuthError) {
+    ctx.metrics.rejected(Rejection::Unauthorized);
+    tracing::info!(conn = id, error = %e, "refused a connection: bad token");
+    let error = Message::Error {
+        doc: None,
+        code: ErrorCode::Unauthorized,
+        message: e.to_string(),
     };
-    let (out_tx, mut out_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
-    let control = Arc::new(PeerControl::default());
-    let limits = &ctx.config.limits;
-    let write_timeout = limits.idle_timeout();
-    let link = PeerLink {
-        conn: id,
-        out: out_tx,
-        control: Arc::clone(&control),
-    };
-    let mut conn = Connection::new(id, Arc::clone(&ctx), grant, link);
-    tracing::debug!(conn = id, "connected");
-    let mut ping = tokio::time::interval(limits.ping_interval());
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = ctx.shutdown.clone();
-    let close = loop {
+    let timeout = ctx.config.limits.idle_timeout();
+    let _ = send(&mut socket, binary(&error), timeout).await;
+    let close = Close::new(close_code::POLICY_VIOLATION, format!("unauthorized: {e}"));
+    send_close(&mut socket, close).await;
+}
+
+impl Handler {
+    fn new(id: ConnId, socket: WebSocket, ctx: Arc<RelayContext>, grant: Grant) -> Self {
+        let limits = &ctx.config.limits;
+        let (out_tx, outbound) = mpsc::channel(limits.outbound_queue);
+        let control = Arc::new(PeerControl::default());
+        let link = PeerLink {
+            conn: id,
+            out: out_tx,
+            budget: ByteBudget::new(limits.outbound_queue_bytes),
+            control: Arc::clone(&control),
+        };
+        let mut ping = tokio::time::interval(limits.ping_interval());
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let expiry = grant
+            .expires_at()
+            .and_then(instant_of)
+            .map(|at| Box::pin(tokio::time::sleep_until(at)));
+        Handler {
+            socket,
+            outbound,
+            control,
+            ping,
+            shutdown: ctx.shutdown.clone(),
+            expiry,
+            write_timeout: limits.idle_timeout(),
+            conn: Connection::new(id, ctx, grant, link),
+        }
+    }
+
+    /// Handles events until one ends the connection.
+    async fn run(&mut self) -> End {
+        loop {
+            let event = self.next_event().await;
+            if let Err(end) = self.step(event).await {
+                return end;
+            }
+        }
+    }
+
+    /// Waits for the next event; the order is the priority when several are ready: ending the
+    /// connection first, then writing what rooms queued, then reading.
+    async fn next_event(&mut self) -> Event {
         tokio::select! {
             biased;
-            _ = shutdown.changed() => break Some(Close::new(close_code::GOING_AWAY, "relay shutting down")),
-            reason = control.closed() => {
-                let reason = match reason {
-                    Some(CloseReason::SlowConsumer) | None => "slow consumer: outbound queue full",
-                };
-                break Some(Close::new(close_code::POLICY_VIOLATION, reason));
+            _ = self.shutdown.changed() => Event::Shutdown,
+            () = expired(&mut self.expiry) => Event::TokenExpired,
+            reason = self.control.closed() => Event::Dropped(reason),
+            out = self.outbound.recv() => Event::Outbound(out),
+            frame = self.socket.recv() => Event::Frame(frame),
+            _ = self.ping.tick() => Event::Tick,
+        }
+    }
+
+    async fn step(&mut self, event: Event) -> Result<(), End> {
+        match event {
+            Event::Shutdown => Err(Some(Close::new(
+                close_code::GOING_AWAY,
+                "relay shutting down",
+            ))),
+            Event::TokenExpired => Err(Some(self.token_expired())),
+            Event::Dropped(reason) => Err(Some(Close::slow_consumer(reason))),
+            Event::Outbound(Some(Outbound::Frame {
+                bytes,
+                since,
+                charge,
+            })) => self.write_queued(bytes, since, charge).await,
+            Event::Outbound(Some(Outbound::Left(doc))) => {
+                self.conn.joined.remove(&doc);
+                Ok(())
             }
-            out = out_rx.recv() => {
-                match out {
-                    Some(Outbound::Frame { bytes, since }) => {
-                        let len = bytes.len() as u64;
-                        let frame = WsMessage::Binary(bytes.into());
-                        let sent = tokio::select! {
-                            sent = send(&mut socket, frame, write_timeout) => sent,
-                            // The room gave up on this peer while the write was stuck.
-                            _ = control.closed() => {
-                                tracing::debug!(conn = id, "slow consumer dropped mid-write");
-                                break Some(Close::new(
-                                    close_code::POLICY_VIOLATION,
-                                    "slow consumer: outbound queue full",
-                                ));
-                            }
-                        };
-                        if !sent {
-                            break None;
-                        }
-                        ctx.metrics.messages_out.fetch_add(1, Relaxed);
-                        ctx.metrics.bytes_out.fetch_add(len, Relaxed);
-                        if let Some(since) = since {
-                            ctx.metrics.fanout_latency.observe(since.elapsed());
-                        }
-                    }
-                    Some(Outbound::Left(doc)) => { conn.joined.remove(&doc); }
-                    // The connection holds a sender itself, so the queue never closes.
-                    None => break None,
-                }
+            Event::Outbound(None) => Err(None),
+            Event::Frame(frame) => self.read(frame).await,
+            Event::Tick => self.keep_alive().await,
+        }
+    }
+
+    fn token_expired(&self) -> Close {
+        self.conn.ctx.metrics.rejected(Rejection::TokenExpired);
+        tracing::info!(conn = self.conn.id, "closing: the token expired");
+        Close::new(close_code::POLICY_VIOLATION, "token expired")
+    }
+
+    /// Writes a frame a room queued; its bytes leave the peer's budget once written. A write the
+    /// peer does not take is abandoned when the room drops the peer or the token expires.
+    async fn write_queued(
+        &mut self,
+        bytes: Bytes,
+        since: Option<Instant>,
+        charge: Charge,
+    ) -> Result<(), End> {
+        let len = bytes.len() as u64;
+        let written = tokio::select! {
+            biased;
+            () = expired(&mut self.expiry) => return Err(Some(self.token_expired())),
+            reason = self.control.closed() => {
+                tracing::debug!(conn = self.conn.id, "slow consumer dropped mid-write");
+                return Err(Some(Close::slow_consumer(reason)));
             }
-            frame = socket.recv() => {
-                let Some(Ok(frame)) = frame else {
-                    // Closed, or a failed read: a transport error, or a peer that broke
-                    // RFC 6455 (including frames past the hard size limit), which fails the
-                    // connection with the status code for what it broke.
-                    if let Some(Err(e)) = frame {
-                        tracing::debug!(conn = id, error = %e, "socket error");
-                        let failure = ReadFailure::of(&e);
-                        if let Some((code, reason)) = failure.close() {
-                            ctx.metrics.rejected(match failure {
-                                ReadFailure::TooLarge => Rejection::TooLarge,
-                                _ => Rejection::BadMessage,
-                            });
-                            break Some(Close::new(code, reason));
-                        }
-                    }
-                    break None;
-                };
-                conn.last_heard = Instant::now();
-                match conn.on_frame(frame) {
-                    Ok(replies) => {
-                        let mut failed = false;
-                        for reply in replies {
-                            let frame = WsMessage::Binary(encode(&reply).into());
-                            if !send(&mut socket, frame, write_timeout).await {
-                                failed = true;
-                                break;
-                            }
-                            ctx.metrics.messages_out.fetch_add(1, Relaxed);
-                        }
-                        if failed { break None; }
-                    }
-                    Err((error, close)) => {
-                        if let Some(error) = error {
-                            let frame = WsMessage::Binary(encode(&error).into());
-                            let _ = send(&mut socket, frame, write_timeout).await;
-                        }
-                        break Some(close);
-                    }
+            written = send(&mut self.socket, WsMessage::Binary(bytes), self.write_timeout) => written,
+        };
+        drop(charge);
+        if !written {
+            return Err(None);
+        }
+        let metrics = &self.conn.ctx.metrics;
+        metrics.messages_out.fetch_add(1, Relaxed);
+        metrics.bytes_out.fetch_add(len, Relaxed);
+        if let Some(since) = since {
+            metrics.fanout_latency.observe(since.elapsed());
+        }
+        Ok(())
+    }
+
+    /// Handles what the peer sent: a frame, a failed read, or the end of the stream.
+    async fn read(&mut self, frame: Option<Result<WsMessage, axum::Error>>) -> Result<(), End> {
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => return Err(self.read_failed(&e)),
+            None => return Err(None),
+        };
+        self.conn.last_heard = Instant::now();
+        match self.conn.on_frame(frame) {
+            Ok(replies) => {
+                for reply in replies {
+                    self.reply(&reply).await?;
                 }
+                Ok(())
             }
-            _ = ping.tick() => {
-                if conn.last_heard.elapsed() > limits.idle_timeout() {
-                    ctx.metrics.rejected(Rejection::IdleTimeout);
-                    break Some(Close::new(close_code::GOING_AWAY, "idle timeout: no frame or pong"));
+            Err((error, close)) => {
+                if let Some(error) = error {
+                    let _ = self.reply(&error).await;
                 }
-                if !send(&mut socket, WsMessage::Ping(Vec::new().into()), write_timeout).await {
-                    break None;
-                }
+                Err(Some(close))
             }
         }
-    };
-    if let Some(close) = close {
-        tracing::debug!(conn = id, code = close.code, reason = %close.reason, "closing");
-        send_close(&mut socket, close).await;
     }
-    conn.leave_all().await;
-    tracing::debug!(conn = id, "disconnected");
+
+    /// A failed read: a transport error, or a peer that broke RFC 6455 (including frames past
+    /// the hard size limit), which fails the connection with the status code for what it broke.
+    fn read_failed(&self, e: &axum::Error) -> End {
+        tracing::debug!(conn = self.conn.id, error = %e, "socket error");
+        let failure = ReadFailure::of(e);
+        let (code, reason) = failure.close()?;
+        self.conn.ctx.metrics.rejected(match failure {
+            ReadFailure::TooLarge => Rejection::TooLarge,
+            _ => Rejection::BadMessage,
+        });
+        Some(Close::new(code, reason))
+    }
+
+    /// Writes a direct reply (an `Error`) to the peer.
+    async fn reply(&mut self, message: &Message) -> Result<(), End> {
+        if !send(&mut self.socket, binary(message), self.write_timeout).await {
+            return Err(None);
+        }
+        self.conn.ctx.metrics.messages_out.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Closes a peer silent past the idle timeout, else pings it.
+    async fn keep_alive(&mut self) -> Result<(), End> {
+        let limits = &self.conn.ctx.config.limits;
+        if self.conn.last_heard.elapsed() > limits.idle_timeout() {
+            self.conn.ctx.metrics.rejected(Rejection::IdleTimeout);
+            return Err(Some(Close::new(
+                close_code::GOING_AWAY,
+                "idle timeout: no frame or pong",
+            )));
+        }
+        let ping = WsMessage::Ping(Bytes::new());
+        if !send(&mut self.socket, ping, self.write_timeout).await {
+            return Err(None);
+        }
+        Ok(())
+    }
+
+    /// Sends the close frame, if any, and leaves every room.
+    async fn finish(&mut self, end: End) {
+        if let Some(close) = end {
+            tracing::debug!(conn = self.conn.id, code = close.code, reason = %close.reason, "closing");
+            send_close(&mut self.socket, close).await;
+        }
+        self.conn.leave_all().await;
+    }
+}
+
+/// Resolves when the token expires; never without an expiry.
+async fn expired(expiry: &mut Option<Pin<Box<Sleep>>>) {
+    match expiry {
+        Some(sleep) => sleep.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The clock instant of a wall-clock time: now if it has passed, `None` if it is too far to
+/// represent (it never comes).
+fn instant_of(at: SystemTime) -> Option<tokio::time::Instant> {
+    let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::Instant::now().checked_add(wait)
+}
+
+/// A message as a binary frame.
+fn binary(message: &Message) -> WsMessage {
+    WsMessage::Binary(encode(message).into())
 }
 
 /// Sends one frame; false when the socket failed or the write took longer than `timeout` (the
@@ -253,6 +388,16 @@ async fn send_close(socket: &mut WebSocket, close: Close) {
     super::websocket::close(socket, close.code, close.reason).await;
 }
 
+/// A frame's size as the byte rate limit counts it: its payload.
+fn frame_len(frame: &WsMessage) -> u64 {
+    let len = match frame {
+        WsMessage::Binary(bytes) | WsMessage::Ping(bytes) | WsMessage::Pong(bytes) => bytes.len(),
+        WsMessage::Text(text) => text.len(),
+        WsMessage::Close(_) => 0,
+    };
+    len as u64
+}
+
 /// An error to send, and how to close.
 pub(crate) type Fatal = (Option<Message>, Close);
 
@@ -260,13 +405,15 @@ impl Connection {
     /// A connection `id` with rights `grant`, whose rooms write to it through `link`.
     pub(crate) fn new(id: ConnId, ctx: Arc<RelayContext>, grant: Grant, link: PeerLink) -> Self {
         let limits = &ctx.config.limits;
+        let now = Instant::now();
         Connection {
             id,
             grant,
             joined: HashMap::new(),
-            limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
+            limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, now),
+            byte_limiter: RateLimiter::with_rate(limits.bytes_per_sec, limits.bytes_burst, now),
             link,
-            last_heard: Instant::now(),
+            last_heard: now,
             ctx,
         }
     }
@@ -274,80 +421,136 @@ impl Connection {
     /// Handles one frame; returns direct replies (each an `Error`), or how to end the
     /// connection.
     pub(crate) fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
-        let metrics = &self.ctx.metrics;
-        let bytes = match frame {
-            WsMessage::Binary(bytes) => bytes,
-            WsMessage::Text(_) => {
-                metrics.rejected(Rejection::NotBinary);
-                return Err((
-                    None,
-                    Close::new(close_code::UNSUPPORTED_DATA, "binary frames only"),
-                ));
-            }
-            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(Vec::new()),
-            WsMessage::Close(_) => {
-                return Err((None, Close::new(close_code::GOING_AWAY, "closed by peer")));
-            }
+        self.check_rates(&frame)?;
+        let Some(bytes) = self.payload(frame)? else {
+            return Ok(Vec::new());
         };
-        metrics.messages_in.fetch_add(1, Relaxed);
-        metrics.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
-        if !self.limiter.allow(Instant::now()) {
-            metrics.rejected(Rejection::RateLimited);
-            let limit = self.ctx.config.limits.rate_per_sec;
-            let error = Message::Error {
-                doc: None,
-                code: ErrorCode::RateLimited,
-                message: format!("more than {limit} messages per second"),
-            };
-            return Err((
-                Some(error),
-                Close::new(close_code::POLICY_VIOLATION, "rate limit exceeded"),
-            ));
+        let message = self.decode(&bytes)?;
+        self.check_joins(&message)?;
+        if let Some(refusal) = self.check_presence(&message) {
+            return Ok(vec![refusal]);
         }
-        let max = self.ctx.config.limits.max_frame_bytes;
-        let message = match decode_bounded(&bytes, max) {
-            Ok(message) => message,
-            Err(e) => {
-                let (why, code) = match e.code() {
-                    ErrorCode::TooLarge => (Rejection::TooLarge, close_code::MESSAGE_TOO_BIG),
-                    ErrorCode::UnsupportedVersion => {
-                        (Rejection::UnsupportedVersion, close_code::PROTOCOL_ERROR)
-                    }
-                    _ => (Rejection::BadMessage, close_code::PROTOCOL_ERROR),
-                };
-                metrics.rejected(why);
-                let error = Message::Error {
-                    doc: None,
-                    code: e.code(),
-                    message: format!(
-                        "{e} (this relay speaks protocol version {})",
-                        crdt_core::sync::PROTOCOL_VERSION
-                    ),
-                };
-                return Err((Some(error), Close::new(code, e.to_string())));
-            }
-        };
-        if let Message::Hello { doc, .. } = &message {
-            let max = self.ctx.config.limits.max_docs_per_connection;
-            if !self.joined.contains_key(doc) && self.joined.len() >= max {
-                metrics.rejected(Rejection::TooManyDocs);
-                let error = Message::Error {
-                    doc: Some(doc.clone()),
-                    code: ErrorCode::TooLarge,
-                    message: format!("a connection may join at most {max} documents"),
-                };
-                let reason = format!("too many documents: at most {max} per connection");
-                return Err((
-                    Some(error),
-                    Close::new(close_code::POLICY_VIOLATION, reason),
-                ));
-            }
-        }
-        Ok(self.route(message).into_iter().collect())
+        Ok(self.route(message, bytes.len()).into_iter().collect())
     }
 
-    /// Routes one decoded message; returns an error to answer with, if any.
-    fn route(&mut self, message: Message) -> Option<Message> {
+    /// Takes the frame from both token buckets: one per frame, and one per byte. Every frame
+    /// counts, pings and pongs too, so no kind of frame floods the relay for free.
+    fn check_rates(&mut self, frame: &WsMessage) -> Result<(), Fatal> {
+        let now = Instant::now();
+        let limits = &self.ctx.config.limits;
+        let (what, limit) = if !self.limiter.allow(now) {
+            ("messages", u64::from(limits.rate_per_sec))
+        } else if !self.byte_limiter.allow_cost(now, frame_len(frame)) {
+            ("bytes", limits.bytes_per_sec)
+        } else {
+            return Ok(());
+        };
+        self.ctx.metrics.rejected(Rejection::RateLimited);
+        let error = Message::Error {
+            doc: None,
+            code: ErrorCode::RateLimited,
+            message: format!("more than {limit} {what} per second"),
+        };
+        let reason = format!("rate limit exceeded: {what} per second");
+        Err((
+            Some(error),
+            Close::new(close_code::POLICY_VIOLATION, reason),
+        ))
+    }
+
+    /// The bytes of a binary frame; `None` for a ping or pong; how to close for the others.
+    fn payload(&self, frame: WsMessage) -> Result<Option<Bytes>, Fatal> {
+        let metrics = &self.ctx.metrics;
+        match frame {
+            WsMessage::Binary(bytes) => {
+                metrics.messages_in.fetch_add(1, Relaxed);
+                metrics.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+                Ok(Some(bytes))
+            }
+            WsMessage::Text(_) => {
+                metrics.rejected(Rejection::NotBinary);
+                Err((
+                    None,
+                    Close::new(close_code::UNSUPPORTED_DATA, "binary frames only"),
+                ))
+            }
+            WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(None),
+            WsMessage::Close(_) => Err((None, Close::new(close_code::GOING_AWAY, "closed by peer"))),
+        }
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Message, Fatal> {
+        let max = self.ctx.config.limits.max_frame_bytes;
+        decode_bounded(bytes, max).map_err(|e| {
+            let (why, code) = match e.code() {
+                ErrorCode::TooLarge => (Rejection::TooLarge, close_code::MESSAGE_TOO_BIG),
+                ErrorCode::UnsupportedVersion => {
+                    (Rejection::UnsupportedVersion, close_code::PROTOCOL_ERROR)
+                }
+                _ => (Rejection::BadMessage, close_code::PROTOCOL_ERROR),
+            };
+            self.ctx.metrics.rejected(why);
+            let error = Message::Error {
+                doc: None,
+                code: e.code(),
+                message: format!(
+                    "{e} (this relay speaks protocol version {})",
+                    crdt_core::sync::PROTOCOL_VERSION
+                ),
+            };
+            (Some(error), Close::new(code, e.to_string()))
+        })
+    }
+
+    /// A `Hello` for one more document than `--max-docs-per-connection` ends the connection.
+    fn check_joins(&self, message: &Message) -> Result<(), Fatal> {
+        let Message::Hello { doc, .. } = message else {
+            return Ok(());
+        };
+        let max = self.ctx.config.limits.max_docs_per_connection;
+        if self.joined.contains_key(doc) || self.joined.len() < max {
+            return Ok(());
+        }
+        self.ctx.metrics.rejected(Rejection::TooManyDocs);
+        let error = Message::Error {
+            doc: Some(doc.clone()),
+            code: ErrorCode::TooLarge,
+            message: format!("a connection may join at most {max} documents"),
+        };
+        let reason = format!("too many documents: at most {max} per connection");
+        Err((
+            Some(error),
+            Close::new(close_code::POLICY_VIOLATION, reason),
+        ))
+    }
+
+    /// An Error refusing a presence state over `--max-presence-bytes` (it is not forwarded).
+    fn check_presence(&self, message: &Message) -> Option<Message> {
+        let Message::Presence {
+            doc,
+            state: Some(state),
+            ..
+        } = message
+        else {
+            return None;
+        };
+        let max = self.ctx.config.limits.max_presence_bytes;
+        if state.len() <= max {
+            return None;
+        }
+        self.ctx.metrics.rejected(Rejection::TooLarge);
+        Some(Message::Error {
+            doc: Some(doc.clone()),
+            code: ErrorCode::TooLarge,
+            message: format!(
+                "a presence state may have at most {max} bytes, not {}; not forwarded",
+                state.len()
+            ),
+        })
+    }
+
+    /// Routes one decoded message of `size` bytes; returns an error to answer with, if any.
+    fn route(&mut self, message: Message, size: usize) -> Option<Message> {
         let metrics = &self.ctx.metrics;
         let Some(doc) = message.doc().cloned() else {
             // An Error without a document: the peer complains about the connection.
@@ -429,12 +632,24 @@ impl Connection {
             },
             other => other,
         };
+        let Some(charge) = joined.room.budget.charge(size) else {
+            return refuse(
+                Rejection::RateLimited,
+                ErrorCode::RateLimited,
+                format!(
+                    "{doc} is overloaded (more than {} bytes waiting); message dropped, send \
+                     Hello to re-sync",
+                    joined.room.budget.limit()
+                ),
+            );
+        };
         let command = RoomCommand::Message {
             conn: self.id,
             message,
             at: Instant::now(),
+            _charge: charge,
         };
-        match joined.room.try_send(command) {
+        match joined.room.commands.try_send(command) {
             Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(_)) => refuse(
                 Rejection::RateLimited,
@@ -479,7 +694,7 @@ impl Connection {
     async fn leave_all(&mut self) {
         for (_, joined) in self.joined.drain() {
             // Waiting (rather than try_send) so the room always learns the peer left.
-            let _ = joined.room.send(RoomCommand::Leave { conn: self.id }).await;
+            let _ = joined.room.commands.send(RoomCommand::Leave { conn: self.id }).await;
         }
     }
 }
