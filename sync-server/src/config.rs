@@ -276,8 +276,14 @@ impl Config {
             ("--max-presence-bytes", l.max_presence_bytes),
             ("--max-connections-per-ip", l.max_connections_per_ip),
             ("--max-doc-bytes", l.max_doc_bytes),
-            ("--bytes-per-sec", usize::try_from(l.bytes_per_sec).unwrap_or(usize::MAX)),
-            ("--bytes-burst", usize::try_from(l.bytes_burst).unwrap_or(usize::MAX)),
+            (
+                "--bytes-per-sec",
+                usize::try_from(l.bytes_per_sec).unwrap_or(usize::MAX),
+            ),
+            (
+                "--bytes-burst",
+                usize::try_from(l.bytes_burst).unwrap_or(usize::MAX),
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
@@ -416,7 +422,10 @@ mod tests {
         assert_eq!(c.limits.max_presence_bytes, 4096);
         assert_eq!(c.limits.outbound_queue_bytes, 8 << 20);
         assert_eq!(c.limits.max_doc_bytes, 64 << 20);
-        assert_eq!((c.limits.bytes_per_sec, c.limits.bytes_burst), (4 << 20, 16 << 20));
+        assert_eq!(
+            (c.limits.bytes_per_sec, c.limits.bytes_burst),
+            (4 << 20, 16 << 20)
+        );
         assert!(c.origin_allowed(None) && c.origin_allowed(Some("https://any.example")));
     }
 
@@ -483,7 +492,11 @@ mod tests {
 
     #[test]
     fn zero_limits_and_idle_before_ping_are_refused() {
-        for flag in ["--rate-per-sec", "--max-connections-per-ip", "--bytes-per-sec"] {
+        for flag in [
+            "--rate-per-sec",
+            "--max-connections-per-ip",
+            "--bytes-per-sec",
+        ] {
             let c = Config::parse_from(["sync-server", flag, "0"]);
             assert!(
                 matches!(c.check(), Err(ConfigError::ZeroLimit(f)) if f == flag),

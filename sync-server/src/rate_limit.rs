@@ -127,7 +127,10 @@ mod tests {
         let full = start + Duration::from_millis(10);
         assert!(bytes.allow_cost(full, 500), "a full bucket lets it through");
         let later = full + Duration::from_millis(300);
-        assert!(!bytes.allow_cost(later, 1), "400 bytes of debt take 400 ms to pay");
+        assert!(
+            !bytes.allow_cost(later, 1),
+            "400 bytes of debt take 400 ms to pay"
+        );
         assert!(bytes.allow_cost(later + Duration::from_millis(101), 1));
     }
 

@@ -475,7 +475,9 @@ impl Connection {
                 ))
             }
             WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(None),
-            WsMessage::Close(_) => Err((None, Close::new(close_code::GOING_AWAY, "closed by peer"))),
+            WsMessage::Close(_) => {
+                Err((None, Close::new(close_code::GOING_AWAY, "closed by peer")))
+            }
         }
     }
 
@@ -694,7 +696,11 @@ impl Connection {
     async fn leave_all(&mut self) {
         for (_, joined) in self.joined.drain() {
             // Waiting (rather than try_send) so the room always learns the peer left.
-            let _ = joined.room.commands.send(RoomCommand::Leave { conn: self.id }).await;
+            let _ = joined
+                .room
+                .commands
+                .send(RoomCommand::Leave { conn: self.id })
+                .await;
         }
     }
 }

@@ -32,13 +32,13 @@ use crdt_core::sync::{self, decode_bounded, encode, DocId, ErrorCode, Message, P
 use crdt_core::{Doc, ReplicaId, VersionVector};
 use tokio::sync::{mpsc, watch};
 
+use super::byte_budget::ByteBudget;
 use super::connection::{Connection, MAX_CLOSE_REASON};
-use super::websocket::close_code;
 use super::peer::{Outbound, PeerControl, PeerLink};
 use super::persister::PersistMessage;
 use super::room::{Room, RoomCommand, RELAY_BUFFER};
-use super::byte_budget::ByteBudget;
 use super::rooms::{RoomQueue, ROOM_QUEUE};
+use super::websocket::close_code;
 use super::RelayContext;
 use crate::auth::{Access, Claims, Grant};
 use crate::storage::StoredDoc;

@@ -19,8 +19,8 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceExt as _;
 use tokio::sync::watch;
+use tower::ServiceExt as _;
 
 use crate::config::Limits;
 

@@ -69,11 +69,20 @@ mod tests {
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let first = per_ip.acquire(a, 2).expect("first");
         let second = per_ip.acquire(a, 2).expect("second");
-        assert!(per_ip.acquire(a, 2).is_none(), "a third from the same address");
-        assert!(per_ip.acquire(b, 2).is_some(), "another address is not affected");
+        assert!(
+            per_ip.acquire(a, 2).is_none(),
+            "a third from the same address"
+        );
+        assert!(
+            per_ip.acquire(b, 2).is_some(),
+            "another address is not affected"
+        );
         drop(first);
         let third = per_ip.acquire(a, 2).expect("a place was given back");
         drop((second, third));
-        assert!(per_ip.counts().is_empty(), "no entry for an address without connections");
+        assert!(
+            per_ip.counts().is_empty(),
+            "no entry for an address without connections"
+        );
     }
 }

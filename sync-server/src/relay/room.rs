@@ -571,7 +571,11 @@ impl Room {
 /// The bytes a stored document takes: its snapshot and its change log.
 fn stored_size(stored: &StoredDoc) -> usize {
     let log: usize = stored.batches.iter().map(|(_, batch)| batch.len()).sum();
-    stored.snapshot.as_ref().map_or(0, Vec::len).saturating_add(log)
+    stored
+        .snapshot
+        .as_ref()
+        .map_or(0, Vec::len)
+        .saturating_add(log)
 }
 
 async fn next_link_input(link: &mut Option<RoomLink>) -> LinkInput {
