@@ -207,6 +207,58 @@ fn noise(seed: u64, len: usize) -> String {
 /// How much the relay may grow under a flood.
 const RSS_GROWTH_CAP: u64 = 200 << 20;
 
+/// What one flood did.
+struct Flood {
+    /// Frames the flooder got to send.
+    sent: u64,
+    took: Duration,
+    /// The relay's largest RSS during the flood.
+    peak: u64,
+    /// What the flooder received.
+    seen: Seen,
+}
+
+/// Floods `room` from address `from` with `frames` presence frames of `bytes` bytes, while the
+/// healthy client `typist` edits `other`; stops early once the relay grew past
+/// [`RSS_GROWTH_CAP`] above `before`, or the flooder was closed.
+async fn flood(
+    relay: &RelayProcess,
+    (room, from, frames, bytes): (&DocId, u8, u64, usize),
+    (typist, other): (&sync_server::SyncClient, &DocId),
+    before: u64,
+) -> Flood {
+    let flooder = connect_from(relay.addr, loopback(from), None, None)
+        .await
+        .unwrap();
+    let (mut flood_tx, mut flood_rx) = flooder.split();
+    flood_tx.send(hello(room)).await.unwrap();
+    let answers = tokio::spawn(async move { watch(&mut flood_rx, DEADLINE).await });
+    let started = Instant::now();
+    let (mut peak, mut sent) = (before, 0);
+    for clock in 1..=frames {
+        if flood_tx.send(presence(room, clock, bytes)).await.is_err() {
+            break;
+        }
+        sent += 1;
+        peak = peak.max(relay.rss());
+        if peak > before + RSS_GROWTH_CAP || started.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+        if clock % 50 == 0 {
+            typist.edit(other, |d| d.text("body").insert(0, "x"));
+        }
+    }
+    let took = started.elapsed();
+    let _ = flood_tx.close().await;
+    let seen = answers.await.unwrap();
+    Flood {
+        sent,
+        took,
+        peak: peak.max(relay.rss()),
+        seen,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_flood_with_a_hundred_silent_peers_keeps_the_relay_bounded() {
     let relay = RelayProcess::start(&[]);
@@ -231,63 +283,41 @@ async fn presence_flood_with_a_hundred_silent_peers_keeps_the_relay_bounded() {
     assert!(joined.await, "every silent peer joined");
     let before = relay.rss();
 
-    // The attack: 1 MiB presence frames, 900 of them, from an anonymous peer.
-    let flooder = connect_from(relay.addr, loopback(2), None, None)
-        .await
-        .unwrap();
-    let (mut flood_tx, mut flood_rx) = flooder.split();
-    flood_tx.send(hello(&room)).await.unwrap();
-    let answers = tokio::spawn(async move { watch(&mut flood_rx, DEADLINE).await });
-    let started = Instant::now();
-    let mut peak = before;
-    let mut sent = 0;
-    for clock in 1..=900u64 {
-        if flood_tx
-            .send(presence(&room, clock, 1 << 20))
-            .await
-            .is_err()
-        {
-            break;
-        }
-        sent += 1;
-        peak = peak.max(relay.rss());
-        if peak > before + RSS_GROWTH_CAP || started.elapsed() > Duration::from_secs(12) {
-            break;
-        }
-        if clock % 50 == 0 {
-            a.edit(&other, |d| d.text("body").insert(0, "x"));
-        }
-    }
-    let flood_took = started.elapsed();
-    drop(flood_tx);
-    let seen = answers.await.unwrap();
+    // The attack of the issue: 900 presence frames of 1 MiB from an anonymous peer.
+    let big = flood(&relay, (&room, 2, 900, 1 << 20), (&a, &other), before).await;
+    // Then presence at the size cap, 900 frames of 4,000 bytes, each fanned out to 100 peers.
+    let capped = flood(&relay, (&room, 3, 900, 4000), (&a, &other), before).await;
     a.edit(&other, |d| d.text("body").insert(0, "after "));
     let healthy = converge(&[&a, &b], &other).await;
-    peak = peak.max(relay.rss());
-    eprintln!(
-        "presence flood: {sent} frames of 1 MiB in {flood_took:?}; relay RSS {} MiB before, \
-         {} MiB peak; flooder saw errors {:?} and close {:?}",
-        before >> 20,
-        peak >> 20,
-        seen.errors.iter().map(|e| e.0).collect::<Vec<_>>(),
-        seen.close.as_ref().map(|c| (c.0, &c.1)),
-    );
+    for (what, f) in [("1 MiB", &big), ("4,000 B", &capped)] {
+        eprintln!(
+            "presence flood of {what} frames: {} sent in {:?}; relay RSS {} MiB before, {} MiB \
+             peak; flooder saw errors {:?} and close {:?}",
+            f.sent,
+            f.took,
+            before >> 20,
+            f.peak >> 20,
+            f.seen.errors.iter().map(|e| e.0).collect::<Vec<_>>(),
+            f.seen.close.as_ref().map(|c| (c.0, &c.1)),
+        );
+        assert!(
+            f.peak < before + RSS_GROWTH_CAP,
+            "{what} frames: relay RSS grew from {} MiB to {} MiB",
+            before >> 20,
+            f.peak >> 20
+        );
+    }
     assert!(
-        peak < before + RSS_GROWTH_CAP,
-        "relay RSS grew from {} MiB to {} MiB",
-        before >> 20,
-        peak >> 20
-    );
-    assert!(
-        seen.errors.iter().any(|e| e.0 == ErrorCode::TooLarge),
+        big.seen.errors.iter().any(|e| e.0 == ErrorCode::TooLarge),
         "the oversized presence is refused: {:?}",
-        seen.errors
+        big.seen.errors
     );
     assert_eq!(
-        seen.close.as_ref().map(|c| c.0),
-        Some(1008),
+        big.seen.close.as_ref().map(|c| (c.0, c.1.as_str())),
+        Some((1008, "rate limit exceeded: bytes per second")),
         "the flooder is closed by the byte rate"
     );
+    assert_eq!(capped.sent, 900, "presence at the cap is accepted");
     assert!(healthy, "the healthy pair kept syncing");
     drop(silent);
 }
