@@ -13,6 +13,7 @@ mod connection;
 mod encode_once;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod handler;
 pub mod http;
 mod peer;
 mod per_ip;
@@ -382,6 +383,6 @@ async fn websocket(
         .protocols([SUBPROTOCOL])
         .on_upgrade(move |socket| async move {
             let _slots = (slot, ip_slot);
-            connection::serve(socket, ctx, grant).await;
+            handler::serve(socket, ctx, grant).await;
         })
 }
