@@ -301,7 +301,7 @@ impl Connection {
                     format!("send Hello for {doc} before anything else about it"),
                 );
             };
-            return self.join(doc, message);
+            return self.join(doc, message, size);
         };
         let message = match message {
             Message::Changes { .. } if joined.access < Access::Write => {
@@ -372,17 +372,14 @@ impl Connection {
     }
 
     /// Joins `doc` (the documents-per-connection limit was checked by `on_frame`).
-    fn join(&mut self, doc: DocId, hello: Message) -> Option<Message> {
+    fn join(&mut self, doc: DocId, hello: Message, size: usize) -> Option<Message> {
         // Checked by `route` just before.
         let access = match self.grant.access(&doc) {
             Ok(Some(access)) => access,
             _ => Access::Read,
         };
-        let command = RoomCommand::Join {
-            peer: self.link.clone(),
-            hello,
-        };
-        match self.ctx.rooms.join(&self.ctx, &doc, command) {
+        let join = (self.link.clone(), hello, size);
+        match self.ctx.rooms.join(&self.ctx, &doc, join) {
             Ok(room) => {
                 self.joined.insert(doc, Joined { room, access });
                 None

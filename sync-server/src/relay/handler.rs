@@ -53,13 +53,18 @@ enum Event {
 
 /// The connection task: the socket, what rooms queue for it, and the connection's state.
 struct Handler {
+    /// The peer's socket: read here for frames, written here with what rooms queue and with
+    /// direct replies.
     socket: WebSocket,
+    /// What the peer's frames mean: limits, permissions, joined documents.
     conn: Connection,
     /// Frames rooms queued for this peer, bounded in frames and bytes (see [`super::peer`]).
     outbound: mpsc::Receiver<Outbound>,
     /// Where rooms ask this connection to close.
     control: Arc<PeerControl>,
+    /// Pings the peer and checks it answered within the idle timeout.
     ping: Interval,
+    /// Turns true when the relay shuts down: close with 1001.
     shutdown: watch::Receiver<bool>,
     /// Fires when the token expires; `None` without one.
     expiry: Option<Pin<Box<Sleep>>>,

@@ -61,8 +61,12 @@ const MISSING_PAST: &str =
 /// What a connection tells a room.
 #[derive(Debug)]
 pub(crate) enum RoomCommand {
-    /// A peer joins with its first `Hello`.
-    Join { peer: PeerLink, hello: Message },
+    /// A peer joins with its first `Hello`; `_charge` as for `Message`.
+    Join {
+        peer: PeerLink,
+        hello: Message,
+        _charge: Charge,
+    },
     /// A message from a joined peer (already checked for permission). `_charge` holds the
     /// frame's bytes in the room's queue budget until the command is handled and dropped.
     Message {
@@ -201,7 +205,7 @@ impl Room {
     /// directly).
     pub(crate) fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { peer, hello } => self.join(peer, hello),
+            RoomCommand::Join { peer, hello, .. } => self.join(peer, hello),
             RoomCommand::Message {
                 conn, message, at, ..
             } => self.on_message(conn, message, at),
@@ -670,7 +674,11 @@ mod tests {
                 budget: ByteBudget::new(usize::MAX),
                 control: Arc::new(PeerControl::default()),
             };
-            room.handle(RoomCommand::Join { peer, hello });
+            room.handle(RoomCommand::Join {
+                peer,
+                hello,
+                _charge: Charge::untracked(),
+            });
             let answer = client.received();
             client.take(answer);
             client
