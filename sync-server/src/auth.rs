@@ -85,6 +85,17 @@ impl Grant {
             }
         }
     }
+
+    /// When the grant stops granting: the token's `exp`; `None` for an open relay (or an `exp`
+    /// too far to represent, which never comes).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        match self {
+            Grant::Open => None,
+            Grant::Token(claims) => {
+                UNIX_EPOCH.checked_add(std::time::Duration::from_secs(claims.exp))
+            }
+        }
+    }
 }
 
 /// Checks tokens against the configured secret.

@@ -164,6 +164,39 @@ pub struct Limits {
     /// Frames queued for one peer before it counts as too slow and is disconnected.
     #[arg(long, env = "SYNC_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
+
+    /// Bytes of frames queued for one peer before it counts as too slow and is disconnected
+    /// (close 1008). A single larger frame still goes to a peer whose queue is empty.
+    #[arg(long, env = "SYNC_OUTBOUND_QUEUE_BYTES", default_value_t = 8 << 20)]
+    pub outbound_queue_bytes: usize,
+
+    /// Bytes of peers' messages queued for one document; past it, a peer's message is refused
+    /// with an `Error` (rate limited) until the document catches up.
+    #[arg(long, env = "SYNC_ROOM_QUEUE_BYTES", default_value_t = 32 << 20)]
+    pub room_queue_bytes: usize,
+
+    /// Largest presence state a peer may publish, in bytes; larger ones are refused with an
+    /// `Error` (too large) and not forwarded.
+    #[arg(long, env = "SYNC_MAX_PRESENCE_BYTES", default_value_t = 4 << 10)]
+    pub max_presence_bytes: usize,
+
+    /// Most concurrent connections from one IP address; further ones are refused with HTTP 429.
+    #[arg(long, env = "SYNC_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+
+    /// Largest stored size of one document, in bytes (its snapshot and change log); changes
+    /// past it are refused with an `Error` (too large) and not acknowledged.
+    #[arg(long, env = "SYNC_MAX_DOC_BYTES", default_value_t = 64 << 20)]
+    pub max_doc_bytes: usize,
+
+    /// Bytes per second one connection may send, on average (every frame counts, control
+    /// frames too); past it the connection is closed (1008).
+    #[arg(long, env = "SYNC_BYTES_PER_SEC", default_value_t = 4 << 20)]
+    pub bytes_per_sec: u64,
+
+    /// Bytes one connection may send in a burst above `--bytes-per-sec`.
+    #[arg(long, env = "SYNC_BYTES_BURST", default_value_t = 16 << 20)]
+    pub bytes_burst: u64,
 }
 
 /// Background upkeep of documents and storage.
@@ -238,6 +271,19 @@ impl Config {
             ("--rate-burst", l.rate_burst as usize),
             ("--max-connections", l.max_connections),
             ("--outbound-queue", l.outbound_queue),
+            ("--outbound-queue-bytes", l.outbound_queue_bytes),
+            ("--room-queue-bytes", l.room_queue_bytes),
+            ("--max-presence-bytes", l.max_presence_bytes),
+            ("--max-connections-per-ip", l.max_connections_per_ip),
+            ("--max-doc-bytes", l.max_doc_bytes),
+            (
+                "--bytes-per-sec",
+                usize::try_from(l.bytes_per_sec).unwrap_or(usize::MAX),
+            ),
+            (
+                "--bytes-burst",
+                usize::try_from(l.bytes_burst).unwrap_or(usize::MAX),
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::ZeroLimit(name));
@@ -372,6 +418,14 @@ mod tests {
         assert_eq!(c.limits.idle_timeout(), Duration::from_secs(45));
         assert_eq!(c.limits.max_frame_bytes, 4 << 20);
         assert_eq!(c.limits.handshake_timeout(), Duration::from_secs(10));
+        assert_eq!(c.limits.max_connections_per_ip, 64);
+        assert_eq!(c.limits.max_presence_bytes, 4096);
+        assert_eq!(c.limits.outbound_queue_bytes, 8 << 20);
+        assert_eq!(c.limits.max_doc_bytes, 64 << 20);
+        assert_eq!(
+            (c.limits.bytes_per_sec, c.limits.bytes_burst),
+            (4 << 20, 16 << 20)
+        );
         assert!(c.origin_allowed(None) && c.origin_allowed(Some("https://any.example")));
     }
 
@@ -438,11 +492,17 @@ mod tests {
 
     #[test]
     fn zero_limits_and_idle_before_ping_are_refused() {
-        let c = Config::parse_from(["sync-server", "--rate-per-sec", "0"]);
-        assert!(matches!(
-            c.check(),
-            Err(ConfigError::ZeroLimit("--rate-per-sec"))
-        ));
+        for flag in [
+            "--rate-per-sec",
+            "--max-connections-per-ip",
+            "--bytes-per-sec",
+        ] {
+            let c = Config::parse_from(["sync-server", flag, "0"]);
+            assert!(
+                matches!(c.check(), Err(ConfigError::ZeroLimit(f)) if f == flag),
+                "{flag}"
+            );
+        }
         let c = Config::parse_from([
             "sync-server",
             "--ping-secs",

@@ -23,7 +23,15 @@ async fn a_thousand_clients_reconnect_spread_out_and_the_relay_stays_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
     let db = db.to_str().unwrap().to_owned();
-    let base = ["--database", &db, "--sqlite-synchronous", "normal"];
+    // A thousand clients from one address: past the default per-address limit (64).
+    let base = [
+        "--database",
+        &db,
+        "--sqlite-synchronous",
+        "normal",
+        "--max-connections-per-ip",
+        "2000",
+    ];
     let (mut relay, addr) = spawn_relay(&[&["--bind", "127.0.0.1:0"][..], &base].concat());
     let options = ClientOptions {
         min_backoff: Duration::from_millis(200),

@@ -79,6 +79,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     "127.0.0.1:0",
                     "--max-connections",
                     "100000",
+                    // Every peer connects from this machine's one address.
+                    "--max-connections-per-ip",
+                    "100000",
                 ])
                 .args(["--rate-per-sec", "10000", "--rate-burst", "10000"])
                 .env("RUST_LOG", "warn")

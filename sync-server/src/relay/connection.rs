@@ -1,55 +1,37 @@
-//! One peer's WebSocket: the only place the relay touches frames.
-//!
-//! The connection task reads frames, enforces the per-connection limits (frame size, message
-//! rate, documents joined, idle timeout with ping/pong), decodes messages, checks permissions and
-//! routes each message to its document's room; and it writes what rooms queue for it.
+//! [`Connection`]: what one peer's frames mean to the relay: the only place the relay touches
+//! the frames a peer sends (the socket itself is [`super::handler`]'s). A frame goes through the
+//! per-connection limits (message rate and byte rate, every frame counted, pings and pongs too;
+//! frame size; documents joined; presence size), decoding, permissions, and is routed to its
+//! document's room, whose queue is bounded in bytes.
 //!
 //! Invariants:
 //! - Every refusal is explicit: a protocol `Error` for a refused message (the connection stays
 //!   usable), or a close frame with a code and reason when the connection must end (undecodable
-//!   or non-binary frames, rate or size limits, bad token, slow consumer, idle, shutdown). A close
-//!   reason fits a close frame ([`MAX_CLOSE_REASON`] bytes, cut on a character boundary), however
-//!   long the error it reports: decode errors quote what the peer sent.
+//!   or non-binary frames, rate or size limits, bad or expired token, slow consumer, idle,
+//!   shutdown). A close reason fits a close frame ([`MAX_CLOSE_REASON`] bytes, cut on a
+//!   character boundary), however long the error it reports: decode errors quote what the peer
+//!   sent.
 //! - A read-only peer's changes never reach a room; a peer's presence is published under its
 //!   connection id, so no peer can speak for another.
-//! - When the connection ends, every room it joined is told, so presence is cleared.
-//! - No write to the socket waits longer than the idle timeout, and a write to a peer the room
-//!   declared too slow is abandoned at once, so a peer that stops reading is dropped in bounded
-//!   time and holds at most its bounded queue.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket};
-use crdt_core::sync::{decode_bounded, encode, DocId, ErrorCode, Message, PeerId};
+use axum::body::Bytes;
+use axum::extract::ws::Message as WsMessage;
+use crdt_core::sync::{decode_bounded, DocId, ErrorCode, Message, PeerId};
 use tokio::sync::mpsc;
 
-use super::peer::{CloseReason, ConnId, Outbound, PeerControl, PeerLink};
+use super::peer::{CloseReason, ConnId, PeerLink};
 use super::room::RoomCommand;
-use super::rooms::JoinError;
-use super::websocket::ReadFailure;
+use super::rooms::{JoinError, RoomQueue};
+use super::websocket::close_code;
 use super::RelayContext;
-use crate::auth::{Access, AuthError, Grant};
+use crate::auth::{Access, Grant};
 use crate::metrics::Rejection;
 use crate::rate_limit::RateLimiter;
-
-/// WebSocket close codes (RFC 6455 §7.4.1).
-pub(crate) mod close_code {
-    /// The server is going away (shutdown, idle peer).
-    pub const GOING_AWAY: u16 = 1001;
-    /// The peer broke the protocol.
-    pub const PROTOCOL_ERROR: u16 = 1002;
-    /// Text frames are not accepted.
-    pub const UNSUPPORTED_DATA: u16 = 1003;
-    /// A text message or close reason that is not UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    /// Policy violation: rate limit, auth, slow consumer.
-    pub const POLICY_VIOLATION: u16 = 1008;
-    /// A frame over the size limit.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-}
 
 /// The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
 /// §5.5), two of which are the code. The WebSocket layer does not check this when sending, and a
@@ -67,7 +49,7 @@ pub(crate) struct Close {
 impl Close {
     /// A close with `code` and `reason`, the reason cut to [`MAX_CLOSE_REASON`] bytes (ending in
     /// `...` when cut).
-    fn new(code: u16, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u16, reason: impl Into<String>) -> Self {
         let mut reason = reason.into();
         if reason.len() > MAX_CLOSE_REASON {
             let mut end = MAX_CLOSE_REASON - "...".len();
@@ -79,178 +61,43 @@ impl Close {
         }
         Close { code, reason }
     }
+
+    /// The close for a peer a room found too slow.
+    pub(crate) fn slow_consumer(reason: Option<CloseReason>) -> Self {
+        let reason = reason.unwrap_or(CloseReason::QueueFull);
+        Close::new(close_code::POLICY_VIOLATION, reason.text())
+    }
 }
 
-struct Joined {
-    room: mpsc::Sender<RoomCommand>,
+pub(super) struct Joined {
+    room: RoomQueue,
     access: Access,
 }
 
 /// The state of one connection.
 pub(crate) struct Connection {
-    id: ConnId,
-    ctx: Arc<RelayContext>,
+    pub(super) id: ConnId,
+    pub(super) ctx: Arc<RelayContext>,
     grant: Grant,
-    joined: HashMap<DocId, Joined>,
+    /// The documents joined, with each one's room queue and this peer's access.
+    pub(super) joined: HashMap<DocId, Joined>,
+    /// Messages (frames) per second.
     limiter: RateLimiter,
+    /// Bytes per second.
+    byte_limiter: RateLimiter,
     link: PeerLink,
-    last_heard: Instant,
+    /// When the peer last sent a frame (pongs included), for the idle timeout.
+    pub(super) last_heard: Instant,
 }
 
-/// Serves one upgraded socket until it closes. `grant` is the result of checking its token.
-pub(crate) async fn serve(
-    mut socket: WebSocket,
-    ctx: Arc<RelayContext>,
-    grant: Result<Grant, AuthError>,
-) {
-    let id = ctx.next_conn.fetch_add(1, Relaxed) + 1;
-    let grant = match grant {
-        Ok(grant) => grant,
-        Err(e) => {
-            ctx.metrics.rejected(Rejection::Unauthorized);
-            tracing::info!(conn = id, error = %e, "refused a connection: bad token");
-            let error = Message::Error {
-                doc: None,
-                code: ErrorCode::Unauthorized,
-                message: e.to_string(),
-            };
-            let timeout = ctx.config.limits.idle_timeout();
-            let _ = send(
-                &mut socket,
-                WsMessage::Binary(encode(&error).into()),
-                timeout,
-            )
-            .await;
-            let close = Close::new(close_code::POLICY_VIOLATION, format!("unauthorized: {e}"));
-            send_close(&mut socket, close).await;
-            return;
-        }
+/// A frame's size as the byte rate limit counts it: its payload.
+fn frame_len(frame: &WsMessage) -> u64 {
+    let len = match frame {
+        WsMessage::Binary(bytes) | WsMessage::Ping(bytes) | WsMessage::Pong(bytes) => bytes.len(),
+        WsMessage::Text(text) => text.len(),
+        WsMessage::Close(_) => 0,
     };
-    let (out_tx, mut out_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
-    let control = Arc::new(PeerControl::default());
-    let limits = &ctx.config.limits;
-    let write_timeout = limits.idle_timeout();
-    let link = PeerLink {
-        conn: id,
-        out: out_tx,
-        control: Arc::clone(&control),
-    };
-    let mut conn = Connection::new(id, Arc::clone(&ctx), grant, link);
-    tracing::debug!(conn = id, "connected");
-    let mut ping = tokio::time::interval(limits.ping_interval());
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = ctx.shutdown.clone();
-    let close = loop {
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => break Some(Close::new(close_code::GOING_AWAY, "relay shutting down")),
-            reason = control.closed() => {
-                let reason = match reason {
-                    Some(CloseReason::SlowConsumer) | None => "slow consumer: outbound queue full",
-                };
-                break Some(Close::new(close_code::POLICY_VIOLATION, reason));
-            }
-            out = out_rx.recv() => {
-                match out {
-                    Some(Outbound::Frame { bytes, since }) => {
-                        let len = bytes.len() as u64;
-                        let frame = WsMessage::Binary(bytes.into());
-                        let sent = tokio::select! {
-                            sent = send(&mut socket, frame, write_timeout) => sent,
-                            // The room gave up on this peer while the write was stuck.
-                            _ = control.closed() => {
-                                tracing::debug!(conn = id, "slow consumer dropped mid-write");
-                                break Some(Close::new(
-                                    close_code::POLICY_VIOLATION,
-                                    "slow consumer: outbound queue full",
-                                ));
-                            }
-                        };
-                        if !sent {
-                            break None;
-                        }
-                        ctx.metrics.messages_out.fetch_add(1, Relaxed);
-                        ctx.metrics.bytes_out.fetch_add(len, Relaxed);
-                        if let Some(since) = since {
-                            ctx.metrics.fanout_latency.observe(since.elapsed());
-                        }
-                    }
-                    Some(Outbound::Left(doc)) => { conn.joined.remove(&doc); }
-                    // The connection holds a sender itself, so the queue never closes.
-                    None => break None,
-                }
-            }
-            frame = socket.recv() => {
-                let Some(Ok(frame)) = frame else {
-                    // Closed, or a failed read: a transport error, or a peer that broke
-                    // RFC 6455 (including frames past the hard size limit), which fails the
-                    // connection with the status code for what it broke.
-                    if let Some(Err(e)) = frame {
-                        tracing::debug!(conn = id, error = %e, "socket error");
-                        let failure = ReadFailure::of(&e);
-                        if let Some((code, reason)) = failure.close() {
-                            ctx.metrics.rejected(match failure {
-                                ReadFailure::TooLarge => Rejection::TooLarge,
-                                _ => Rejection::BadMessage,
-                            });
-                            break Some(Close::new(code, reason));
-                        }
-                    }
-                    break None;
-                };
-                conn.last_heard = Instant::now();
-                match conn.on_frame(frame) {
-                    Ok(replies) => {
-                        let mut failed = false;
-                        for reply in replies {
-                            let frame = WsMessage::Binary(encode(&reply).into());
-                            if !send(&mut socket, frame, write_timeout).await {
-                                failed = true;
-                                break;
-                            }
-                            ctx.metrics.messages_out.fetch_add(1, Relaxed);
-                        }
-                        if failed { break None; }
-                    }
-                    Err((error, close)) => {
-                        if let Some(error) = error {
-                            let frame = WsMessage::Binary(encode(&error).into());
-                            let _ = send(&mut socket, frame, write_timeout).await;
-                        }
-                        break Some(close);
-                    }
-                }
-            }
-            _ = ping.tick() => {
-                if conn.last_heard.elapsed() > limits.idle_timeout() {
-                    ctx.metrics.rejected(Rejection::IdleTimeout);
-                    break Some(Close::new(close_code::GOING_AWAY, "idle timeout: no frame or pong"));
-                }
-                if !send(&mut socket, WsMessage::Ping(Vec::new().into()), write_timeout).await {
-                    break None;
-                }
-            }
-        }
-    };
-    if let Some(close) = close {
-        tracing::debug!(conn = id, code = close.code, reason = %close.reason, "closing");
-        send_close(&mut socket, close).await;
-    }
-    conn.leave_all().await;
-    tracing::debug!(conn = id, "disconnected");
-}
-
-/// Sends one frame; false when the socket failed or the write took longer than `timeout` (the
-/// peer does not read).
-async fn send(socket: &mut WebSocket, frame: WsMessage, timeout: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(timeout, socket.send(frame)).await,
-        Ok(Ok(()))
-    )
-}
-
-async fn send_close(socket: &mut WebSocket, close: Close) {
-    super::websocket::close(socket, close.code, close.reason).await;
+    len as u64
 }
 
 /// An error to send, and how to close.
@@ -260,13 +107,15 @@ impl Connection {
     /// A connection `id` with rights `grant`, whose rooms write to it through `link`.
     pub(crate) fn new(id: ConnId, ctx: Arc<RelayContext>, grant: Grant, link: PeerLink) -> Self {
         let limits = &ctx.config.limits;
+        let now = Instant::now();
         Connection {
             id,
             grant,
             joined: HashMap::new(),
-            limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, Instant::now()),
+            limiter: RateLimiter::new(limits.rate_per_sec, limits.rate_burst, now),
+            byte_limiter: RateLimiter::with_rate(limits.bytes_per_sec, limits.bytes_burst, now),
             link,
-            last_heard: Instant::now(),
+            last_heard: now,
             ctx,
         }
     }
@@ -274,80 +123,138 @@ impl Connection {
     /// Handles one frame; returns direct replies (each an `Error`), or how to end the
     /// connection.
     pub(crate) fn on_frame(&mut self, frame: WsMessage) -> Result<Vec<Message>, Fatal> {
-        let metrics = &self.ctx.metrics;
-        let bytes = match frame {
-            WsMessage::Binary(bytes) => bytes,
-            WsMessage::Text(_) => {
-                metrics.rejected(Rejection::NotBinary);
-                return Err((
-                    None,
-                    Close::new(close_code::UNSUPPORTED_DATA, "binary frames only"),
-                ));
-            }
-            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(Vec::new()),
-            WsMessage::Close(_) => {
-                return Err((None, Close::new(close_code::GOING_AWAY, "closed by peer")));
-            }
+        self.check_rates(&frame)?;
+        let Some(bytes) = self.payload(frame)? else {
+            return Ok(Vec::new());
         };
-        metrics.messages_in.fetch_add(1, Relaxed);
-        metrics.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
-        if !self.limiter.allow(Instant::now()) {
-            metrics.rejected(Rejection::RateLimited);
-            let limit = self.ctx.config.limits.rate_per_sec;
-            let error = Message::Error {
-                doc: None,
-                code: ErrorCode::RateLimited,
-                message: format!("more than {limit} messages per second"),
-            };
-            return Err((
-                Some(error),
-                Close::new(close_code::POLICY_VIOLATION, "rate limit exceeded"),
-            ));
+        let message = self.decode(&bytes)?;
+        self.check_joins(&message)?;
+        if let Some(refusal) = self.check_presence(&message) {
+            return Ok(vec![refusal]);
         }
-        let max = self.ctx.config.limits.max_frame_bytes;
-        let message = match decode_bounded(&bytes, max) {
-            Ok(message) => message,
-            Err(e) => {
-                let (why, code) = match e.code() {
-                    ErrorCode::TooLarge => (Rejection::TooLarge, close_code::MESSAGE_TOO_BIG),
-                    ErrorCode::UnsupportedVersion => {
-                        (Rejection::UnsupportedVersion, close_code::PROTOCOL_ERROR)
-                    }
-                    _ => (Rejection::BadMessage, close_code::PROTOCOL_ERROR),
-                };
-                metrics.rejected(why);
-                let error = Message::Error {
-                    doc: None,
-                    code: e.code(),
-                    message: format!(
-                        "{e} (this relay speaks protocol version {})",
-                        crdt_core::sync::PROTOCOL_VERSION
-                    ),
-                };
-                return Err((Some(error), Close::new(code, e.to_string())));
-            }
-        };
-        if let Message::Hello { doc, .. } = &message {
-            let max = self.ctx.config.limits.max_docs_per_connection;
-            if !self.joined.contains_key(doc) && self.joined.len() >= max {
-                metrics.rejected(Rejection::TooManyDocs);
-                let error = Message::Error {
-                    doc: Some(doc.clone()),
-                    code: ErrorCode::TooLarge,
-                    message: format!("a connection may join at most {max} documents"),
-                };
-                let reason = format!("too many documents: at most {max} per connection");
-                return Err((
-                    Some(error),
-                    Close::new(close_code::POLICY_VIOLATION, reason),
-                ));
-            }
-        }
-        Ok(self.route(message).into_iter().collect())
+        Ok(self.route(message, bytes.len()).into_iter().collect())
     }
 
-    /// Routes one decoded message; returns an error to answer with, if any.
-    fn route(&mut self, message: Message) -> Option<Message> {
+    /// Takes the frame from both token buckets: one per frame, and one per byte. Every frame
+    /// counts, pings and pongs too, so no kind of frame floods the relay for free.
+    fn check_rates(&mut self, frame: &WsMessage) -> Result<(), Fatal> {
+        let now = Instant::now();
+        let limits = &self.ctx.config.limits;
+        let (what, limit) = if !self.limiter.allow(now) {
+            ("messages", u64::from(limits.rate_per_sec))
+        } else if !self.byte_limiter.allow_cost(now, frame_len(frame)) {
+            ("bytes", limits.bytes_per_sec)
+        } else {
+            return Ok(());
+        };
+        self.ctx.metrics.rejected(Rejection::RateLimited);
+        let error = Message::Error {
+            doc: None,
+            code: ErrorCode::RateLimited,
+            message: format!("more than {limit} {what} per second"),
+        };
+        let reason = format!("rate limit exceeded: {what} per second");
+        Err((
+            Some(error),
+            Close::new(close_code::POLICY_VIOLATION, reason),
+        ))
+    }
+
+    /// The bytes of a binary frame; `None` for a ping or pong; how to close for the others.
+    fn payload(&self, frame: WsMessage) -> Result<Option<Bytes>, Fatal> {
+        let metrics = &self.ctx.metrics;
+        match frame {
+            WsMessage::Binary(bytes) => {
+                metrics.messages_in.fetch_add(1, Relaxed);
+                metrics.bytes_in.fetch_add(bytes.len() as u64, Relaxed);
+                Ok(Some(bytes))
+            }
+            WsMessage::Text(_) => {
+                metrics.rejected(Rejection::NotBinary);
+                Err((
+                    None,
+                    Close::new(close_code::UNSUPPORTED_DATA, "binary frames only"),
+                ))
+            }
+            WsMessage::Ping(_) | WsMessage::Pong(_) => Ok(None),
+            WsMessage::Close(_) => {
+                Err((None, Close::new(close_code::GOING_AWAY, "closed by peer")))
+            }
+        }
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Message, Fatal> {
+        let max = self.ctx.config.limits.max_frame_bytes;
+        decode_bounded(bytes, max).map_err(|e| {
+            let (why, code) = match e.code() {
+                ErrorCode::TooLarge => (Rejection::TooLarge, close_code::MESSAGE_TOO_BIG),
+                ErrorCode::UnsupportedVersion => {
+                    (Rejection::UnsupportedVersion, close_code::PROTOCOL_ERROR)
+                }
+                _ => (Rejection::BadMessage, close_code::PROTOCOL_ERROR),
+            };
+            self.ctx.metrics.rejected(why);
+            let error = Message::Error {
+                doc: None,
+                code: e.code(),
+                message: format!(
+                    "{e} (this relay speaks protocol version {})",
+                    crdt_core::sync::PROTOCOL_VERSION
+                ),
+            };
+            (Some(error), Close::new(code, e.to_string()))
+        })
+    }
+
+    /// A `Hello` for one more document than `--max-docs-per-connection` ends the connection.
+    fn check_joins(&self, message: &Message) -> Result<(), Fatal> {
+        let Message::Hello { doc, .. } = message else {
+            return Ok(());
+        };
+        let max = self.ctx.config.limits.max_docs_per_connection;
+        if self.joined.contains_key(doc) || self.joined.len() < max {
+            return Ok(());
+        }
+        self.ctx.metrics.rejected(Rejection::TooManyDocs);
+        let error = Message::Error {
+            doc: Some(doc.clone()),
+            code: ErrorCode::TooLarge,
+            message: format!("a connection may join at most {max} documents"),
+        };
+        let reason = format!("too many documents: at most {max} per connection");
+        Err((
+            Some(error),
+            Close::new(close_code::POLICY_VIOLATION, reason),
+        ))
+    }
+
+    /// An Error refusing a presence state over `--max-presence-bytes` (it is not forwarded).
+    fn check_presence(&self, message: &Message) -> Option<Message> {
+        let Message::Presence {
+            doc,
+            state: Some(state),
+            ..
+        } = message
+        else {
+            return None;
+        };
+        let max = self.ctx.config.limits.max_presence_bytes;
+        if state.len() <= max {
+            return None;
+        }
+        self.ctx.metrics.rejected(Rejection::TooLarge);
+        Some(Message::Error {
+            doc: Some(doc.clone()),
+            code: ErrorCode::TooLarge,
+            message: format!(
+                "a presence state may have at most {max} bytes, not {}; not forwarded",
+                state.len()
+            ),
+        })
+    }
+
+    /// Routes one decoded message of `size` bytes; returns an error to answer with, if any.
+    fn route(&mut self, message: Message, size: usize) -> Option<Message> {
         let metrics = &self.ctx.metrics;
         let Some(doc) = message.doc().cloned() else {
             // An Error without a document: the peer complains about the connection.
@@ -394,7 +301,7 @@ impl Connection {
                     format!("send Hello for {doc} before anything else about it"),
                 );
             };
-            return self.join(doc, message);
+            return self.join(doc, message, size);
         };
         let message = match message {
             Message::Changes { .. } if joined.access < Access::Write => {
@@ -429,12 +336,24 @@ impl Connection {
             },
             other => other,
         };
+        let Some(charge) = joined.room.budget.charge(size) else {
+            return refuse(
+                Rejection::RateLimited,
+                ErrorCode::RateLimited,
+                format!(
+                    "{doc} is overloaded (more than {} bytes waiting); message dropped, send \
+                     Hello to re-sync",
+                    joined.room.budget.limit()
+                ),
+            );
+        };
         let command = RoomCommand::Message {
             conn: self.id,
             message,
             at: Instant::now(),
+            _charge: charge,
         };
-        match joined.room.try_send(command) {
+        match joined.room.commands.try_send(command) {
             Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(_)) => refuse(
                 Rejection::RateLimited,
@@ -453,17 +372,14 @@ impl Connection {
     }
 
     /// Joins `doc` (the documents-per-connection limit was checked by `on_frame`).
-    fn join(&mut self, doc: DocId, hello: Message) -> Option<Message> {
+    fn join(&mut self, doc: DocId, hello: Message, size: usize) -> Option<Message> {
         // Checked by `route` just before.
         let access = match self.grant.access(&doc) {
             Ok(Some(access)) => access,
             _ => Access::Read,
         };
-        let command = RoomCommand::Join {
-            peer: self.link.clone(),
-            hello,
-        };
-        match self.ctx.rooms.join(&self.ctx, &doc, command) {
+        let join = (self.link.clone(), hello, size);
+        match self.ctx.rooms.join(&self.ctx, &doc, join) {
             Ok(room) => {
                 self.joined.insert(doc, Joined { room, access });
                 None
@@ -476,10 +392,15 @@ impl Connection {
         }
     }
 
-    async fn leave_all(&mut self) {
+    /// Tells every joined room that this peer left.
+    pub(super) async fn leave_all(&mut self) {
         for (_, joined) in self.joined.drain() {
             // Waiting (rather than try_send) so the room always learns the peer left.
-            let _ = joined.room.send(RoomCommand::Leave { conn: self.id }).await;
+            let _ = joined
+                .room
+                .commands
+                .send(RoomCommand::Leave { conn: self.id })
+                .await;
         }
     }
 }

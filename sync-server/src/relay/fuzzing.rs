@@ -32,11 +32,13 @@ use crdt_core::sync::{self, decode_bounded, encode, DocId, ErrorCode, Message, P
 use crdt_core::{Doc, ReplicaId, VersionVector};
 use tokio::sync::{mpsc, watch};
 
-use super::connection::{close_code, Connection, MAX_CLOSE_REASON};
+use super::byte_budget::ByteBudget;
+use super::connection::{Connection, MAX_CLOSE_REASON};
 use super::peer::{Outbound, PeerControl, PeerLink};
 use super::persister::PersistMessage;
 use super::room::{Room, RoomCommand, RELAY_BUFFER};
-use super::rooms::ROOM_QUEUE;
+use super::rooms::{RoomQueue, ROOM_QUEUE};
+use super::websocket::close_code;
 use super::RelayContext;
 use crate::auth::{Access, Claims, Grant};
 use crate::storage::StoredDoc;
@@ -102,11 +104,17 @@ impl Harness {
         let ctx = Arc::new(RelayContext::for_tests(persist_tx, shutdown_rx));
         let (room, persisted) = Room::load(doc_id(), stored_doc(), Arc::clone(&ctx), None);
         let (room_tx, commands) = mpsc::channel(ROOM_QUEUE);
-        ctx.rooms.insert(doc_id(), room_tx);
-        let (out_tx, outbound) = mpsc::channel(ctx.config.limits.outbound_queue);
+        let limits = &ctx.config.limits;
+        let queue = RoomQueue {
+            commands: room_tx,
+            budget: ByteBudget::new(limits.room_queue_bytes),
+        };
+        ctx.rooms.insert(doc_id(), queue);
+        let (out_tx, outbound) = mpsc::channel(limits.outbound_queue);
         let link = PeerLink {
             conn: CONN,
             out: out_tx,
+            budget: ByteBudget::new(limits.outbound_queue_bytes),
             control: Arc::new(PeerControl::default()),
         };
         let grant = if read_only {

@@ -7,17 +7,20 @@
 //! a bounded time and never a thread: every connection is its own task. Accept errors (such as
 //! running out of file descriptors) pause accepting briefly instead of spinning. This is the
 //! per-connection loop `axum::serve` runs, with hyper's `http1::Builder` configured as hyper's
-//! server examples do. It is public so the Autobahn echo server (`examples/autobahn_echo.rs`)
+//! server examples do. Each request carries its peer's address as axum's [`ConnectInfo`]
+//! extension, as `into_make_service_with_connect_info` would give it. It is public so the Autobahn echo server (`examples/autobahn_echo.rs`)
 //! runs on this same loop.
 
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower::ServiceExt as _;
 
 use crate::config::Limits;
 
@@ -55,9 +58,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (done_tx, done_rx) = watch::channel(());
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed; pausing");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -68,7 +71,12 @@ pub async fn serve(
         };
         // Small frames (acks, presence) should not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let mut stop = shutdown.clone();
         let done = done_rx.clone();
         tokio::spawn(async move {

@@ -7,13 +7,16 @@
 //! accepted is lost on an orderly stop. The layout (a context shared by connection tasks, a
 //! shutdown signal threaded through them) follows mini-redis's `server.rs`.
 
+mod byte_budget;
 mod compactor;
 mod connection;
 mod encode_once;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod handler;
 pub mod http;
 mod peer;
+mod per_ip;
 mod persister;
 mod room;
 mod rooms;
@@ -28,7 +31,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -65,6 +68,8 @@ pub(crate) struct RelayContext {
     pub auth: Authorizer,
     pub write_gate: Arc<WriteGate>,
     pub next_conn: AtomicU64,
+    /// Connections per IP address (`--max-connections-per-ip`).
+    pub per_ip: Arc<per_ip::PerIp>,
     pub shutdown: watch::Receiver<bool>,
     /// The cluster backplane, in cluster mode (`--redis`).
     pub cluster: Option<Arc<Backplane>>,
@@ -89,6 +94,7 @@ impl RelayContext {
             rooms: rooms::Rooms::default(),
             auth: Authorizer::new(None),
             next_conn: AtomicU64::new(1),
+            per_ip: Arc::default(),
             shutdown,
             cluster: None,
         }
@@ -210,6 +216,7 @@ impl Relay {
             auth,
             write_gate,
             next_conn: AtomicU64::new(cluster.as_ref().map_or(0, |c| c.first_connection_id())),
+            per_ip: Arc::default(),
             shutdown: shutdown_rx.clone(),
             cluster,
         });
@@ -296,12 +303,13 @@ impl Drop for ConnectionSlot {
 /// `/`: the WebSocket endpoint for upgrade requests; otherwise `index.html` of `--static`.
 async fn root(
     State(ctx): State<Arc<RelayContext>>,
+    peer: ConnectInfo<SocketAddr>,
     query: Query<ConnectParams>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match (upgrade, &ctx.config.static_dir) {
-        (Ok(upgrade), _) => websocket(State(ctx), query, headers, upgrade).await,
+        (Ok(upgrade), _) => websocket(State(ctx), peer, query, headers, upgrade).await,
         (Err(_), Some(dir)) => {
             use tower::ServiceExt as _;
             let index = tower_http::services::ServeFile::new(dir.join("index.html"));
@@ -339,6 +347,7 @@ fn presented_token(query: Option<String>, headers: &HeaderMap) -> Option<String>
 
 async fn websocket(
     State(ctx): State<Arc<RelayContext>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(params): Query<ConnectParams>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -351,6 +360,13 @@ async fn websocket(
         tracing::info!(?origin, "refused an upgrade from an origin not allowed");
         return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
     }
+    let per_ip_max = ctx.config.limits.max_connections_per_ip;
+    let Some(ip_slot) = ctx.per_ip.acquire(peer.ip(), per_ip_max) else {
+        ctx.metrics.rejected(Rejection::TooManyConnectionsPerIp);
+        tracing::info!(ip = %peer.ip(), "refused a connection: too many from its address");
+        let body = format!("too many connections from this address (at most {per_ip_max})\n");
+        return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+    };
     let max = ctx.config.limits.max_connections as i64;
     if ctx.metrics.connections.fetch_add(1, Relaxed) >= max {
         ctx.metrics.connections.fetch_sub(1, Relaxed);
@@ -366,7 +382,7 @@ async fn websocket(
     websocket::with_limits(upgrade, &ctx.config.limits)
         .protocols([SUBPROTOCOL])
         .on_upgrade(move |socket| async move {
-            let _slot = slot;
-            connection::serve(socket, ctx, grant).await;
+            let _slots = (slot, ip_slot);
+            handler::serve(socket, ctx, grant).await;
         })
 }

@@ -32,13 +32,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::body::Bytes;
 use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession};
 use crdt_core::{BufferLimits, CausalError, Doc, DocError, VersionVector};
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 
+use super::byte_budget::Charge;
 use super::encode_once::EncodeOnce;
-use super::peer::{CloseReason, ConnId, Outbound, PeerLink};
+use super::peer::{CloseReason, ConnId, Outbound, PeerLink, Refused};
 use super::persister::{PersistMessage, PersistRequest};
 use super::RelayContext;
 use crate::cluster::{LinkInput, RoomLink};
@@ -60,13 +61,19 @@ const MISSING_PAST: &str =
 /// What a connection tells a room.
 #[derive(Debug)]
 pub(crate) enum RoomCommand {
-    /// A peer joins with its first `Hello`.
-    Join { peer: PeerLink, hello: Message },
-    /// A message from a joined peer (already checked for permission).
+    /// A peer joins with its first `Hello`; `_charge` as for `Message`.
+    Join {
+        peer: PeerLink,
+        hello: Message,
+        _charge: Charge,
+    },
+    /// A message from a joined peer (already checked for permission). `_charge` holds the
+    /// frame's bytes in the room's queue budget until the command is handled and dropped.
     Message {
         conn: ConnId,
         message: Message,
         at: Instant,
+        _charge: Charge,
     },
     /// The peer left (its connection closed).
     Leave { conn: ConnId },
@@ -100,7 +107,7 @@ pub(crate) struct Room {
     /// Tickets: the last one handed to the persister, and the last one reported durable.
     issued: u64,
     durable: u64,
-    held: VecDeque<(u64, ConnId, Vec<u8>)>,
+    held: VecDeque<(u64, ConnId, Bytes)>,
     /// When each ticket not yet durable was handed to the persister, oldest first.
     in_flight: VecDeque<(u64, Instant)>,
     persisted_tx: mpsc::UnboundedSender<(u64, bool)>,
@@ -108,6 +115,9 @@ pub(crate) struct Room {
     failed: bool,
     /// The tie to the other nodes, in cluster mode.
     link: Option<RoomLink>,
+    /// The document's stored size as far as the room knows: what it loaded plus every batch it
+    /// stored since (compaction may have shrunk it). Checked against `--max-doc-bytes`.
+    stored_bytes: usize,
 }
 
 impl Room {
@@ -118,6 +128,7 @@ impl Room {
         ctx: Arc<RelayContext>,
         link: Option<RoomLink>,
     ) -> (Room, mpsc::UnboundedReceiver<(u64, bool)>) {
+        let stored_bytes = stored_size(&stored);
         let mut doc = match stored.snapshot.as_deref().map(Doc::load) {
             Some(Ok(doc)) => doc,
             Some(Err(e)) => {
@@ -145,6 +156,7 @@ impl Room {
             persisted_tx,
             failed: false,
             link,
+            stored_bytes,
         };
         (room, persisted_rx)
     }
@@ -193,8 +205,10 @@ impl Room {
     /// directly).
     pub(crate) fn handle(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { peer, hello } => self.join(peer, hello),
-            RoomCommand::Message { conn, message, at } => self.on_message(conn, message, at),
+            RoomCommand::Join { peer, hello, .. } => self.join(peer, hello),
+            RoomCommand::Message {
+                conn, message, at, ..
+            } => self.on_message(conn, message, at),
             RoomCommand::Leave { conn } => self.leave(conn),
         }
     }
@@ -238,6 +252,10 @@ impl Room {
     }
 
     fn on_message(&mut self, conn: ConnId, message: Message, at: Instant) {
+        if let Some(refusal) = self.over_size_cap(&message) {
+            self.send_all(conn, vec![refusal], None, Route::Reply);
+            return;
+        }
         let Some(slot) = self.peers.get_mut(&conn) else {
             return;
         };
@@ -249,7 +267,7 @@ impl Room {
                 if let Some(link) = &self.link {
                     link.publish_presence(*peer, *clock, state.clone());
                 }
-                Some(encode(&message))
+                Some(Bytes::from(encode(&message)))
             }
             _ => None,
         };
@@ -300,6 +318,28 @@ impl Room {
         }
     }
 
+    /// An Error refusing `message` when it is `Changes` that would take the document's stored
+    /// size past `--max-doc-bytes` (the changes' encoded size is what storing them adds).
+    fn over_size_cap(&self, message: &Message) -> Option<Message> {
+        let Message::Changes { bytes, .. } = message else {
+            return None;
+        };
+        let max = self.ctx.config.limits.max_doc_bytes;
+        if self.stored_bytes.saturating_add(bytes.len()) <= max {
+            return None;
+        }
+        self.ctx.metrics.rejected(Rejection::DocTooLarge);
+        Some(Message::Error {
+            doc: Some(self.id.clone()),
+            code: ErrorCode::TooLarge,
+            message: format!(
+                "the document is at its size limit ({} of {max} bytes stored); these changes \
+                 were refused and will not be acknowledged",
+                self.stored_bytes
+            ),
+        })
+    }
+
     /// The room's document (for the fuzz harness, which compares it with a reference).
     #[cfg(feature = "fuzzing")]
     pub(crate) fn doc_mut(&mut self) -> &mut Doc {
@@ -332,6 +372,7 @@ impl Room {
     }
 
     fn persist(&mut self, bytes: Vec<u8>, ticket: u64) {
+        self.stored_bytes = self.stored_bytes.saturating_add(bytes.len());
         self.in_flight.push_back((ticket, Instant::now()));
         let request = PersistRequest {
             doc: self.id.clone(),
@@ -389,12 +430,12 @@ impl Room {
                 if let Some(link) = &self.link {
                     link.publish_presence(peer, clock, None);
                 }
-                let gone = encode(&Message::Presence {
+                let gone = Bytes::from(encode(&Message::Presence {
                     doc: self.id.clone(),
                     peer,
                     clock,
                     state: None,
-                });
+                }));
                 let others: Vec<ConnId> = self.peers.keys().copied().collect();
                 for other in others {
                     self.send_frame(other, gone.clone(), None, Route::FanOut);
@@ -432,7 +473,7 @@ impl Room {
                 }
             }
             LinkInput::Presence(messages) => {
-                let frames: Vec<Vec<u8>> = messages.iter().map(encode).collect();
+                let frames: Vec<Bytes> = messages.iter().map(|m| encode(m).into()).collect();
                 let peers: Vec<ConnId> = self.peers.keys().copied().collect();
                 for conn in peers {
                     for frame in &frames {
@@ -462,7 +503,7 @@ impl Room {
     ) {
         for message in messages {
             let since = since.filter(|_| matches!(message, Message::Changes { .. }));
-            self.send_frame(conn, encode(&message), since, route);
+            self.send_frame(conn, encode(&message).into(), since, route);
         }
     }
 
@@ -470,7 +511,7 @@ impl Room {
     /// docs). Held frames all wait for a ticket not yet durable (`on_persisted` releases the
     /// others at once), and a peer's tickets never decrease per route, so a frame whose ticket
     /// is durable never overtakes an earlier held frame of the same route to the same peer.
-    fn send_frame(&mut self, conn: ConnId, frame: Vec<u8>, since: Option<Instant>, route: Route) {
+    fn send_frame(&mut self, conn: ConnId, frame: Bytes, since: Option<Instant>, route: Route) {
         let Some(slot) = self.peers.get(&conn) else {
             return;
         };
@@ -485,19 +526,19 @@ impl Room {
         }
     }
 
-    fn deliver(&mut self, conn: ConnId, bytes: Vec<u8>, since: Option<Instant>) {
+    fn deliver(&mut self, conn: ConnId, bytes: Bytes, since: Option<Instant>) {
         let Some(slot) = self.peers.get(&conn) else {
             return;
         };
-        match slot.link.out.try_send(Outbound::Frame { bytes, since }) {
+        match slot.link.send(bytes, since) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+            Err(Refused::Slow(reason)) => {
                 self.ctx.metrics.rejected(Rejection::SlowConsumer);
-                tracing::info!(doc = %self.id, conn, "peer too slow; disconnecting it");
-                slot.link.control.close(CloseReason::SlowConsumer);
+                tracing::info!(doc = %self.id, conn, ?reason, "peer too slow; disconnecting it");
+                slot.link.control.close(reason);
                 self.leave(conn);
             }
-            Err(TrySendError::Closed(_)) => self.leave(conn),
+            Err(Refused::Closed) => self.leave(conn),
         }
     }
 
@@ -507,31 +548,38 @@ impl Room {
         self.ctx.rooms.remove(&self.id);
         commands.close();
         let why = self.ctx.write_gate.last_failure().unwrap_or_default();
-        let error = encode(&Message::Error {
+        let error = Bytes::from(encode(&Message::Error {
             doc: Some(self.id.clone()),
             code: ErrorCode::Internal,
             message: format!(
                 "the relay could not store this document's changes ({why}); they are not \
                  acknowledged; join again"
             ),
-        });
+        }));
         for (conn, slot) in self.peers.drain() {
             self.ctx.metrics.room_peers.fetch_sub(1, Relaxed);
-            let _ = slot.link.out.try_send(Outbound::Frame {
-                bytes: error.clone(),
-                since: None,
-            });
+            let _ = slot.link.send(error.clone(), None);
             if slot
                 .link
                 .out
                 .try_send(Outbound::Left(self.id.clone()))
                 .is_err()
             {
-                slot.link.control.close(CloseReason::SlowConsumer);
+                slot.link.control.close(CloseReason::QueueFull);
             }
             tracing::debug!(doc = %self.id, conn, "dropped after a storage failure");
         }
     }
+}
+
+/// The bytes a stored document takes: its snapshot and its change log.
+fn stored_size(stored: &StoredDoc) -> usize {
+    let log: usize = stored.batches.iter().map(|(_, batch)| batch.len()).sum();
+    stored
+        .snapshot
+        .as_ref()
+        .map_or(0, Vec::len)
+        .saturating_add(log)
 }
 
 async fn next_link_input(link: &mut Option<RoomLink>) -> LinkInput {
@@ -556,6 +604,7 @@ mod tests {
     use crdt_core::ReplicaId;
     use tokio::sync::watch;
 
+    use super::super::byte_budget::ByteBudget;
     use super::super::peer::PeerControl;
     use super::super::persister::PersistMessage;
     use super::*;
@@ -622,9 +671,14 @@ mod tests {
             let peer = PeerLink {
                 conn,
                 out,
+                budget: ByteBudget::new(usize::MAX),
                 control: Arc::new(PeerControl::default()),
             };
-            room.handle(RoomCommand::Join { peer, hello });
+            room.handle(RoomCommand::Join {
+                peer,
+                hello,
+                _charge: Charge::untracked(),
+            });
             let answer = client.received();
             client.take(answer);
             client
@@ -648,6 +702,7 @@ mod tests {
             conn: client.conn,
             message,
             at: Instant::now(),
+            _charge: Charge::untracked(),
         });
     }
 

@@ -4,14 +4,21 @@
 //! lock is held, and a room removes itself (to unload) only under the same lock and only when its
 //! queue is empty and it has no peers; so no join can land in a room that is going away, and a
 //! peer's later messages follow its join into the same room.
+//!
+//! A room's queue is bounded twice: [`ROOM_QUEUE`] commands, and `--room-queue-bytes` bytes of
+//! peers' joins and messages (each such command carries its charge, see
+//! [`super::byte_budget`]), so peers flooding one document cost at most that much memory while
+//! the room catches up.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
-use crdt_core::sync::DocId;
+use crdt_core::sync::{DocId, Message};
 use tokio::sync::mpsc;
 
+use super::byte_budget::ByteBudget;
+use super::peer::PeerLink;
 use super::room::{Room, RoomCommand};
 use super::RelayContext;
 use crate::cluster::RoomLink;
@@ -19,55 +26,69 @@ use crate::cluster::RoomLink;
 /// Commands a room queues before senders wait (messages) or joins are refused as busy.
 pub(crate) const ROOM_QUEUE: usize = 4096;
 
+/// A room's command queue, as its peers hold it.
+#[derive(Clone, Debug)]
+pub(crate) struct RoomQueue {
+    /// Where commands go.
+    pub commands: mpsc::Sender<RoomCommand>,
+    /// The bytes of the messages waiting in `commands`.
+    pub budget: ByteBudget,
+}
+
 /// Why a join could not be queued.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum JoinError {
-    /// The room's queue is full.
+    /// The room's queue is full (in commands or bytes), or its task just ended.
     Busy,
 }
 
 /// The loaded documents; see the [module docs](self).
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
-    map: Mutex<HashMap<DocId, mpsc::Sender<RoomCommand>>>,
+    map: Mutex<HashMap<DocId, RoomQueue>>,
 }
 
 impl Rooms {
-    /// Queues `join` for the room of `doc`, loading the document if needed; returns the room's
-    /// queue for the peer's later messages.
+    /// Queues the join of `peer` (its `hello` was a frame of `size` bytes) for the room of `doc`,
+    /// loading the document if needed; returns the room's queue for the peer's later messages.
     pub fn join(
         &self,
         ctx: &Arc<RelayContext>,
         doc: &DocId,
-        join: RoomCommand,
-    ) -> Result<mpsc::Sender<RoomCommand>, JoinError> {
+        (peer, hello, size): (PeerLink, Message, usize),
+    ) -> Result<RoomQueue, JoinError> {
         let mut map = self
             .map
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(room) = map.get(doc) {
-            return match room.try_send(join) {
-                Ok(()) => Ok(room.clone()),
-                Err(mpsc::error::TrySendError::Full(_)) => Err(JoinError::Busy),
-                Err(mpsc::error::TrySendError::Closed(join)) => {
-                    map.remove(doc);
-                    Ok(Self::open(&mut map, ctx, doc, join))
-                }
-            };
-        }
-        Ok(Self::open(&mut map, ctx, doc, join))
+        // A room whose task ended without removing itself (it panicked) is replaced.
+        let live = map
+            .get(doc)
+            .filter(|room| !room.commands.is_closed())
+            .cloned();
+        let room = live.unwrap_or_else(|| Self::open(&mut map, ctx, doc));
+        let charge = room.budget.charge(size).ok_or(JoinError::Busy)?;
+        let join = RoomCommand::Join {
+            peer,
+            hello,
+            _charge: charge,
+        };
+        room.commands.try_send(join).map_err(|_| JoinError::Busy)?;
+        Ok(room)
     }
 
+    /// Registers a new room for `doc` and starts its task, which loads the document.
     fn open(
-        map: &mut HashMap<DocId, mpsc::Sender<RoomCommand>>,
+        map: &mut HashMap<DocId, RoomQueue>,
         ctx: &Arc<RelayContext>,
         doc: &DocId,
-        join: RoomCommand,
-    ) -> mpsc::Sender<RoomCommand> {
+    ) -> RoomQueue {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
-        // A fresh queue has room for one command.
-        let _ = tx.try_send(join);
-        map.insert(doc.clone(), tx.clone());
+        let queue = RoomQueue {
+            commands: tx,
+            budget: ByteBudget::new(ctx.config.limits.room_queue_bytes),
+        };
+        map.insert(doc.clone(), queue.clone());
         let ctx = Arc::clone(ctx);
         let id = doc.clone();
         tokio::spawn(async move {
@@ -104,13 +125,13 @@ impl Rooms {
             room.run(rx, persisted).await;
             ctx.metrics.rooms.fetch_sub(1, Relaxed);
         });
-        tx
+        queue
     }
 
     /// Removes the room of `doc` if its queue is empty; called by the room itself.
     /// Registers a room run by the caller (the fuzz harness drives one without a task).
     #[cfg(feature = "fuzzing")]
-    pub(crate) fn insert(&self, doc: DocId, room: mpsc::Sender<RoomCommand>) {
+    pub(crate) fn insert(&self, doc: DocId, room: RoomQueue) {
         self.map
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

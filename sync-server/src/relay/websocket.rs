@@ -1,6 +1,7 @@
 //! The relay's WebSocket settings, shared by every endpoint served on its stack (the relay's
 //! `/sync`, and the Autobahn echo server in `examples/autobahn_echo.rs`): the size limits an
-//! upgrade gets, and the close code a failed read is answered with.
+//! upgrade gets, the close codes the relay uses ([`close_code`]), and the close code a failed
+//! read is answered with.
 //!
 //! Invariants:
 //! - A frame, or a message reassembled from fragments, more than [`LIMIT_SLACK`] above
@@ -18,8 +19,23 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 
-use super::connection::close_code;
 use crate::config::Limits;
+
+/// WebSocket close codes (RFC 6455 §7.4.1) the relay sends.
+pub mod close_code {
+    /// The server is going away (shutdown, idle peer).
+    pub const GOING_AWAY: u16 = 1001;
+    /// The peer broke the protocol.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Text frames are not accepted.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text message or close reason that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// Policy violation: rate limits, auth (a bad or expired token), slow consumer.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A frame over the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
 
 /// Capacity of each WebSocket connection's read buffer, in bytes. tungstenite's default
 /// (128 KiB) is allocated per connection and zeroed on every read, which at a thousand
