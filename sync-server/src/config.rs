@@ -114,7 +114,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("bind", &self.bind)
             .field("storage", &self.storage)
-            .field("auth_secret", &self.auth_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "auth_secret",
+                &self.auth_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("allow_anonymous", &self.allow_anonymous)
             .field("static_dir", &self.static_dir)
             .field("allowed_origins", &self.allowed_origins)
@@ -477,7 +480,10 @@ mod tests {
         assert!(c.origin_allowed(Some("https://app.example.com")));
         assert!(c.origin_allowed(Some("HTTPS://APP.example.com/")));
         assert!(c.origin_allowed(Some("http://localhost:3000")));
-        assert!(!c.origin_allowed(Some("http://localhost:8080")), "not listed");
+        assert!(
+            !c.origin_allowed(Some("http://localhost:8080")),
+            "not listed"
+        );
         assert!(!c.origin_allowed(Some("https://evil.example")));
         assert!(!c.origin_allowed(Some("null")));
         assert!(c.origin_allowed(None), "non-browser clients send no Origin");
@@ -567,7 +573,10 @@ mod tests {
         let error = c.check().unwrap_err();
         assert!(matches!(error, ConfigError::ShortSecret(31)));
         let message = error.to_string();
-        assert!(message.contains("at least 32") && !message.contains(short), "{message}");
+        assert!(
+            message.contains("at least 32") && !message.contains(short),
+            "{message}"
+        );
         let enough = Config {
             auth_secret: Some(SECRET.into()),
             ..Config::default()
@@ -582,7 +591,10 @@ mod tests {
             ..Config::default()
         };
         let debug = format!("{c:?}");
-        assert!(!debug.contains(SECRET) && debug.contains("<redacted>"), "{debug}");
+        assert!(
+            !debug.contains(SECRET) && debug.contains("<redacted>"),
+            "{debug}"
+        );
     }
 
     #[test]

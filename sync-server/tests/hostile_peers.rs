@@ -99,9 +99,7 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
         c.limits.rate_per_sec = 50;
         c.limits.rate_burst = 100;
     });
-    let relay = sync_server::Relay::start(config.clone())
-    .await
-    .unwrap();
+    let relay = sync_server::Relay::start(config.clone()).await.unwrap();
     let addr = relay.local_addr();
     let doc = id("room/main");
     let write = token("room/*", Access::Write);
@@ -336,9 +334,7 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     relay.shutdown().await;
 
     // Nothing stored is corrupted: a relay restarted on the database serves exactly that text.
-    let relay = sync_server::Relay::start(config.clone())
-    .await
-    .unwrap();
+    let relay = sync_server::Relay::start(config.clone()).await.unwrap();
     let fresh = SyncClient::connect(&url(relay.local_addr()), options);
     fresh.join(doc.clone(), Doc::new());
     assert!(fresh.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);

@@ -179,11 +179,17 @@ mod tests {
             header::SEC_WEBSOCKET_PROTOCOL,
             "crdt-sync, token.from-subprotocol".parse().unwrap(),
         );
-        assert_eq!(presented_token(&headers).as_deref(), Some("from-subprotocol"));
+        assert_eq!(
+            presented_token(&headers).as_deref(),
+            Some("from-subprotocol")
+        );
         headers.insert(header::AUTHORIZATION, "Bearer from-header".parse().unwrap());
         assert_eq!(presented_token(&headers).as_deref(), Some("from-header"));
         headers.insert(header::AUTHORIZATION, "Basic dXNlcjpwdw==".parse().unwrap());
-        assert_eq!(presented_token(&headers).as_deref(), Some("from-subprotocol"));
+        assert_eq!(
+            presented_token(&headers).as_deref(),
+            Some("from-subprotocol")
+        );
     }
 
     #[test]

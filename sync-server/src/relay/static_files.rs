@@ -142,10 +142,7 @@ mod tests {
             visible_path("/editor/index.html"),
             Some(PathBuf::from("editor/index.html"))
         );
-        assert_eq!(
-            visible_path("/a%20b/c.js"),
-            Some(PathBuf::from("a b/c.js"))
-        );
+        assert_eq!(visible_path("/a%20b/c.js"), Some(PathBuf::from("a b/c.js")));
     }
 
     #[tokio::test]
@@ -160,7 +157,10 @@ mod tests {
         // Companions that do not exist yet are refused once they do.
         for companion in ["relay.db-wal", "relay.db-shm", "relay.db-journal"] {
             std::fs::write(dir.path().join(companion), b"x").unwrap();
-            assert!(!files.may_serve(&format!("/{companion}")).await, "{companion}");
+            assert!(
+                !files.may_serve(&format!("/{companion}")).await,
+                "{companion}"
+            );
         }
         #[cfg(unix)]
         {
@@ -169,6 +169,9 @@ mod tests {
         }
         assert!(files.may_serve("/missing.html").await, "ServeDir says 404");
         let elsewhere = StaticFiles::new(dir.path(), None).unwrap();
-        assert!(elsewhere.may_serve("/relay.db").await, "no database to hide");
+        assert!(
+            elsewhere.may_serve("/relay.db").await,
+            "no database to hide"
+        );
     }
 }

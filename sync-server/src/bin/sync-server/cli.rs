@@ -26,11 +26,16 @@ use sync_server::Config;
 )]
 pub struct Cli {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "SYNC_BIND", default_value_t = Config::default().bind)]
+    #[arg(long, env = "SYNC_BIND", value_name = "ADDR", default_value_t = Config::default().bind)]
     bind: SocketAddr,
 
     /// SQLite database file.
-    #[arg(long, env = "SYNC_DATABASE", default_value = "./sync-server.db")]
+    #[arg(
+        long,
+        env = "SYNC_DATABASE",
+        value_name = "FILE",
+        default_value = "./sync-server.db"
+    )]
     database: PathBuf,
 
     /// Keep documents in memory only (nothing survives a restart; for tests).
@@ -39,7 +44,12 @@ pub struct Cli {
 
     /// Cluster mode: share documents with every relay using the Redis server at this URL
     /// (redis://host:port); Redis then stores them instead of SQLite.
-    #[arg(long, env = "SYNC_REDIS", conflicts_with = "memory")]
+    #[arg(
+        long,
+        env = "SYNC_REDIS",
+        value_name = "URL",
+        conflicts_with = "memory"
+    )]
     redis: Option<String>,
 
     /// How hard SQLite syncs: `full` fsyncs every commit, `normal` survives a crash of the relay
@@ -47,14 +57,21 @@ pub struct Cli {
     #[arg(
         long,
         env = "SYNC_SQLITE_SYNCHRONOUS",
+        value_name = "LEVEL",
         value_enum,
         default_value = "full"
     )]
     sqlite_synchronous: SynchronousArg,
 
-    /// Secret (at least 32 bytes) that peers' HS256 tokens must be signed with. Without it every
-    /// peer may read and write every document.
-    #[arg(long, env = "SYNC_AUTH_SECRET", hide_env_values = true)]
+    /// Secret (at least 32 bytes) that peers' HS256 tokens must be signed with; prefer the
+    /// environment variable, which `ps` does not show. Without it every peer may read and write
+    /// every document.
+    #[arg(
+        long,
+        env = "SYNC_AUTH_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
     auth_secret: Option<String>,
 
     /// Run without a secret although bound to a non-loopback address.
@@ -166,7 +183,12 @@ impl Cli {
     pub fn into_config(self) -> Config {
         Config {
             bind: self.bind,
-            storage: storage(self.redis, self.memory, self.database, self.sqlite_synchronous),
+            storage: storage(
+                self.redis,
+                self.memory,
+                self.database,
+                self.sqlite_synchronous,
+            ),
             auth_secret: self.auth_secret,
             allow_anonymous: self.allow_anonymous,
             static_dir: self.static_dir,
@@ -326,7 +348,10 @@ mod tests {
     #[test]
     fn help_reads_like_a_tool_and_lists_every_flag() {
         let help = Cli::command().render_long_help().to_string();
-        assert!(!help.contains("```") && !help.contains("use sync_server"), "{help}");
+        assert!(
+            !help.contains("```") && !help.contains("use sync_server"),
+            "{help}"
+        );
         for flag in [
             "--bind",
             "--database",
