@@ -33,6 +33,22 @@ fn token(pattern: &str, access: Access, exp: u64) -> String {
         .unwrap()
 }
 
+/// The relay binary started with `args`; killed if a failed assertion ends the test first.
+struct RelayProcess(std::process::Child);
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            kill9(&mut self.0);
+        }
+    }
+}
+
+fn start(args: &[&str]) -> (RelayProcess, std::net::SocketAddr) {
+    let (child, addr) = spawn_relay(args);
+    (RelayProcess(child), addr)
+}
+
 /// Opens a WebSocket to `ws://addr/sync{query}` with `headers`.
 async fn upgrade(
     addr: std::net::SocketAddr,
@@ -75,7 +91,7 @@ async fn joins(socket: &mut Socket, doc: &DocId) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_foreign_page_cannot_use_a_default_anonymous_relay() {
-    let (mut relay, addr) = spawn_relay(&["--bind", "127.0.0.1:0", "--memory"]);
+    let (mut relay, addr) = start(&["--bind", "127.0.0.1:0", "--memory"]);
     let doc = id("local/notes");
     let origin = |o: String| vec![("Origin", o)];
     match upgrade(addr, "", &origin("https://evil.example".into())).await {
@@ -103,12 +119,12 @@ async fn a_foreign_page_cannot_use_a_default_anonymous_relay() {
         metrics.contains("sync_rejections_total{reason=\"origin\"} 1\n"),
         "{metrics}"
     );
-    assert!(terminate(&mut relay));
+    assert!(terminate(&mut relay.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_explicit_allowed_origin_replaces_the_loopback_default() {
-    let (mut relay, addr) = spawn_relay(&[
+    let (mut relay, addr) = start(&[
         "--bind",
         "127.0.0.1:0",
         "--memory",
@@ -127,7 +143,7 @@ async fn an_explicit_allowed_origin_replaces_the_loopback_default() {
             "{refused} is not on the list"
         );
     }
-    assert!(terminate(&mut relay));
+    assert!(terminate(&mut relay.0));
 }
 
 #[test]
@@ -168,8 +184,7 @@ fn a_short_secret_is_refused_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_after_the_token_expired_gets_an_error_never_read_access() {
-    let (mut relay, addr) =
-        spawn_relay(&["--bind", "127.0.0.1:0", "--memory", "--auth-secret", SECRET]);
+    let (mut relay, addr) = start(&["--bind", "127.0.0.1:0", "--memory", "--auth-secret", SECRET]);
     let doc = id("expiring/doc");
     let far = unix_now() + 3600;
     let writer = SyncClient::connect(
@@ -197,7 +212,7 @@ async fn a_join_after_the_token_expired_gets_an_error_never_read_access() {
         Some(other) => panic!("an expired token was answered with {other:?}"),
     }
     writer.close().await;
-    assert!(terminate(&mut relay));
+    assert!(terminate(&mut relay.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +226,7 @@ async fn static_files_never_include_dotfiles_or_the_relays_database() {
     let db = root.join("relay.db");
     // `DIR/.` names the same directory in other words: paths are compared canonicalized.
     let static_dir = root.join(".");
-    let (mut relay, addr) = spawn_relay(&[
+    let (mut relay, addr) = start(&[
         "--bind",
         "127.0.0.1:0",
         "--database",
@@ -247,7 +262,7 @@ async fn static_files_never_include_dotfiles_or_the_relays_database() {
         );
     }
     writer.close().await;
-    assert!(terminate(&mut relay));
+    assert!(terminate(&mut relay.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -289,8 +304,7 @@ async fn the_native_client_sends_its_token_in_a_header_not_the_url() {
     probe.close().await;
 
     // A relay that refuses tokens in URLs admits the client.
-    let (mut relay, addr) =
-        spawn_relay(&["--bind", "127.0.0.1:0", "--memory", "--auth-secret", SECRET]);
+    let (mut relay, addr) = start(&["--bind", "127.0.0.1:0", "--memory", "--auth-secret", SECRET]);
     let doc = id("wire/doc");
     let native = SyncClient::connect(&url(addr), options);
     native.join(doc.clone(), Doc::new());
@@ -308,5 +322,5 @@ async fn the_native_client_sends_its_token_in_a_header_not_the_url() {
     assert!(!message.contains(&token), "{message}");
     assert_eq!(seen.close.map(|c| c.0), Some(1008));
     native.close().await;
-    assert!(terminate(&mut relay));
+    assert!(terminate(&mut relay.0));
 }
