@@ -471,11 +471,13 @@ mod tests {
 
     #[test]
     fn an_explicit_allowlist_replaces_the_default() {
-        let mut c = Config::default();
-        c.allowed_origins = vec![
-            "https://app.example.com".into(),
-            "http://localhost:3000".into(),
-        ];
+        let mut c = Config {
+            allowed_origins: vec![
+                "https://app.example.com".into(),
+                "http://localhost:3000".into(),
+            ],
+            ..Config::default()
+        };
         assert!(c.check().is_ok());
         assert!(c.origin_allowed(Some("https://app.example.com")));
         assert!(c.origin_allowed(Some("HTTPS://APP.example.com/")));

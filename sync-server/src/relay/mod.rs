@@ -1,6 +1,7 @@
-//! [`Relay`]: the server. It binds the listener, serves the WebSocket endpoint (`/` and
-//! `/sync`), `GET /healthz`, `GET /metrics` and optionally static files, runs the persister
-//! thread and the background compactor, and shuts down gracefully.
+//! [`Relay`]: the server. It binds the listener and serves on it ([`serve`]) the relay's router
+//! (`http.rs`: the WebSocket endpoint at `/` and `/sync`, `GET /healthz`, `GET /metrics` and
+//! optionally static files), runs the persister thread and the background compactor, and shuts
+//! down gracefully.
 //!
 //! Invariant: shutdown stops accepting, closes every socket with 1001 ("going away"), then waits
 //! until every change handed to the persister is durable before returning: nothing a room
