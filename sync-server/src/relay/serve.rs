@@ -1,5 +1,5 @@
-//! The listener loop under the relay: accepts TCP connections and serves the router (see
-//! [`super::http`]) on each with hyper, with the limits `axum::serve` does not expose.
+//! The listener loop under the relay: accepts TCP connections and serves the relay's router
+//! (`relay/http.rs`) on each with hyper, with the limits `axum::serve` does not expose.
 //!
 //! Invariant: a connection must deliver its complete request head within
 //! `--handshake-timeout-secs` and in at most `--max-header-bytes` (and 100 headers), or hyper
