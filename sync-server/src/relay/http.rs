@@ -16,8 +16,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -74,7 +73,7 @@ async fn static_file(State(state): State<Arc<HttpState>>, request: Request) -> R
 async fn root(State(state): State<Arc<HttpState>>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(upgrade) => websocket(&state.ctx, &parts, upgrade),
+        Ok(upgrade) => websocket(&state.ctx, &parts.headers, &parts.uri, upgrade),
         Err(rejection) => match &state.files {
             Some(files) => files.serve(Request::from_parts(parts, body)).await,
             None => rejection.into_response(),
@@ -85,10 +84,11 @@ async fn root(State(state): State<Arc<HttpState>>, request: Request) -> Response
 /// `/sync`: the WebSocket endpoint.
 async fn sync(
     State(state): State<Arc<HttpState>>,
-    parts: Parts,
+    headers: HeaderMap,
+    uri: Uri,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    websocket(&state.ctx, &parts, upgrade)
+    websocket(&state.ctx, &headers, &uri, upgrade)
 }
 
 /// Decrements the connection gauge when the connection ends, however it ends.
@@ -101,9 +101,13 @@ impl Drop for ConnectionSlot {
 }
 
 /// Checks an upgrade request (origin, connection limit, token) and upgrades it.
-fn websocket(ctx: &Arc<RelayContext>, request: &Parts, upgrade: WebSocketUpgrade) -> Response {
-    let origin = request
-        .headers
+fn websocket(
+    ctx: &Arc<RelayContext>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
         .get(header::ORIGIN)
         .map(|o| o.to_str().unwrap_or("?"));
     if !ctx.config.origin_allowed(origin) {
@@ -118,9 +122,9 @@ fn websocket(ctx: &Arc<RelayContext>, request: &Parts, upgrade: WebSocketUpgrade
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     }
     let slot = ConnectionSlot(Arc::clone(&ctx.metrics));
-    let grant = match presented_token(&request.headers) {
+    let grant = match presented_token(headers) {
         Some(token) => ctx.auth.grant(Some(&token)),
-        None if ctx.auth.requires_token() && has_token_query(request.uri.query()) => {
+        None if ctx.auth.requires_token() && has_token_query(uri.query()) => {
             Err(AuthError::TokenInUrl)
         }
         None => ctx.auth.grant(None),
