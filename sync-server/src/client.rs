@@ -296,23 +296,20 @@ async fn run(
 ) {
     let mut backoff = options.min_backoff;
     loop {
-        let request = match upgrade_request(&url, options.token.as_deref()) {
-            Ok(request) => request,
-            Err(e) => {
-                // A malformed URL or token stays malformed: report it, and stop.
-                tracing::warn!(%url, error = %e, "cannot connect");
-                return;
-            }
-        };
-        let attempt = tokio::select! {
-            _ = stop.changed() => return,
-            attempt = tokio_tungstenite::connect_async_with_config(
-                request,
-                Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)),
-                // TCP_NODELAY: an edit is a small frame that must leave now; with Nagle it can
-                // wait for the ACK of the previous one (up to the peer's 40 ms delayed ACK).
-                true,
-            ) => attempt,
+        // A URL or token that cannot make a request fails like a refused connection.
+        let attempt = match upgrade_request(&url, options.token.as_deref()) {
+            Err(e) => Err(e),
+            Ok(request) => tokio::select! {
+                _ = stop.changed() => return,
+                attempt = tokio_tungstenite::connect_async_with_config(
+                    request,
+                    Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)),
+                    // TCP_NODELAY: an edit is a small frame that must leave now; with Nagle it
+                    // can wait for the ACK of the previous one (up to the peer's 40 ms delayed
+                    // ACK).
+                    true,
+                ) => attempt,
+            },
         };
         match attempt {
             Ok((socket, _)) => {
@@ -330,7 +327,7 @@ async fn run(
                     return;
                 }
             }
-            Err(e) => tracing::debug!(%url, error = %e, "connect failed"),
+            Err(e) => tracing::debug!(url = without_query(&url), error = %e, "connect failed"),
         }
         // Full jitter: a random delay up to the current backoff, so reconnecting peers spread out.
         let delay = backoff.mul_f64(rand::random::<f64>());
@@ -362,6 +359,11 @@ fn upgrade_request(
         request.headers_mut().insert(header::AUTHORIZATION, value);
     }
     Ok(request)
+}
+
+/// `url` without its query, for logs: a caller may still have put a token there.
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 /// Serves one connection; true when asked to stop.
