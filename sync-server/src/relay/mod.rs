@@ -187,7 +187,11 @@ impl Relay {
         if auth.requires_token() {
             tracing::info!(%addr, "relay listening; peers need a signed token");
         } else {
-            tracing::warn!(%addr, "relay listening WITHOUT authentication: every peer may read and write every document");
+            tracing::warn!(
+                %addr,
+                "relay listening WITHOUT authentication: every peer may read and write every \
+                 document (browser pages only from the allowed origins, by default localhost)"
+            );
         }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let ctx = Arc::new(RelayContext {
