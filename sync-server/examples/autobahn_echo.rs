@@ -1,8 +1,8 @@
 //! An echo server on the relay's own WebSocket stack, for the Autobahn test suite
 //! (`sync-server/autobahn/run.sh`, whose fuzzing client expects an endpoint that echoes).
 //!
-//! It takes the relay's flags and defaults (`Config`), and serves with the relay's accept loop
-//! and HTTP limits ([`sync_server::relay::http::serve`]), the relay's upgrade limits
+//! It runs with the relay's default limits ([`Limits::default`]), and serves with the relay's
+//! accept loop and HTTP limits ([`sync_server::relay::serve::run`]), the relay's upgrade limits
 //! ([`websocket::with_limits`]) and the relay's handling of failed reads
 //! ([`websocket::ReadFailure`], [`websocket::close`]). What differs from the relay is only what
 //! it does with a message: it upgrades on any path and sends every text and binary message back
@@ -20,22 +20,26 @@ use axum::response::Response;
 use axum::Router;
 use clap::Parser;
 use sync_server::config::Limits;
-use sync_server::relay::{http, websocket};
-use sync_server::Config;
+use sync_server::relay::{serve, websocket};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// An echo server on the relay's WebSocket stack, for the Autobahn test suite.
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    bind: std::net::SocketAddr,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
-    if let Err(e) = config.check() {
-        eprintln!("autobahn_echo: {e}");
-        return std::process::ExitCode::FAILURE;
-    }
-    let listener = match TcpListener::bind(config.bind).await {
+    let args = Args::parse();
+    let limits = Limits::default();
+    let listener = match TcpListener::bind(args.bind).await {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("autobahn_echo: binding {}: {e}", config.bind);
+            eprintln!("autobahn_echo: binding {}: {e}", args.bind);
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -47,13 +51,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     }
-    let http_limits = http::HttpLimits::of(&config.limits);
-    let router = Router::new()
-        .fallback(upgrade)
-        .with_state(Arc::new(config.limits));
+    let http_limits = serve::HttpLimits::of(&limits);
+    let router = Router::new().fallback(upgrade).with_state(Arc::new(limits));
     // Never signalled: the server runs until the process is killed.
     let (_shutdown_tx, shutdown_rx) = watch::channel(false);
-    match http::serve(listener, router, http_limits, shutdown_rx).await {
+    match serve::run(listener, router, http_limits, shutdown_rx).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("autobahn_echo: {e}");

@@ -1,5 +1,6 @@
 //! Authorization: which documents a peer may read or write, from an HS256 JWT it presents when
-//! it connects (`?token=` in the WebSocket URL or an `Authorization: Bearer` header).
+//! it connects (an `Authorization: Bearer` header, or a WebSocket subprotocol `token.<JWT>`;
+//! never the URL, which proxies log).
 //!
 //! Invariant: without a secret configured every peer has write access to every document (the
 //! relay says so in its log and refuses to do this on a public address, see [`crate::config`]);
@@ -52,8 +53,18 @@ impl Claims {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The relay needs a token and none was presented.
-    #[error("this relay requires a token (?token= or Authorization: Bearer)")]
+    #[error(
+        "this relay requires a token: send `Authorization: Bearer <JWT>` or the WebSocket \
+         subprotocol `token.<JWT>`"
+    )]
     Missing,
+    /// The token came in the URL (`?token=`), where proxies and access logs keep it.
+    #[error(
+        "tokens in the URL are refused (proxies log URLs): send `Authorization: Bearer <JWT>` \
+         or the WebSocket subprotocol `token.<JWT>` instead, and replace the token, which may \
+         have been logged"
+    )]
+    TokenInUrl,
     /// The token is expired.
     #[error("the token expired")]
     Expired,

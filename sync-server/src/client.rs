@@ -27,10 +27,11 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::relay::websocket::WS_READ_BUFFER_BYTES;
 
-/// How a [`SyncClient`] connects.
-#[derive(Clone, Debug)]
+/// How a [`SyncClient`] connects. Its `Debug` does not show the token.
+#[derive(Clone)]
 pub struct ClientOptions {
-    /// A token for relays that require one.
+    /// A token for relays that require one, sent as an `Authorization: Bearer` header (never in
+    /// the URL, which proxies log).
     pub token: Option<String>,
     /// First reconnect delay.
     pub min_backoff: Duration,
@@ -45,6 +46,16 @@ impl Default for ClientOptions {
             min_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(10),
         }
+    }
+}
+
+impl std::fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("min_backoff", &self.min_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
     }
 }
 
@@ -125,7 +136,8 @@ impl std::fmt::Debug for SyncClient {
 }
 
 impl SyncClient {
-    /// Starts connecting to `url` (`ws://host:port/sync`, without the token) in the background.
+    /// Starts connecting to `url` (`ws://host:port/sync`) in the background; the token of
+    /// `options` goes in a header.
     pub fn connect(url: &str, options: ClientOptions) -> SyncClient {
         let (outbox_tx, outbox_rx) = mpsc::unbounded_channel();
         let (changed, _) = watch::channel(0);
@@ -141,10 +153,7 @@ impl SyncClient {
             outbox: outbox_tx,
             peer: PeerId(rand::random()),
         });
-        let url = match &options.token {
-            Some(token) => format!("{url}?token={token}"),
-            None => url.to_owned(),
-        };
+        let url = url.to_owned();
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run(Arc::clone(&shared), url, options, outbox_rx, stop_rx));
         SyncClient { shared, task, stop }
@@ -287,15 +296,20 @@ async fn run(
 ) {
     let mut backoff = options.min_backoff;
     loop {
-        let attempt = tokio::select! {
-            _ = stop.changed() => return,
-            attempt = tokio_tungstenite::connect_async_with_config(
-                url.as_str(),
-                Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)),
-                // TCP_NODELAY: an edit is a small frame that must leave now; with Nagle it can
-                // wait for the ACK of the previous one (up to the peer's 40 ms delayed ACK).
-                true,
-            ) => attempt,
+        // A URL or token that cannot make a request fails like a refused connection.
+        let attempt = match upgrade_request(&url, options.token.as_deref()) {
+            Err(e) => Err(e),
+            Ok(request) => tokio::select! {
+                _ = stop.changed() => return,
+                attempt = tokio_tungstenite::connect_async_with_config(
+                    request,
+                    Some(WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)),
+                    // TCP_NODELAY: an edit is a small frame that must leave now; with Nagle it
+                    // can wait for the ACK of the previous one (up to the peer's 40 ms delayed
+                    // ACK).
+                    true,
+                ) => attempt,
+            },
         };
         match attempt {
             Ok((socket, _)) => {
@@ -313,7 +327,7 @@ async fn run(
                     return;
                 }
             }
-            Err(e) => tracing::debug!(%url, error = %e, "connect failed"),
+            Err(e) => tracing::debug!(url = without_query(&url), error = %e, "connect failed"),
         }
         // Full jitter: a random delay up to the current backoff, so reconnecting peers spread out.
         let delay = backoff.mul_f64(rand::random::<f64>());
@@ -323,6 +337,33 @@ async fn run(
         }
         backoff = (backoff * 2).min(options.max_backoff);
     }
+}
+
+/// The upgrade request for `url`, with `token` as an `Authorization: Bearer` header: a header is
+/// not logged by proxies as a URL is, and the error of a token that is no valid header value
+/// does not quote it.
+fn upgrade_request(
+    url: &str,
+    token: Option<&str>,
+) -> Result<
+    tokio_tungstenite::tungstenite::handshake::client::Request,
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::http::{header, HeaderValue};
+    let mut request = url.into_client_request()?;
+    if let Some(token) = token {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|e| tokio_tungstenite::tungstenite::Error::HttpFormat(e.into()))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+    }
+    Ok(request)
+}
+
+/// `url` without its query, for logs: a caller may still have put a token there.
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 /// Serves one connection; true when asked to stop.

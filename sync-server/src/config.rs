@@ -1,16 +1,22 @@
-//! [`Config`]: every setting of the relay in one struct, read from the command line and the
-//! environment (clap derive), with defaults that are safe to run as they are.
+//! [`Config`]: every setting of the relay in one plain struct, with defaults that are safe to run
+//! as they are. The `sync-server` binary builds it from its flags and environment
+//! (`src/bin/sync-server/cli.rs`); a program that embeds the relay builds it in code.
 //!
-//! Invariant: [`Config::check`] refuses a configuration that would expose an open relay: bound
-//! to a non-loopback address, the relay needs `--auth-secret` or an explicit `--allow-anonymous`.
-//! Limits are all finite and non-zero. This follows the twelve-factor practice (flags and env for
-//! the same settings) as mini-redis's and most Rust servers' `clap` configs do.
+//! Invariant: [`Config::check`] refuses a configuration that would expose an open relay (bound
+//! to a non-loopback address, the relay needs a secret or an explicit `allow_anonymous`) or a
+//! weak one (a secret shorter than [`MIN_SECRET_BYTES`]). Limits are all finite and non-zero.
+//! Without a secret, only pages served from loopback origins may open a WebSocket, so a page of
+//! another site cannot use a developer's browser against their local relay. The library takes a
+//! built configuration and the binary owns the command line, as mini-redis keeps clap in
+//! `src/bin/server.rs`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+/// The shortest `--auth-secret` accepted, in bytes: HS256's key should be at least as long as its
+/// 256-bit output (RFC 7518 §3.2), or the secret can be found by brute force from one token.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Where documents are stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,201 +37,206 @@ pub enum StorageConfig {
     },
 }
 
+impl Default for StorageConfig {
+    /// `./sync-server.db`, fsynced on every commit.
+    fn default() -> Self {
+        StorageConfig::Sqlite {
+            path: PathBuf::from("./sync-server.db"),
+            synchronous: Synchronous::Full,
+        }
+    }
+}
+
 /// SQLite's `synchronous` setting for the WAL database.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Synchronous {
     /// Every commit is fsynced: acked changes survive a power loss.
+    #[default]
     Full,
     /// Commits reach the OS at once and the disk at checkpoints: acked changes survive a crash
     /// of the relay process, not of the machine.
     Normal,
 }
 
-/// The relay's configuration; see `sync-server --help`.
+/// The relay's configuration; `Config::default()` is what `sync-server` runs with no flags.
 ///
 /// ```
-/// use clap::Parser;
 /// use sync_server::Config;
-/// let config = Config::parse_from(["sync-server", "--memory", "--max-connections", "5"]);
-/// assert_eq!(config.limits.max_connections, 5);
-/// assert!(config.check().is_ok(), "loopback without a secret runs open");
-/// let open = Config::parse_from(["sync-server", "--memory", "--bind", "0.0.0.0:8080"]);
-/// assert!(open.check().is_err(), "a public bind needs a secret or --allow-anonymous");
+/// let mut config = Config::for_tests();
+/// config.limits.max_connections = 5;
+/// assert!(config.check().is_ok(), "loopback without a secret runs open to loopback pages");
+/// config.bind = "0.0.0.0:8080".parse().unwrap();
+/// assert!(config.check().is_err(), "a public bind needs a secret or allow_anonymous");
+/// config.auth_secret = Some("a secret of at least thirty-two bytes".into());
+/// assert!(config.check().is_ok());
 /// ```
-#[derive(Clone, Debug, Parser)]
-#[command(
-    name = "sync-server",
-    version,
-    about = "WebSocket relay for crdt-core documents"
-)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "SYNC_BIND", default_value = "127.0.0.1:8080")]
+    /// Address to listen on (port 0 picks a free port). Default `127.0.0.1:8080`.
     pub bind: SocketAddr,
-
-    /// SQLite database file.
-    #[arg(long, env = "SYNC_DATABASE", default_value = "./sync-server.db")]
-    pub database: PathBuf,
-
-    /// Keep documents in memory only (nothing survives a restart; for tests).
-    #[arg(long, env = "SYNC_MEMORY", conflicts_with = "database")]
-    pub memory: bool,
-
-    /// Cluster mode: share documents with every relay using the Redis server at this URL
-    /// (`redis://host:port`); Redis then stores them instead of SQLite.
-    #[arg(long, env = "SYNC_REDIS", conflicts_with = "memory")]
-    pub redis: Option<String>,
-
-    /// SQLite `synchronous` level: `full` fsyncs every commit, `normal` survives process crashes.
-    #[arg(
-        long,
-        env = "SYNC_SQLITE_SYNCHRONOUS",
-        value_enum,
-        default_value = "full"
-    )]
-    pub sqlite_synchronous: Synchronous,
-
-    /// HS256 secret that peers' tokens must be signed with. Without it every peer may read and
-    /// write every document.
-    #[arg(long, env = "SYNC_AUTH_SECRET", hide_env_values = true)]
+    /// Where documents are stored. Default: SQLite at `./sync-server.db`, fsynced per commit.
+    pub storage: StorageConfig,
+    /// HS256 secret that peers' tokens must be signed with, at least [`MIN_SECRET_BYTES`] long.
+    /// Without it every peer may read and write every document.
     pub auth_secret: Option<String>,
-
     /// Run without a secret although bound to a non-loopback address.
-    #[arg(long, env = "SYNC_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
-
-    /// Serve the files of this directory at `/` (e.g. the browser example).
-    #[arg(long = "static", env = "SYNC_STATIC")]
+    /// Serve the files of this directory at `/` (never dotfiles nor the relay's database).
     pub static_dir: Option<PathBuf>,
-
-    /// Accept WebSocket upgrades only from pages of this origin (repeatable, e.g.
-    /// `--allowed-origin https://app.example.com`). Without it every origin is accepted; an
-    /// upgrade from another origin gets HTTP 403.
-    #[arg(
-        long = "allowed-origin",
-        env = "SYNC_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
+    /// Origins (`scheme://host[:port]`) whose pages may open a WebSocket; an upgrade from another
+    /// origin gets HTTP 403. Empty: loopback origins only without a secret, any origin with one
+    /// (the token is then what protects documents). See [`Config::origin_allowed`].
     pub allowed_origins: Vec<String>,
-
     /// Limits.
-    #[command(flatten)]
     pub limits: Limits,
-
     /// Storage maintenance.
-    #[command(flatten)]
     pub maintenance: Maintenance,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            storage: StorageConfig::default(),
+            auth_secret: None,
+            allow_anonymous: false,
+            static_dir: None,
+            allowed_origins: Vec::new(),
+            limits: Limits::default(),
+            maintenance: Maintenance::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    /// Every field, the secret redacted (configurations end up in logs and panic messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("storage", &self.storage)
+            .field(
+                "auth_secret",
+                &self.auth_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_anonymous", &self.allow_anonymous)
+            .field("static_dir", &self.static_dir)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("limits", &self.limits)
+            .field("maintenance", &self.maintenance)
+            .finish()
+    }
 }
 
 /// Per-connection and per-process limits. Past a limit the peer gets an `Error` or a close frame
 /// that says which limit; other peers are unaffected.
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
     /// Largest message a peer may send, in bytes: one frame, or all fragments of a message
     /// together (the WebSocket layer refuses anything larger before buffering it).
-    #[arg(long, env = "SYNC_MAX_FRAME_BYTES", default_value_t = 4 << 20)]
     pub max_frame_bytes: usize,
-
     /// Largest HTTP request head (request line and headers) of a connection, in bytes; larger
     /// ones get HTTP 431. At least 8192.
-    #[arg(long, env = "SYNC_MAX_HEADER_BYTES", default_value_t = 16 << 10)]
     pub max_header_bytes: usize,
-
     /// Seconds a new connection has to send its complete HTTP request head; a slower one is
     /// dropped (slowloris).
-    #[arg(long, env = "SYNC_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10.0)]
     pub handshake_timeout_secs: f64,
-
     /// Most documents one connection may join.
-    #[arg(long, env = "SYNC_MAX_DOCS_PER_CONNECTION", default_value_t = 100)]
     pub max_docs_per_connection: usize,
-
     /// Messages per second one connection may send, on average.
-    #[arg(long, env = "SYNC_RATE_PER_SEC", default_value_t = 500)]
     pub rate_per_sec: u32,
-
     /// Messages one connection may send in a burst above its rate.
-    #[arg(long, env = "SYNC_RATE_BURST", default_value_t = 1000)]
     pub rate_burst: u32,
-
     /// Most concurrent connections; further ones are refused with HTTP 503.
-    #[arg(long, env = "SYNC_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
-
     /// Seconds between pings to each peer.
-    #[arg(long, env = "SYNC_PING_SECS", default_value_t = 15.0)]
     pub ping_secs: f64,
-
     /// Seconds without any frame from a peer (pongs included) before it is disconnected; also
     /// the longest a write to a peer that does not read may take.
-    #[arg(long, env = "SYNC_IDLE_TIMEOUT_SECS", default_value_t = 45.0)]
     pub idle_timeout_secs: f64,
-
     /// Frames queued for one peer before it counts as too slow and is disconnected.
-    #[arg(long, env = "SYNC_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
     /// Bytes of frames queued for one peer before it counts as too slow and is disconnected
     /// (close 1008). A single larger frame still goes to a peer whose queue is empty.
-    #[arg(long, env = "SYNC_OUTBOUND_QUEUE_BYTES", default_value_t = 8 << 20)]
     pub outbound_queue_bytes: usize,
 
     /// Bytes of peers' messages queued for one document; past it, a peer's message is refused
     /// with an `Error` (rate limited) until the document catches up.
-    #[arg(long, env = "SYNC_ROOM_QUEUE_BYTES", default_value_t = 32 << 20)]
     pub room_queue_bytes: usize,
 
     /// Largest presence state a peer may publish, in bytes; larger ones are refused with an
     /// `Error` (too large) and not forwarded.
-    #[arg(long, env = "SYNC_MAX_PRESENCE_BYTES", default_value_t = 4 << 10)]
     pub max_presence_bytes: usize,
 
     /// Most concurrent connections from one IP address; further ones are refused with HTTP 429.
-    #[arg(long, env = "SYNC_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
     pub max_connections_per_ip: usize,
 
     /// Largest stored size of one document, in bytes (its snapshot and change log); changes
     /// past it are refused with an `Error` (too large) and not acknowledged.
-    #[arg(long, env = "SYNC_MAX_DOC_BYTES", default_value_t = 64 << 20)]
     pub max_doc_bytes: usize,
 
     /// Bytes per second one connection may send, on average (every frame counts, control
     /// frames too); past it the connection is closed (1008).
-    #[arg(long, env = "SYNC_BYTES_PER_SEC", default_value_t = 4 << 20)]
     pub bytes_per_sec: u64,
 
     /// Bytes one connection may send in a burst above `--bytes-per-sec`.
-    #[arg(long, env = "SYNC_BYTES_BURST", default_value_t = 16 << 20)]
     pub bytes_burst: u64,
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_bytes: 4 << 20,
+            max_header_bytes: 16 << 10,
+            handshake_timeout_secs: 10.0,
+            max_docs_per_connection: 100,
+            rate_per_sec: 500,
+            rate_burst: 1000,
+            max_connections: 10_000,
+            ping_secs: 15.0,
+            idle_timeout_secs: 45.0,
+            outbound_queue: 1024,
+            outbound_queue_bytes: 8 << 20,
+            room_queue_bytes: 32 << 20,
+            max_presence_bytes: 4 << 10,
+            max_connections_per_ip: 64,
+            max_doc_bytes: 64 << 20,
+            bytes_per_sec: 4 << 20,
+            bytes_burst: 16 << 20,
+        }
+    }
+}
+
 /// Background upkeep of documents and storage.
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Maintenance {
     /// Seconds a document with no connected peer stays loaded.
-    #[arg(long, env = "SYNC_UNLOAD_IDLE_SECS", default_value_t = 60.0)]
     pub unload_idle_secs: f64,
-
     /// Stored change batches of a document after which its log is compacted into a snapshot.
-    #[arg(long, env = "SYNC_COMPACT_AFTER", default_value_t = 500)]
     pub compact_after: u64,
-
     /// Seconds between compaction passes.
-    #[arg(long, env = "SYNC_COMPACT_INTERVAL_SECS", default_value_t = 30.0)]
     pub compact_interval_secs: f64,
-
     /// Largest size of the SQLite database, in bytes (rounded down to whole pages). Past it,
     /// writes are refused (never acknowledged) and reads go on. Unlimited when absent.
-    #[arg(long, env = "SYNC_SQLITE_MAX_BYTES")]
     pub sqlite_max_bytes: Option<u64>,
-
     /// Seconds the relay refuses changes after the store failed to write (disk full, read-only
     /// database) before it tries writing again.
-    #[arg(long, env = "SYNC_STORAGE_RETRY_SECS", default_value_t = 5.0)]
     pub storage_retry_secs: f64,
 }
 
-/// Why a [`Config`] is refused.
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            unload_idle_secs: 60.0,
+            compact_after: 500,
+            compact_interval_secs: 30.0,
+            sqlite_max_bytes: None,
+            storage_retry_secs: 5.0,
+        }
+    }
+}
+
+/// Why a [`Config`] is refused. Messages name the command-line flag of the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Open relay on a public address.
@@ -234,6 +245,12 @@ pub enum ConfigError {
          document; pass --allow-anonymous to do so on purpose"
     )]
     OpenOnPublicAddress(SocketAddr),
+    /// The secret is too short to resist brute force (its length, never its bytes, is shown).
+    #[error(
+        "--auth-secret is {0} bytes; it must be at least {MIN_SECRET_BYTES} (e.g. the output \
+         of `openssl rand -base64 32`)"
+    )]
+    ShortSecret(usize),
     /// A limit is zero.
     #[error("{0} must be greater than zero")]
     ZeroLimit(&'static str),
@@ -254,13 +271,22 @@ pub enum ConfigError {
 impl Config {
     /// A configuration for tests: loopback port 0, in memory, default limits.
     pub fn for_tests() -> Config {
-        Config::parse_from(["sync-server", "--memory", "--bind", "127.0.0.1:0"])
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            storage: StorageConfig::Memory,
+            ..Config::default()
+        }
     }
 
     /// Refuses unsafe or impossible settings.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.auth_secret.is_none() && !self.bind.ip().is_loopback() && !self.allow_anonymous {
             return Err(ConfigError::OpenOnPublicAddress(self.bind));
+        }
+        if let Some(secret) = &self.auth_secret {
+            if secret.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError::ShortSecret(secret.len()));
+            }
         }
         let l = &self.limits;
         for (name, value) in [
@@ -309,48 +335,90 @@ impl Config {
             return Err(ConfigError::HeaderLimitTooSmall);
         }
         for origin in &self.allowed_origins {
-            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
-                !scheme.is_empty() && !host.is_empty() && !host.contains('/')
-            });
-            if !valid {
+            if split_origin(origin).is_none() {
                 return Err(ConfigError::BadOrigin(origin.clone()));
             }
         }
         Ok(())
     }
 
-    /// The storage this configuration asks for.
-    pub fn storage(&self) -> StorageConfig {
-        if let Some(url) = &self.redis {
-            StorageConfig::Redis { url: url.clone() }
-        } else if self.memory {
-            StorageConfig::Memory
-        } else {
-            StorageConfig::Sqlite {
-                path: self.database.clone(),
-                synchronous: self.sqlite_synchronous,
-            }
+    /// The SQLite database file, when documents are stored in one.
+    pub fn database(&self) -> Option<&std::path::Path> {
+        match &self.storage {
+            StorageConfig::Sqlite { path, .. } => Some(path),
+            StorageConfig::Memory | StorageConfig::Redis { .. } => None,
         }
     }
 
-    /// Whether a WebSocket upgrade with this `Origin` header is accepted: always without
-    /// `--allowed-origin`, else only for a listed origin (compared without case). A request
-    /// without `Origin` is not from a browser page (browsers always send it on upgrades), and
-    /// a non-browser client could claim any origin anyway, so it is accepted: the allowlist
-    /// stops other sites' pages from using a visitor's browser against the relay (CSWSH).
+    /// Whether a WebSocket upgrade with this `Origin` header is accepted.
+    ///
+    /// - With `allowed_origins`, only a listed origin (compared without case).
+    /// - Without, and without a secret: only loopback origins (`http(s)://localhost`,
+    ///   `127.0.0.0/8`, `[::1]`, any port), so that a page of another site cannot read or rewrite
+    ///   a developer's local documents through their browser (cross-site WebSocket hijacking).
+    /// - Without, and with a secret: any origin; documents are protected by tokens.
+    ///
+    /// A request without `Origin` is not from a browser page (browsers always send it on
+    /// upgrades), and a non-browser client could claim any origin anyway, so it is accepted: the
+    /// allowlist protects browsers' users, not the relay.
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
-        if self.allowed_origins.is_empty() {
+        let Some(origin) = origin else {
             return true;
-        }
-        origin.is_none_or(|o| {
-            let o = o.trim_end_matches('/');
-            self.allowed_origins
+        };
+        let origin = origin.trim_end_matches('/');
+        if !self.allowed_origins.is_empty() {
+            return self
+                .allowed_origins
                 .iter()
-                .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(o))
-        })
+                .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        }
+        self.auth_secret.is_some() || is_loopback_origin(origin)
     }
 }
 
+/// `scheme://host[:port]` as (scheme, host[:port]), if it has that shape.
+fn split_origin(origin: &str) -> Option<(&str, &str)> {
+    let (scheme, authority) = origin.trim_end_matches('/').split_once("://")?;
+    let valid = !scheme.is_empty() && !authority.is_empty() && !authority.contains('/');
+    valid.then_some((scheme, authority))
+}
+
+/// Whether `origin` is an `http`/`https` origin on this machine: `localhost`, an address in
+/// `127.0.0.0/8` or `[::1]`, with any port.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some((scheme, authority)) = split_origin(origin) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`.
+        Some(rest) => match rest.split_once(']') {
+            Some((v6, "")) => v6,
+            Some((v6, port)) if port.strip_prefix(':').is_some_and(is_port) => v6,
+            _ => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) if is_port(port) => host,
+            Some(_) => return false,
+            None => authority,
+        },
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => v6 == Ipv6Addr::LOCALHOST,
+        Err(_) => false,
+    }
+}
+
+/// Whether `s` is a decimal port number (digits only: no sign, no spaces).
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u16>().is_ok()
+}
 /// `secs` as a [`Duration`], if it is positive, finite and representable.
 fn seconds(secs: f64) -> Option<Duration> {
     (secs > 0.0)
@@ -402,18 +470,20 @@ impl Maintenance {
 mod tests {
     use super::*;
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     #[test]
     fn defaults_are_the_documented_ones() {
-        let c = Config::parse_from(["sync-server"]);
+        let c = Config::default();
         assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(c.database, PathBuf::from("./sync-server.db"));
         assert_eq!(
-            c.storage(),
+            c.storage,
             StorageConfig::Sqlite {
                 path: "./sync-server.db".into(),
                 synchronous: Synchronous::Full
             }
         );
+        assert_eq!(c.database(), Some(std::path::Path::new("./sync-server.db")));
         assert!(c.check().is_ok());
         assert_eq!(c.limits.idle_timeout(), Duration::from_secs(45));
         assert_eq!(c.limits.max_frame_bytes, 4 << 20);
@@ -426,23 +496,20 @@ mod tests {
             (c.limits.bytes_per_sec, c.limits.bytes_burst),
             (4 << 20, 16 << 20)
         );
-        assert!(c.origin_allowed(None) && c.origin_allowed(Some("https://any.example")));
+        assert_eq!(Config::for_tests().storage, StorageConfig::Memory);
+        assert_eq!(Config::for_tests().database(), None);
     }
 
     #[test]
     fn fractional_durations_and_bad_ones() {
-        let c = Config::parse_from([
-            "sync-server",
-            "--ping-secs",
-            "0.1",
-            "--idle-timeout-secs",
-            "0.3",
-        ]);
+        let mut c = Config::default();
+        c.limits.ping_secs = 0.1;
+        c.limits.idle_timeout_secs = 0.3;
         assert!(c.check().is_ok());
         assert_eq!(c.limits.ping_interval(), Duration::from_millis(100));
-        for bad in ["-1", "0", "NaN", "inf", "1e300"] {
-            let arg = format!("--unload-idle-secs={bad}");
-            let c = Config::parse_from(["sync-server", arg.as_str()]);
+        for bad in [-1.0, 0.0, f64::NAN, f64::INFINITY, 1e300] {
+            let mut c = Config::default();
+            c.maintenance.unload_idle_secs = bad;
             assert!(
                 matches!(
                     c.check(),
@@ -451,85 +518,161 @@ mod tests {
                 "{bad}"
             );
         }
-        let c = Config::parse_from(["sync-server", "--max-header-bytes", "100"]);
+        let mut c = Config::default();
+        c.limits.max_header_bytes = 100;
         assert!(matches!(c.check(), Err(ConfigError::HeaderLimitTooSmall)));
     }
 
     #[test]
-    fn origin_allowlist() {
-        let c = Config::parse_from([
-            "sync-server",
-            "--allowed-origin",
-            "https://app.example.com",
-            "--allowed-origin",
-            "http://localhost:3000",
-        ]);
+    fn an_explicit_allowlist_replaces_the_default() {
+        let mut c = Config {
+            allowed_origins: vec![
+                "https://app.example.com".into(),
+                "http://localhost:3000".into(),
+            ],
+            ..Config::default()
+        };
         assert!(c.check().is_ok());
         assert!(c.origin_allowed(Some("https://app.example.com")));
         assert!(c.origin_allowed(Some("HTTPS://APP.example.com/")));
         assert!(c.origin_allowed(Some("http://localhost:3000")));
+        assert!(
+            !c.origin_allowed(Some("http://localhost:8080")),
+            "not listed"
+        );
         assert!(!c.origin_allowed(Some("https://evil.example")));
         assert!(!c.origin_allowed(Some("null")));
         assert!(c.origin_allowed(None), "non-browser clients send no Origin");
-        let bad = Config::parse_from(["sync-server", "--allowed-origin", "app.example.com"]);
-        assert!(matches!(bad.check(), Err(ConfigError::BadOrigin(_))));
+        c.allowed_origins = vec!["app.example.com".into()];
+        assert!(matches!(c.check(), Err(ConfigError::BadOrigin(_))));
+    }
+
+    #[test]
+    fn without_a_secret_only_loopback_pages_may_connect() {
+        let c = Config::default();
+        for ok in [
+            "http://localhost",
+            "http://localhost:8080",
+            "https://LOCALHOST:443/",
+            "http://127.0.0.1:5173",
+            "http://127.1.2.3",
+            "http://[::1]:8080",
+            "https://[::1]",
+        ] {
+            assert!(c.origin_allowed(Some(ok)), "{ok}");
+        }
+        for refused in [
+            "https://evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.evil.example",
+            "http://evil.example#127.0.0.1",
+            "http://localhost:8080@evil.example",
+            "http://192.168.1.2:8080",
+            "http://[::2]:8080",
+            "http://[::1]x",
+            "http://localhost:",
+            "http://localhost:99999",
+            "http://localhost:+80",
+            "file://localhost",
+            "ws://localhost",
+            "null",
+            "",
+        ] {
+            assert!(!c.origin_allowed(Some(refused)), "{refused}");
+        }
+        assert!(c.origin_allowed(None), "non-browser clients send no Origin");
+        let with_secret = Config {
+            auth_secret: Some(SECRET.into()),
+            ..Config::default()
+        };
+        assert!(
+            with_secret.origin_allowed(Some("https://app.example.com")),
+            "with a secret, tokens protect the documents"
+        );
     }
 
     #[test]
     fn public_bind_needs_a_secret_or_explicit_anonymity() {
-        let public = ["sync-server", "--bind", "0.0.0.0:9000"];
+        let public = Config {
+            bind: "0.0.0.0:9000".parse().unwrap(),
+            ..Config::default()
+        };
         assert!(matches!(
-            Config::parse_from(public).check(),
+            public.check(),
             Err(ConfigError::OpenOnPublicAddress(_))
         ));
-        let with_secret = Config::parse_from([&public[..], &["--auth-secret", "s"]].concat());
+        let with_secret = Config {
+            auth_secret: Some(SECRET.into()),
+            ..public.clone()
+        };
         assert!(with_secret.check().is_ok());
-        let anonymous = Config::parse_from([&public[..], &["--allow-anonymous"]].concat());
+        let anonymous = Config {
+            allow_anonymous: true,
+            ..public
+        };
         assert!(anonymous.check().is_ok());
-        let v6_loopback = Config::parse_from(["sync-server", "--bind", "[::1]:9000"]);
+        let v6_loopback = Config {
+            bind: "[::1]:9000".parse().unwrap(),
+            ..Config::default()
+        };
         assert!(v6_loopback.check().is_ok());
     }
 
     #[test]
+    fn a_short_secret_is_refused_without_printing_it() {
+        let short = "s3cret-but-only-31-bytes-long!!";
+        assert_eq!(short.len(), MIN_SECRET_BYTES - 1);
+        let c = Config {
+            auth_secret: Some(short.into()),
+            ..Config::default()
+        };
+        let error = c.check().unwrap_err();
+        assert!(matches!(error, ConfigError::ShortSecret(31)));
+        let message = error.to_string();
+        assert!(
+            message.contains("at least 32") && !message.contains(short),
+            "{message}"
+        );
+        let enough = Config {
+            auth_secret: Some(SECRET.into()),
+            ..Config::default()
+        };
+        assert!(enough.check().is_ok());
+    }
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let c = Config {
+            auth_secret: Some(SECRET.into()),
+            ..Config::default()
+        };
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains(SECRET) && debug.contains("<redacted>"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn zero_limits_and_idle_before_ping_are_refused() {
-        for flag in [
-            "--rate-per-sec",
-            "--max-connections-per-ip",
-            "--bytes-per-sec",
+        for (name, zero) in [
+            (
+                "--rate-per-sec",
+                (|l: &mut Limits| l.rate_per_sec = 0) as fn(&mut Limits),
+            ),
+            ("--max-connections-per-ip", |l| l.max_connections_per_ip = 0),
+            ("--bytes-per-sec", |l| l.bytes_per_sec = 0),
         ] {
-            let c = Config::parse_from(["sync-server", flag, "0"]);
+            let mut c = Config::default();
+            zero(&mut c.limits);
             assert!(
-                matches!(c.check(), Err(ConfigError::ZeroLimit(f)) if f == flag),
-                "{flag}"
+                matches!(c.check(), Err(ConfigError::ZeroLimit(f)) if f == name),
+                "{name}"
             );
         }
-        let c = Config::parse_from([
-            "sync-server",
-            "--ping-secs",
-            "10",
-            "--idle-timeout-secs",
-            "10",
-        ]);
+        let mut c = Config::default();
+        c.limits.ping_secs = 10.0;
+        c.limits.idle_timeout_secs = 10.0;
         assert!(matches!(c.check(), Err(ConfigError::IdleBeforePing)));
-    }
-
-    #[test]
-    fn memory_conflicts_with_database() {
-        assert!(Config::try_parse_from(["sync-server", "--memory", "--database", "x.db"]).is_err());
-        assert_eq!(Config::for_tests().storage(), StorageConfig::Memory);
-    }
-
-    #[test]
-    fn redis_selects_cluster_storage() {
-        let c = Config::parse_from(["sync-server", "--redis", "redis://127.0.0.1:6379"]);
-        assert_eq!(
-            c.storage(),
-            StorageConfig::Redis {
-                url: "redis://127.0.0.1:6379".into()
-            }
-        );
-        assert!(
-            Config::try_parse_from(["sync-server", "--memory", "--redis", "redis://x"]).is_err()
-        );
     }
 }

@@ -7,10 +7,10 @@ mod common;
 
 use std::net::SocketAddr;
 
-use clap::Parser;
 use cluster_support::RedisServer;
 use common::*;
-use sync_server::{Config, Relay};
+use sync_server::config::{StorageConfig, Synchronous};
+use sync_server::Relay;
 
 /// Five clients edit concurrently and converge with every edit kept; a late joiner catches up.
 async fn five_clients_converge(addr: SocketAddr, name: &str) -> String {
@@ -51,16 +51,12 @@ async fn five_clients_converge(addr: SocketAddr, name: &str) -> String {
 
 /// Runs the scenario, restarts the relay on the same storage, and checks a new client reads the
 /// same text.
-async fn scenario(args: &[&str]) {
-    let config = |args: &[&str]| {
-        let mut all = vec!["sync-server", "--bind", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        Config::parse_from(all)
-    };
-    let relay = Relay::start(config(args)).await.expect("relay starts");
+async fn scenario(storage: StorageConfig) {
+    let config = || config_with(|c| c.storage = storage.clone());
+    let relay = Relay::start(config()).await.expect("relay starts");
     let text = five_clients_converge(relay.local_addr(), "backends/notes").await;
     relay.shutdown().await;
-    let relay = Relay::start(config(args)).await.expect("relay restarts");
+    let relay = Relay::start(config()).await.expect("relay restarts");
     let doc = id("backends/notes");
     let reader = client(relay.local_addr(), &doc);
     assert!(reader.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
@@ -74,17 +70,15 @@ async fn scenario(args: &[&str]) {
 async fn sqlite_backend() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
-    scenario(&[
-        "--database",
-        db.to_str().unwrap(),
-        "--sqlite-synchronous",
-        "normal",
-    ])
+    scenario(StorageConfig::Sqlite {
+        path: db,
+        synchronous: Synchronous::Normal,
+    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_backend() {
     let redis = RedisServer::start();
-    scenario(&["--redis", &redis.url()]).await;
+    scenario(StorageConfig::Redis { url: redis.url() }).await;
 }

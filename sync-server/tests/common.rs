@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use clap::Parser;
 use crdt_core::doc::Materialized;
 use crdt_core::sync::DocId;
 use crdt_core::Doc;
@@ -15,16 +14,24 @@ use sync_server::{ClientOptions, Config, Relay, SyncClient};
 /// How long any test waits for a condition.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// A config for tests with extra flags.
-pub fn config(extra: &[&str]) -> Config {
-    let mut args = vec!["sync-server", "--memory", "--bind", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    Config::parse_from(args)
+/// The test config (in memory, loopback port 0) changed by `change`.
+pub fn config_with(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config::for_tests();
+    change(&mut config);
+    config
 }
 
-/// Starts a relay.
-pub async fn relay(extra: &[&str]) -> Relay {
-    Relay::start(config(extra)).await.expect("relay starts")
+/// Starts a relay with the test config.
+pub async fn relay() -> Relay {
+    relay_with(|_| {}).await
+}
+
+/// Starts a relay with the test config changed by `change`
+/// (`relay_with(|c| c.limits.max_connections = 2)`).
+pub async fn relay_with(change: impl FnOnce(&mut Config)) -> Relay {
+    Relay::start(config_with(change))
+        .await
+        .expect("relay starts")
 }
 
 /// The WebSocket URL of a relay.

@@ -10,10 +10,11 @@ use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId};
 use crdt_core::{Doc, VersionVector};
 use futures_util::{SinkExt, StreamExt};
 use sync_server::auth::{Access, Authorizer, Claims};
+use sync_server::config::{StorageConfig, Synchronous};
 use sync_server::{ClientOptions, SyncClient};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-const SECRET: &str = "test-secret";
+const SECRET: &str = "hostile-peers-test-secret-of-32-bytes";
 
 fn token(pattern: &str, access: Access) -> String {
     let exp = sync_server::auth::unix_now() + 3600;
@@ -30,11 +31,13 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn raw(addr: std::net::SocketAddr, token: Option<&str>) -> Socket {
-    let url = match token {
-        Some(t) => format!("{}?token={t}", url(addr)),
-        None => url(addr),
-    };
-    tokio_tungstenite::connect_async(url)
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url(addr).into_client_request().unwrap();
+    if let Some(t) = token {
+        let bearer = format!("Bearer {t}").parse().unwrap();
+        request.headers_mut().insert("Authorization", bearer);
+    }
+    tokio_tungstenite::connect_async(request)
         .await
         .expect("connects")
         .0
@@ -86,30 +89,17 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
     let db = db.to_str().unwrap().to_owned();
-    let flags = [
-        "--database",
-        &db,
-        "--sqlite-synchronous",
-        "normal",
-        "--auth-secret",
-        SECRET,
-        "--max-frame-bytes",
-        "65536",
-        "--rate-per-sec",
-        "50",
-        "--rate-burst",
-        "100",
-    ];
-    let relay = sync_server::Relay::start({
-        use clap::Parser;
-        sync_server::Config::parse_from(
-            ["sync-server", "--bind", "127.0.0.1:0"]
-                .iter()
-                .chain(flags.iter()),
-        )
-    })
-    .await
-    .unwrap();
+    let config = config_with(|c| {
+        c.storage = StorageConfig::Sqlite {
+            path: db.into(),
+            synchronous: Synchronous::Normal,
+        };
+        c.auth_secret = Some(SECRET.into());
+        c.limits.max_frame_bytes = 65536;
+        c.limits.rate_per_sec = 50;
+        c.limits.rate_burst = 100;
+    });
+    let relay = sync_server::Relay::start(config.clone()).await.unwrap();
     let addr = relay.local_addr();
     let doc = id("room/main");
     let write = token("room/*", Access::Write);
@@ -344,16 +334,7 @@ async fn hostile_peers_are_refused_and_the_healthy_peer_never_notices() {
     relay.shutdown().await;
 
     // Nothing stored is corrupted: a relay restarted on the database serves exactly that text.
-    let relay = sync_server::Relay::start({
-        use clap::Parser;
-        sync_server::Config::parse_from(
-            ["sync-server", "--bind", "127.0.0.1:0"]
-                .iter()
-                .chain(flags.iter()),
-        )
-    })
-    .await
-    .unwrap();
+    let relay = sync_server::Relay::start(config.clone()).await.unwrap();
     let fresh = SyncClient::connect(&url(relay.local_addr()), options);
     fresh.join(doc.clone(), Doc::new());
     assert!(fresh.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);

@@ -14,6 +14,7 @@ use crdt_core::Doc;
 use futures_util::SinkExt;
 use support::*;
 use sync_server::auth::{Access, Authorizer, Claims};
+use sync_server::config::{StorageConfig, Synchronous};
 use sync_server::metrics::Rejection;
 use sync_server::{ClientOptions, SyncClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,7 +33,7 @@ async fn until_eof(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_handshakes_are_dropped_and_do_not_block_others() {
-    let relay = relay(&["--handshake-timeout-secs", "0.5"]).await;
+    let relay = relay_with(|c| c.limits.handshake_timeout_secs = 0.5).await;
     let addr = relay.local_addr();
     let started = Instant::now();
     let mut stalled = Vec::new();
@@ -80,7 +81,7 @@ async fn half_sent_handshakes_are_dropped_and_do_not_block_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_request_head_gets_431() {
-    let relay = relay(&["--max-header-bytes", "8192"]).await;
+    let relay = relay_with(|c| c.limits.max_header_bytes = 8192).await;
     let mut s = tokio::net::TcpStream::connect(relay.local_addr())
         .await
         .unwrap();
@@ -99,7 +100,7 @@ async fn an_oversized_request_head_gets_431() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_far_over_the_limit_are_refused_before_buffering() {
-    let relay = relay(&["--max-frame-bytes", "65536"]).await;
+    let relay = relay_with(|c| c.limits.max_frame_bytes = 65536).await;
     let addr = relay.local_addr();
     let mut s = raw(addr).await;
     // 1 MiB: 16 times the limit, far past the transport's hard limit (limit + 64 KiB).
@@ -111,7 +112,7 @@ async fn frames_far_over_the_limit_are_refused_before_buffering() {
     }
     assert!(relay.metrics().rejections(Rejection::TooLarge) >= 1);
     // A 4 MiB default: a fresh relay takes a 3 MiB change and refuses a 5 MiB one.
-    let default = common::relay(&[]).await;
+    let default = common::relay().await;
     let doc = id("big/doc");
     let writer = client(default.local_addr(), &doc);
     writer.edit(&doc, |d| d.text("body").insert(0, &"x".repeat(3 << 20)));
@@ -156,7 +157,7 @@ async fn close_code_after_raw_frame(addr: std::net::SocketAddr, frame: &[u8]) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_protocol_violations_fail_the_connection_with_their_close_code() {
-    let relay = relay(&[]).await;
+    let relay = relay().await;
     let addr = relay.local_addr();
     let masked = |first: u8, payload: &[u8]| {
         let mut frame = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
@@ -208,7 +209,7 @@ fn raw_hello(doc: &str) -> Ws {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_document_ids_get_a_clear_error() {
-    let relay = relay(&[]).await;
+    let relay = relay().await;
     let addr = relay.local_addr();
     // The frame builder is right: a valid id joins.
     let mut s = raw(addr).await;
@@ -239,7 +240,7 @@ async fn bad_document_ids_get_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrades_from_other_origins_get_403() {
-    let relay = relay(&["--allowed-origin", "https://app.example.com"]).await;
+    let relay = relay_with(|c| c.allowed_origins = vec!["https://app.example.com".into()]).await;
     let addr = relay.local_addr();
     let connect = |origin: Option<&'static str>| async move {
         let mut request = format!("ws://{addr}/sync").into_client_request().unwrap();
@@ -267,8 +268,8 @@ async fn upgrades_from_other_origins_get_403() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_in_a_subprotocol_or_a_bearer_header_are_accepted() {
-    const SECRET: &str = "subprotocol-secret";
-    let relay = relay(&["--auth-secret", SECRET]).await;
+    const SECRET: &str = "subprotocol-test-secret-32-bytes";
+    let relay = relay_with(|c| c.auth_secret = Some(SECRET.into())).await;
     let addr = relay.local_addr();
     let auth = Authorizer::new(Some(SECRET));
     let token = auth
@@ -321,7 +322,7 @@ async fn tokens_in_a_subprotocol_or_a_bearer_header_are_accepted() {
         Some(ErrorCode::Unauthorized)
     );
     assert_eq!(seen.close.map(|c| c.0), Some(1008));
-    // And the URL form (the native client's) still works.
+    // And the native client (which sends a Bearer header).
     let native = SyncClient::connect(
         &url(addr),
         ClientOptions {
@@ -338,23 +339,14 @@ async fn tokens_in_a_subprotocol_or_a_bearer_header_are_accepted() {
 async fn a_full_database_refuses_writes_never_acks_them_and_keeps_serving_reads() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("full.db");
-    let db_arg = db.to_str().unwrap().to_owned();
-    let config = {
-        use clap::Parser;
-        sync_server::Config::parse_from([
-            "sync-server",
-            "--bind",
-            "127.0.0.1:0",
-            "--database",
-            &db_arg,
-            "--sqlite-synchronous",
-            "normal",
-            "--sqlite-max-bytes",
-            "262144",
-            "--storage-retry-secs",
-            "0.2",
-        ])
-    };
+    let config = config_with(|c| {
+        c.storage = StorageConfig::Sqlite {
+            path: db.clone(),
+            synchronous: Synchronous::Normal,
+        };
+        c.maintenance.sqlite_max_bytes = Some(262144);
+        c.maintenance.storage_retry_secs = 0.2;
+    });
     let relay = sync_server::Relay::start(config).await.unwrap();
     let addr = relay.local_addr();
     let doc = id("full/doc");

@@ -13,6 +13,7 @@ use crdt_core::sync::ErrorCode;
 use crdt_core::Doc;
 use futures_util::SinkExt;
 use support::*;
+use sync_server::config::{StorageConfig, Synchronous};
 use sync_server::metrics::Rejection;
 use sync_server::storage::{SqliteStore, Store};
 use sync_server::{ClientOptions, Relay, SyncClient};
@@ -21,16 +22,9 @@ fn text(client: &SyncClient, doc: &crdt_core::sync::DocId) -> String {
     body(client, doc)
 }
 
-fn parse_config(args: &[&str]) -> sync_server::Config {
-    use clap::Parser;
-    let mut all = vec!["sync-server", "--bind", "127.0.0.1:0"];
-    all.extend_from_slice(args);
-    sync_server::Config::parse_from(all)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_documents_unload_and_reload_intact() {
-    let relay = relay(&["--unload-idle-secs", "0.2"]).await;
+    let relay = relay_with(|c| c.maintenance.unload_idle_secs = 0.2).await;
     let (idle, busy) = (id("unload/idle"), id("unload/busy"));
     let writer = client(relay.local_addr(), &idle);
     writer.edit(&idle, |d| d.text("body").insert(0, "kept while unloaded"));
@@ -61,7 +55,11 @@ async fn idle_documents_unload_and_reload_intact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peers_that_do_not_answer_pings_are_closed_and_others_stay() {
-    let relay = relay(&["--ping-secs", "0.1", "--idle-timeout-secs", "0.4"]).await;
+    let relay = relay_with(|c| {
+        c.limits.ping_secs = 0.1;
+        c.limits.idle_timeout_secs = 0.4;
+    })
+    .await;
     let addr = relay.local_addr();
     let doc = id("ping/doc");
     let live = client(addr, &doc);
@@ -91,7 +89,11 @@ async fn peers_that_do_not_answer_pings_are_closed_and_others_stay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_is_dropped_and_others_keep_their_latency() {
-    let relay = relay(&["--outbound-queue", "8", "--rate-per-sec", "2000"]).await;
+    let relay = relay_with(|c| {
+        c.limits.outbound_queue = 8;
+        c.limits.rate_per_sec = 2000;
+    })
+    .await;
     let addr = relay.local_addr();
     let doc = id("slow/doc");
     let writer = client(addr, &doc);
@@ -156,7 +158,7 @@ async fn a_slow_consumer_is_dropped_and_others_keep_their_latency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_limit_get_503() {
-    let relay = relay(&["--max-connections", "2"]).await;
+    let relay = relay_with(|c| c.limits.max_connections = 2).await;
     let addr = relay.local_addr();
     let first = raw(addr).await;
     let _second = raw(addr).await;
@@ -185,7 +187,7 @@ async fn connections_past_the_limit_get_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_documents_on_one_connection_is_an_error_and_a_close() {
-    let relay = relay(&["--max-docs-per-connection", "2"]).await;
+    let relay = relay_with(|c| c.limits.max_docs_per_connection = 2).await;
     let mut s = raw(relay.local_addr()).await;
     for name in ["docs/a", "docs/b", "docs/a", "docs/c"] {
         s.send(hello(&id(name))).await.unwrap();
@@ -202,7 +204,7 @@ async fn too_many_documents_on_one_connection_is_an_error_and_a_close() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics_over_http() {
-    let relay = relay(&[]).await;
+    let relay = relay().await;
     let addr = relay.local_addr();
     assert_eq!(http_get(addr, "/healthz").await, (200, "ok\n".into()));
     let (status, before) = http_get(addr, "/metrics").await;
@@ -256,7 +258,7 @@ async fn static_files_are_served_and_websockets_still_work_at_root() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("index.html"), "<h1>editor</h1>").unwrap();
     std::fs::write(dir.path().join("app.js"), "console.log(1)").unwrap();
-    let relay = relay(&["--static", dir.path().to_str().unwrap()]).await;
+    let relay = relay_with(|c| c.static_dir = Some(dir.path().into())).await;
     let addr = relay.local_addr();
     assert_eq!(http_get(addr, "/").await, (200, "<h1>editor</h1>".into()));
     assert_eq!(
@@ -276,15 +278,14 @@ async fn static_files_are_served_and_websockets_still_work_at_root() {
 async fn the_compaction_timer_compacts_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("relay.db");
-    let db_arg = db.to_str().unwrap().to_owned();
-    let config = parse_config(&[
-        "--database",
-        &db_arg,
-        "--compact-interval-secs",
-        "0.1",
-        "--compact-after",
-        "3",
-    ]);
+    let config = config_with(|c| {
+        c.storage = StorageConfig::Sqlite {
+            path: db.clone(),
+            synchronous: Synchronous::Full,
+        };
+        c.maintenance.compact_interval_secs = 0.1;
+        c.maintenance.compact_after = 3;
+    });
     let relay = Relay::start(config).await.unwrap();
     let doc = id("compact/doc");
     let writer = client(relay.local_addr(), &doc);

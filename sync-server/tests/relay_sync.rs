@@ -8,7 +8,7 @@ use crdt_core::Doc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_clients_edit_text_and_map_concurrently_and_converge() {
-    let relay = relay(&[]).await;
+    let relay = relay().await;
     let doc = id("shared/notes");
     let clients: Vec<_> = (0..5).map(|_| client(relay.local_addr(), &doc)).collect();
     for c in &clients {
@@ -58,7 +58,7 @@ async fn five_clients_edit_text_and_map_concurrently_and_converge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_client_merges_both_ways_on_reconnect() {
-    let relay = relay(&[]).await;
+    let relay = relay().await;
     let addr = relay.local_addr();
     let doc = id("offline");
     let online = client(addr, &doc);
@@ -126,21 +126,19 @@ async fn client_reconnects_after_relay_restart_and_resends_unsent_edits() {
 }
 
 fn sqlite_config(db: &str, bind: &str) -> sync_server::Config {
-    use clap::Parser;
-    sync_server::Config::parse_from([
-        "sync-server",
-        "--database",
-        db,
-        "--sqlite-synchronous",
-        "normal",
-        "--bind",
-        bind,
-    ])
+    sync_server::Config {
+        bind: bind.parse().unwrap(),
+        storage: sync_server::config::StorageConfig::Sqlite {
+            path: db.into(),
+            synchronous: sync_server::config::Synchronous::Normal,
+        },
+        ..sync_server::Config::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_is_forwarded_and_cleared_when_a_peer_leaves() {
-    let relay = relay(&[]).await;
+    let relay = relay().await;
     let doc = id("presence");
     let a = client(relay.local_addr(), &doc);
     let b = client(relay.local_addr(), &doc);

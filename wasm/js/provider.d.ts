@@ -9,7 +9,7 @@ export type ProviderStatus = "connecting" | "connected" | "synced" | "offline";
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export interface ProviderOptions {
-  /** Sent as the `token` query parameter of the WebSocket URL. */
+  /** A JWT for the relay, sent as the WebSocket subprotocol `token.<JWT>` (never in the URL). */
   token?: string;
   /** Loaded before the first Hello; every local change is written to it before it is sent. */
   store?: IndexedDBStore;
@@ -31,8 +31,10 @@ export interface ProviderEvents {
 
 /** The delay (ms) before reconnect attempt `attempt`: exponential from 250 ms to 30 s, jittered. */
 export function backoffDelay(attempt: number, random?: () => number): number;
-/** `url` with `token` as a query parameter. */
-export function connectionUrl(url: string, token?: string | null): string;
+/** The relay's subprotocol, "crdt-sync". */
+export const SUBPROTOCOL: string;
+/** The subprotocols a connection offers: [] without a token, else ["crdt-sync", "token.<token>"]. */
+export function connectionProtocols(token?: string | null): string[];
 
 export class WebSocketProvider {
   constructor(url: string, docId: string, doc: Doc, options?: ProviderOptions);

@@ -4,8 +4,10 @@
 // WebSocket message; the per-document state machine is the wasm SyncSession, so this file only
 // moves frames and runs timers — what to send is decided in Rust and tested once in crdt-core.
 //
-// - One socket per relay URL (and token) carries every document of the page: providers of the
-//   same URL share a Connection, which routes incoming frames by their document id.
+// - One socket per relay URL and token carries every document of the page: providers of the
+//   same URL and token share a Connection, which routes incoming frames by their document id.
+// - The token travels as the WebSocket subprotocol `token.<JWT>` (beside `crdt-sync`, which the
+//   relay selects), never in the URL: proxies and access logs keep URLs. Nothing here logs it.
 // - Reconnects with exponential backoff and jitter (250 ms doubling to 30 s), at once when the
 //   browser reports it is back online; drops the socket when the browser reports it is offline.
 // - Emits "status": "connecting" | "connected" | "synced" | "offline"; "presence": a Map from
@@ -57,20 +59,32 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.floor(cap / 2 + random() * (cap / 2));
 }
 
-/** The URL a connection opens: the relay URL with `token` as a query parameter. */
-export function connectionUrl(url, token) {
-  if (token === undefined || token === null) return url;
-  const u = new URL(url);
-  u.searchParams.set("token", token);
-  return u.toString();
+/** The subprotocol of the relay (sync-server), which it selects when a client offers it. */
+export const SUBPROTOCOL = "crdt-sync";
+
+// The characters of an HTTP token (RFC 9110 §5.6.2), which a subprotocol name must be made of.
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The subprotocols a connection offers: none without a token, else `crdt-sync` and
+ * `token.<token>`. Throws (without quoting the token) when the token cannot be a subprotocol.
+ */
+export function connectionProtocols(token) {
+  if (token === undefined || token === null) return [];
+  if (typeof token !== "string" || !TOKEN_CHARS.test(token)) {
+    throw new Error("options.token must be a JWT: letters, digits and -_. only (it was not logged)");
+  }
+  return [SUBPROTOCOL, `token.${token}`];
 }
 
 const connections = new Map();
 
 /** One WebSocket to one relay, shared by the providers of every document synced through it. */
 class Connection {
-  constructor(url, WebSocketImpl) {
+  constructor(key, url, protocols, WebSocketImpl) {
+    this.key = key;
     this.url = url;
+    this.protocols = protocols;
     this.WebSocket = WebSocketImpl;
     this.providers = new Map();
     this.socket = null;
@@ -87,12 +101,15 @@ class Connection {
     }
   }
 
-  /** The live connection to `url`, opened on first use. */
-  static get(url, WebSocketImpl) {
-    let connection = connections.get(url);
+  /** The live connection to `url` with `token`, opened on first use. */
+  static get(url, token, WebSocketImpl) {
+    const protocols = connectionProtocols(token);
+    // Keyed by the token too (never shown): two tokens are two identities, two sockets.
+    const key = JSON.stringify([url, token ?? null]);
+    let connection = connections.get(key);
     if (!connection || connection.closed) {
-      connection = new Connection(url, WebSocketImpl);
-      connections.set(url, connection);
+      connection = new Connection(key, url, protocols, WebSocketImpl);
+      connections.set(key, connection);
     }
     return connection;
   }
@@ -132,7 +149,7 @@ class Connection {
       globalThis.removeEventListener("online", this._onOnline);
       globalThis.removeEventListener("offline", this._onOffline);
     }
-    if (connections.get(this.url) === this) connections.delete(this.url);
+    if (connections.get(this.key) === this) connections.delete(this.key);
     const socket = this.socket;
     this.socket = null;
     if (socket) {
@@ -158,7 +175,9 @@ class Connection {
     for (const provider of this.providers.values()) provider._setStatus("connecting");
     let socket;
     try {
-      socket = new this.WebSocket(this.url);
+      socket = this.protocols.length > 0
+        ? new this.WebSocket(this.url, this.protocols)
+        : new this.WebSocket(this.url);
     } catch (e) {
       for (const provider of this.providers.values()) provider._emit("error", e);
       this._scheduleReconnect();
@@ -217,7 +236,7 @@ class Connection {
 /**
  * Syncs `doc` as document `docId` through the relay at `url`.
  *
- * Options: `token` (sent as the `token` query parameter), `store` (an IndexedDBStore: loaded
+ * Options: `token` (sent as the subprotocol `token.<JWT>`), `store` (an IndexedDBStore: loaded
  * before the first Hello, written before every send of local changes), `presence` (initial
  * presence state, any JSON value), `broadcast` (default true: sync tabs through
  * BroadcastChannel when available), `WebSocket` (the constructor; default the global one).
@@ -229,7 +248,7 @@ export class WebSocketProvider extends Emitter {
     if (typeof WebSocketImpl !== "function") {
       throw new Error("no WebSocket implementation: pass options.WebSocket");
     }
-    const connection = Connection.get(connectionUrl(url, options.token), WebSocketImpl);
+    const connection = Connection.get(url, options.token, WebSocketImpl);
     if (connection.providers.has(docId)) {
       throw new Error(`document ${docId} already has a provider on ${url}`);
     }

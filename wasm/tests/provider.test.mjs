@@ -8,7 +8,7 @@ import WebSocket from "ws";
 import "fake-indexeddb/auto";
 
 import * as wasm from "../pkg/web/crdt_wasm.js";
-import { WebSocketProvider, backoffDelay, connectionUrl } from "../pkg/web/provider.js";
+import { WebSocketProvider, backoffDelay, connectionProtocols } from "../pkg/web/provider.js";
 import { IndexedDBStore } from "../pkg/web/idb.js";
 import { TabChannel } from "../pkg/web/broadcast.js";
 import { TestRelay } from "./support/relay.mjs";
@@ -41,7 +41,23 @@ test("backoff grows exponentially with jitter, capped at 30 s", () => {
   assert.equal(backoffDelay(3, () => 0), 1000);
   assert.equal(backoffDelay(100, () => 0), 15000);
   assert.ok(backoffDelay(100, () => 0.999) < 30000);
-  assert.equal(connectionUrl("ws://h:1/x", "a b"), "ws://h:1/x?token=a+b");
+});
+
+test("the token travels as a subprotocol, never in the URL", async () => {
+  assert.deepEqual(connectionProtocols(undefined), []);
+  assert.deepEqual(connectionProtocols("eyJ.a-b_c.d"), ["crdt-sync", "token.eyJ.a-b_c.d"]);
+  assert.throws(() => connectionProtocols("a b"), (e) => !e.message.includes("a b"));
+  const seen = relay.requests.length;
+  const p = connect("notes/token-in-subprotocol", new Doc());
+  await p.whenSynced();
+  const [request] = relay.requests.slice(seen);
+  assert.ok(!request.url.includes("secret") && !request.url.includes("token"), request.url);
+  assert.deepEqual(request.protocols, ["crdt-sync", "token.secret"]);
+  p.destroy();
+  assert.throws(
+    () => new WebSocketProvider(relay.url, "notes/bad-token", new Doc(), { token: "not a jwt", WebSocket }),
+    (e) => !e.message.includes("not a jwt"),
+  );
 });
 
 test("two providers converge through the relay, offline edits included", async () => {

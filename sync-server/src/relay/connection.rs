@@ -373,10 +373,19 @@ impl Connection {
 
     /// Joins `doc` (the documents-per-connection limit was checked by `on_frame`).
     fn join(&mut self, doc: DocId, hello: Message, size: usize) -> Option<Message> {
-        // Checked by `route` just before.
+        // `route` checked the grant just before, but a token can expire in between: never
+        // fall back to some access the grant does not give.
         let access = match self.grant.access(&doc) {
             Ok(Some(access)) => access,
-            _ => Access::Read,
+            refused => {
+                self.ctx.metrics.rejected(Rejection::Unauthorized);
+                let why = refused.err().map_or("no grant".into(), |e| e.to_string());
+                return Some(Message::Error {
+                    message: format!("{why}: no access to {doc}"),
+                    doc: Some(doc),
+                    code: ErrorCode::Unauthorized,
+                });
+            }
         };
         let join = (self.link.clone(), hello, size);
         match self.ctx.rooms.join(&self.ctx, &doc, join) {
@@ -435,5 +444,42 @@ mod tests {
             .trim_end_matches("...")
             .chars()
             .all(|c| c == 'é'));
+    }
+
+    /// A token that expires between `route`'s check and `join`'s (a second boundary) must not
+    /// leave the peer joined with read access: the grant is refused, not guessed.
+    #[tokio::test]
+    async fn a_join_whose_grant_fails_is_refused_not_downgraded_to_read() {
+        let (persist_tx, _persist) = std::sync::mpsc::channel();
+        let (_shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let ctx = Arc::new(RelayContext::for_tests(persist_tx, shutdown_rx));
+        let (out, _outbound) = mpsc::channel(8);
+        let link = PeerLink {
+            conn: 1,
+            out,
+            budget: crate::relay::byte_budget::ByteBudget::new(1 << 20),
+            control: Arc::new(crate::relay::peer::PeerControl::default()),
+        };
+        let expired = Grant::Token(crate::auth::Claims {
+            doc: "*".into(),
+            access: Access::Write,
+            exp: 1,
+        });
+        let mut conn = Connection::new(1, Arc::clone(&ctx), expired, link);
+        let doc = DocId::new("expired/doc").unwrap();
+        let hello = Message::Hello {
+            doc: doc.clone(),
+            version: crdt_core::VersionVector::new(),
+        };
+        let answer = conn.join(doc.clone(), hello, 0);
+        assert!(
+            matches!(
+                &answer,
+                Some(Message::Error { code: ErrorCode::Unauthorized, doc: Some(d), .. }) if *d == doc
+            ),
+            "{answer:?}"
+        );
+        assert!(conn.joined.is_empty(), "joined without a grant");
+        assert_eq!(ctx.metrics.rejections(Rejection::Unauthorized), 1);
     }
 }

@@ -1,111 +1,222 @@
-//! The HTTP/1.1 server under the relay: accepts TCP connections and serves the router on each
-//! with hyper, with the limits `axum::serve` does not expose.
+//! The relay's HTTP surface: the router and its handlers. `/` and `/sync` upgrade to the
+//! WebSocket endpoint (`/` serves `--static`'s `index.html` to a plain GET), `GET /healthz`,
+//! `GET /metrics`, and `--static` files for every other path.
 //!
-//! Invariant: a connection must deliver its complete request head within
-//! `--handshake-timeout-secs` and in at most `--max-header-bytes` (and 100 headers), or hyper
-//! drops it (HTTP 431 for a head too large), so half-sent handshakes (slowloris) cost a socket for
-//! a bounded time and never a thread: every connection is its own task. Accept errors (such as
-//! running out of file descriptors) pause accepting briefly instead of spinning. This is the
-//! per-connection loop `axum::serve` runs, with hyper's `http1::Builder` configured as hyper's
-//! server examples do. Each request carries its peer's address as axum's [`ConnectInfo`]
-//! extension, as `into_make_service_with_connect_info` would give it. It is public so the Autobahn echo server (`examples/autobahn_echo.rs`)
-//! runs on this same loop.
+//! Invariant: everything that decides whether a WebSocket may open is checked here, before the
+//! upgrade and in this order: the page's `Origin` (HTTP 403), the connections from the peer's
+//! address (HTTP 429), the connection limit (HTTP 503),
+//! then the token, whose verdict travels with the socket to [`super::connection`], which answers a
+//! refused one with an `Error` and close 1008. A token is read only from the `Authorization:
+//! Bearer` header or a `Sec-WebSocket-Protocol` entry `token.<JWT>`, never from the URL, which
+//! proxies and access logs keep: a `?token=` is refused with a message saying where to send it,
+//! and nothing here logs a URL or a header. The listener loop under this router is
+//! [`super::serve`].
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tower::ServiceExt as _;
 
-use crate::config::Limits;
+use super::static_files::StaticFiles;
+use super::{handler, websocket, RelayContext, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX};
+use crate::auth::AuthError;
+use crate::metrics::{Metrics, Rejection};
 
-/// Most header lines in a request head.
-const MAX_HEADERS: usize = 100;
-
-/// Limits of the HTTP layer.
-#[derive(Clone, Copy, Debug)]
-pub struct HttpLimits {
-    /// Time to send the whole request head.
-    pub head_timeout: Duration,
-    /// Bytes of the request head.
-    pub max_head_bytes: usize,
+/// What the handlers share.
+struct HttpState {
+    ctx: Arc<RelayContext>,
+    /// `--static`, when given.
+    files: Option<StaticFiles>,
 }
 
-impl HttpLimits {
-    /// The HTTP limits of the relay's configuration: `--handshake-timeout-secs` and
-    /// `--max-header-bytes`.
-    pub fn of(limits: &Limits) -> HttpLimits {
-        HttpLimits {
-            head_timeout: limits.handshake_timeout(),
-            max_head_bytes: limits.max_header_bytes,
+/// The relay's router over `ctx`; fails when `--static`'s protected files cannot be resolved.
+pub(crate) fn router(ctx: Arc<RelayContext>) -> std::io::Result<Router> {
+    let files = match &ctx.config.static_dir {
+        Some(dir) => Some(StaticFiles::new(dir, ctx.config.database())?),
+        None => None,
+    };
+    let serves_files = files.is_some();
+    let state = Arc::new(HttpState { ctx, files });
+    let mut router = Router::new()
+        .route("/", get(root))
+        .route("/sync", get(sync))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics));
+    if serves_files {
+        router = router.fallback(static_file);
+    }
+    Ok(router.with_state(state))
+}
+
+/// `/metrics`: the Prometheus text exposition.
+async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.ctx.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Any path but the routes: a `--static` file.
+async fn static_file(State(state): State<Arc<HttpState>>, request: Request) -> Response {
+    match &state.files {
+        Some(files) => files.serve(request).await,
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `/`: the WebSocket endpoint for upgrade requests; otherwise `index.html` of `--static`.
+async fn root(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => websocket(&state.ctx, peer, &parts.headers, &parts.uri, upgrade),
+        Err(rejection) => match &state.files {
+            Some(files) => files.serve(Request::from_parts(parts, body)).await,
+            None => rejection.into_response(),
+        },
+    }
+}
+
+/// `/sync`: the WebSocket endpoint.
+async fn sync(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    websocket(&state.ctx, peer, &headers, &uri, upgrade)
+}
+
+/// Decrements the connection gauge when the connection ends, however it ends.
+struct ConnectionSlot(Arc<Metrics>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Checks an upgrade request (origin, connection limit, token) and upgrades it.
+fn websocket(
+    ctx: &Arc<RelayContext>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    uri: &Uri,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?"));
+    if !ctx.config.origin_allowed(origin) {
+        ctx.metrics.rejected(Rejection::Origin);
+        tracing::info!(?origin, "refused an upgrade from an origin not allowed");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
+    let per_ip_max = ctx.config.limits.max_connections_per_ip;
+    let Some(ip_slot) = ctx.per_ip.acquire(peer.ip(), per_ip_max) else {
+        ctx.metrics.rejected(Rejection::TooManyConnectionsPerIp);
+        tracing::info!(ip = %peer.ip(), "refused a connection: too many from its address");
+        let body = format!("too many connections from this address (at most {per_ip_max})\n");
+        return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+    };
+    let max = ctx.config.limits.max_connections as i64;
+    if ctx.metrics.connections.fetch_add(1, Relaxed) >= max {
+        ctx.metrics.connections.fetch_sub(1, Relaxed);
+        ctx.metrics.rejected(Rejection::TooManyConnections);
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+    }
+    let slot = ConnectionSlot(Arc::clone(&ctx.metrics));
+    let grant = match presented_token(headers) {
+        Some(token) => ctx.auth.grant(Some(&token)),
+        None if ctx.auth.requires_token() && has_token_query(uri.query()) => {
+            Err(AuthError::TokenInUrl)
         }
-    }
+        None => ctx.auth.grant(None),
+    };
+    let ctx = Arc::clone(ctx);
+    // Up to the hard limit, the connection decodes and answers a message over
+    // `--max-frame-bytes` with an `Error` and a 1009 close; beyond it the read fails and the
+    // close is 1009 alone.
+    websocket::with_limits(upgrade, &ctx.config.limits)
+        .protocols([SUBPROTOCOL])
+        .on_upgrade(move |socket| async move {
+            let _slots = (slot, ip_slot);
+            handler::serve(socket, ctx, grant).await;
+        })
 }
 
-/// Serves `router` on `listener` until `shutdown` turns true; then stops accepting, asks open
-/// HTTP connections to finish, and returns when they have (upgraded WebSockets are separate
-/// tasks that watch the same signal).
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    limits: HttpLimits,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let (done_tx, done_rx) = watch::channel(());
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed; pausing");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        // Small frames (acks, presence) should not wait for Nagle's algorithm.
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone().map_request(
-            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            },
-        ));
-        let mut stop = shutdown.clone();
-        let done = done_rx.clone();
-        tokio::spawn(async move {
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.head_timeout)
-                .max_buf_size(limits.max_head_bytes)
-                .max_headers(MAX_HEADERS);
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "http connection ended");
-                    }
-                }
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-                }
-            }
-            drop(done);
-        });
+/// The token a connection presents: `Authorization: Bearer`, else a `Sec-WebSocket-Protocol`
+/// entry `token.<JWT>` (browsers cannot set headers on a WebSocket).
+fn presented_token(headers: &HeaderMap) -> Option<String> {
+    let bearer = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+    };
+    let subprotocol = || {
+        headers
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|p| p.trim().strip_prefix(TOKEN_SUBPROTOCOL_PREFIX))
+            .map(str::to_owned)
+    };
+    bearer().or_else(subprotocol)
+}
+
+/// Whether a query string carries a `token` parameter (as clients of old versions sent it).
+fn has_token_query(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("token"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_come_from_the_bearer_header_or_the_subprotocol_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(presented_token(&headers), None);
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "crdt-sync, token.from-subprotocol".parse().unwrap(),
+        );
+        assert_eq!(
+            presented_token(&headers).as_deref(),
+            Some("from-subprotocol")
+        );
+        headers.insert(header::AUTHORIZATION, "Bearer from-header".parse().unwrap());
+        assert_eq!(presented_token(&headers).as_deref(), Some("from-header"));
+        headers.insert(header::AUTHORIZATION, "Basic dXNlcjpwdw==".parse().unwrap());
+        assert_eq!(
+            presented_token(&headers).as_deref(),
+            Some("from-subprotocol")
+        );
     }
-    drop(done_rx);
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(5), done_tx.closed()).await;
-    Ok(())
+
+    #[test]
+    fn token_queries_are_recognised() {
+        assert!(has_token_query(Some("token=abc")));
+        assert!(has_token_query(Some("client=1&token=abc")));
+        assert!(has_token_query(Some("token")));
+        assert!(!has_token_query(Some("client=1&tokens=2&x=token")));
+        assert!(!has_token_query(None));
+    }
 }

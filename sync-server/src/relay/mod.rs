@@ -1,6 +1,7 @@
-//! [`Relay`]: the server. It binds the listener, serves the WebSocket endpoint (`/` and
-//! `/sync`), `GET /healthz`, `GET /metrics` and optionally static files, runs the persister
-//! thread and the background compactor, and shuts down gracefully.
+//! [`Relay`]: the server. It binds the listener and serves on it ([`serve`]) the relay's router
+//! (`http.rs`: the WebSocket endpoint at `/` and `/sync`, `GET /healthz`, `GET /metrics` and
+//! optionally static files), runs the persister thread and the background compactor, and shuts
+//! down gracefully.
 //!
 //! Invariant: shutdown stops accepting, closes every socket with 1001 ("going away"), then waits
 //! until every change handed to the persister is durable before returning: nothing a room
@@ -14,12 +15,14 @@ mod encode_once;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod handler;
-pub mod http;
+mod http;
 mod peer;
 mod per_ip;
 mod persister;
 mod room;
 mod rooms;
+pub mod serve;
+mod static_files;
 pub mod websocket;
 mod write_gate;
 
@@ -28,15 +31,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -44,7 +38,7 @@ use tokio::task::JoinHandle;
 use crate::auth::Authorizer;
 use crate::cluster::{Backplane, ClusterError};
 use crate::config::{Config, ConfigError, StorageConfig};
-use crate::metrics::{Metrics, Rejection};
+use crate::metrics::Metrics;
 use crate::storage::{MemoryStore, RedisStore, SqliteStore, Store, StoreError};
 
 pub use peer::ConnId;
@@ -144,16 +138,11 @@ impl std::fmt::Debug for Relay {
     }
 }
 
-#[derive(Deserialize)]
-struct ConnectParams {
-    token: Option<String>,
-}
-
 impl Relay {
     /// Opens the configured store and starts serving.
     pub async fn start(config: Config) -> Result<Relay, RelayError> {
         config.check()?;
-        let (store, cluster): (Arc<dyn Store>, _) = match config.storage() {
+        let (store, cluster): (Arc<dyn Store>, _) = match config.storage.clone() {
             StorageConfig::Memory => (Arc::new(MemoryStore::new()), None),
             StorageConfig::Sqlite { path, synchronous } => {
                 let store = SqliteStore::open(&path, synchronous)?;
@@ -204,7 +193,11 @@ impl Relay {
         if auth.requires_token() {
             tracing::info!(%addr, "relay listening; peers need a signed token");
         } else {
-            tracing::warn!(%addr, "relay listening WITHOUT authentication: every peer may read and write every document");
+            tracing::warn!(
+                %addr,
+                "relay listening WITHOUT authentication: every peer may read and write every \
+                 document (browser pages only from the allowed origins, by default localhost)"
+            );
         }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let ctx = Arc::new(RelayContext {
@@ -220,9 +213,9 @@ impl Relay {
             shutdown: shutdown_rx.clone(),
             cluster,
         });
-        let router = router(Arc::clone(&ctx));
-        let limits = http::HttpLimits::of(&ctx.config.limits);
-        let server = tokio::spawn(http::serve(listener, router, limits, shutdown_rx.clone()));
+        let router = http::router(Arc::clone(&ctx))?;
+        let limits = serve::HttpLimits::of(&ctx.config.limits);
+        let server = tokio::spawn(serve::run(listener, router, limits, shutdown_rx.clone()));
         let compactor = tokio::spawn(compactor::run(Arc::clone(&ctx)));
         Ok(Relay {
             addr,
@@ -269,120 +262,4 @@ impl Relay {
         }
         tracing::info!("relay stopped; every accepted change is stored");
     }
-}
-
-fn router(ctx: Arc<RelayContext>) -> Router {
-    let mut router = Router::new()
-        .route("/", get(root))
-        .route("/sync", get(websocket))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics));
-    if let Some(dir) = &ctx.config.static_dir {
-        router = router.fallback_service(tower_http::services::ServeDir::new(dir));
-    }
-    router.with_state(ctx)
-}
-
-async fn metrics(State(ctx): State<Arc<RelayContext>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctx.metrics.render(),
-    )
-        .into_response()
-}
-
-/// Decrements the connection gauge when the connection ends, however it ends.
-struct ConnectionSlot(Arc<Metrics>);
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Relaxed);
-    }
-}
-
-/// `/`: the WebSocket endpoint for upgrade requests; otherwise `index.html` of `--static`.
-async fn root(
-    State(ctx): State<Arc<RelayContext>>,
-    peer: ConnectInfo<SocketAddr>,
-    query: Query<ConnectParams>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    match (upgrade, &ctx.config.static_dir) {
-        (Ok(upgrade), _) => websocket(State(ctx), peer, query, headers, upgrade).await,
-        (Err(_), Some(dir)) => {
-            use tower::ServiceExt as _;
-            let index = tower_http::services::ServeFile::new(dir.join("index.html"));
-            let request = Request::new(Body::empty());
-            match index.oneshot(request).await {
-                Ok(response) => response.map(Body::new),
-                Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-            }
-        }
-        (Err(rejection), None) => rejection.into_response(),
-    }
-}
-
-/// The token a connection presents: `?token=`, `Authorization: Bearer`, or a
-/// `Sec-WebSocket-Protocol` entry `token.<JWT>`, in that order.
-fn presented_token(query: Option<String>, headers: &HeaderMap) -> Option<String> {
-    let bearer = || {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned)
-    };
-    let subprotocol = || {
-        headers
-            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .find_map(|p| p.trim().strip_prefix(TOKEN_SUBPROTOCOL_PREFIX))
-            .map(str::to_owned)
-    };
-    query.or_else(bearer).or_else(subprotocol)
-}
-
-async fn websocket(
-    State(ctx): State<Arc<RelayContext>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Query(params): Query<ConnectParams>,
-    headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    let origin = headers
-        .get(header::ORIGIN)
-        .map(|o| o.to_str().unwrap_or("?"));
-    if !ctx.config.origin_allowed(origin) {
-        ctx.metrics.rejected(Rejection::Origin);
-        tracing::info!(?origin, "refused an upgrade from an origin not allowed");
-        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
-    }
-    let per_ip_max = ctx.config.limits.max_connections_per_ip;
-    let Some(ip_slot) = ctx.per_ip.acquire(peer.ip(), per_ip_max) else {
-        ctx.metrics.rejected(Rejection::TooManyConnectionsPerIp);
-        tracing::info!(ip = %peer.ip(), "refused a connection: too many from its address");
-        let body = format!("too many connections from this address (at most {per_ip_max})\n");
-        return (StatusCode::TOO_MANY_REQUESTS, body).into_response();
-    };
-    let max = ctx.config.limits.max_connections as i64;
-    if ctx.metrics.connections.fetch_add(1, Relaxed) >= max {
-        ctx.metrics.connections.fetch_sub(1, Relaxed);
-        ctx.metrics.rejected(Rejection::TooManyConnections);
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
-    }
-    let slot = ConnectionSlot(Arc::clone(&ctx.metrics));
-    let token = presented_token(params.token, &headers);
-    let grant = ctx.auth.grant(token.as_deref());
-    // Up to the hard limit, the connection decodes and answers a message over
-    // `--max-frame-bytes` with an `Error` and a 1009 close; beyond it the read fails and the
-    // close is 1009 alone.
-    websocket::with_limits(upgrade, &ctx.config.limits)
-        .protocols([SUBPROTOCOL])
-        .on_upgrade(move |socket| async move {
-            let _slots = (slot, ip_slot);
-            handler::serve(socket, ctx, grant).await;
-        })
 }

@@ -1,5 +1,8 @@
 // Shared by the browser tests of the example pages: Debian chromium through playwright-core,
 // and waiting for a page to be ready and in sync.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
 import { chromium } from "playwright-core";
 
 export const TIMEOUT = 15_000;
@@ -26,4 +29,28 @@ export async function openPage(context, url) {
 /** Waits until the page's provider reports `status` (e.g. "synced", "offline"). */
 export function waitForStatus(page, status) {
   return page.waitForFunction((s) => window.app.provider.status === s, status, { timeout: TIMEOUT });
+}
+
+/**
+ * Serves the test page (tests/browser/page.html) at every path but /pkg/, and the web package at
+ * /pkg/, on a free loopback port: another origin than the relay's. Resolves to its base URL and
+ * a close function.
+ */
+export async function servePage() {
+  const here = new URL(".", import.meta.url).pathname;
+  const pkg = new URL("../../pkg/web/", import.meta.url).pathname;
+  const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, "http://x").pathname;
+    const file = path.startsWith("/pkg/") ? join(pkg, normalize(path.slice(5))) : join(here, "page.html");
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { base: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }

@@ -2,38 +2,21 @@
 // then one page reloads with the relay unreachable and opens the document from IndexedDB.
 //
 // The relay is the real sync-server binary (tests/support/sync-server.mjs); the test page and the
-// package are served by a small static server here.
+// package are served by a small static server (servePage) on another loopback port.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
 import { chromium } from "playwright-core";
 
 import { SyncServer } from "../support/sync-server.mjs";
-
-const here = new URL(".", import.meta.url).pathname;
-const pkg = new URL("../../pkg/web/", import.meta.url).pathname;
-const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+import { servePage } from "./support.mjs";
 
 let server, relay, browser, relayUrl, base;
 
 before(async () => {
   relay = await SyncServer.start();
   relayUrl = relay.wsUrl;
-  server = createServer(async (req, res) => {
-    const path = new URL(req.url, "http://x").pathname;
-    const file = path.startsWith("/pkg/") ? join(pkg, normalize(path.slice(5))) : join(here, "page.html");
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${server.address().port}/`;
+  server = await servePage();
+  base = server.base;
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     headless: true,

@@ -1,6 +1,7 @@
 // A minimal relay for the provider tests, driving the same SyncSession as the provider (one per
 // peer per document) over `ws`: it joins documents on Hello, answers, fans changes out to the
-// document's other peers, forwards presence, and refuses connections without the right token.
+// document's other peers, forwards presence, and refuses connections without the right token,
+// which it reads, as sync-server does, from the subprotocol `token.<JWT>` (never the URL).
 // The real relay is sync-server; this one exists so that the provider's tests need no Rust
 // server and can drop connections at will.
 import { WebSocketServer } from "ws";
@@ -18,6 +19,8 @@ export class TestRelay {
     this.token = token;
     this.rooms = new Map();
     this.connections = new Set();
+    /** Every upgrade request: its URL and the subprotocols it offered. */
+    this.requests = [];
     this.server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
     this.server.on("connection", (ws, req) => this._onConnection(ws, req));
   }
@@ -56,7 +59,9 @@ export class TestRelay {
   }
 
   _onConnection(ws, req) {
-    const token = new URL(req.url, "ws://x").searchParams.get("token");
+    const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim());
+    this.requests.push({ url: req.url, protocols: offered });
+    const token = offered.find((p) => p.startsWith("token."))?.slice("token.".length);
     if (this.token !== undefined && token !== this.token) {
       ws.send(this.wasm.encodeErrorFrame(undefined, 4, "bad token"));
       ws.close();

@@ -21,17 +21,18 @@ export function relayBinary() {
 }
 
 export class SyncServer {
-  constructor(staticDir) {
+  constructor(staticDir, args) {
     this.staticDir = staticDir;
+    this.args = args;
     this.dir = mkdtempSync(join(tmpdir(), "crdt-relay-"));
     this.database = join(this.dir, "relay.db");
     this.child = null;
     this.bind = "127.0.0.1:0";
   }
 
-  /** Starts a relay serving `staticDir` (default: the example pages). */
-  static async start(staticDir = join(root, "examples/web")) {
-    const server = new SyncServer(staticDir);
+  /** Starts a relay serving `staticDir` (default: the example pages), with more flags `args`. */
+  static async start(staticDir = join(root, "examples/web"), args = []) {
+    const server = new SyncServer(staticDir, args);
     await server.restart();
     return server;
   }
@@ -49,7 +50,8 @@ export class SyncServer {
   /** Starts the binary (again, on the same address and database) and waits for its address line. */
   async restart() {
     if (this.child) throw new Error("the relay is running");
-    const child = spawn(relayBinary(), ["--bind", this.bind, "--database", this.database, "--static", this.staticDir], {
+    const args = ["--bind", this.bind, "--database", this.database, "--static", this.staticDir, ...this.args];
+    const child = spawn(relayBinary(), args, {
       stdio: ["ignore", "pipe", "inherit"],
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
     });

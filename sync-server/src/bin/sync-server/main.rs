@@ -1,8 +1,10 @@
-//! The `sync-server` binary: parses [`sync_server::Config`], starts the relay, and stops it
-//! gracefully on SIGTERM or ctrl-c. All logic is in the library.
+//! The `sync-server` binary: reads its flags into a [`sync_server::Config`] (`cli.rs`), starts
+//! the relay, and stops it gracefully on SIGTERM or ctrl-c. All logic is in the library.
+
+mod cli;
 
 use clap::Parser;
-use sync_server::{Config, Relay};
+use sync_server::Relay;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -13,7 +15,7 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let config = Config::parse();
+    let config = cli::Cli::parse().into_config();
     let relay = match Relay::start(config).await {
         Ok(relay) => relay,
         Err(e) => {
