@@ -109,6 +109,18 @@ pub enum DocError {
     /// A snapshot's parts do not agree with each other.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(&'static str),
+    /// A change's Lamport timestamp is not one more than the highest in its causal past, as
+    /// every honest replica makes it: a forged change (e.g. one near `u64::MAX`, which would
+    /// leave no timestamp for anyone's next edit). It is refused whole.
+    #[error("change {id:?}: forged lamport timestamp {lamport}, expected {expected}")]
+    ForgedLamport {
+        /// The change.
+        id: SeqRange,
+        /// Its timestamp.
+        lamport: u64,
+        /// One more than the highest timestamp in its causal past.
+        expected: u64,
+    },
 }
 
 /// What [`Doc::apply_changes`] did.
@@ -390,7 +402,8 @@ impl Doc {
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
             for change in released {
-                if self.state.check_change(&change.payload).is_ok()
+                if check_lamport(&self.log, &change.payload).is_ok()
+                    && self.state.check_change(&change.payload).is_ok()
                     && self
                         .state
                         .apply_change(&change.payload, &mut patches)
@@ -434,6 +447,7 @@ impl Doc {
         for change in changes {
             let (state, log) = (&mut self.state, &mut self.log);
             let result = self.buffer.insert_with(to_causal(change), weight, |c| {
+                check_lamport(log, &c.payload)?;
                 state.check_change(&c.payload)?;
                 state.apply_change(&c.payload, &mut patches)?;
                 applied.push(c.id);
@@ -514,7 +528,7 @@ impl Doc {
         for change in snapshot.changes.iter().chain(&snapshot.pending) {
             change.validate()?;
         }
-        let log = OpLog::from_changes(snapshot.changes);
+        let log = checked_history(snapshot.changes)?;
         if *log.version() != snapshot.version {
             return Err(DocError::BadSnapshot("version does not match the history"));
         }
@@ -619,6 +633,34 @@ fn allocate(
     let lamport = txn.lamport + (txn.next - txn.start);
     txn.next += width;
     (dot, lamport)
+}
+
+/// Refuses `change` unless its Lamport timestamp is exactly what an honest replica would have
+/// given it on top of `log` (which holds its causal past).
+fn check_lamport(log: &OpLog, change: &Change) -> Result<(), DocError> {
+    let expected = log
+        .expected_lamport(change)
+        .ok_or(DocError::BadSnapshot("a change precedes its causal past"))?;
+    if change.lamport != expected {
+        return Err(DocError::ForgedLamport {
+            id: change.id,
+            lamport: change.lamport,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// Rebuilds a stored history, checking that each change follows its causal past and carries
+/// the Lamport timestamp an honest replica gives it (so a document holding a forged change
+/// is refused on load instead of freezing everyone's next edit).
+fn checked_history(changes: Vec<Change>) -> Result<OpLog, DocError> {
+    let mut log = OpLog::default();
+    for change in changes {
+        check_lamport(&log, &change)?;
+        log.push(change);
+    }
+    Ok(log)
 }
 
 fn to_causal(change: Change) -> CausalChange<Change> {

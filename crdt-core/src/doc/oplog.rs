@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::clock::{ReplicaId, VersionVector};
+use crate::clock::{Dot, ReplicaId, VersionVector};
 use crate::doc::change::Change;
 
 /// Every change applied, in causal order.
@@ -22,15 +22,6 @@ pub(crate) struct OpLog {
 }
 
 impl OpLog {
-    /// Rebuilds the index of a log loaded from a snapshot, trusting the stored order.
-    pub(crate) fn from_changes(changes: Vec<Change>) -> Self {
-        let mut log = OpLog::default();
-        for change in changes {
-            log.push(change);
-        }
-        log
-    }
-
     /// Appends a change whose causal past is in the log.
     pub(crate) fn push(&mut self, change: Change) {
         let last = change.id.end - 1;
@@ -70,6 +61,36 @@ impl OpLog {
         }
         indexes.sort_unstable();
         indexes.into_iter().map(|i| &self.changes[i]).collect()
+    }
+
+    /// The Lamport timestamp of the operation at `dot`, if the log holds it.
+    pub(crate) fn lamport_of(&self, dot: Dot) -> Option<u64> {
+        let entries = self.by_replica.get(&dot.replica)?;
+        let at = entries.partition_point(|&(last, _)| last < dot.counter);
+        let &(_, index) = entries.get(at)?;
+        let change = &self.changes[index];
+        change.id.contains(dot).then(|| change.lamport_of(dot))
+    }
+
+    /// The Lamport timestamp an honest replica gives `change`: one more than the highest among
+    /// its causal past (its deps, and its own replica's previous event, which it always
+    /// follows), or 1 when that past is empty. `None` when part of that past is not in the log.
+    ///
+    /// Each event's Lamport time is above its whole causal past (every change in the log
+    /// passed this check), so the highest of the past is the highest among its latest events.
+    pub(crate) fn expected_lamport(&self, change: &Change) -> Option<u64> {
+        let own = change.id.start - 1;
+        let own_prev = (own > 0).then(|| Dot::new(change.id.replica, own));
+        let tips = change
+            .deps
+            .iter()
+            .map(|(replica, counter)| Dot::new(replica, counter))
+            .chain(own_prev);
+        let mut highest = 0;
+        for dot in tips {
+            highest = highest.max(self.lamport_of(dot)?);
+        }
+        highest.checked_add(1)
     }
 
     /// Number of changes.

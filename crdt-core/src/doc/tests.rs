@@ -953,3 +953,104 @@ fn docs_converge_through_a_hostile_network_at_scale() {
         );
     }
 }
+
+/// A one-op change of replica `r` on top of `deps` with Lamport time `lamport`.
+fn counter_change(r: ReplicaId, deps: VersionVector, lamport: u64) -> Change {
+    Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 2,
+        },
+        deps,
+        lamport,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::root("c", ContainerKind::Counter),
+            delta: 1,
+        }],
+    }
+}
+
+#[test]
+fn commit_takes_one_more_than_the_causal_past() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "abc").unwrap();
+    a.commit();
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    b.counter("c").increment(1).unwrap();
+    b.commit();
+    let change = b.log.changes().last().unwrap();
+    // a's insert took Lamport times 1..=3; b's change follows them.
+    assert_eq!(change.lamport, 4);
+    assert_eq!(b.log.expected_lamport(change), Some(4));
+}
+
+#[test]
+fn a_lamport_time_near_the_end_of_time_is_refused_and_editing_goes_on() {
+    let mut honest = doc(1);
+    honest.text("t").insert(0, "ab").unwrap();
+    honest.commit();
+    let forged_change = counter_change(ReplicaId::new(9), honest.version(), u64::MAX - 1);
+    assert!(forged_change.validate().is_ok(), "well formed on its own");
+    let err = honest.apply_changes(&forged(forged_change)).unwrap_err();
+    let DocError::Rejected { reason, .. } = err else {
+        panic!("expected a rejection, got {err:?}");
+    };
+    assert!(matches!(
+        *reason,
+        DocError::ForgedLamport {
+            lamport,
+            expected: 3,
+            ..
+        } if lamport == u64::MAX - 1
+    ));
+    assert_eq!(honest.version().get(ReplicaId::new(9)), 0, "not applied");
+    // Too low is forged as well: a change that claims to precede what it depends on.
+    let too_low = counter_change(ReplicaId::new(9), honest.version(), 2);
+    assert!(honest.apply_changes(&forged(too_low)).is_err());
+    // Everyone can still edit, and the edits travel.
+    honest.text("t").insert(2, "c").unwrap();
+    honest.commit();
+    let mut other = doc(2);
+    sync(&honest, &mut other);
+    other.text("t").insert(3, "d").unwrap();
+    other.commit();
+    sync(&other, &mut honest);
+    assert_eq!(honest.text("t").to_string(), "abcd");
+}
+
+#[test]
+fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
+    let mut honest = doc(1);
+    honest.text("t").insert(0, "ab").unwrap();
+    honest.commit();
+    let forged_change = counter_change(ReplicaId::new(9), honest.version(), u64::MAX - 1);
+    let mut changes = honest.log.changes().to_vec();
+    changes.push(forged_change);
+    let mut version = honest.version();
+    version.set(ReplicaId::new(9), 1);
+    let containers: Vec<(&ContainerId, ContainerSnapshot)> = honest
+        .state
+        .containers
+        .iter()
+        .map(|(id, c)| (id, ContainerSnapshot::of(c)))
+        .collect();
+    // Written by the encoder directly: `save` would never write it.
+    let bytes = encoding::frame(
+        EncodingKind::Snapshot,
+        &snapshot::encode_raw(&SnapshotRef {
+            version: &version,
+            changes: &changes,
+            pending: Vec::new(),
+            containers,
+            parents: Vec::new(),
+        }),
+    );
+    assert!(matches!(
+        Doc::load(&bytes),
+        Err(DocError::ForgedLamport { lamport, .. }) if lamport == u64::MAX - 1
+    ));
+    // The same history without the forged change loads.
+    assert!(Doc::load(&honest.save()).is_ok());
+}
