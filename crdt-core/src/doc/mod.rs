@@ -144,7 +144,7 @@ type Subscriber = Box<dyn FnMut(&DocEvent) + Send>;
 /// An open transaction: operations applied locally but not yet committed as a change.
 #[derive(Debug)]
 struct Transaction {
-    deps: VersionVector,
+    parents: Vec<Dot>,
     start: u64,
     next: u64,
     lamport: u64,
@@ -390,7 +390,7 @@ impl Doc {
         ops.shrink_to_fit();
         let change = Change {
             id,
-            deps: txn.deps,
+            parents: txn.parents,
             lamport: txn.lamport,
             ops,
         };
@@ -619,7 +619,7 @@ fn allocate(
     let txn = txn.get_or_insert_with(|| {
         let start = log.version().get(replica) + 1;
         Transaction {
-            deps: log.version().clone(),
+            parents: log.heads(),
             start,
             next: start,
             lamport: log.max_lamport() + 1,
@@ -666,7 +666,7 @@ fn checked_history(changes: Vec<Change>) -> Result<OpLog, DocError> {
 fn to_causal(change: Change) -> CausalChange<Change> {
     CausalChange {
         id: change.id,
-        deps: change.deps.clone(),
+        parents: change.parents.clone(),
         payload: change,
     }
 }

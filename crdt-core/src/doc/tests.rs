@@ -464,7 +464,7 @@ fn bit_flips_in_a_columnar_batch_are_refused_or_applied_consistently() {
     let changes = encoding::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
     let raw = encoding::changes::encode_raw(&changes);
     let frame = |raw: &[u8]| {
-        let mut out = b"CRDTC\x03\x03\x00".to_vec();
+        let mut out = [b"CRDTC".as_slice(), &[crate::encoding::FORMAT_VERSION; 2], &[0]].concat();
         out.extend_from_slice(raw);
         out
     };
@@ -515,7 +515,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 3,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![
             Op::CounterAdd {
@@ -549,7 +549,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 5,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("c", ContainerKind::Counter),
@@ -570,7 +570,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 1,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::Text {
             obj: ContainerId::root("t", ContainerKind::Text),
@@ -593,7 +593,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 2,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::Created {
@@ -614,7 +614,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 2,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("t", ContainerKind::Text),
@@ -701,7 +701,7 @@ fn deps_that_never_come_are_bounded() {
                 start,
                 end: start + 1,
             },
-            deps: VersionVector::new(),
+            parents: Vec::new(),
             lamport: start,
             ops: vec![Op::CounterAdd {
                 obj: ContainerId::root("c", ContainerKind::Counter),
@@ -716,7 +716,7 @@ fn deps_that_never_come_are_bounded() {
             start: 20,
             end: 21,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 20,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("c", ContainerKind::Counter),
@@ -835,7 +835,7 @@ proptest! {
     /// Random bytes never panic; a doc that refused them is unchanged.
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), header in any::<bool>()) {
-        let mut input = if header { b"CRDTC\x03\x03\x00".to_vec() } else { Vec::new() };
+        let mut input = if header { [b"CRDTC".as_slice(), &[crate::encoding::FORMAT_VERSION; 2], &[0]].concat() } else { Vec::new() };
         input.extend_from_slice(&bytes);
         let mut d = doc(1);
         d.text("t").insert(0, "x").unwrap();
@@ -954,15 +954,15 @@ fn docs_converge_through_a_hostile_network_at_scale() {
     }
 }
 
-/// A one-op change of replica `r` on top of `deps` with Lamport time `lamport`.
-fn counter_change(r: ReplicaId, deps: VersionVector, lamport: u64) -> Change {
+/// A one-op change of replica `r` on top of `parents` with Lamport time `lamport`.
+fn counter_change(r: ReplicaId, parents: Vec<Dot>, lamport: u64) -> Change {
     Change {
         id: SeqRange {
             replica: r,
             start: 1,
             end: 2,
         },
-        deps,
+        parents,
         lamport,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("c", ContainerKind::Counter),
@@ -991,7 +991,7 @@ fn a_lamport_time_near_the_end_of_time_is_refused_and_editing_goes_on() {
     let mut honest = doc(1);
     honest.text("t").insert(0, "ab").unwrap();
     honest.commit();
-    let forged_change = counter_change(ReplicaId::new(9), honest.version(), u64::MAX - 1);
+    let forged_change = counter_change(ReplicaId::new(9), honest.log.heads(), u64::MAX - 1);
     assert!(forged_change.validate().is_ok(), "well formed on its own");
     let err = honest.apply_changes(&forged(forged_change)).unwrap_err();
     let DocError::Rejected { reason, .. } = err else {
@@ -1007,7 +1007,7 @@ fn a_lamport_time_near_the_end_of_time_is_refused_and_editing_goes_on() {
     ));
     assert_eq!(honest.version().get(ReplicaId::new(9)), 0, "not applied");
     // Too low is forged as well: a change that claims to precede what it depends on.
-    let too_low = counter_change(ReplicaId::new(9), honest.version(), 2);
+    let too_low = counter_change(ReplicaId::new(9), honest.log.heads(), 2);
     assert!(honest.apply_changes(&forged(too_low)).is_err());
     // Everyone can still edit, and the edits travel.
     honest.text("t").insert(2, "c").unwrap();
@@ -1025,7 +1025,7 @@ fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
     let mut honest = doc(1);
     honest.text("t").insert(0, "ab").unwrap();
     honest.commit();
-    let forged_change = counter_change(ReplicaId::new(9), honest.version(), u64::MAX - 1);
+    let forged_change = counter_change(ReplicaId::new(9), honest.log.heads(), u64::MAX - 1);
     let mut changes = honest.log.changes().to_vec();
     changes.push(forged_change);
     let mut version = honest.version();
