@@ -153,36 +153,30 @@ impl SeqRange {
 /// A vector clock: for each replica, the highest counter of its events seen without gaps.
 ///
 /// Entries equal to zero are never stored, so two vectors that know the same events are `==`.
-/// Stored as a vector sorted by replica: a clone is one small allocation, a lookup a binary
-/// search, and operations on two vectors walk both in order (never one lookup-and-insert per
-/// entry, which a peer's vector of many entries would turn quadratic).
+/// Stored as a map ordered by replica: a lookup or an update is `log n` wherever the replica
+/// falls (a sorted vector made each new replica an insertion that moved all later ones, so a
+/// batch of changes from many new replicas took quadratic time), and operations on two vectors
+/// walk both in order (never one lookup-and-insert per entry of a peer's large vector).
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct VersionVector(Vec<(ReplicaId, u64)>);
+pub struct VersionVector(BTreeMap<ReplicaId, u64>);
 
 impl VersionVector {
     /// The empty vector: nothing seen.
     pub fn new() -> Self {
-        VersionVector(Vec::new())
-    }
-
-    fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
-        self.0.binary_search_by(|(r, _)| r.cmp(&replica))
+        VersionVector(BTreeMap::new())
     }
 
     /// Highest contiguous counter seen from `replica` (0 when none).
     pub fn get(&self, replica: ReplicaId) -> u64 {
-        self.find(replica).map_or(0, |i| self.0[i].1)
+        self.0.get(&replica).copied().unwrap_or(0)
     }
 
     /// Sets the entry for `replica` to exactly `counter` (0 removes it).
     pub fn set(&mut self, replica: ReplicaId, counter: u64) {
-        match (self.find(replica), counter) {
-            (Ok(i), 0) => {
-                self.0.remove(i);
-            }
-            (Ok(i), c) => self.0[i].1 = c,
-            (Err(_), 0) => {}
-            (Err(i), c) => self.0.insert(i, (replica, c)),
+        if counter == 0 {
+            self.0.remove(&replica);
+        } else {
+            self.0.insert(replica, counter);
         }
     }
 
@@ -210,48 +204,30 @@ impl VersionVector {
 
     /// Pointwise maximum: afterwards `self` knows everything either side knew.
     ///
-    /// One pass over both sorted vectors (two pointers): linear in their lengths, so a peer's
-    /// vector of many entries costs what reading it costs.
+    /// A small `other` (an ack of a few entries) updates in place; a large one is merged in one
+    /// pass over both sorted vectors (two pointers), linear in their lengths, so a peer's vector
+    /// of many entries costs what reading it costs.
     pub fn merge(&mut self, other: &VersionVector) {
-        if other.len() <= 8 {
-            // The common case (an ack of a few entries): update in place, no allocation.
-            for &(replica, counter) in &other.0 {
-                if counter > self.get(replica) {
-                    self.set(replica, counter);
-                }
+        if other.len() <= 8 || other.len() < self.len() / 16 {
+            for (&replica, &counter) in &other.0 {
+                let entry = self.0.entry(replica).or_insert(0);
+                *entry = (*entry).max(counter);
             }
             return;
         }
-        let mut merged = Vec::with_capacity(self.0.len().max(other.0.len()));
-        let (mut mine, mut theirs) = (self.0.iter().peekable(), other.0.iter().peekable());
-        loop {
-            let next = match (mine.peek(), theirs.peek()) {
-                (Some(&&(r, a)), Some(&&(q, b))) => match r.cmp(&q) {
-                    Ordering::Less => mine.next().map(|_| (r, a)),
-                    Ordering::Greater => theirs.next().map(|_| (q, b)),
-                    Ordering::Equal => {
-                        mine.next();
-                        theirs.next();
-                        Some((r, a.max(b)))
-                    }
-                },
-                (Some(_), None) => mine.next().copied(),
-                (None, Some(_)) => theirs.next().copied(),
-                (None, None) => None,
-            };
-            match next {
-                Some(entry) => merged.push(entry),
-                None => break,
-            }
+        let mine = std::mem::take(&mut self.0);
+        // Built from a sorted sequence, the map is filled in one pass.
+        self.0 = TwoPointers {
+            mine: mine.into_iter().peekable(),
+            theirs: other.0.iter().map(|(&r, &c)| (r, c)).peekable(),
         }
-        self.0 = merged;
+        .collect();
     }
 
-    /// Pointwise minimum: the events both sides know. Linear in both lengths.
+    /// Pointwise minimum: the events both sides know.
     pub fn intersection(&self, other: &VersionVector) -> VersionVector {
-        self.0
-            .iter()
-            .filter_map(|&(replica, counter)| {
+        self.iter()
+            .filter_map(|(replica, counter)| {
                 let both = counter.min(other.get(replica));
                 (both > 0).then_some((replica, both))
             })
@@ -260,7 +236,7 @@ impl VersionVector {
 
     /// True when every event known to `other` is known to `self`.
     pub fn dominates(&self, other: &VersionVector) -> bool {
-        other.0.iter().all(|&(r, c)| self.get(r) >= c)
+        other.iter().all(|(r, c)| self.get(r) >= c)
     }
 
     /// Causal comparison of the two sets of events the vectors summarise.
@@ -275,9 +251,8 @@ impl VersionVector {
 
     /// The events `self` knows and `other` lacks, as one run per replica, ordered by replica id.
     pub fn missing_from(&self, other: &VersionVector) -> Vec<SeqRange> {
-        self.0
-            .iter()
-            .filter_map(|&(replica, counter)| {
+        self.iter()
+            .filter_map(|(replica, counter)| {
                 let theirs = other.get(replica);
                 (counter > theirs).then(|| SeqRange {
                     replica,
@@ -290,7 +265,7 @@ impl VersionVector {
 
     /// Iterates `(replica, highest counter)` in replica order.
     pub fn iter(&self) -> impl Iterator<Item = (ReplicaId, u64)> + '_ {
-        self.0.iter().copied()
+        self.0.iter().map(|(&r, &c)| (r, c))
     }
 
     /// Number of replicas with at least one event seen.
@@ -305,7 +280,7 @@ impl VersionVector {
 
     /// Total number of events the vector covers.
     pub fn total_events(&self) -> u64 {
-        self.0.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c))
+        self.0.values().fold(0u64, |a, &c| a.saturating_add(c))
     }
 }
 
@@ -323,31 +298,58 @@ impl PartialOrd for VersionVector {
 impl fmt::Debug for VersionVector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.0.iter().map(|(r, c)| (r, c)))
+            .entries(self.0.iter())
             .finish()
     }
 }
 
-impl FromIterator<(ReplicaId, u64)> for VersionVector {
-    /// Keeps the highest counter per replica; sorts once (not an insertion per entry), so any
-    /// order of input costs `n log n`.
-    fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
-        let mut entries: Vec<(ReplicaId, u64)> = iter.into_iter().filter(|e| e.1 > 0).collect();
-        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            entries.sort_unstable();
-            // Sorted by (replica, counter): the last entry of each replica is its highest.
-            entries.reverse();
-            entries.dedup_by_key(|e| e.0);
-            entries.reverse();
+/// The merge of two sorted entry sequences: each replica once, with the higher counter.
+struct TwoPointers<A: Iterator, B: Iterator> {
+    mine: std::iter::Peekable<A>,
+    theirs: std::iter::Peekable<B>,
+}
+
+impl<A, B> Iterator for TwoPointers<A, B>
+where
+    A: Iterator<Item = (ReplicaId, u64)>,
+    B: Iterator<Item = (ReplicaId, u64)>,
+{
+    type Item = (ReplicaId, u64);
+
+    fn next(&mut self) -> Option<(ReplicaId, u64)> {
+        match (self.mine.peek(), self.theirs.peek()) {
+            (Some(&(r, a)), Some(&(q, b))) => match r.cmp(&q) {
+                Ordering::Less => self.mine.next(),
+                Ordering::Greater => self.theirs.next(),
+                Ordering::Equal => {
+                    self.mine.next();
+                    self.theirs.next();
+                    Some((r, a.max(b)))
+                }
+            },
+            (Some(_), None) => self.mine.next(),
+            (None, _) => self.theirs.next(),
         }
-        VersionVector(entries)
+    }
+}
+
+impl FromIterator<(ReplicaId, u64)> for VersionVector {
+    /// Keeps the highest counter per replica, whatever the order of the input.
+    fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
+        let mut vv = VersionVector::new();
+        for (replica, counter) in iter {
+            if counter > vv.get(replica) {
+                vv.set(replica, counter);
+            }
+        }
+        vv
     }
 }
 
 impl Serialize for VersionVector {
     /// Encodes a map of replica to counter, in replica order.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(r, c)| (r, c)))
+        serializer.collect_map(self.0.iter())
     }
 }
 

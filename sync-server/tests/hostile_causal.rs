@@ -1,7 +1,9 @@
 //! Issue #17's attacks on causality, against the real relay binary: a change whose Lamport time
-//! is forged near `u64::MAX` (which would freeze the document for everyone), and a peer whose
+//! is forged near `u64::MAX` (which would freeze the document for everyone), a peer whose
 //! version vectors name hundreds of thousands of replicas (which froze the relay in an O(n·m)
-//! merge). Each test keeps a healthy writer editing throughout and checks it never notices.
+//! merge), and one frame of 300,000 changes from as many new replicas (after which every honest
+//! keystroke carried a copy of a 300,000-entry version). Each test keeps a healthy writer
+//! editing throughout and checks it never notices.
 
 mod common;
 mod support;
@@ -12,7 +14,7 @@ use common::*;
 use crdt_core::doc::{Change, Op};
 use crdt_core::fuzzing::forge;
 use crdt_core::sync::{decode, encode, DocId, ErrorCode, Message, MAX_VERSION_ENTRIES};
-use crdt_core::{ContainerId, ContainerKind, ReplicaId, SeqRange, VersionVector};
+use crdt_core::{ContainerId, ContainerKind, Dot, ReplicaId, SeqRange, VersionVector};
 use futures_util::{SinkExt, StreamExt};
 use support::*;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -52,15 +54,15 @@ fn binary(message: &Message) -> Ws {
     Ws::Binary(encode(message).into())
 }
 
-/// One counter increment by `replica` (its first change) on top of `deps`, stamped `lamport`.
-fn counter_change(replica: ReplicaId, deps: VersionVector, lamport: u64) -> Change {
+/// One counter increment by `replica` (its first change) on top of `parents`, stamped `lamport`.
+fn counter_change(replica: ReplicaId, parents: Vec<Dot>, lamport: u64) -> Change {
     Change {
         id: SeqRange {
             replica,
             start: 1,
             end: 2,
         },
-        deps,
+        parents,
         lamport,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("likes", ContainerKind::Counter),
@@ -101,9 +103,11 @@ async fn a_forged_lamport_time_is_refused_not_stored_and_everyone_keeps_editing(
     let mut attacker = raw(addr).await;
     attacker.send(hello(&doc)).await.unwrap();
     let forger = ReplicaId::new(0xbad);
-    let deps = writer.read(&doc, |d| d.version()).unwrap();
-    let forged = counter_change(forger, deps.clone(), u64::MAX - 1);
-    let mut claimed = deps;
+    // The writer is the only writer: its latest event is the document's frontier.
+    let version = writer.read(&doc, |d| d.version()).unwrap();
+    let heads = version.iter().map(|(r, c)| Dot::new(r, c)).collect();
+    let forged = counter_change(forger, heads, u64::MAX - 1);
+    let mut claimed = version;
     claimed.set(forger, 1);
     attacker
         .send(binary(&Message::Changes {
@@ -224,5 +228,108 @@ async fn version_vectors_of_many_replicas_leave_the_relay_responsive() {
     let took = healthz_time(addr).await;
     assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
     assert!(healthy.is_connected());
+    assert!(terminate(&mut relay));
+}
+
+/// The frame of the flood: `count` one-op changes, each from a new replica with no parents.
+fn flood_frame(doc: &DocId, count: u64) -> Ws {
+    let changes: Vec<Change> = (0..count)
+        // An odd multiplier is a bijection on u64: distinct ids in no useful order.
+        .map(|i| counter_change(ReplicaId::new((i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)), vec![], 1))
+        .collect();
+    binary(&Message::Changes {
+        doc: doc.clone(),
+        bytes: forge::encode_changes(&changes),
+        version: VersionVector::new(),
+    })
+}
+
+/// The bytes of the Changes frames `reader` receives until `done` holds of the text.
+async fn changes_frames_until(socket: &mut Socket, mut done: impl FnMut(usize) -> bool) -> Vec<usize> {
+    let mut sizes = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, async {
+        while let Some(Ok(frame)) = socket.next().await {
+            let Ws::Binary(bytes) = frame else { continue };
+            if let Ok(Message::Changes { .. }) = decode(&bytes) {
+                sizes.push(bytes.len());
+                if done(sizes.len()) {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    sizes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
+    let (mut relay, addr) = spawn_relay(&["--bind", "127.0.0.1:0", "--memory"]);
+    let doc = id("causal/flood");
+    let writer = client(addr, &doc);
+    assert!(type_and_wait(&writer, &doc, "a").await);
+
+    // One frame of 300,000 one-op changes from 300,000 new replicas, all concurrent.
+    let mut attacker = raw(addr).await;
+    attacker.send(hello(&doc)).await.unwrap();
+    let started = Instant::now();
+    attacker.send(flood_frame(&doc, 300_000)).await.unwrap();
+    // Past the most replicas a document holds, the rest is refused (code 9).
+    let replies = read_until(&mut attacker, Duration::from_secs(120), |r| !r.errors.is_empty()).await;
+    assert!(
+        replies.errors.iter().any(|(code, m)| *code == ErrorCode::BadChanges && m.contains("replicas")),
+        "{:?}",
+        replies.errors
+    );
+    let flood_took = started.elapsed();
+    assert!(
+        writer
+            .wait_until(Duration::from_secs(120), |c| c
+                .read(&doc, |d| d.version().len() == MAX_VERSION_ENTRIES)
+                .unwrap_or(false))
+            .await,
+        "the writer receives what the relay kept"
+    );
+
+    // A reader watches the Changes frames the relay fans out for the writer's keystrokes.
+    let mut reader = raw(addr).await;
+    reader
+        .send(binary(&Message::Hello {
+            doc: doc.clone(),
+            version: writer.read(&doc, |d| d.version()).unwrap(),
+        }))
+        .await
+        .unwrap();
+    // The first keystroke merges the flood (its parents are the concurrent changes).
+    assert!(type_and_wait(&writer, &doc, "b").await, "the merge is accepted");
+    let merge = changes_frames_until(&mut reader, |n| n >= 1).await;
+    assert_eq!(merge.len(), 1, "the reader gets the merge");
+    let rss_before = rss_bytes(relay.id());
+    let keystrokes = 20;
+    for i in 0..keystrokes {
+        let started = Instant::now();
+        assert!(type_and_wait(&writer, &doc, &format!("{}", i % 10)).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a keystroke took {:?} to be acknowledged",
+            started.elapsed()
+        );
+    }
+    let sizes = changes_frames_until(&mut reader, |n| n >= keystrokes).await;
+    let rss_after = rss_bytes(relay.id());
+    eprintln!(
+        "flood took {flood_took:?}; merge frame {} B; keystroke frames {sizes:?} B; relay RSS {} -> {} MiB",
+        merge[0],
+        rss_before >> 20,
+        rss_after >> 20
+    );
+    assert_eq!(sizes.len(), keystrokes, "every keystroke reached the reader");
+    assert!(sizes.iter().all(|&b| b < 512), "keystroke frames of {sizes:?} bytes");
+    let grown = rss_after.saturating_sub(rss_before);
+    assert!(
+        grown < keystrokes as u64 * (256 << 10),
+        "relay RSS grew {} KiB over {keystrokes} keystrokes",
+        grown >> 10
+    );
     assert!(terminate(&mut relay));
 }

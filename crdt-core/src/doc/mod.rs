@@ -65,6 +65,12 @@ use crate::seq::SeqError;
 use oplog::OpLog;
 use state::{ContainerState, DocState, ParentLink, RawPatch};
 
+/// Most replicas a document holds events of: what one version vector in a sync frame may carry
+/// ([`crate::sync::MAX_VERSION_ENTRIES`]), far above any real document (one per device or tab
+/// that ever wrote to it). A change from one more replica is refused with
+/// [`DocError::TooManyReplicas`]: past it, the document's version could not be sent.
+pub const MAX_REPLICAS: usize = 1 << 16;
+
 /// Why a document operation failed. Nothing is changed when one is returned, except where a
 /// variant says otherwise.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -109,6 +115,15 @@ pub enum DocError {
     /// A snapshot's parts do not agree with each other.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(&'static str),
+    /// A change would add a replica to a document that holds [`MAX_REPLICAS`] already. It is
+    /// refused whole.
+    #[error("change {id:?}: the document holds events of {max} replicas already")]
+    TooManyReplicas {
+        /// The change.
+        id: SeqRange,
+        /// The limit.
+        max: usize,
+    },
     /// A change's Lamport timestamp is not one more than the highest in its causal past, as
     /// every honest replica makes it: a forged change (e.g. one near `u64::MAX`, which would
     /// leave no timestamp for anyone's next edit). It is refused whole.
@@ -402,7 +417,8 @@ impl Doc {
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
             for change in released {
-                if check_lamport(&self.log, &change.payload).is_ok()
+                if check_replica_count(&self.log, &change.payload).is_ok()
+                    && check_lamport(&self.log, &change.payload).is_ok()
                     && self.state.check_change(&change.payload).is_ok()
                     && self
                         .state
@@ -447,6 +463,7 @@ impl Doc {
         for change in changes {
             let (state, log) = (&mut self.state, &mut self.log);
             let result = self.buffer.insert_with(to_causal(change), weight, |c| {
+                check_replica_count(log, &c.payload)?;
                 check_lamport(log, &c.payload)?;
                 state.check_change(&c.payload)?;
                 state.apply_change(&c.payload, &mut patches)?;
@@ -635,6 +652,18 @@ fn allocate(
     (dot, lamport)
 }
 
+/// Refuses a change from a new replica when the document holds [`MAX_REPLICAS`] already.
+fn check_replica_count(log: &OpLog, change: &Change) -> Result<(), DocError> {
+    let version = log.version();
+    if version.get(change.id.replica) == 0 && version.len() >= MAX_REPLICAS {
+        return Err(DocError::TooManyReplicas {
+            id: change.id,
+            max: MAX_REPLICAS,
+        });
+    }
+    Ok(())
+}
+
 /// Refuses `change` unless its Lamport timestamp is exactly what an honest replica would have
 /// given it on top of `log` (which holds its causal past).
 fn check_lamport(log: &OpLog, change: &Change) -> Result<(), DocError> {
@@ -657,6 +686,7 @@ fn check_lamport(log: &OpLog, change: &Change) -> Result<(), DocError> {
 fn checked_history(changes: Vec<Change>) -> Result<OpLog, DocError> {
     let mut log = OpLog::default();
     for change in changes {
+        check_replica_count(&log, &change)?;
         check_lamport(&log, &change)?;
         log.push(change);
     }

@@ -1054,3 +1054,64 @@ fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
     // The same history without the forged change loads.
     assert!(Doc::load(&honest.save()).is_ok());
 }
+
+/// `count` one-op changes from new replicas (numbered from `first`), each made on `parents`.
+fn concurrent_replicas(first: u64, count: u64, parents: &[Dot], lamport: u64) -> Vec<u8> {
+    let changes: Vec<Change> = (first..first + count)
+        .map(|r| counter_change(ReplicaId::new(r), parents.to_vec(), lamport))
+        .collect();
+    encoding::encode_changes(&changes)
+}
+
+#[test]
+fn a_keystroke_after_many_concurrent_replicas_stores_one_parent() {
+    let keystroke_bytes = |replicas: u64| {
+        let mut honest = doc(1);
+        honest.text("t").insert(0, "a").unwrap();
+        honest.commit();
+        let heads = honest.log.heads();
+        honest
+            .apply_changes(&concurrent_replicas(1000, replicas, &heads, 2))
+            .unwrap();
+        // The first edit merges every concurrent change: it names them all.
+        honest.text("t").insert(1, "b").unwrap();
+        honest.commit();
+        let merge = honest.log.changes().last().unwrap();
+        assert_eq!(merge.parents.len() as u64, replicas, "the concurrent changes covered the first edit");
+        assert_eq!(merge.lamport, 3);
+        assert_eq!(honest.log.heads(), [Dot::new(ReplicaId::new(1), 2)]);
+        // Every edit after it names one parent, its own previous event, which costs nothing.
+        let before = honest.version();
+        honest.text("t").insert(2, "c").unwrap();
+        honest.commit();
+        let keystroke = honest.log.changes().last().unwrap();
+        assert_eq!(keystroke.parents, [Dot::new(ReplicaId::new(1), 2)]);
+        honest.encode_changes_since(&before).len()
+    };
+    let (few, many) = (keystroke_bytes(2), keystroke_bytes(3000));
+    assert_eq!(few, many, "a keystroke costs the same whatever the replica count");
+    assert!(many < 100, "a keystroke is {many} bytes");
+}
+
+#[test]
+fn a_change_from_one_replica_too_many_is_refused() {
+    let mut honest = doc(1);
+    honest.counter("c").increment(1).unwrap();
+    honest.commit();
+    let heads = honest.log.heads();
+    let others = MAX_REPLICAS as u64 - 1;
+    honest
+        .apply_changes(&concurrent_replicas(1000, others, &heads, 2))
+        .unwrap();
+    assert_eq!(honest.version().len(), MAX_REPLICAS);
+    let err = honest
+        .apply_changes(&concurrent_replicas(1000 + others, 1, &heads, 2))
+        .unwrap_err();
+    let DocError::Rejected { reason, .. } = err else {
+        panic!("expected a rejection, got {err:?}");
+    };
+    assert!(matches!(*reason, DocError::TooManyReplicas { .. }));
+    // The replicas it holds keep editing.
+    honest.counter("c").increment(1).unwrap();
+    assert!(honest.commit().is_some());
+}

@@ -60,7 +60,8 @@ pub const MAX_DOC_ID_LEN: usize = 256;
 /// (one entry per device or tab that ever wrote to it), and low enough that a peer cannot make
 /// the other side merge millions of entries per frame. A frame over it is refused with
 /// [`ProtocolError::TooManyVersionEntries`].
-pub const MAX_VERSION_ENTRIES: usize = 1 << 16;
+/// It equals [`MAX_REPLICAS`](crate::doc::MAX_REPLICAS): a document never holds more.
+pub const MAX_VERSION_ENTRIES: usize = crate::doc::MAX_REPLICAS;
 
 const KIND_HELLO: u64 = 0;
 const KIND_CHANGES: u64 = 1;
