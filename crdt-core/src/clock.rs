@@ -297,9 +297,7 @@ impl PartialOrd for VersionVector {
 
 impl fmt::Debug for VersionVector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter())
-            .finish()
+        f.debug_map().entries(self.0.iter()).finish()
     }
 }
 
@@ -334,15 +332,18 @@ where
 }
 
 impl FromIterator<(ReplicaId, u64)> for VersionVector {
-    /// Keeps the highest counter per replica, whatever the order of the input.
+    /// Keeps the highest counter per replica, whatever the order of the input: one sort (none
+    /// for sorted input), then the map is built in one pass.
     fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
-        let mut vv = VersionVector::new();
-        for (replica, counter) in iter {
-            if counter > vv.get(replica) {
-                vv.set(replica, counter);
-            }
+        let mut entries: Vec<(ReplicaId, u64)> = iter.into_iter().filter(|e| e.1 > 0).collect();
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            entries.sort_unstable();
+            // Sorted by (replica, counter): the last entry of each replica is its highest.
+            entries.reverse();
+            entries.dedup_by_key(|e| e.0);
+            entries.reverse();
         }
-        vv
+        VersionVector(entries.into_iter().collect())
     }
 }
 

@@ -184,7 +184,9 @@ fn doc_bytes_of_the_format_4_fixtures_decode_to_the_same_state() {
     );
     assert_deflated(&changes, 6, "changes");
     let mut merged = Doc::with_replica(ReplicaId::new(9));
-    merged.apply_changes(&changes).expect("format-4 changes decode");
+    merged
+        .apply_changes(&changes)
+        .expect("format-4 changes decode");
     assert_eq!(merged.materialize(), expected);
     assert_eq!(merged.version(), doc.version());
 

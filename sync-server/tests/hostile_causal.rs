@@ -19,6 +19,10 @@ use futures_util::{SinkExt, StreamExt};
 use support::*;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
+/// Held by the tests that load the relay hard (a flood, a responsiveness check), so that one's
+/// flood never eats the other's time budget: on a small machine they run one at a time.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// What a raw peer received: acks and errors, in order.
 #[derive(Debug, Default)]
 struct Replies {
@@ -84,7 +88,8 @@ async fn type_and_wait(client: &sync_server::SyncClient, doc: &DocId, text: &str
     let counter = client.read(doc, |d| d.version().get(replica)).unwrap();
     client
         .wait_until(DEADLINE, |c| {
-            c.relay_version(doc).is_some_and(|v| v.get(replica) >= counter)
+            c.relay_version(doc)
+                .is_some_and(|v| v.get(replica) >= counter)
         })
         .await
 }
@@ -134,7 +139,10 @@ async fn a_forged_lamport_time_is_refused_not_stored_and_everyone_keeps_editing(
     assert!(type_and_wait(&writer, &doc, "c").await, "the writer edits");
     let second = client(addr, &doc);
     assert!(second.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
-    assert!(type_and_wait(&second, &doc, "d").await, "a new writer edits");
+    assert!(
+        type_and_wait(&second, &doc, "d").await,
+        "a new writer edits"
+    );
     assert!(converge(&[&writer, &second], &doc).await);
 
     // Not stored: after a restart, a fresh client sees the honest text and no forged event, and
@@ -146,7 +154,10 @@ async fn a_forged_lamport_time_is_refused_not_stored_and_everyone_keeps_editing(
     assert!(fresh.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
     assert_eq!(fresh.read(&doc, body_of).unwrap(), "abcd");
     assert_eq!(fresh.read(&doc, |d| d.version().get(forger)).unwrap(), 0);
-    assert!(type_and_wait(&fresh, &doc, "e").await, "editable after a restart");
+    assert!(
+        type_and_wait(&fresh, &doc, "e").await,
+        "editable after a restart"
+    );
     assert!(terminate(&mut relay));
 }
 
@@ -167,6 +178,7 @@ async fn healthz_time(addr: std::net::SocketAddr) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_vectors_of_many_replicas_leave_the_relay_responsive() {
+    let _heavy = HEAVY.lock().await;
     let (mut relay, addr) = spawn_relay(&["--bind", "127.0.0.1:0", "--memory"]);
     let healthy_doc = id("causal/healthy");
     let healthy = client(addr, &healthy_doc);
@@ -184,7 +196,9 @@ async fn version_vectors_of_many_replicas_leave_the_relay_responsive() {
         .unwrap();
     let seen = read_until_closed(&mut oversized, DEADLINE).await;
     assert!(
-        seen.errors.iter().any(|(_, m)| m.contains("version vector")),
+        seen.errors
+            .iter()
+            .any(|(_, m)| m.contains("version vector")),
         "refused by the cap: {seen:?}"
     );
 
@@ -235,7 +249,13 @@ async fn version_vectors_of_many_replicas_leave_the_relay_responsive() {
 fn flood_frame(doc: &DocId, count: u64) -> Ws {
     let changes: Vec<Change> = (0..count)
         // An odd multiplier is a bijection on u64: distinct ids in no useful order.
-        .map(|i| counter_change(ReplicaId::new((i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)), vec![], 1))
+        .map(|i| {
+            counter_change(
+                ReplicaId::new((i + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                vec![],
+                1,
+            )
+        })
         .collect();
     binary(&Message::Changes {
         doc: doc.clone(),
@@ -244,15 +264,16 @@ fn flood_frame(doc: &DocId, count: u64) -> Ws {
     })
 }
 
-/// The bytes of the Changes frames `reader` receives until `done` holds of the text.
-async fn changes_frames_until(socket: &mut Socket, mut done: impl FnMut(usize) -> bool) -> Vec<usize> {
+/// The sizes of the Changes frames `socket` receives until their versions tell that it holds
+/// event `counter` of `replica`.
+async fn changes_frames_until(socket: &mut Socket, replica: ReplicaId, counter: u64) -> Vec<usize> {
     let mut sizes = Vec::new();
     let _ = tokio::time::timeout(DEADLINE, async {
         while let Some(Ok(frame)) = socket.next().await {
             let Ws::Binary(bytes) = frame else { continue };
-            if let Ok(Message::Changes { .. }) = decode(&bytes) {
+            if let Ok(Message::Changes { version, .. }) = decode(&bytes) {
                 sizes.push(bytes.len());
-                if done(sizes.len()) {
+                if version.get(replica) >= counter {
                     return;
                 }
             }
@@ -262,8 +283,16 @@ async fn changes_frames_until(socket: &mut Socket, mut done: impl FnMut(usize) -
     sizes
 }
 
+/// The writer's replica and its latest counter.
+fn latest(client: &sync_server::SyncClient, doc: &DocId) -> (ReplicaId, u64) {
+    client
+        .read(doc, |d| (d.replica(), d.version().get(d.replica())))
+        .expect("joined")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
+    let _heavy = HEAVY.lock().await;
     let (mut relay, addr) = spawn_relay(&["--bind", "127.0.0.1:0", "--memory"]);
     let doc = id("causal/flood");
     let writer = client(addr, &doc);
@@ -275,9 +304,15 @@ async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
     let started = Instant::now();
     attacker.send(flood_frame(&doc, 300_000)).await.unwrap();
     // Past the most replicas a document holds, the rest is refused (code 9).
-    let replies = read_until(&mut attacker, Duration::from_secs(120), |r| !r.errors.is_empty()).await;
+    let replies = read_until(&mut attacker, Duration::from_secs(120), |r| {
+        !r.errors.is_empty()
+    })
+    .await;
     assert!(
-        replies.errors.iter().any(|(code, m)| *code == ErrorCode::BadChanges && m.contains("replicas")),
+        replies
+            .errors
+            .iter()
+            .any(|(code, m)| *code == ErrorCode::BadChanges && m.contains("replicas")),
         "{:?}",
         replies.errors
     );
@@ -301,11 +336,24 @@ async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
         .await
         .unwrap();
     // The first keystroke merges the flood (its parents are the concurrent changes).
-    assert!(type_and_wait(&writer, &doc, "b").await, "the merge is accepted");
-    let merge = changes_frames_until(&mut reader, |n| n >= 1).await;
+    assert!(
+        type_and_wait(&writer, &doc, "b").await,
+        "the merge is accepted"
+    );
+    let (replica, counter) = latest(&writer, &doc);
+    let merge = changes_frames_until(&mut reader, replica, counter).await;
     assert_eq!(merge.len(), 1, "the reader gets the merge");
+    // A few keystrokes to settle (the merge's storage and compaction), then measure.
+    for _ in 0..5 {
+        assert!(type_and_wait(&writer, &doc, ".").await);
+    }
+    let (replica, counter) = latest(&writer, &doc);
+    assert!(!changes_frames_until(&mut reader, replica, counter)
+        .await
+        .is_empty());
     let rss_before = rss_bytes(relay.id());
-    let keystrokes = 20;
+    // Before parents, each of these stored a 65,536-entry copy of the version (1 MiB).
+    let keystrokes = 60;
     for i in 0..keystrokes {
         let started = Instant::now();
         assert!(type_and_wait(&writer, &doc, &format!("{}", i % 10)).await);
@@ -315,7 +363,8 @@ async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
             started.elapsed()
         );
     }
-    let sizes = changes_frames_until(&mut reader, |n| n >= keystrokes).await;
+    let (replica, counter) = latest(&writer, &doc);
+    let sizes = changes_frames_until(&mut reader, replica, counter).await;
     let rss_after = rss_bytes(relay.id());
     eprintln!(
         "flood took {flood_took:?}; merge frame {} B; keystroke frames {sizes:?} B; relay RSS {} -> {} MiB",
@@ -323,11 +372,15 @@ async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
         rss_before >> 20,
         rss_after >> 20
     );
-    assert_eq!(sizes.len(), keystrokes, "every keystroke reached the reader");
-    assert!(sizes.iter().all(|&b| b < 512), "keystroke frames of {sizes:?} bytes");
+    // The relay may carry several keystrokes in one frame to a reader that lags.
+    assert!(!sizes.is_empty(), "the keystrokes reached the reader");
+    assert!(
+        sizes.iter().all(|&b| b < 1024),
+        "keystroke frames of {sizes:?} bytes"
+    );
     let grown = rss_after.saturating_sub(rss_before);
     assert!(
-        grown < keystrokes as u64 * (256 << 10),
+        grown < keystrokes as u64 * (128 << 10),
         "relay RSS grew {} KiB over {keystrokes} keystrokes",
         grown >> 10
     );

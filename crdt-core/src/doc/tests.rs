@@ -464,7 +464,12 @@ fn bit_flips_in_a_columnar_batch_are_refused_or_applied_consistently() {
     let changes = encoding::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
     let raw = encoding::changes::encode_raw(&changes);
     let frame = |raw: &[u8]| {
-        let mut out = [b"CRDTC".as_slice(), &[crate::encoding::FORMAT_VERSION; 2], &[0]].concat();
+        let mut out = [
+            b"CRDTC".as_slice(),
+            &[crate::encoding::FORMAT_VERSION; 2],
+            &[0],
+        ]
+        .concat();
         out.extend_from_slice(raw);
         out
     };
@@ -1077,7 +1082,11 @@ fn a_keystroke_after_many_concurrent_replicas_stores_one_parent() {
         honest.text("t").insert(1, "b").unwrap();
         honest.commit();
         let merge = honest.log.changes().last().unwrap();
-        assert_eq!(merge.parents.len() as u64, replicas, "the concurrent changes covered the first edit");
+        assert_eq!(
+            merge.parents.len() as u64,
+            replicas,
+            "the concurrent changes covered the first edit"
+        );
         assert_eq!(merge.lamport, 3);
         assert_eq!(honest.log.heads(), [Dot::new(ReplicaId::new(1), 2)]);
         // Every edit after it names one parent, its own previous event, which costs nothing.
@@ -1089,7 +1098,10 @@ fn a_keystroke_after_many_concurrent_replicas_stores_one_parent() {
         honest.encode_changes_since(&before).len()
     };
     let (few, many) = (keystroke_bytes(2), keystroke_bytes(3000));
-    assert_eq!(few, many, "a keystroke costs the same whatever the replica count");
+    assert_eq!(
+        few, many,
+        "a keystroke costs the same whatever the replica count"
+    );
     assert!(many < 100, "a keystroke is {many} bytes");
 }
 

@@ -963,7 +963,9 @@ mod tests {
         ];
         assert_eq!(
             decode_raw(&forged(1, 1, cols)),
-            Err(DecodeError::Format(FormatError::Truncated("parent counters")))
+            Err(DecodeError::Format(FormatError::Truncated(
+                "parent counters"
+            )))
         );
         // A map delete claiming 2^62 preds: stops at the first missing reference.
         let huge_preds = run(1, 1 << 62);

@@ -566,9 +566,9 @@ fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>
     })
 }
 
-/// A version map; a repeated replica keeps its last counter and zero counters are dropped, as
-/// [`VersionVector`]'s serde form reads.
-/// More than [`MAX_VERSION_ENTRIES`] entries is refused before any is read.
+/// A version map; a repeated replica keeps its highest counter and zero counters are dropped.
+/// More than [`MAX_VERSION_ENTRIES`] entries is refused before any is read. Entries come in
+/// replica order from any honest encoder, so the vector is built in one pass.
 fn read_version(
     r: &mut PackReader<'_>,
 ) -> Result<Result<VersionVector, ProtocolError>, FormatError> {
@@ -579,10 +579,11 @@ fn read_version(
             max: MAX_VERSION_ENTRIES,
         }));
     }
-    let mut entries = std::collections::BTreeMap::new();
+    // `map_len` checked that the entries fit in the bytes left (two bytes or more each).
+    let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
         let replica = ReplicaId::new(r.u64()?);
-        entries.insert(replica, r.u64()?);
+        entries.push((replica, r.u64()?));
     }
     Ok(Ok(entries.into_iter().collect()))
 }

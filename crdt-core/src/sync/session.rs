@@ -62,7 +62,7 @@
 use super::message::{DocId, ErrorCode, Message, PeerId, MAX_VERSION_ENTRIES};
 use super::presence::PresenceMap;
 use super::sync_doc::SyncDoc;
-use crate::clock::VersionVector;
+use crate::clock::{ReplicaId, VersionVector};
 
 /// Why [`SyncSession::receive`] failed. `E` is the document's apply error.
 #[derive(Debug, thiserror::Error)]
@@ -296,7 +296,10 @@ impl SyncSession {
 
     /// True when connected and, as far as this session knows, both sides hold the same events.
     pub fn is_synced(&self, doc: &impl SyncDoc) -> bool {
-        self.connected && self.heard_hello && self.their_unseen.is_empty() && self.their == doc.version()
+        self.connected
+            && self.heard_hello
+            && self.their_unseen.is_empty()
+            && self.their == doc.version()
     }
 
     /// Records that the other side holds `version`. Entries for replicas `ours` has never seen
@@ -304,13 +307,21 @@ impl SyncSession {
     /// bounded, in `their_unseen`, so that a peer naming millions of replicas costs a bounded
     /// amount of memory and every merge stays linear.
     fn learn(&mut self, version: &VersionVector, ours: &VersionVector) {
-        let mut incoming = std::mem::take(&mut self.their_unseen);
-        incoming.merge(version);
-        let (known, unseen): (Vec<_>, Vec<_>) = incoming.iter().partition(|&(r, _)| ours.get(r) > 0);
-        let known: VersionVector = known.into_iter().collect();
+        let full = self.their_unseen.len() >= MAX_VERSION_ENTRIES;
+        let (known, unseen): (VersionVector, Vec<_>) = if self.their_unseen.is_empty() || full {
+            // (Once full, the entries kept stay as they are: only a hostile peer gets there.)
+            split_known(version.iter(), ours)
+        } else {
+            // Entries kept earlier may name replicas seen since.
+            let mut incoming = std::mem::take(&mut self.their_unseen);
+            incoming.merge(version);
+            split_known(incoming.iter(), ours)
+        };
         self.their.merge(&known);
         self.sent.merge(&known);
-        self.their_unseen = unseen.into_iter().take(MAX_VERSION_ENTRIES).collect();
+        if !unseen.is_empty() && !full {
+            self.their_unseen = unseen.into_iter().take(MAX_VERSION_ENTRIES).collect();
+        }
     }
 
     /// The entries of `version` not yet announced on this connection; marks them announced.
@@ -352,6 +363,15 @@ impl SyncSession {
     }
 }
 
+/// Splits version entries into those of replicas `ours` has seen (a vector) and the others.
+fn split_known(
+    entries: impl Iterator<Item = (ReplicaId, u64)>,
+    ours: &VersionVector,
+) -> (VersionVector, Vec<(ReplicaId, u64)>) {
+    let (known, unseen): (Vec<_>, Vec<_>) = entries.partition(|&(r, _)| ours.get(r) > 0);
+    (known.into_iter().collect(), unseen)
+}
+
 /// The message announcing `local`.
 fn presence_message(doc: &DocId, local: &LocalPresence) -> Message {
     Message::Presence {
@@ -366,7 +386,6 @@ fn presence_message(doc: &DocId, local: &LocalPresence) -> Message {
 mod tests {
     use super::*;
     use crate::sync::test_doc::EventSet;
-    use crate::clock::ReplicaId;
 
     fn id() -> DocId {
         DocId::new("test/doc").unwrap()
@@ -477,9 +496,15 @@ mod tests {
             started.elapsed()
         );
         let session = &pair.sessions[0];
-        assert!(session.their.len() <= 2, "only replicas the document has seen");
+        assert!(
+            session.their.len() <= 2,
+            "only replicas the document has seen"
+        );
         assert!(session.their_unseen.len() <= MAX_VERSION_ENTRIES);
-        assert!(!session.is_synced(&pair.docs[0]), "the other side claims more");
+        assert!(
+            !session.is_synced(&pair.docs[0]),
+            "the other side claims more"
+        );
     }
 
     #[test]
