@@ -30,7 +30,7 @@
 //! assert_eq!(payloads, ["first", "reply"]);
 //! // A duplicate is ignored.
 //! assert!(buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap().is_empty());
-//! assert_eq!(buffer.applied().get(a), 3);
+//! assert_eq!(buffer.applied().get(a), 2);
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
