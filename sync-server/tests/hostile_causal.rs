@@ -354,6 +354,7 @@ async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
     let rss_before = rss_bytes(relay.id());
     // Before parents, each of these stored a 65,536-entry copy of the version (1 MiB).
     let keystrokes = 60;
+    let typing = Instant::now();
     for i in 0..keystrokes {
         let started = Instant::now();
         assert!(type_and_wait(&writer, &doc, &format!("{}", i % 10)).await);
@@ -364,10 +365,12 @@ async fn after_a_flood_of_replicas_a_keystroke_stays_small() {
         );
     }
     let (replica, counter) = latest(&writer, &doc);
+    let per_keystroke = typing.elapsed() / keystrokes as u32;
     let sizes = changes_frames_until(&mut reader, replica, counter).await;
     let rss_after = rss_bytes(relay.id());
     eprintln!(
-        "flood took {flood_took:?}; merge frame {} B; keystroke frames {sizes:?} B; relay RSS {} -> {} MiB",
+        "flood took {flood_took:?}; merge frame {} B; {per_keystroke:?} per acked keystroke; \
+         keystroke frames {sizes:?} B; relay RSS {} -> {} MiB",
         merge[0],
         rss_before >> 20,
         rss_after >> 20
