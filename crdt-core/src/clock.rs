@@ -215,28 +215,28 @@ impl VersionVector {
             }
             return;
         }
-        let mine = std::mem::take(&mut self.0);
         // Built from a sorted sequence, the map is filled in one pass.
-        self.0 = TwoPointers {
-            mine: mine.into_iter().peekable(),
-            theirs: other.0.iter().map(|(&r, &c)| (r, c)).peekable(),
-        }
-        .collect();
+        let merged: BTreeMap<ReplicaId, u64> = Pairs::new(self, other)
+            .map(|(r, a, b)| (r, a.max(b)))
+            .collect();
+        self.0 = merged;
     }
 
     /// Pointwise minimum: the events both sides know.
     pub fn intersection(&self, other: &VersionVector) -> VersionVector {
-        self.iter()
-            .filter_map(|(replica, counter)| {
-                let both = counter.min(other.get(replica));
-                (both > 0).then_some((replica, both))
-            })
-            .collect()
+        VersionVector(
+            Pairs::new(self, other)
+                .filter_map(|(r, a, b)| (a.min(b) > 0).then_some((r, a.min(b))))
+                .collect(),
+        )
     }
 
     /// True when every event known to `other` is known to `self`.
     pub fn dominates(&self, other: &VersionVector) -> bool {
-        other.iter().all(|(r, c)| self.get(r) >= c)
+        if other.len() <= 8 {
+            return other.iter().all(|(r, c)| self.get(r) >= c);
+        }
+        Pairs::new(self, other).all(|(_, a, b)| a >= b)
     }
 
     /// Causal comparison of the two sets of events the vectors summarise.
@@ -251,21 +251,25 @@ impl VersionVector {
 
     /// The events `self` knows and `other` lacks, as one run per replica, ordered by replica id.
     pub fn missing_from(&self, other: &VersionVector) -> Vec<SeqRange> {
-        self.iter()
-            .filter_map(|(replica, counter)| {
-                let theirs = other.get(replica);
-                (counter > theirs).then(|| SeqRange {
-                    replica,
-                    start: theirs + 1,
-                    end: counter + 1,
-                })
+        Pairs::new(self, other)
+            .filter(|&(_, mine, theirs)| mine > theirs)
+            .map(|(replica, mine, theirs)| SeqRange {
+                replica,
+                start: theirs + 1,
+                end: mine + 1,
             })
             .collect()
     }
 
     /// Iterates `(replica, highest counter)` in replica order.
     pub fn iter(&self) -> impl Iterator<Item = (ReplicaId, u64)> + '_ {
-        self.0.iter().map(|(&r, &c)| (r, c))
+        self.entries()
+    }
+
+    /// [`iter`](Self::iter) as a nameable type, for [`Pairs`].
+    fn entries(&self) -> EntryIter<'_> {
+        let copy: fn((&ReplicaId, &u64)) -> (ReplicaId, u64) = |(&r, &c)| (r, c);
+        self.0.iter().map(copy)
     }
 
     /// Number of replicas with at least one event seen.
@@ -301,33 +305,51 @@ impl fmt::Debug for VersionVector {
     }
 }
 
-/// The merge of two sorted entry sequences: each replica once, with the higher counter.
-struct TwoPointers<A: Iterator, B: Iterator> {
-    mine: std::iter::Peekable<A>,
-    theirs: std::iter::Peekable<B>,
+/// Two vectors walked side by side in replica order (two pointers): each replica either knows,
+/// with its counter on each side (0 where absent). Linear in both lengths.
+struct Pairs<A: Iterator, B: Iterator> {
+    left: std::iter::Peekable<A>,
+    right: std::iter::Peekable<B>,
 }
 
-impl<A, B> Iterator for TwoPointers<A, B>
+impl<'a, 'b> Pairs<EntryIter<'a>, EntryIter<'b>> {
+    fn new(left: &'a VersionVector, right: &'b VersionVector) -> Self {
+        Pairs {
+            left: left.entries().peekable(),
+            right: right.entries().peekable(),
+        }
+    }
+}
+
+type EntryIter<'a> = std::iter::Map<
+    std::collections::btree_map::Iter<'a, ReplicaId, u64>,
+    fn((&'a ReplicaId, &'a u64)) -> (ReplicaId, u64),
+>;
+
+impl<A, B> Iterator for Pairs<A, B>
 where
     A: Iterator<Item = (ReplicaId, u64)>,
     B: Iterator<Item = (ReplicaId, u64)>,
 {
-    type Item = (ReplicaId, u64);
+    /// A replica, its counter on the left, its counter on the right.
+    type Item = (ReplicaId, u64, u64);
 
-    fn next(&mut self) -> Option<(ReplicaId, u64)> {
-        match (self.mine.peek(), self.theirs.peek()) {
-            (Some(&(r, a)), Some(&(q, b))) => match r.cmp(&q) {
-                Ordering::Less => self.mine.next(),
-                Ordering::Greater => self.theirs.next(),
-                Ordering::Equal => {
-                    self.mine.next();
-                    self.theirs.next();
-                    Some((r, a.max(b)))
-                }
-            },
-            (Some(_), None) => self.mine.next(),
-            (None, _) => self.theirs.next(),
-        }
+    fn next(&mut self) -> Option<(ReplicaId, u64, u64)> {
+        let order = match (self.left.peek(), self.right.peek()) {
+            (Some(&(r, _)), Some(&(q, _))) => r.cmp(&q),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return None,
+        };
+        Some(match order {
+            Ordering::Less => self.left.next().map(|(r, a)| (r, a, 0))?,
+            Ordering::Greater => self.right.next().map(|(r, b)| (r, 0, b))?,
+            Ordering::Equal => {
+                let (r, a) = self.left.next()?;
+                let (_, b) = self.right.next()?;
+                (r, a, b)
+            }
+        })
     }
 }
 

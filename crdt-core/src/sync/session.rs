@@ -326,9 +326,11 @@ impl SyncSession {
 
     /// The entries of `version` not yet announced on this connection; marks them announced.
     fn announce(&mut self, version: &VersionVector) -> VersionVector {
+        // One walk over both vectors (the document's may hold many replicas).
         let grown: VersionVector = version
-            .iter()
-            .filter(|&(r, c)| c > self.announced.get(r))
+            .missing_from(&self.announced)
+            .into_iter()
+            .map(|range| (range.replica, range.end - 1))
             .collect();
         self.announced.merge(&grown);
         grown
