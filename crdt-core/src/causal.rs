@@ -2,9 +2,11 @@
 //! and any number of times, and releases each exactly once, only after everything it depends on.
 //!
 //! A change is named by the run of events it holds, `replica` counters `start..end` (a
-//! [`SeqRange`]), and depends on a [`VersionVector`] of events that must be applied first. It is
-//! *ready* when every event in its deps is applied and when its own replica's events up to
-//! `start - 1` are applied (each replica's events apply in order, without gaps). Changes that arrive
+//! [`SeqRange`]), and depends on its *parents*: the events its causal past ends at (a frontier,
+//! usually one event). It is *ready* when every parent is applied and when its own replica's
+//! events up to `start - 1` are applied (each replica's events apply in order, without gaps).
+//! As applied events are summarised by a version vector with no gaps, a parent applied means
+//! its whole causal past is. Changes that arrive
 //! early wait here; a change whose events are all applied already is a duplicate and is dropped.
 //!
 //! Memory is bounded: the buffer holds at most [`BufferLimits::max_changes`] changes and
@@ -13,22 +15,22 @@
 //! event each is blocked on, so releasing is proportional to what is released, not to what waits.
 //!
 //! ```
-//! use crdt_core::{CausalBuffer, CausalChange, BufferLimits, ReplicaId, SeqRange, VersionVector};
+//! use crdt_core::{CausalBuffer, CausalChange, BufferLimits, Dot, ReplicaId, SeqRange};
 //!
-//! let a = ReplicaId::new(1);
-//! let change = |start, end, deps: VersionVector, payload| CausalChange {
-//!     id: SeqRange { replica: a, start, end }, deps, payload };
+//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+//! let change = |replica, start, end, parents: Vec<Dot>, payload| CausalChange {
+//!     id: SeqRange { replica, start, end }, parents, payload };
 //!
 //! let mut buffer = CausalBuffer::new(BufferLimits::default());
-//! // The second change arrives first: it waits for events 1..=2 of `a`.
-//! let deps: VersionVector = [(a, 2)].into_iter().collect();
-//! assert!(buffer.insert(change(3, 4, deps, "second"), 6).unwrap().is_empty());
-//! let released = buffer.insert(change(1, 3, VersionVector::new(), "first"), 5).unwrap();
+//! // `b`'s change, made after event 2 of `a`, arrives first: it waits.
+//! let after_a = change(b, 1, 2, vec![Dot::new(a, 2)], "reply");
+//! assert!(buffer.insert(after_a, 6).unwrap().is_empty());
+//! let released = buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap();
 //! let payloads: Vec<_> = released.iter().map(|c| c.payload).collect();
-//! assert_eq!(payloads, ["first", "second"]);
+//! assert_eq!(payloads, ["first", "reply"]);
 //! // A duplicate is ignored.
-//! assert!(buffer.insert(change(1, 3, VersionVector::new(), "first"), 5).unwrap().is_empty());
-//! assert_eq!(buffer.applied().get(a), 3);
+//! assert!(buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap().is_empty());
+//! assert_eq!(buffer.applied().get(a), 2);
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
@@ -40,8 +42,8 @@ use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 pub struct CausalChange<P> {
     /// The events this change holds: counters `start..end` of one replica.
     pub id: SeqRange,
-    /// Events that must be applied before this change.
-    pub deps: VersionVector,
+    /// The events its causal past ends at; each must be applied before this change.
+    pub parents: Vec<Dot>,
     /// The change itself, opaque to the buffer.
     pub payload: P,
 }
@@ -75,7 +77,7 @@ pub enum CausalError {
         id: SeqRange,
     },
     /// The change depends on one of its own events or a later one of its replica.
-    #[error("change {id:?} depends on its own events (deps reach counter {dep})")]
+    #[error("change {id:?} depends on its own events (a parent names counter {dep})")]
     SelfDependency {
         /// The offending id.
         id: SeqRange,
@@ -240,9 +242,15 @@ impl<P> CausalBuffer<P> {
         if id.start == 0 || id.is_empty() {
             return Err(CausalError::EmptyChange { id });
         }
-        let own_dep = change.deps.get(id.replica);
-        if own_dep >= id.start {
-            return Err(CausalError::SelfDependency { id, dep: own_dep });
+        if let Some(own) = change
+            .parents
+            .iter()
+            .find(|p| p.replica == id.replica && p.counter >= id.start)
+        {
+            return Err(CausalError::SelfDependency {
+                id,
+                dep: own.counter,
+            });
         }
         let applied = self.applied.get(id.replica);
         if applied >= id.end - 1 {
@@ -311,10 +319,10 @@ impl<P> CausalBuffer<P> {
             return Some(Dot::new(id.replica, id.start - 1));
         }
         change
-            .deps
+            .parents
             .iter()
-            .find(|&(replica, counter)| self.applied.get(replica) < counter)
-            .map(|(replica, counter)| Dot::new(replica, counter))
+            .copied()
+            .find(|&parent| !self.applied.includes(parent) && parent.counter != 0)
     }
 
     /// After `replica` advanced, delivers every waiting change that became ready, transitively.
@@ -377,14 +385,15 @@ mod tests {
         ReplicaId::new(n)
     }
 
-    fn change(replica: u64, start: u64, end: u64, deps: &[(u64, u64)]) -> CausalChange<u32> {
+    /// A change whose parents are the events `(replica, counter)` of `parents`.
+    fn change(replica: u64, start: u64, end: u64, parents: &[(u64, u64)]) -> CausalChange<u32> {
         CausalChange {
             id: SeqRange {
                 replica: r(replica),
                 start,
                 end,
             },
-            deps: deps.iter().map(|&(k, v)| (r(k), v)).collect(),
+            parents: parents.iter().map(|&(k, v)| Dot::new(r(k), v)).collect(),
             payload: (replica * 1000 + start) as u32,
         }
     }
@@ -488,8 +497,13 @@ mod tests {
                         known[me].merge(&theirs);
                     }
                 }
-                let mut deps = known[me].clone();
-                deps.set(r(replica), 0);
+                // Every other replica's latest known event as a parent (a frontier with
+                // redundant entries: the buffer must not care).
+                let parents: Vec<Dot> = known[me]
+                    .iter()
+                    .filter(|&(other, _)| other != r(replica))
+                    .map(|(other, counter)| Dot::new(other, counter))
+                    .collect();
                 let start = next[me];
                 next[me] += len;
                 out.push(CausalChange {
@@ -498,7 +512,7 @@ mod tests {
                         start,
                         end: start + len,
                     },
-                    deps,
+                    parents,
                     payload: out.len() as u32,
                 });
                 known[me].set(r(replica), start + len - 1);
@@ -528,7 +542,11 @@ mod tests {
             // Only after all deps and own predecessors.
             let mut applied = VersionVector::new();
             for c in &released {
-                prop_assert!(applied.dominates(&c.deps), "released {:?} before its deps", c.id);
+                prop_assert!(
+                    c.parents.iter().all(|&p| applied.includes(p)),
+                    "released {:?} before its parents",
+                    c.id
+                );
                 prop_assert_eq!(applied.get(c.id.replica), c.id.start - 1);
                 applied.set(c.id.replica, c.id.end - 1);
             }

@@ -153,35 +153,30 @@ impl SeqRange {
 /// A vector clock: for each replica, the highest counter of its events seen without gaps.
 ///
 /// Entries equal to zero are never stored, so two vectors that know the same events are `==`.
-/// Stored as a vector sorted by replica (documents have few replicas, and every change carries
-/// its deps as a version vector: a clone is one small allocation, a lookup a binary search).
+/// Stored as a map ordered by replica: a lookup or an update is `log n` wherever the replica
+/// falls (a sorted vector made each new replica an insertion that moved all later ones, so a
+/// batch of changes from many new replicas took quadratic time), and operations on two vectors
+/// walk both in order (never one lookup-and-insert per entry of a peer's large vector).
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct VersionVector(Vec<(ReplicaId, u64)>);
+pub struct VersionVector(BTreeMap<ReplicaId, u64>);
 
 impl VersionVector {
     /// The empty vector: nothing seen.
     pub fn new() -> Self {
-        VersionVector(Vec::new())
-    }
-
-    fn find(&self, replica: ReplicaId) -> Result<usize, usize> {
-        self.0.binary_search_by(|(r, _)| r.cmp(&replica))
+        VersionVector(BTreeMap::new())
     }
 
     /// Highest contiguous counter seen from `replica` (0 when none).
     pub fn get(&self, replica: ReplicaId) -> u64 {
-        self.find(replica).map_or(0, |i| self.0[i].1)
+        self.0.get(&replica).copied().unwrap_or(0)
     }
 
     /// Sets the entry for `replica` to exactly `counter` (0 removes it).
     pub fn set(&mut self, replica: ReplicaId, counter: u64) {
-        match (self.find(replica), counter) {
-            (Ok(i), 0) => {
-                self.0.remove(i);
-            }
-            (Ok(i), c) => self.0[i].1 = c,
-            (Err(_), 0) => {}
-            (Err(i), c) => self.0.insert(i, (replica, c)),
+        if counter == 0 {
+            self.0.remove(&replica);
+        } else {
+            self.0.insert(replica, counter);
         }
     }
 
@@ -208,26 +203,40 @@ impl VersionVector {
     }
 
     /// Pointwise maximum: afterwards `self` knows everything either side knew.
+    ///
+    /// A small `other` (an ack of a few entries) updates in place; a large one is merged in one
+    /// pass over both sorted vectors (two pointers), linear in their lengths, so a peer's vector
+    /// of many entries costs what reading it costs.
     pub fn merge(&mut self, other: &VersionVector) {
-        for &(replica, counter) in &other.0 {
-            if counter > self.get(replica) {
-                self.set(replica, counter);
+        if other.len() <= 8 || other.len() < self.len() / 16 {
+            for (&replica, &counter) in &other.0 {
+                let entry = self.0.entry(replica).or_insert(0);
+                *entry = (*entry).max(counter);
             }
+            return;
         }
+        // Built from a sorted sequence, the map is filled in one pass.
+        let merged: BTreeMap<ReplicaId, u64> = Pairs::new(self, other)
+            .map(|(r, a, b)| (r, a.max(b)))
+            .collect();
+        self.0 = merged;
     }
 
     /// Pointwise minimum: the events both sides know.
     pub fn intersection(&self, other: &VersionVector) -> VersionVector {
-        let mut out = VersionVector::new();
-        for &(replica, counter) in &self.0 {
-            out.set(replica, counter.min(other.get(replica)));
-        }
-        out
+        VersionVector(
+            Pairs::new(self, other)
+                .filter_map(|(r, a, b)| (a.min(b) > 0).then_some((r, a.min(b))))
+                .collect(),
+        )
     }
 
     /// True when every event known to `other` is known to `self`.
     pub fn dominates(&self, other: &VersionVector) -> bool {
-        other.0.iter().all(|&(r, c)| self.get(r) >= c)
+        if other.len() <= 8 {
+            return other.iter().all(|(r, c)| self.get(r) >= c);
+        }
+        Pairs::new(self, other).all(|(_, a, b)| a >= b)
     }
 
     /// Causal comparison of the two sets of events the vectors summarise.
@@ -242,22 +251,25 @@ impl VersionVector {
 
     /// The events `self` knows and `other` lacks, as one run per replica, ordered by replica id.
     pub fn missing_from(&self, other: &VersionVector) -> Vec<SeqRange> {
-        self.0
-            .iter()
-            .filter_map(|&(replica, counter)| {
-                let theirs = other.get(replica);
-                (counter > theirs).then(|| SeqRange {
-                    replica,
-                    start: theirs + 1,
-                    end: counter + 1,
-                })
+        Pairs::new(self, other)
+            .filter(|&(_, mine, theirs)| mine > theirs)
+            .map(|(replica, mine, theirs)| SeqRange {
+                replica,
+                start: theirs + 1,
+                end: mine + 1,
             })
             .collect()
     }
 
     /// Iterates `(replica, highest counter)` in replica order.
     pub fn iter(&self) -> impl Iterator<Item = (ReplicaId, u64)> + '_ {
-        self.0.iter().copied()
+        self.entries()
+    }
+
+    /// [`iter`](Self::iter) as a nameable type, for [`Pairs`].
+    fn entries(&self) -> EntryIter<'_> {
+        let copy: fn((&ReplicaId, &u64)) -> (ReplicaId, u64) = |(&r, &c)| (r, c);
+        self.0.iter().map(copy)
     }
 
     /// Number of replicas with at least one event seen.
@@ -272,7 +284,7 @@ impl VersionVector {
 
     /// Total number of events the vector covers.
     pub fn total_events(&self) -> u64 {
-        self.0.iter().fold(0u64, |a, &(_, c)| a.saturating_add(c))
+        self.0.values().fold(0u64, |a, &c| a.saturating_add(c))
     }
 }
 
@@ -289,28 +301,78 @@ impl PartialOrd for VersionVector {
 
 impl fmt::Debug for VersionVector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(r, c)| (r, c)))
-            .finish()
+        f.debug_map().entries(self.0.iter()).finish()
+    }
+}
+
+/// Two vectors walked side by side in replica order (two pointers): each replica either knows,
+/// with its counter on each side (0 where absent). Linear in both lengths.
+struct Pairs<A: Iterator, B: Iterator> {
+    left: std::iter::Peekable<A>,
+    right: std::iter::Peekable<B>,
+}
+
+impl<'a, 'b> Pairs<EntryIter<'a>, EntryIter<'b>> {
+    fn new(left: &'a VersionVector, right: &'b VersionVector) -> Self {
+        Pairs {
+            left: left.entries().peekable(),
+            right: right.entries().peekable(),
+        }
+    }
+}
+
+type EntryIter<'a> = std::iter::Map<
+    std::collections::btree_map::Iter<'a, ReplicaId, u64>,
+    fn((&'a ReplicaId, &'a u64)) -> (ReplicaId, u64),
+>;
+
+impl<A, B> Iterator for Pairs<A, B>
+where
+    A: Iterator<Item = (ReplicaId, u64)>,
+    B: Iterator<Item = (ReplicaId, u64)>,
+{
+    /// A replica, its counter on the left, its counter on the right.
+    type Item = (ReplicaId, u64, u64);
+
+    fn next(&mut self) -> Option<(ReplicaId, u64, u64)> {
+        let order = match (self.left.peek(), self.right.peek()) {
+            (Some(&(r, _)), Some(&(q, _))) => r.cmp(&q),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return None,
+        };
+        Some(match order {
+            Ordering::Less => self.left.next().map(|(r, a)| (r, a, 0))?,
+            Ordering::Greater => self.right.next().map(|(r, b)| (r, 0, b))?,
+            Ordering::Equal => {
+                let (r, a) = self.left.next()?;
+                let (_, b) = self.right.next()?;
+                (r, a, b)
+            }
+        })
     }
 }
 
 impl FromIterator<(ReplicaId, u64)> for VersionVector {
+    /// Keeps the highest counter per replica, whatever the order of the input: one sort (none
+    /// for sorted input), then the map is built in one pass.
     fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
-        let mut vv = VersionVector::new();
-        for (r, c) in iter {
-            if c > vv.get(r) {
-                vv.set(r, c);
-            }
+        let mut entries: Vec<(ReplicaId, u64)> = iter.into_iter().filter(|e| e.1 > 0).collect();
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            entries.sort_unstable();
+            // Sorted by (replica, counter): the last entry of each replica is its highest.
+            entries.reverse();
+            entries.dedup_by_key(|e| e.0);
+            entries.reverse();
         }
-        vv
+        VersionVector(entries.into_iter().collect())
     }
 }
 
 impl Serialize for VersionVector {
     /// Encodes a map of replica to counter, in replica order.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(r, c)| (r, c)))
+        serializer.collect_map(self.0.iter())
     }
 }
 
@@ -389,12 +451,42 @@ mod tests {
     }
 
     #[test]
+    fn merging_two_large_vectors_takes_linear_time() {
+        // The attack of issue #17: 300k replica ids, then 300k lower ids. Inserting each into a
+        // sorted vector took minutes; one pass takes milliseconds even in a debug build.
+        const N: u64 = 300_000;
+        let high: VersionVector = (0..N).map(|i| (r(N + i), 1)).collect();
+        let low: VersionVector = (0..N).rev().map(|i| (r(i), 1)).collect();
+        let started = std::time::Instant::now();
+        let mut merged = high.clone();
+        merged.merge(&low);
+        let mut other_way = low.clone();
+        other_way.merge(&high);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(merged.len(), 2 * N as usize);
+        assert_eq!(merged, other_way);
+        assert!(merged.dominates(&high) && merged.dominates(&low));
+    }
+
+    #[test]
+    fn collecting_keeps_the_highest_counter_in_any_order() {
+        let v: VersionVector = [(r(3), 1), (r(1), 4), (r(3), 7), (r(2), 0), (r(1), 2)]
+            .into_iter()
+            .collect();
+        assert_eq!(v.iter().collect::<Vec<_>>(), [(r(1), 4), (r(3), 7)]);
+    }
+
+    #[test]
     fn random_ids_differ() {
         assert_ne!(ReplicaId::random(), ReplicaId::random());
     }
 
     fn vv_strategy() -> impl Strategy<Value = VersionVector> {
-        prop::collection::btree_map(0u64..6, 0u64..20, 0..6)
+        prop::collection::btree_map(0u64..16, 0u64..20, 0..14)
             .prop_map(|m| m.into_iter().map(|(k, v)| (ReplicaId::new(k), v)).collect())
     }
 

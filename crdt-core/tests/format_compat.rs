@@ -1,19 +1,27 @@
-//! Bytes written by an earlier encoder keep decoding to the same state.
+//! Bytes written by an earlier encoder keep decoding to the same state, and bytes of an earlier
+//! format version are refused with a typed error.
 //!
-//! The fixtures in `tests/fixtures/` were written by the encoders of `main` when the columnar
-//! envelope still deflated through flate2 (`encoding::compress` now calls miniz_oxide itself,
-//! and a level-1 encoder was tried): readers must not notice what an encoder chose. The script's
-//! random source is fixed with them (changing it would need fixtures from an older encoder).
+//! The `*_deflate3.bin` fixtures in `tests/fixtures/` were written by the encoders of `main` when
+//! the columnar envelope still deflated through flate2 (`encoding::compress` now calls
+//! miniz_oxide itself, and a level-1 encoder was tried): readers must not notice what an encoder
+//! chose. The text ones keep decoding (the text formats did not change). The document ones are of document format 3, whose changes
+//! stored a full version vector as their deps; format 4 stores parents (a frontier), and as no
+//! format-3 document was ever deployed, they are refused as
+//! [`DecodeError::UnsupportedVersion`](crdt_core::DecodeError::UnsupportedVersion). The
+//! `doc_*_v4.bin` fixtures were written by the format-4 encoder with the script below. The
+//! script's random source is fixed with them (changing it would need fixtures from an older
+//! encoder).
 //! Each fixture is the encoding of a document built here by a
 //! deterministic script (two replicas editing concurrently, synced now and then), so the test
 //! compares what a fixture decodes to with the same document built now.
 //!
-//! To rewrite the fixtures with the current encoders (only when a format version changes, as
-//! old bytes are the point): `WRITE_FORMAT_FIXTURES=1 cargo test -p crdt-core --test format_compat`.
+//! To write the fixtures of the current format version with the current encoders (only when a
+//! format version changes, as old bytes are the point; fixtures of older versions are never
+//! rewritten): `WRITE_FORMAT_FIXTURES=1 cargo test -p crdt-core --test format_compat`.
 
 use std::path::{Path, PathBuf};
 
-use crdt_core::{Doc, ReplicaId, Text, VersionVector};
+use crdt_core::{DecodeError, Doc, DocError, ReplicaId, Text, VersionVector};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,6 +36,12 @@ fn read_fixture(name: &str, current: &[u8]) -> Vec<u8> {
         std::fs::create_dir_all(path.parent().expect("fixtures dir")).expect("create fixtures");
         std::fs::write(&path, current).expect("write fixture");
     }
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The fixture `name` of an older format version: never rewritten.
+fn read_old_fixture(name: &str) -> Vec<u8> {
+    let path = fixture(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -139,17 +153,15 @@ fn text_bytes_from_the_earlier_encoder_decode_to_the_same_state() {
     let expected = text.to_string();
     assert!(expected.len() > 1000, "a text large enough to be deflated");
 
-    let ops = read_fixture(
-        "text_ops_deflate3.bin",
-        &text.encode_ops_since(&VersionVector::new()),
-    );
+    // The earlier encoder's bytes are the point: these are never rewritten.
+    let ops = read_old_fixture("text_ops_deflate3.bin");
     assert_deflated(&ops, 0, "ops batch");
     let mut merged = Text::new(ReplicaId::new(9));
     merged.apply_encoded(&ops).expect("old ops batch decodes");
     assert_eq!(merged.to_string(), expected);
     assert_eq!(merged.version(), text.version());
 
-    let state = read_fixture("text_state_deflate3.bin", &text.encode_state());
+    let state = read_old_fixture("text_state_deflate3.bin");
     let loaded = Text::decode_state(&state).expect("old snapshot decodes");
     assert_eq!(loaded.to_string(), expected);
     assert_eq!(loaded.version(), text.version());
@@ -162,23 +174,36 @@ fn text_bytes_from_the_earlier_encoder_decode_to_the_same_state() {
 }
 
 #[test]
-fn doc_bytes_from_the_earlier_encoder_decode_to_the_same_state() {
+fn doc_bytes_of_the_format_4_fixtures_decode_to_the_same_state() {
     let mut doc = scripted_doc();
     let expected = doc.materialize();
 
     let changes = read_fixture(
-        "doc_changes_deflate3.bin",
+        "doc_changes_v4.bin",
         &doc.encode_changes_since(&VersionVector::new()),
     );
     assert_deflated(&changes, 6, "changes");
     let mut merged = Doc::with_replica(ReplicaId::new(9));
-    merged.apply_changes(&changes).expect("old changes decode");
+    merged
+        .apply_changes(&changes)
+        .expect("format-4 changes decode");
     assert_eq!(merged.materialize(), expected);
     assert_eq!(merged.version(), doc.version());
 
-    let saved = read_fixture("doc_save_deflate3.bin", &doc.save());
+    let saved = read_fixture("doc_save_v4.bin", &doc.save());
     assert_deflated(&saved, 6, "snapshot");
-    let loaded = Doc::load(&saved).expect("old snapshot loads");
+    let loaded = Doc::load(&saved).expect("format-4 snapshot loads");
     assert_eq!(loaded.materialize(), expected);
     assert_eq!(loaded.version(), doc.version());
+}
+
+#[test]
+fn doc_bytes_of_format_3_are_refused_with_a_typed_error() {
+    let refused = Some(DocError::Decode(DecodeError::UnsupportedVersion(3)));
+    let changes = read_old_fixture("doc_changes_deflate3.bin");
+    let mut doc = Doc::with_replica(ReplicaId::new(9));
+    assert_eq!(doc.apply_changes(&changes).err(), refused);
+    assert_eq!(doc.version(), VersionVector::new(), "nothing applied");
+    let saved = read_old_fixture("doc_save_deflate3.bin");
+    assert_eq!(Doc::load(&saved).err(), refused);
 }

@@ -307,7 +307,9 @@ async fn the_compaction_timer_compacts_the_store() {
         eventually(DEADLINE, compacted).await,
         "the timer left a snapshot and at most 3 batches ({} batches, {} compactions)",
         store.load(&doc).unwrap().batches.len(),
-        metrics.compactions.load(std::sync::atomic::Ordering::Relaxed)
+        metrics
+            .compactions
+            .load(std::sync::atomic::Ordering::Relaxed)
     );
     let reader = client(relay.local_addr(), &doc);
     assert!(converge(&[&writer, &reader], &doc).await);

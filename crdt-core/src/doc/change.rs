@@ -4,13 +4,18 @@
 //! counters of that replica: an insert of `n` elements into a text or list takes `n` (one per
 //! element, so each element's id is a [`Dot`]), every other operation takes one. The change's id is
 //! the run of counters it took, so version vectors say exactly which changes a replica holds.
-//! `deps` is the version the replica had seen when it committed; `lamport` is a Lamport timestamp
-//! of its first operation (greater than every operation in `deps`), used to pick deterministic,
-//! intuitive winners among concurrent map writes.
+//! `parents` is the frontier the replica had applied when it committed: the last events of the
+//! changes no other applied change depended on (usually one), as diamond-types and Automerge
+//! store a change's causal past. Never a copy of the whole version: a document written by
+//! many replicas would make every keystroke carry all of them. The replica's own previous event
+//! is part of every change's causal past whether named or not (each replica's events apply in
+//! order). `lamport` is the Lamport timestamp of its first operation, exactly one more than the
+//! highest in its causal past, used to pick deterministic, intuitive winners among concurrent
+//! map writes.
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{Dot, SeqRange, VersionVector};
+use crate::clock::{Dot, SeqRange};
 use crate::doc::value::{ContainerId, ContainerKind, Scalar, Value};
 use crate::seq::Content;
 use crate::seq::{ListContent, SeqOp, TextContent};
@@ -103,8 +108,9 @@ impl Op {
 pub struct Change {
     /// The counters the change's operations take, in order.
     pub id: SeqRange,
-    /// What the replica had seen when it committed (its own earlier changes included).
-    pub deps: VersionVector,
+    /// The frontier the replica had applied when it committed: the events its causal past ends
+    /// at, sorted, without repeats (empty for a document's first change).
+    pub parents: Vec<Dot>,
     /// Lamport timestamp of the first operation; operation `i` (by counter) has `lamport + i`.
     pub lamport: u64,
     /// The operations, in the order they were made.
@@ -133,6 +139,15 @@ pub enum ChangeError {
         id: SeqRange,
         /// Index of the op in the change.
         index: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The parents are not sorted and distinct, name counter 0, or name an event of the
+    /// change's own replica at or after its start.
+    #[error("change {id:?}: bad parents: {reason}")]
+    BadParents {
+        /// The change's id.
+        id: SeqRange,
         /// What is wrong.
         reason: &'static str,
     },
@@ -230,11 +245,33 @@ impl Change {
                 width,
             });
         }
+        self.check_parents()?;
         if self.lamport == 0 || self.lamport.checked_add(id.len()).is_none() {
             return Err(ChangeError::BadLamport {
                 id,
                 lamport: self.lamport,
             });
+        }
+        Ok(())
+    }
+}
+
+impl Change {
+    /// The parents are a canonical frontier: sorted, distinct, real events, none of them this
+    /// change's own or later events of its replica.
+    fn check_parents(&self) -> Result<(), ChangeError> {
+        let id = self.id;
+        let bad = |reason| Err(ChangeError::BadParents { id, reason });
+        if !self.parents.windows(2).all(|w| w[0] < w[1]) {
+            return bad("not sorted and distinct");
+        }
+        for parent in &self.parents {
+            if parent.counter == 0 {
+                return bad("names counter 0");
+            }
+            if parent.replica == id.replica && parent.counter >= id.start {
+                return bad("names the change's own or a later event of its replica");
+            }
         }
         Ok(())
     }

@@ -65,6 +65,12 @@ use crate::seq::SeqError;
 use oplog::OpLog;
 use state::{ContainerState, DocState, ParentLink, RawPatch};
 
+/// Most replicas a document holds events of: what one version vector in a sync frame may carry
+/// ([`crate::sync::MAX_VERSION_ENTRIES`]), far above any real document (one per device or tab
+/// that ever wrote to it). A change from one more replica is refused with
+/// [`DocError::TooManyReplicas`]: past it, the document's version could not be sent.
+pub const MAX_REPLICAS: usize = 1 << 16;
+
 /// Why a document operation failed. Nothing is changed when one is returned, except where a
 /// variant says otherwise.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -109,6 +115,27 @@ pub enum DocError {
     /// A snapshot's parts do not agree with each other.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(&'static str),
+    /// A change would add a replica to a document that holds [`MAX_REPLICAS`] already. It is
+    /// refused whole.
+    #[error("change {id:?}: the document holds events of {max} replicas already")]
+    TooManyReplicas {
+        /// The change.
+        id: SeqRange,
+        /// The limit.
+        max: usize,
+    },
+    /// A change's Lamport timestamp is not one more than the highest in its causal past, as
+    /// every honest replica makes it: a forged change (e.g. one near `u64::MAX`, which would
+    /// leave no timestamp for anyone's next edit). It is refused whole.
+    #[error("change {id:?}: forged lamport timestamp {lamport}, expected {expected}")]
+    ForgedLamport {
+        /// The change.
+        id: SeqRange,
+        /// Its timestamp.
+        lamport: u64,
+        /// One more than the highest timestamp in its causal past.
+        expected: u64,
+    },
 }
 
 /// What [`Doc::apply_changes`] did.
@@ -132,7 +159,7 @@ type Subscriber = Box<dyn FnMut(&DocEvent) + Send>;
 /// An open transaction: operations applied locally but not yet committed as a change.
 #[derive(Debug)]
 struct Transaction {
-    deps: VersionVector,
+    parents: Vec<Dot>,
     start: u64,
     next: u64,
     lamport: u64,
@@ -378,7 +405,7 @@ impl Doc {
         ops.shrink_to_fit();
         let change = Change {
             id,
-            deps: txn.deps,
+            parents: txn.parents,
             lamport: txn.lamport,
             ops,
         };
@@ -390,7 +417,9 @@ impl Doc {
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
             for change in released {
-                if self.state.check_change(&change.payload).is_ok()
+                if check_replica_count(&self.log, &change.payload).is_ok()
+                    && check_lamport(&self.log, &change.payload).is_ok()
+                    && self.state.check_change(&change.payload).is_ok()
                     && self
                         .state
                         .apply_change(&change.payload, &mut patches)
@@ -434,6 +463,8 @@ impl Doc {
         for change in changes {
             let (state, log) = (&mut self.state, &mut self.log);
             let result = self.buffer.insert_with(to_causal(change), weight, |c| {
+                check_replica_count(log, &c.payload)?;
+                check_lamport(log, &c.payload)?;
                 state.check_change(&c.payload)?;
                 state.apply_change(&c.payload, &mut patches)?;
                 applied.push(c.id);
@@ -514,7 +545,7 @@ impl Doc {
         for change in snapshot.changes.iter().chain(&snapshot.pending) {
             change.validate()?;
         }
-        let log = OpLog::from_changes(snapshot.changes);
+        let log = checked_history(snapshot.changes)?;
         if *log.version() != snapshot.version {
             return Err(DocError::BadSnapshot("version does not match the history"));
         }
@@ -605,7 +636,7 @@ fn allocate(
     let txn = txn.get_or_insert_with(|| {
         let start = log.version().get(replica) + 1;
         Transaction {
-            deps: log.version().clone(),
+            parents: log.heads(),
             start,
             next: start,
             lamport: log.max_lamport() + 1,
@@ -621,10 +652,51 @@ fn allocate(
     (dot, lamport)
 }
 
+/// Refuses a change from a new replica when the document holds [`MAX_REPLICAS`] already.
+fn check_replica_count(log: &OpLog, change: &Change) -> Result<(), DocError> {
+    let version = log.version();
+    if version.get(change.id.replica) == 0 && version.len() >= MAX_REPLICAS {
+        return Err(DocError::TooManyReplicas {
+            id: change.id,
+            max: MAX_REPLICAS,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses `change` unless its Lamport timestamp is exactly what an honest replica would have
+/// given it on top of `log` (which holds its causal past).
+fn check_lamport(log: &OpLog, change: &Change) -> Result<(), DocError> {
+    let expected = log
+        .expected_lamport(change)
+        .ok_or(DocError::BadSnapshot("a change precedes its causal past"))?;
+    if change.lamport != expected {
+        return Err(DocError::ForgedLamport {
+            id: change.id,
+            lamport: change.lamport,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// Rebuilds a stored history, checking that each change follows its causal past and carries
+/// the Lamport timestamp an honest replica gives it (so a document holding a forged change
+/// is refused on load instead of freezing everyone's next edit).
+fn checked_history(changes: Vec<Change>) -> Result<OpLog, DocError> {
+    let mut log = OpLog::default();
+    for change in changes {
+        check_replica_count(&log, &change)?;
+        check_lamport(&log, &change)?;
+        log.push(change);
+    }
+    Ok(log)
+}
+
 fn to_causal(change: Change) -> CausalChange<Change> {
     CausalChange {
         id: change.id,
-        deps: change.deps.clone(),
+        parents: change.parents.clone(),
         payload: change,
     }
 }

@@ -6,9 +6,9 @@
 //! Runs of typing stay runs inside each change (one `SeqOp::Insert` per burst), so the log is
 //! run-length encoded in memory and on the wire.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::clock::{ReplicaId, VersionVector};
+use crate::clock::{Dot, ReplicaId, VersionVector};
 use crate::doc::change::Change;
 
 /// Every change applied, in causal order.
@@ -18,21 +18,17 @@ pub(crate) struct OpLog {
     /// For each replica, `(last counter of a change, index in changes)`, by counter.
     by_replica: BTreeMap<ReplicaId, Vec<(u64, usize)>>,
     version: VersionVector,
+    /// The frontier: the last events of the changes no other change in the log names as a
+    /// parent (nor follows, for its own replica's). What the next local commit names as its
+    /// parents. A set, so that many concurrent changes cost `log n` each.
+    heads: BTreeSet<Dot>,
     max_lamport: u64,
 }
 
 impl OpLog {
-    /// Rebuilds the index of a log loaded from a snapshot, trusting the stored order.
-    pub(crate) fn from_changes(changes: Vec<Change>) -> Self {
-        let mut log = OpLog::default();
-        for change in changes {
-            log.push(change);
-        }
-        log
-    }
-
     /// Appends a change whose causal past is in the log.
     pub(crate) fn push(&mut self, change: Change) {
+        self.advance_heads(&change);
         let last = change.id.end - 1;
         self.version.set(change.id.replica, last);
         self.max_lamport = self
@@ -43,6 +39,22 @@ impl OpLog {
             .or_default()
             .push((last, self.changes.len()));
         self.changes.push(change);
+    }
+
+    /// Replaces the heads `change` covers (its parents and its replica's previous event) by
+    /// its own last event. Proportional to the change's parents, not to the log.
+    fn advance_heads(&mut self, change: &Change) {
+        let id = change.id;
+        let own_previous = (id.start > 1).then(|| Dot::new(id.replica, id.start - 1));
+        for covered in change.parents.iter().chain(own_previous.as_ref()) {
+            self.heads.remove(covered);
+        }
+        self.heads.insert(Dot::new(id.replica, id.end - 1));
+    }
+
+    /// The frontier of the log, sorted: the parents of the next local change.
+    pub(crate) fn heads(&self) -> Vec<Dot> {
+        self.heads.iter().copied().collect()
     }
 
     /// The version the log covers.
@@ -70,6 +82,32 @@ impl OpLog {
         }
         indexes.sort_unstable();
         indexes.into_iter().map(|i| &self.changes[i]).collect()
+    }
+
+    /// The Lamport timestamp of the operation at `dot`, if the log holds it.
+    pub(crate) fn lamport_of(&self, dot: Dot) -> Option<u64> {
+        let entries = self.by_replica.get(&dot.replica)?;
+        let at = entries.partition_point(|&(last, _)| last < dot.counter);
+        let &(_, index) = entries.get(at)?;
+        let change = &self.changes[index];
+        change.id.contains(dot).then(|| change.lamport_of(dot))
+    }
+
+    /// The Lamport timestamp an honest replica gives `change`: one more than the highest among
+    /// its causal past (its parents, and its own replica's previous event, which it always
+    /// follows), or 1 when that past is empty. `None` when part of that past is not in the log.
+    ///
+    /// Each event's Lamport time is above its whole causal past (every change in the log
+    /// passed this check), so the highest of the past is the highest among its latest events.
+    pub(crate) fn expected_lamport(&self, change: &Change) -> Option<u64> {
+        let own = change.id.start - 1;
+        let own_prev = (own > 0).then(|| Dot::new(change.id.replica, own));
+        let tips = change.parents.iter().copied().chain(own_prev);
+        let mut highest = 0;
+        for dot in tips {
+            highest = highest.max(self.lamport_of(dot)?);
+        }
+        highest.checked_add(1)
     }
 
     /// Number of changes.

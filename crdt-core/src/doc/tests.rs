@@ -464,7 +464,12 @@ fn bit_flips_in_a_columnar_batch_are_refused_or_applied_consistently() {
     let changes = encoding::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
     let raw = encoding::changes::encode_raw(&changes);
     let frame = |raw: &[u8]| {
-        let mut out = b"CRDTC\x03\x03\x00".to_vec();
+        let mut out = [
+            b"CRDTC".as_slice(),
+            &[crate::encoding::FORMAT_VERSION; 2],
+            &[0],
+        ]
+        .concat();
         out.extend_from_slice(raw);
         out
     };
@@ -515,7 +520,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 3,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![
             Op::CounterAdd {
@@ -549,7 +554,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 5,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("c", ContainerKind::Counter),
@@ -570,7 +575,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 1,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::Text {
             obj: ContainerId::root("t", ContainerKind::Text),
@@ -593,7 +598,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 2,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::Created {
@@ -614,7 +619,7 @@ fn forged_changes_are_refused_whole() {
             start: 1,
             end: 2,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 1,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("t", ContainerKind::Text),
@@ -701,7 +706,7 @@ fn deps_that_never_come_are_bounded() {
                 start,
                 end: start + 1,
             },
-            deps: VersionVector::new(),
+            parents: Vec::new(),
             lamport: start,
             ops: vec![Op::CounterAdd {
                 obj: ContainerId::root("c", ContainerKind::Counter),
@@ -716,7 +721,7 @@ fn deps_that_never_come_are_bounded() {
             start: 20,
             end: 21,
         },
-        deps: VersionVector::new(),
+        parents: Vec::new(),
         lamport: 20,
         ops: vec![Op::CounterAdd {
             obj: ContainerId::root("c", ContainerKind::Counter),
@@ -835,7 +840,7 @@ proptest! {
     /// Random bytes never panic; a doc that refused them is unchanged.
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), header in any::<bool>()) {
-        let mut input = if header { b"CRDTC\x03\x03\x00".to_vec() } else { Vec::new() };
+        let mut input = if header { [b"CRDTC".as_slice(), &[crate::encoding::FORMAT_VERSION; 2], &[0]].concat() } else { Vec::new() };
         input.extend_from_slice(&bytes);
         let mut d = doc(1);
         d.text("t").insert(0, "x").unwrap();
@@ -952,4 +957,173 @@ fn docs_converge_through_a_hostile_network_at_scale() {
             "seed {seed}: save/load"
         );
     }
+}
+
+/// A one-op change of replica `r` on top of `parents` with Lamport time `lamport`.
+fn counter_change(r: ReplicaId, parents: Vec<Dot>, lamport: u64) -> Change {
+    Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 2,
+        },
+        parents,
+        lamport,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::root("c", ContainerKind::Counter),
+            delta: 1,
+        }],
+    }
+}
+
+#[test]
+fn commit_takes_one_more_than_the_causal_past() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "abc").unwrap();
+    a.commit();
+    let mut b = doc(2);
+    sync(&a, &mut b);
+    b.counter("c").increment(1).unwrap();
+    b.commit();
+    let change = b.log.changes().last().unwrap();
+    // a's insert took Lamport times 1..=3; b's change follows them.
+    assert_eq!(change.lamport, 4);
+    assert_eq!(b.log.expected_lamport(change), Some(4));
+}
+
+#[test]
+fn a_lamport_time_near_the_end_of_time_is_refused_and_editing_goes_on() {
+    let mut honest = doc(1);
+    honest.text("t").insert(0, "ab").unwrap();
+    honest.commit();
+    let forged_change = counter_change(ReplicaId::new(9), honest.log.heads(), u64::MAX - 1);
+    assert!(forged_change.validate().is_ok(), "well formed on its own");
+    let err = honest.apply_changes(&forged(forged_change)).unwrap_err();
+    let DocError::Rejected { reason, .. } = err else {
+        panic!("expected a rejection, got {err:?}");
+    };
+    assert!(matches!(
+        *reason,
+        DocError::ForgedLamport {
+            lamport,
+            expected: 3,
+            ..
+        } if lamport == u64::MAX - 1
+    ));
+    assert_eq!(honest.version().get(ReplicaId::new(9)), 0, "not applied");
+    // Too low is forged as well: a change that claims to precede what it depends on.
+    let too_low = counter_change(ReplicaId::new(9), honest.log.heads(), 2);
+    assert!(honest.apply_changes(&forged(too_low)).is_err());
+    // Everyone can still edit, and the edits travel.
+    honest.text("t").insert(2, "c").unwrap();
+    honest.commit();
+    let mut other = doc(2);
+    sync(&honest, &mut other);
+    other.text("t").insert(3, "d").unwrap();
+    other.commit();
+    sync(&other, &mut honest);
+    assert_eq!(honest.text("t").to_string(), "abcd");
+}
+
+#[test]
+fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
+    let mut honest = doc(1);
+    honest.text("t").insert(0, "ab").unwrap();
+    honest.commit();
+    let forged_change = counter_change(ReplicaId::new(9), honest.log.heads(), u64::MAX - 1);
+    let mut changes = honest.log.changes().to_vec();
+    changes.push(forged_change);
+    let mut version = honest.version();
+    version.set(ReplicaId::new(9), 1);
+    let containers: Vec<(&ContainerId, ContainerSnapshot)> = honest
+        .state
+        .containers
+        .iter()
+        .map(|(id, c)| (id, ContainerSnapshot::of(c)))
+        .collect();
+    // Written by the encoder directly: `save` would never write it.
+    let bytes = encoding::frame(
+        EncodingKind::Snapshot,
+        &snapshot::encode_raw(&SnapshotRef {
+            version: &version,
+            changes: &changes,
+            pending: Vec::new(),
+            containers,
+            parents: Vec::new(),
+        }),
+    );
+    assert!(matches!(
+        Doc::load(&bytes),
+        Err(DocError::ForgedLamport { lamport, .. }) if lamport == u64::MAX - 1
+    ));
+    // The same history without the forged change loads.
+    assert!(Doc::load(&honest.save()).is_ok());
+}
+
+/// `count` one-op changes from new replicas (numbered from `first`), each made on `parents`.
+fn concurrent_replicas(first: u64, count: u64, parents: &[Dot], lamport: u64) -> Vec<u8> {
+    let changes: Vec<Change> = (first..first + count)
+        .map(|r| counter_change(ReplicaId::new(r), parents.to_vec(), lamport))
+        .collect();
+    encoding::encode_changes(&changes)
+}
+
+#[test]
+fn a_keystroke_after_many_concurrent_replicas_stores_one_parent() {
+    let keystroke_bytes = |replicas: u64| {
+        let mut honest = doc(1);
+        honest.text("t").insert(0, "a").unwrap();
+        honest.commit();
+        let heads = honest.log.heads();
+        honest
+            .apply_changes(&concurrent_replicas(1000, replicas, &heads, 2))
+            .unwrap();
+        // The first edit merges every concurrent change: it names them all.
+        honest.text("t").insert(1, "b").unwrap();
+        honest.commit();
+        let merge = honest.log.changes().last().unwrap();
+        assert_eq!(
+            merge.parents.len() as u64,
+            replicas,
+            "the concurrent changes covered the first edit"
+        );
+        assert_eq!(merge.lamport, 3);
+        assert_eq!(honest.log.heads(), [Dot::new(ReplicaId::new(1), 2)]);
+        // Every edit after it names one parent, its own previous event, which costs nothing.
+        let before = honest.version();
+        honest.text("t").insert(2, "c").unwrap();
+        honest.commit();
+        let keystroke = honest.log.changes().last().unwrap();
+        assert_eq!(keystroke.parents, [Dot::new(ReplicaId::new(1), 2)]);
+        honest.encode_changes_since(&before).len()
+    };
+    let (few, many) = (keystroke_bytes(2), keystroke_bytes(3000));
+    assert_eq!(
+        few, many,
+        "a keystroke costs the same whatever the replica count"
+    );
+    assert!(many < 100, "a keystroke is {many} bytes");
+}
+
+#[test]
+fn a_change_from_one_replica_too_many_is_refused() {
+    let mut honest = doc(1);
+    honest.counter("c").increment(1).unwrap();
+    honest.commit();
+    let heads = honest.log.heads();
+    let others = MAX_REPLICAS as u64 - 1;
+    honest
+        .apply_changes(&concurrent_replicas(1000, others, &heads, 2))
+        .unwrap();
+    assert_eq!(honest.version().len(), MAX_REPLICAS);
+    let err = honest
+        .apply_changes(&concurrent_replicas(1000 + others, 1, &heads, 2))
+        .unwrap_err();
+    let DocError::Rejected { reason, .. } = err else {
+        panic!("expected a rejection, got {err:?}");
+    };
+    assert!(matches!(*reason, DocError::TooManyReplicas { .. }));
+    // The replicas it holds keep editing.
+    honest.counter("c").increment(1).unwrap();
+    assert!(honest.commit().is_some());
 }

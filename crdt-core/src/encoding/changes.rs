@@ -18,9 +18,9 @@
 //! | `change_start` | change | first counter minus the end of the replica's previous change in the batch (1 for its first) | zigzag, run-length |
 //! | `change_lamport` | change | Lamport time minus the previous change's last Lamport time + 1 | zigzag, run-length |
 //! | `change_ops` | change | number of ops (at least 1) | run-length |
-//! | `dep_count` | change | entries where `deps` differs from its reference | run-length |
-//! | `dep_replica` | dep entry | replica index | run-length |
-//! | `dep_counter` | dep entry | counter minus the reference's | zigzag varint |
+//! | `parent_count` | change | 0 for the default parents, else the number of parents + 1 | run-length |
+//! | `parent_replica` | stored parent | replica index | run-length |
+//! | `parent_counter` | stored parent | its counter | varint |
 //! | `op_head` | op | `len << 4 \| continues << 3 \| kind` | run-length |
 //! | `op_obj` | op | container index | run-length |
 //! | `op_key` | map op | key index | run-length |
@@ -35,10 +35,11 @@
 //! | `map_values` | map write | the new values | MessagePack array |
 //! | `list_values` | list insert | the inserted values, all concatenated | MessagePack array |
 //!
-//! A change's id end is its start plus the width of its ops (not stored). Its `deps` are stored
-//! as the entries that differ from a reference: the deps of the replica's previous change in the
-//! batch with that change's own events added (empty for the replica's first change), so a
-//! replica that saw nothing new since its last change stores none. References are an insert's
+//! A change's id end is its start plus the width of its ops (not stored). Its `parents` (a
+//! frontier, usually one event) are stored only when they are not the default: the replica's
+//! own previous event (none for a change starting at counter 1). So a replica that saw nothing
+//! new since its last change stores one zero, as diamond-types stores a parent only when it is
+//! not the previous op of the same run. References are an insert's
 //! left and right origin, a delete's target, a map op's `pred` ids. An insert flagged
 //! `continues` follows an insert into the same container whose last element is its left origin
 //! and whose right origin it shares (typing): it stores no reference.
@@ -47,13 +48,13 @@
 //! by the bytes of the body (every legitimate op costs at least one byte outside run-length
 //! columns: text or values for inserts, a target for deletes, a value, `pred` id or delta for
 //! the others; deflate, not run-length encoding, squeezes runs of those), so are the
-//! loops over deps and `pred` ids (each entry consumes a byte of a plain varint column), every
+//! loops over parents and `pred` ids (each entry consumes a byte of a plain varint column), every
 //! index is checked, every column is consumed exactly, and every failure is a
 //! [`DecodeError`]. Semantic checks ([`Change::validate`], causality) are the caller's.
 
 use std::collections::HashMap;
 
-use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::{Change, ContainerId, ContainerKind, NewValue, Op, Value};
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
@@ -103,13 +104,10 @@ impl From<SeqError> for DecodeError {
     }
 }
 
-/// Turns the deps reference of a replica into the one its next change is compared with: the
-/// deps of `change` (which the reference equals once the stored differences are applied) with
-/// the change's own events added.
-fn advance_reference(reference: &mut VersionVector, change_id: SeqRange) {
-    if reference.get(change_id.replica) < change_id.end - 1 {
-        reference.set(change_id.replica, change_id.end - 1);
-    }
+/// The parents a change starting at `start` of `replica` has unless it stores others: the
+/// replica's previous event, or none for its first.
+fn default_parent(replica: ReplicaId, start: u64) -> Option<Dot> {
+    (start > 1).then(|| Dot::new(replica, start - 1))
 }
 
 /// Builds the columns of a batch of changes.
@@ -121,8 +119,8 @@ struct Writer<'a> {
     container_index: HashMap<&'a ContainerId, u64>,
     keys: Vec<&'a str>,
     key_index: HashMap<&'a str, u64>,
-    /// Per replica index: end of its previous change and its deps reference.
-    replica_state: Vec<(u64, VersionVector)>,
+    /// Per replica index: end of its previous change.
+    replica_state: Vec<u64>,
     next_lamport: u64,
     change_count: u64,
     op_count: u64,
@@ -130,9 +128,9 @@ struct Writer<'a> {
     change_start: RleWriter,
     change_lamport: RleWriter,
     change_ops: RleWriter,
-    dep_count: RleWriter,
-    dep_replica: RleWriter,
-    dep_counter: Vec<u8>,
+    parent_count: RleWriter,
+    parent_replica: RleWriter,
+    parent_counter: Vec<u8>,
     op_head: RleWriter,
     op_obj: RleWriter,
     op_key: RleWriter,
@@ -158,7 +156,7 @@ impl<'a> Writer<'a> {
         let i = *self.replica_index.entry(r).or_insert(next);
         if i == next {
             self.replicas.push(r);
-            self.replica_state.push((1, VersionVector::new()));
+            self.replica_state.push(1);
         }
         i
     }
@@ -196,43 +194,34 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Stores `change`'s parents: a 0 when they are the default, else their count + 1 and each.
+    fn parents(&mut self, change: &Change) {
+        let default = default_parent(change.id.replica, change.id.start);
+        if change.parents.as_slice() == default.as_slice() {
+            self.parent_count.push(0);
+            return;
+        }
+        self.parent_count.push(change.parents.len() as u64 + 1);
+        for parent in &change.parents {
+            let i = self.replica(parent.replica);
+            self.parent_replica.push(i);
+            put_u64(&mut self.parent_counter, parent.counter);
+        }
+    }
+
     fn change(&mut self, change: &'a Change) {
         let r = self.replica(change.id.replica) as usize;
         self.change_count += 1;
         self.change_replica.push(r as u64);
-        let expected_start = self.replica_state[r].0;
+        let expected_start = self.replica_state[r];
         self.change_start
             .push(zigzag(delta(change.id.start, expected_start)));
         self.change_lamport
             .push(zigzag(delta(change.lamport, self.next_lamport)));
         self.next_lamport = change.lamport.wrapping_add(change.id.len());
         self.change_ops.push(change.ops.len() as u64);
-        // Entries of deps that differ from the reference (0 = absent).
-        let reference = &self.replica_state[r].1;
-        let mut diffs: Vec<(ReplicaId, u64, u64)> = Vec::new();
-        for (replica, counter) in change.deps.iter() {
-            let old = reference.get(replica);
-            if counter != old {
-                diffs.push((replica, counter, old));
-            }
-        }
-        for (replica, old) in reference.iter() {
-            if change.deps.get(replica) == 0 {
-                diffs.push((replica, 0, old));
-            }
-        }
-        self.dep_count.push(diffs.len() as u64);
-        for &(replica, counter, old) in &diffs {
-            let i = self.replica(replica);
-            self.dep_replica.push(i);
-            put_i64(&mut self.dep_counter, delta(counter, old));
-        }
-        let (end, reference) = &mut self.replica_state[r];
-        *end = change.id.end;
-        for (replica, counter, _) in diffs {
-            reference.set(replica, counter);
-        }
-        advance_reference(reference, change.id);
+        self.parents(change);
+        self.replica_state[r] = change.id.end;
         for (dot, op) in change.ops_with_dots() {
             self.op(dot, op);
         }
@@ -363,12 +352,12 @@ impl<'a> Writer<'a> {
             self.change_start.finish(),
             self.change_lamport.finish(),
             self.change_ops.finish(),
-            self.dep_count.finish(),
-            self.dep_replica.finish(),
+            self.parent_count.finish(),
+            self.parent_replica.finish(),
         ] {
             put_bytes(&mut raw, &column);
         }
-        put_bytes(&mut raw, &self.dep_counter);
+        put_bytes(&mut raw, &self.parent_counter);
         for column in [
             self.op_head.finish(),
             self.op_obj.finish(),
@@ -463,9 +452,9 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut change_start = RleReader::new(r.bytes("change starts")?, "change starts");
     let mut change_lamport = RleReader::new(r.bytes("change lamports")?, "change lamports");
     let mut change_ops = RleReader::new(r.bytes("change op counts")?, "change op counts");
-    let mut dep_count = RleReader::new(r.bytes("dep counts")?, "dep counts");
-    let mut dep_replica = RleReader::new(r.bytes("dep replicas")?, "dep replicas");
-    let mut dep_counter = ColumnReader::new(r.bytes("dep counters")?);
+    let mut parent_count = RleReader::new(r.bytes("parent counts")?, "parent counts");
+    let mut parent_replica = RleReader::new(r.bytes("parent replicas")?, "parent replicas");
+    let mut parent_counter = ColumnReader::new(r.bytes("parent counters")?);
     let mut op_head = RleReader::new(r.bytes("op heads")?, "op heads");
     let mut op_obj = RleReader::new(r.bytes("op containers")?, "op containers");
     let mut op_key = RleReader::new(r.bytes("op keys")?, "op keys");
@@ -495,8 +484,8 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut text_rest = text;
     let mut map_values = map_values.into_iter();
     let mut list_values = list_values.into_iter();
-    let mut replica_state: Vec<(u64, VersionVector)> =
-        vec![(1, VersionVector::new()); replicas.len()];
+    // Per replica index: end of its previous change.
+    let mut replica_state: Vec<u64> = vec![1; replicas.len()];
     let mut next_lamport: u64 = 0;
     let mut ops_left = op_count;
     let mut last_insert: Option<(usize, Dot, Option<Dot>)> = None;
@@ -504,7 +493,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     for _ in 0..change_count {
         let ri = index_in(change_replica.next_value()?, replicas.len())?;
         let replica = replicas[ri];
-        let expected_start = replica_state[ri].0;
+        let expected_start = replica_state[ri];
         let start = add_delta(expected_start, unzigzag(change_start.next_value()?));
         let lamport = add_delta(next_lamport, unzigzag(change_lamport.next_value()?));
         let n_ops = usize::try_from(change_ops.next_value()?)
@@ -512,14 +501,20 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
             .filter(|&n| n >= 1 && n <= ops_left)
             .ok_or(DecodeError::Malformed("bad op count of a change"))?;
         ops_left -= n_ops;
-        let reference = &mut replica_state[ri].1;
-        // Every entry consumes a byte of `dep_counter`, so this loop is bounded by the input.
-        for _ in 0..dep_count.next_value()? {
-            let replica = replicas[index_in(dep_replica.next_value()?, replicas.len())?];
-            let d = dep_counter.i64("dep counters")?;
-            reference.set(replica, add_delta(reference.get(replica), d));
-        }
-        let deps = reference.clone();
+        let parents = match parent_count.next_value()? {
+            0 => default_parent(replica, start).into_iter().collect(),
+            // Every stored parent consumes a byte of `parent_counter`, so this loop is bounded
+            // by the input, and so is the vector (it grows as parents are read).
+            stored => {
+                let mut parents = Vec::new();
+                for _ in 1..stored {
+                    let ri = index_in(parent_replica.next_value()?, replicas.len())?;
+                    let counter = parent_counter.u64("parent counters")?;
+                    parents.push(Dot::new(replicas[ri], counter));
+                }
+                parents
+            }
+        };
         let mut ops = Vec::with_capacity(n_ops);
         let mut next = start;
         for _ in 0..n_ops {
@@ -655,13 +650,12 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                 start,
                 end: next,
             },
-            deps,
+            parents,
             lamport,
             ops,
         };
         next_lamport = lamport.wrapping_add(change.id.len());
-        replica_state[ri].0 = change.id.end;
-        advance_reference(&mut replica_state[ri].1, change.id);
+        replica_state[ri] = change.id.end;
         changes.push(change);
     }
     if ops_left != 0 {
@@ -673,9 +667,9 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     change_start.finish()?;
     change_lamport.finish()?;
     change_ops.finish()?;
-    dep_count.finish()?;
-    dep_replica.finish()?;
-    dep_counter.finish("dep counters")?;
+    parent_count.finish()?;
+    parent_replica.finish()?;
+    parent_counter.finish("parent counters")?;
     op_head.finish()?;
     op_obj.finish()?;
     op_key.finish()?;
@@ -722,7 +716,7 @@ mod tests {
         replica: u64,
         start: u64,
         lamport: u64,
-        deps: &[(u64, u64)],
+        parents: &[(u64, u64)],
         ops: Vec<Box<dyn Fn(Dot) -> Op>>,
     ) -> Change {
         let mut next = start;
@@ -738,7 +732,7 @@ mod tests {
                 start,
                 end: next,
             },
-            deps: deps.iter().map(|&(a, c)| (r(a), c)).collect(),
+            parents: parents.iter().map(|&(a, c)| Dot::new(r(a), c)).collect(),
             lamport,
             ops: built,
         }
@@ -942,15 +936,15 @@ mod tests {
             let body = forged(changes, ops, [empty; 20]);
             assert!(decode_raw(&body).is_err());
         }
-        // A change claiming 2^62 dependency entries from one run: stops at the first missing
+        // A change claiming 2^62 parents from one run: stops at the first missing
         // counter byte.
-        let huge_deps = run(1, 1 << 62);
+        let huge_parents = run(1, 1 << 62);
         let cols: [&[u8]; 20] = [
             &zero,
             &zero,
             &zero,
             &one,
-            &huge_deps,
+            &huge_parents,
             &many_zeros,
             empty,
             &delete,
@@ -969,7 +963,9 @@ mod tests {
         ];
         assert_eq!(
             decode_raw(&forged(1, 1, cols)),
-            Err(DecodeError::Format(FormatError::Truncated("dep counters")))
+            Err(DecodeError::Format(FormatError::Truncated(
+                "parent counters"
+            )))
         );
         // A map delete claiming 2^62 preds: stops at the first missing reference.
         let huge_preds = run(1, 1 << 62);
@@ -1224,7 +1220,7 @@ mod tests {
         #[test]
         fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
             let _ = decode_raw(&bytes);
-            let mut framed = b"CRDTC\x03\x03\x00".to_vec();
+            let mut framed = [b"CRDTC".as_slice(), &[crate::encoding::FORMAT_VERSION; 2], &[0]].concat();
             framed.extend_from_slice(&bytes);
             let _ = decode_changes(&framed);
         }

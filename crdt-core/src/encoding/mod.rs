@@ -45,7 +45,7 @@ pub use column::FormatError;
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
 /// The current format version.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 
 /// What an encoding holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

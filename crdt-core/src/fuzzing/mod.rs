@@ -22,6 +22,7 @@
 
 pub mod decoders;
 pub mod edit;
+pub mod forge;
 pub mod mirror;
 pub mod schedule;
 

@@ -56,6 +56,13 @@ pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
 /// Longest document id, in bytes.
 pub const MAX_DOC_ID_LEN: usize = 256;
 
+/// Most entries (replicas) one version vector in a frame may hold: far above any real document
+/// (one entry per device or tab that ever wrote to it), and low enough that a peer cannot make
+/// the other side merge millions of entries per frame. A frame over it is refused with
+/// [`ProtocolError::TooManyVersionEntries`].
+/// It equals [`MAX_REPLICAS`](crate::doc::MAX_REPLICAS): a document never holds more.
+pub const MAX_VERSION_ENTRIES: usize = crate::doc::MAX_REPLICAS;
+
 const KIND_HELLO: u64 = 0;
 const KIND_CHANGES: u64 = 1;
 const KIND_ACK: u64 = 2;
@@ -341,6 +348,14 @@ pub enum ProtocolError {
     /// The document id is invalid.
     #[error("bad document id: {0}")]
     BadDocId(#[from] DocIdError),
+    /// A version vector holds more entries than [`MAX_VERSION_ENTRIES`].
+    #[error("a version vector of {count} entries exceeds the limit of {max}")]
+    TooManyVersionEntries {
+        /// Entries the frame claims.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Bytes follow the message.
     #[error("{count} bytes follow the message")]
     TrailingBytes {
@@ -498,12 +513,18 @@ fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>
     let id = |s: &str| DocId::new(s).map_err(ProtocolError::BadDocId);
     Ok(match (kind, doc) {
         (KIND_HELLO, Some(doc)) => {
-            let version = read_version(r)?;
+            let version = match read_version(r)? {
+                Ok(version) => version,
+                Err(e) => return Ok(Err(e)),
+            };
             id(doc).map(|doc| Message::Hello { doc, version })
         }
         (KIND_CHANGES, Some(doc)) => {
             let bytes = r.bin()?.to_vec();
-            let version = read_version(r)?;
+            let version = match read_version(r)? {
+                Ok(version) => version,
+                Err(e) => return Ok(Err(e)),
+            };
             id(doc).map(|doc| Message::Changes {
                 doc,
                 bytes,
@@ -511,7 +532,10 @@ fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>
             })
         }
         (KIND_ACK, Some(doc)) => {
-            let version = read_version(r)?;
+            let version = match read_version(r)? {
+                Ok(version) => version,
+                Err(e) => return Ok(Err(e)),
+            };
             id(doc).map(|doc| Message::Ack { doc, version })
         }
         (KIND_PRESENCE, Some(doc)) => {
@@ -542,16 +566,26 @@ fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>
     })
 }
 
-/// A version map; a repeated replica keeps its last counter and zero counters are dropped, as
-/// [`VersionVector`]'s serde form reads.
-fn read_version(r: &mut PackReader<'_>) -> Result<VersionVector, FormatError> {
+/// A version map; a repeated replica keeps its highest counter and zero counters are dropped.
+/// More than [`MAX_VERSION_ENTRIES`] entries is refused before any is read. Entries come in
+/// replica order from any honest encoder, so the vector is built in one pass.
+fn read_version(
+    r: &mut PackReader<'_>,
+) -> Result<Result<VersionVector, ProtocolError>, FormatError> {
     let n = r.map_len()?;
-    let mut entries = std::collections::BTreeMap::new();
+    if n > MAX_VERSION_ENTRIES {
+        return Ok(Err(ProtocolError::TooManyVersionEntries {
+            count: n,
+            max: MAX_VERSION_ENTRIES,
+        }));
+    }
+    // `map_len` checked that the entries fit in the bytes left (two bytes or more each).
+    let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
         let replica = ReplicaId::new(r.u64()?);
-        entries.insert(replica, r.u64()?);
+        entries.push((replica, r.u64()?));
     }
-    Ok(entries.into_iter().collect())
+    Ok(Ok(entries.into_iter().collect()))
 }
 
 /// Reads the protocol version and kind ahead of everything else, so that a frame of another
@@ -607,6 +641,27 @@ mod tests {
             .iter()
             .map(|&(r, c)| (ReplicaId::new(r), c))
             .collect()
+    }
+
+    #[test]
+    fn a_version_of_too_many_entries_is_refused() {
+        let at_limit: VersionVector = (0..MAX_VERSION_ENTRIES as u64)
+            .map(|r| (ReplicaId::new(r), 1))
+            .collect();
+        let hello = |version| Message::Hello {
+            doc: doc("d"),
+            version,
+        };
+        assert!(decode(&encode(&hello(at_limit.clone()))).is_ok());
+        let mut over = at_limit;
+        over.set(ReplicaId::new(u64::MAX), 1);
+        assert_eq!(
+            decode(&encode(&hello(over))),
+            Err(ProtocolError::TooManyVersionEntries {
+                count: MAX_VERSION_ENTRIES + 1,
+                max: MAX_VERSION_ENTRIES,
+            })
+        );
     }
 
     #[test]

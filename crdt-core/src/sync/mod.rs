@@ -73,7 +73,7 @@ pub(crate) mod test_doc;
 
 pub use message::{
     decode, decode_bounded, encode, DocId, DocIdError, ErrorCode, Message, PeerId, ProtocolError,
-    DEFAULT_MAX_FRAME, MAX_DOC_ID_LEN, PROTOCOL_VERSION,
+    DEFAULT_MAX_FRAME, MAX_DOC_ID_LEN, MAX_VERSION_ENTRIES, PROTOCOL_VERSION,
 };
 pub use presence::{PresenceMap, MAX_PRESENCE_PEERS};
 pub use session::{SyncError, SyncSession};

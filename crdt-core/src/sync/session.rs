@@ -59,10 +59,10 @@
 //! assert!(a.is_synced(&alice) && b.is_synced(&bob));
 //! ```
 
-use super::message::{DocId, ErrorCode, Message, PeerId};
+use super::message::{DocId, ErrorCode, Message, PeerId, MAX_VERSION_ENTRIES};
 use super::presence::PresenceMap;
 use super::sync_doc::SyncDoc;
-use crate::clock::VersionVector;
+use crate::clock::{ReplicaId, VersionVector};
 
 /// Why [`SyncSession::receive`] failed. `E` is the document's apply error.
 #[derive(Debug, thiserror::Error)]
@@ -122,8 +122,14 @@ pub struct SyncSession {
     connected: bool,
     /// The other side's Hello arrived on this connection: we know what it holds.
     heard_hello: bool,
-    /// Events the other side told us it holds, on this connection.
+    /// Events the other side told us it holds, on this connection, for replicas our document
+    /// has seen: entries for others are of no use to what we send, and a peer could make them
+    /// millions.
     their: VersionVector,
+    /// Entries the other side declared for replicas our document has not seen (yet): kept
+    /// apart, at most [`MAX_VERSION_ENTRIES`], and moved into `their` once the replica is seen
+    /// (typically when its changes arrive from the same side, whose Hello named them before).
+    their_unseen: VersionVector,
     /// `their` plus what we sent since the last Hello: what not to send again.
     sent: VersionVector,
     /// What we told the other side we hold, on this connection.
@@ -140,6 +146,7 @@ impl SyncSession {
             connected: false,
             heard_hello: false,
             their: VersionVector::new(),
+            their_unseen: VersionVector::new(),
             sent: VersionVector::new(),
             announced: VersionVector::new(),
             local_presence: None,
@@ -186,6 +193,7 @@ impl SyncSession {
         self.connected = false;
         self.heard_hello = false;
         self.their = VersionVector::new();
+        self.their_unseen = VersionVector::new();
         self.sent = VersionVector::new();
         self.announced = VersionVector::new();
         self.presence.clear();
@@ -222,14 +230,16 @@ impl SyncSession {
         };
         match message {
             Message::Hello { version, .. } => {
-                self.their.merge(&version);
+                self.learn(&version, &doc.version());
                 // The other side (re)started the exchange: anything in flight may be lost.
                 self.sent = self.their.clone();
                 self.heard_hello = true;
             }
             Message::Changes { bytes, version, .. } => {
-                self.learn(&version);
-                doc.apply_changes(&bytes).map_err(SyncError::Apply)?;
+                // Applied first, so that the replicas the changes introduce count as seen.
+                let applied = doc.apply_changes(&bytes);
+                self.learn(&version, &doc.version());
+                applied.map_err(SyncError::Apply)?;
                 // Acknowledge what we hold now (nothing when the changes were duplicates or
                 // still wait for their causal past).
                 let grown = self.announce(&doc.version());
@@ -240,7 +250,7 @@ impl SyncSession {
                     });
                 }
             }
-            Message::Ack { version, .. } => self.learn(&version),
+            Message::Ack { version, .. } => self.learn(&version, &doc.version()),
             Message::Presence {
                 peer, clock, state, ..
             } => {
@@ -278,27 +288,49 @@ impl SyncSession {
         &self.presence
     }
 
-    /// What the other side holds, as far as it told us on this connection; `None` until its Hello.
+    /// What the other side holds of the replicas our document has seen, as far as it told us on
+    /// this connection; `None` until its Hello.
     pub fn their_version(&self) -> Option<&VersionVector> {
         self.heard_hello.then_some(&self.their)
     }
 
     /// True when connected and, as far as this session knows, both sides hold the same events.
     pub fn is_synced(&self, doc: &impl SyncDoc) -> bool {
-        self.connected && self.heard_hello && self.their == doc.version()
+        self.connected
+            && self.heard_hello
+            && self.their_unseen.is_empty()
+            && self.their == doc.version()
     }
 
-    /// Records that the other side holds `version`.
-    fn learn(&mut self, version: &VersionVector) {
-        self.their.merge(version);
-        self.sent.merge(version);
+    /// Records that the other side holds `version`. Entries for replicas `ours` has never seen
+    /// do not enter `their` and `sent` (what we send depends only on our replicas): they wait,
+    /// bounded, in `their_unseen`, so that a peer naming millions of replicas costs a bounded
+    /// amount of memory and every merge stays linear.
+    fn learn(&mut self, version: &VersionVector, ours: &VersionVector) {
+        let full = self.their_unseen.len() >= MAX_VERSION_ENTRIES;
+        let (known, unseen): (VersionVector, Vec<_>) = if self.their_unseen.is_empty() || full {
+            // (Once full, the entries kept stay as they are: only a hostile peer gets there.)
+            split_known(version.iter(), ours)
+        } else {
+            // Entries kept earlier may name replicas seen since.
+            let mut incoming = std::mem::take(&mut self.their_unseen);
+            incoming.merge(version);
+            split_known(incoming.iter(), ours)
+        };
+        self.their.merge(&known);
+        self.sent.merge(&known);
+        if !unseen.is_empty() && !full {
+            self.their_unseen = unseen.into_iter().take(MAX_VERSION_ENTRIES).collect();
+        }
     }
 
     /// The entries of `version` not yet announced on this connection; marks them announced.
     fn announce(&mut self, version: &VersionVector) -> VersionVector {
+        // One walk over both vectors (the document's may hold many replicas).
         let grown: VersionVector = version
-            .iter()
-            .filter(|&(r, c)| c > self.announced.get(r))
+            .missing_from(&self.announced)
+            .into_iter()
+            .map(|range| (range.replica, range.end - 1))
             .collect();
         self.announced.merge(&grown);
         grown
@@ -331,6 +363,15 @@ impl SyncSession {
             }]
         }
     }
+}
+
+/// Splits version entries into those of replicas `ours` has seen (a vector) and the others.
+fn split_known(
+    entries: impl Iterator<Item = (ReplicaId, u64)>,
+    ours: &VersionVector,
+) -> (VersionVector, Vec<(ReplicaId, u64)>) {
+    let (known, unseen): (Vec<_>, Vec<_>) = entries.partition(|&(r, _)| ours.get(r) > 0);
+    (known.into_iter().collect(), unseen)
 }
 
 /// The message announcing `local`.
@@ -425,6 +466,47 @@ mod tests {
                 _ => 0,
             })
             .sum()
+    }
+
+    #[test]
+    fn a_peer_naming_a_flood_of_unseen_replicas_costs_bounded_time_and_memory() {
+        let mut pair = Pair::new();
+        let out = pair.edit(0, 1);
+        assert!(out.is_empty(), "not connected yet");
+        pair.connect();
+        let started = std::time::Instant::now();
+        let flood = |from: u64| -> VersionVector {
+            (0..MAX_VERSION_ENTRIES as u64)
+                .map(|i| (ReplicaId::new(from - i), 1))
+                .collect()
+        };
+        let hello = Message::Hello {
+            doc: id(),
+            version: flood(u64::MAX - 1),
+        };
+        pair.receive(0, hello);
+        for round in 1..=4u64 {
+            let ack = Message::Ack {
+                doc: id(),
+                version: flood(u64::MAX / 2 - round * MAX_VERSION_ENTRIES as u64),
+            };
+            pair.receive(0, ack);
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        let session = &pair.sessions[0];
+        assert!(
+            session.their.len() <= 2,
+            "only replicas the document has seen"
+        );
+        assert!(session.their_unseen.len() <= MAX_VERSION_ENTRIES);
+        assert!(
+            !session.is_synced(&pair.docs[0]),
+            "the other side claims more"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A test double for [`SyncDoc`]: a grow-only set of events, each one `(replica, counter)` dot
-//! with a value and the version it was made at as its deps. Remote events go through a real
+//! with a value and, as its parents, the latest event of every other replica applied when it was
+//! made. Remote events go through a real
 //! [`CausalBuffer`], so the double waits for causal pasts exactly as a document must, and its
 //! encoding is MessagePack of the events, so corrupt bytes are refused with a typed error.
 
@@ -15,7 +16,7 @@ use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Event {
     pub dot: Dot,
-    pub deps: VersionVector,
+    pub parents: Vec<Dot>,
     pub value: u64,
 }
 
@@ -47,11 +48,19 @@ impl EventSet {
 
     /// A local edit: a new event that depends on everything applied so far.
     pub fn add(&mut self, value: u64) -> Dot {
-        let mut deps = self.buffer.applied().clone();
-        let counter = deps.get(self.replica) + 1;
-        deps.set(self.replica, 0);
+        let applied = self.buffer.applied();
+        let counter = applied.get(self.replica) + 1;
+        let parents = applied
+            .iter()
+            .filter(|&(r, _)| r != self.replica)
+            .map(|(r, c)| Dot::new(r, c))
+            .collect();
         let dot = Dot::new(self.replica, counter);
-        self.log.push(Event { dot, deps, value });
+        self.log.push(Event {
+            dot,
+            parents,
+            value,
+        });
         let released = self.buffer.mark_applied(SeqRange {
             replica: self.replica,
             start: counter,
@@ -100,7 +109,7 @@ impl SyncDoc for EventSet {
                     start: event.dot.counter,
                     end: event.dot.counter.saturating_add(1),
                 },
-                deps: event.deps.clone(),
+                parents: event.parents.clone(),
                 payload: event,
             };
             let released = self.buffer.insert(change, 64)?;
