@@ -599,8 +599,9 @@ async fn a_connection_is_closed_with_1008_when_its_token_expires() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    // Expires one to two seconds from now (`exp` is in whole seconds).
-    let exp = now + 2;
+    // Expires two to three seconds from now (`exp` is in whole seconds): room for a loaded
+    // machine to connect both peers and deliver edits before it.
+    let exp = now + 3;
     let expiry = UNIX_EPOCH + Duration::from_secs(exp);
     let short = token("expiry/*", Access::Read, exp);
     let long = token("expiry/*", Access::Write, now + 3600);
@@ -632,7 +633,7 @@ async fn a_connection_is_closed_with_1008_when_its_token_expires() {
     assert_eq!((code, reason.as_str()), (1008, "token expired"));
     let late = |t: &SystemTime| t.duration_since(expiry).unwrap_or_default();
     assert!(
-        late(&closed_at) < Duration::from_millis(1500),
+        late(&closed_at) < Duration::from_secs(3),
         "closed {:?} after the expiry",
         late(&closed_at)
     );
