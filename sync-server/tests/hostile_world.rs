@@ -33,7 +33,9 @@ async fn until_eof(stream: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_handshakes_are_dropped_and_do_not_block_others() {
-    let relay = relay_with(|c| c.limits.handshake_timeout_secs = 0.5).await;
+    // The head timeout is long next to an honest sync (milliseconds), so an honest client that
+    // waited behind the stalled handshakes would show it even on a loaded machine.
+    let relay = relay_with(|c| c.limits.handshake_timeout_secs = 3.0).await;
     let addr = relay.local_addr();
     let started = Instant::now();
     let mut stalled = Vec::new();
@@ -49,12 +51,13 @@ async fn half_sent_handshakes_are_dropped_and_do_not_block_others() {
     }
     // Meanwhile an honest client connects and syncs at once.
     let doc = id("slowloris/doc");
+    let honest_started = Instant::now();
     let honest = client(addr, &doc);
     honest.edit(&doc, |d| d.text("body").insert(0, "fine"));
     assert!(honest.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
-    let honest_took = started.elapsed();
+    let honest_took = honest_started.elapsed();
     assert!(
-        honest_took < Duration::from_millis(500),
+        honest_took < Duration::from_secs(2),
         "the honest client waited {honest_took:?} behind 200 stalled handshakes"
     );
     // Every stalled socket is closed by the relay after the timeout (none before it).
@@ -66,7 +69,7 @@ async fn half_sent_handshakes_are_dropped_and_do_not_block_others() {
     }
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(500),
+        waited >= Duration::from_secs(3),
         "closed before the timeout: {waited:?}"
     );
     eprintln!(
