@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::clock::{ReplicaId, VersionVector};
+use crate::clock::{ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::Change;
 
 /// Every change applied, in causal order.
@@ -70,6 +70,15 @@ impl OpLog {
         }
         indexes.sort_unstable();
         indexes.into_iter().map(|i| &self.changes[i]).collect()
+    }
+
+    /// The change whose id is exactly `id`, if the log holds one.
+    pub(crate) fn get(&self, id: SeqRange) -> Option<&Change> {
+        let entries = self.by_replica.get(&id.replica)?;
+        let last = id.end.checked_sub(1)?;
+        let at = entries.binary_search_by_key(&last, |&(l, _)| l).ok()?;
+        let change = &self.changes[entries[at].1];
+        (change.id == id).then_some(change)
     }
 
     /// Number of changes.

@@ -1,0 +1,114 @@
+//! [`receive_guarding_replica`]: what a client does when it learns that another writer uses its
+//! replica id.
+//!
+//! A replica id must have one writer: two writers take the same counters for different edits,
+//! and every replica then holds one of them and refuses the other. Relays bind a replica id to
+//! the connection that first wrote it and refuse the others with [`ErrorCode::ReplicaTaken`].
+//! A client learns that its id is shared in one of two ways, and in both it continues under a
+//! fresh id ([`Doc::set_replica`]) before its next edit:
+//! - the relay refused its changes with [`ErrorCode::ReplicaTaken`];
+//! - changes under its own id that it did not make arrived (another copy of the document, e.g.
+//!   a second tab restored from the same saved bytes, wrote them). Caught here, before this
+//!   client edits again, the two never collide.
+//!
+//! Changes already committed under the old id keep it (see [`Doc::set_replica`]). When the
+//! other writer had already taken the same counters (both edited before either heard of the
+//! other), those changes collide: the relay refuses them ([`crate::DocError::DuplicateDiffers`]
+//! or `ReplicaTaken`), and they stay local to this copy. Renaming them is not done; the cure is
+//! to never restore an id in two places ([`Doc::load`] takes a fresh id every time).
+
+use super::{ErrorCode, Message, SyncError, SyncSession};
+use crate::{Doc, DocError, ReplicaId};
+
+/// [`SyncSession::receive`] for a client's document: also moves `doc` to a fresh replica id
+/// when `message` shows another writer uses its id (see the [module docs](self)). Returns
+/// whatever `receive` returns.
+pub fn receive_guarding_replica(
+    session: &mut SyncSession,
+    doc: &mut Doc,
+    message: Message,
+) -> Result<Vec<Message>, SyncError<DocError>> {
+    if let Message::Error {
+        doc: Some(id),
+        code: ErrorCode::ReplicaTaken,
+        ..
+    } = &message
+    {
+        if id == session.doc_id() {
+            doc.set_replica(ReplicaId::random());
+        }
+    }
+    let own = doc.replica();
+    let held_before = doc.version().get(own);
+    let result = session.receive(doc, message);
+    if doc.version().get(own) > held_before {
+        // Only received changes grow the version inside `receive`: these are another writer's.
+        doc.set_replica(ReplicaId::random());
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::DocId;
+    use crate::VersionVector;
+
+    fn doc_id() -> DocId {
+        DocId::new("guard").unwrap()
+    }
+
+    #[test]
+    fn changes_under_our_own_id_from_elsewhere_move_us_to_a_fresh_id() {
+        let mut saved = Doc::with_replica(ReplicaId::new(11));
+        saved.text("t").insert(0, "x").unwrap();
+        let bytes = saved.save();
+        let mut a = Doc::load_with_replica(&bytes, ReplicaId::new(11)).unwrap();
+        let mut b = Doc::load_with_replica(&bytes, ReplicaId::new(11)).unwrap();
+        let before = a.version();
+        a.text("t").insert(1, "y").unwrap();
+        a.commit();
+        let mut session = SyncSession::new(doc_id());
+        session.connect(&b);
+        let changes = Message::Changes {
+            doc: doc_id(),
+            bytes: a.encode_changes_since(&before),
+            version: a.version(),
+        };
+        receive_guarding_replica(&mut session, &mut b, changes).unwrap();
+        assert_ne!(b.replica(), ReplicaId::new(11));
+        b.text("t").insert(2, "z").unwrap();
+        b.commit();
+        a.apply_changes(&b.encode_changes_since(&a.version())).unwrap();
+        assert_eq!(a.text("t").to_string(), "xyz");
+    }
+
+    #[test]
+    fn a_replica_taken_error_moves_us_to_a_fresh_id_and_other_docs_errors_do_not() {
+        let mut doc = Doc::with_replica(ReplicaId::new(3));
+        let mut session = SyncSession::new(doc_id());
+        session.connect(&doc);
+        let other = Message::Error {
+            doc: Some(DocId::new("other").unwrap()),
+            code: ErrorCode::ReplicaTaken,
+            message: String::new(),
+        };
+        assert!(receive_guarding_replica(&mut session, &mut doc, other).is_err());
+        assert_eq!(doc.replica(), ReplicaId::new(3));
+        let taken = Message::Error {
+            doc: Some(doc_id()),
+            code: ErrorCode::ReplicaTaken,
+            message: "taken".into(),
+        };
+        let err = receive_guarding_replica(&mut session, &mut doc, taken).unwrap_err();
+        assert!(matches!(
+            err,
+            SyncError::Remote {
+                code: ErrorCode::ReplicaTaken,
+                ..
+            }
+        ));
+        assert_ne!(doc.replica(), ReplicaId::new(3));
+        assert_eq!(doc.version(), VersionVector::new());
+    }
+}
