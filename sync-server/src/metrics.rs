@@ -42,11 +42,13 @@ pub enum Rejection {
     Origin,
     /// Changes refused because the store cannot write.
     StorageUnavailable,
+    /// Changes under a replica id another connection writes.
+    ReplicaTaken,
 }
 
 impl Rejection {
     /// Every reason, in label order.
-    pub const ALL: [Rejection; 15] = [
+    pub const ALL: [Rejection; 16] = [
         Rejection::BadMessage,
         Rejection::UnsupportedVersion,
         Rejection::NotBinary,
@@ -62,6 +64,7 @@ impl Rejection {
         Rejection::IdleTimeout,
         Rejection::Origin,
         Rejection::StorageUnavailable,
+        Rejection::ReplicaTaken,
     ];
 
     /// The label value.
@@ -82,6 +85,7 @@ impl Rejection {
             Rejection::IdleTimeout => "idle_timeout",
             Rejection::Origin => "origin",
             Rejection::StorageUnavailable => "storage_unavailable",
+            Rejection::ReplicaTaken => "replica_taken",
         }
     }
 }

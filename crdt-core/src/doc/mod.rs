@@ -113,7 +113,9 @@ pub enum DocError {
     BadSnapshot(&'static str),
     /// A change carries an id range the document already holds, with other content: two
     /// writers used one replica id (or one forged the other's). The batch is refused whole.
-    #[error("change {0:?} is already held with different content (its replica id has two writers)")]
+    #[error(
+        "change {0:?} is already held with different content (its replica id has two writers)"
+    )]
     DuplicateDiffers(SeqRange),
 }
 

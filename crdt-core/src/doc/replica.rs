@@ -19,6 +19,20 @@ impl Doc {
         self.replica = replica;
     }
 
+    /// Continues under a fresh random id when this document has already written under its
+    /// current one; returns whether it did. Sync drivers call it when a copy starts to sync:
+    /// another copy restored from the same saved bytes (a second tab, a second process) may
+    /// sync under that id too, and two writers of one id collide. A document that never wrote
+    /// keeps its id.
+    pub fn refresh_replica_if_written(&mut self) -> bool {
+        self.commit();
+        if self.version().get(self.replica) == 0 {
+            return false;
+        }
+        self.set_replica(ReplicaId::random());
+        true
+    }
+
     /// The id ranges of the changes in `bytes` (as [`Doc::apply_changes`] takes them), in
     /// order, without applying them: what a relay checks against the writers it knows before it
     /// lets a connection write. Decoding is as bounded as [`Doc::apply_changes`]'s.
@@ -42,13 +56,34 @@ mod tests {
         assert_eq!(doc.text("t").to_string(), "abc");
         assert_eq!(doc.replica(), ReplicaId::new(2));
         let version = doc.version();
-        assert_eq!(version.get(ReplicaId::new(1)), 2, "the open edit committed as replica 1");
-        assert_eq!(version.get(ReplicaId::new(2)), 1, "the next edit is replica 2's first");
+        assert_eq!(
+            version.get(ReplicaId::new(1)),
+            2,
+            "the open edit committed as replica 1"
+        );
+        assert_eq!(
+            version.get(ReplicaId::new(2)),
+            1,
+            "the next edit is replica 2's first"
+        );
         let mut other = Doc::with_replica(ReplicaId::new(9));
         other
             .apply_changes(&doc.encode_changes_since(&VersionVector::new()))
             .unwrap();
         assert_eq!(other.materialize(), doc.materialize());
+    }
+
+    #[test]
+    fn a_copy_that_wrote_under_its_id_moves_to_a_fresh_one_and_a_new_one_does_not() {
+        let mut fresh = Doc::with_replica(ReplicaId::new(1));
+        assert!(!fresh.refresh_replica_if_written());
+        assert_eq!(fresh.replica(), ReplicaId::new(1));
+        fresh.text("t").insert(0, "x").unwrap();
+        let saved = fresh.save();
+        let mut restored = Doc::load_with_replica(&saved, ReplicaId::new(1)).unwrap();
+        assert!(restored.refresh_replica_if_written());
+        assert_ne!(restored.replica(), ReplicaId::new(1));
+        assert_eq!(restored.text("t").to_string(), "x");
     }
 
     #[test]
@@ -59,8 +94,10 @@ mod tests {
         doc.counter("n").increment(1).unwrap();
         doc.commit();
         let ids = Doc::change_ids(&doc.encode_changes_since(&VersionVector::new())).unwrap();
-        let ranges: Vec<(u64, u64, u64)> =
-            ids.iter().map(|id| (id.replica.0, id.start, id.end)).collect();
+        let ranges: Vec<(u64, u64, u64)> = ids
+            .iter()
+            .map(|id| (id.replica.0, id.start, id.end))
+            .collect();
         assert_eq!(ranges, vec![(4, 1, 4), (4, 4, 5)]);
         assert!(Doc::change_ids(b"not changes").is_err());
     }

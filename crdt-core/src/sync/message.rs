@@ -665,7 +665,7 @@ mod tests {
     #[test]
     fn error_codes_are_stable() {
         let codes: Vec<u16> = ErrorCode::KNOWN.iter().map(|c| c.code()).collect();
-        assert_eq!(codes, (1..=9).collect::<Vec<_>>());
+        assert_eq!(codes, (1..=10).collect::<Vec<_>>());
         for c in ErrorCode::KNOWN {
             assert_eq!(ErrorCode::from_code(c.code()), c);
         }

@@ -6,7 +6,8 @@
 //! the connection that first wrote it and refuse the others with [`ErrorCode::ReplicaTaken`].
 //! A client learns that its id is shared in one of two ways, and in both it continues under a
 //! fresh id ([`Doc::set_replica`]) before its next edit:
-//! - the relay refused its changes with [`ErrorCode::ReplicaTaken`];
+//! - the relay refused its changes with [`ErrorCode::ReplicaTaken`] naming its id (the message
+//!   names the taken id as 16 lowercase hex digits);
 //! - changes under its own id that it did not make arrived (another copy of the document, e.g.
 //!   a second tab restored from the same saved bytes, wrote them). Caught here, before this
 //!   client edits again, the two never collide.
@@ -31,10 +32,10 @@ pub fn receive_guarding_replica(
     if let Message::Error {
         doc: Some(id),
         code: ErrorCode::ReplicaTaken,
-        ..
+        message: text,
     } = &message
     {
-        if id == session.doc_id() {
+        if id == session.doc_id() && names_replica(text, doc.replica()) {
             doc.set_replica(ReplicaId::random());
         }
     }
@@ -46,6 +47,13 @@ pub fn receive_guarding_replica(
         doc.set_replica(ReplicaId::random());
     }
     result
+}
+
+/// Whether a `ReplicaTaken` explanation names `replica` (as 16 lowercase hex digits, the way
+/// relays write it). A refusal that names another id was about changes this client forwarded for
+/// another writer (e.g. a tab's, received through a `BroadcastChannel`): its own id is fine.
+fn names_replica(text: &str, replica: ReplicaId) -> bool {
+    text.contains(&replica.to_string())
 }
 
 #[cfg(test)]
@@ -79,12 +87,13 @@ mod tests {
         assert_ne!(b.replica(), ReplicaId::new(11));
         b.text("t").insert(2, "z").unwrap();
         b.commit();
-        a.apply_changes(&b.encode_changes_since(&a.version())).unwrap();
+        a.apply_changes(&b.encode_changes_since(&a.version()))
+            .unwrap();
         assert_eq!(a.text("t").to_string(), "xyz");
     }
 
     #[test]
-    fn a_replica_taken_error_moves_us_to_a_fresh_id_and_other_docs_errors_do_not() {
+    fn a_replica_taken_error_naming_our_id_moves_us_to_a_fresh_id_and_others_do_not() {
         let mut doc = Doc::with_replica(ReplicaId::new(3));
         let mut session = SyncSession::new(doc_id());
         session.connect(&doc);
@@ -95,10 +104,27 @@ mod tests {
         };
         assert!(receive_guarding_replica(&mut session, &mut doc, other).is_err());
         assert_eq!(doc.replica(), ReplicaId::new(3));
+        let forwarded = Message::Error {
+            doc: Some(doc_id()),
+            code: ErrorCode::ReplicaTaken,
+            message: format!(
+                "replica {} is written by another connection",
+                ReplicaId::new(4)
+            ),
+        };
+        assert!(receive_guarding_replica(&mut session, &mut doc, forwarded).is_err());
+        assert_eq!(
+            doc.replica(),
+            ReplicaId::new(3),
+            "another writer's id was named"
+        );
         let taken = Message::Error {
             doc: Some(doc_id()),
             code: ErrorCode::ReplicaTaken,
-            message: "taken".into(),
+            message: format!(
+                "replica {} is written by another connection",
+                ReplicaId::new(3)
+            ),
         };
         let err = receive_guarding_replica(&mut session, &mut doc, taken).unwrap_err();
         assert!(matches!(

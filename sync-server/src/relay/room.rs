@@ -20,6 +20,9 @@
 //!   `encode_changes_since(version before the message)`), so refused or forged bytes never
 //!   reach the store.
 //! - The room never waits on a peer (see [`super::peer`]).
+//! - *One writer per replica id*: new events of a replica id are taken only from the connection
+//!   that writes it (see [`replica_owners`]); a change that reuses a held id range with other
+//!   content is refused by the document, with an Error and never an Ack.
 //! - Presence is ephemeral: kept in the sender's session, forwarded, never stored, and cleared
 //!   for the others when the sender leaves.
 //!
@@ -33,9 +36,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession};
-use crdt_core::{BufferLimits, CausalError, Doc, DocError, VersionVector};
+use crdt_core::{BufferLimits, CausalError, Doc, DocError, ReplicaId, SeqRange, VersionVector};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+
+mod replica_owners;
 
 use super::encode_once::EncodeOnce;
 use super::peer::{CloseReason, ConnId, Outbound, PeerLink};
@@ -44,6 +49,7 @@ use super::RelayContext;
 use crate::cluster::{LinkInput, RoomLink};
 use crate::metrics::Rejection;
 use crate::storage::StoredDoc;
+use replica_owners::ReplicaOwners;
 
 /// A relay buffers nothing: a well-behaved peer sends everything the relay lacks in causal
 /// order, so a change whose past is missing is forged (or from a broken peer) and is refused
@@ -108,6 +114,8 @@ pub(crate) struct Room {
     failed: bool,
     /// The tie to the other nodes, in cluster mode.
     link: Option<RoomLink>,
+    /// Which joined connection writes each replica id.
+    replicas: ReplicaOwners,
 }
 
 impl Room {
@@ -145,6 +153,7 @@ impl Room {
             persisted_tx,
             failed: false,
             link,
+            replicas: ReplicaOwners::default(),
         };
         (room, persisted_rx)
     }
@@ -238,6 +247,15 @@ impl Room {
     }
 
     fn on_message(&mut self, conn: ConnId, message: Message, at: Instant) {
+        if !self.peers.contains_key(&conn) {
+            return;
+        }
+        let before = self.doc.version();
+        let written = written_ids(&message);
+        if let Some(replica) = self.replicas.taken_by_another(conn, &written, &before) {
+            self.refuse_taken_replica(conn, replica);
+            return;
+        }
         let Some(slot) = self.peers.get_mut(&conn) else {
             return;
         };
@@ -253,11 +271,12 @@ impl Room {
             }
             _ => None,
         };
-        let before = self.doc.version();
         let out = match slot.session.receive(&mut self.doc, message) {
             Ok(out) => out,
             Err(SyncError::Apply(e)) => {
                 self.ctx.metrics.rejected(Rejection::BadChanges);
+                // A batch refused whole applied nothing: nothing to acknowledge.
+                let refused_whole = matches!(e, DocError::DuplicateDiffers(_));
                 let message = match e {
                     DocError::Causal(CausalError::BufferFull { .. }) => MISSING_PAST.to_string(),
                     e => format!("changes refused: {e}"),
@@ -267,8 +286,10 @@ impl Room {
                     code: ErrorCode::BadChanges,
                     message,
                 }];
-                // Part of the batch may have applied: acknowledge that (held like any ack).
-                out.extend(slot.session.on_local_change(&self.doc));
+                if !refused_whole {
+                    // Part of the batch may have applied: acknowledge that (held like any ack).
+                    out.extend(slot.session.on_local_change(&self.doc));
+                }
                 out
             }
             Err(e) => {
@@ -281,6 +302,8 @@ impl Room {
             slot.hold_all_until = slot.hold_all_until.max(self.issued);
         }
         if self.doc.version() != before {
+            self.replicas
+                .bind_written(conn, &written, &before, &self.doc.version());
             let bytes = self.doc.encode_changes_since(&before);
             self.issued += 1;
             let ticket = self.issued;
@@ -298,6 +321,21 @@ impl Room {
                 self.send_frame(other, frame.clone(), None, Route::FanOut);
             }
         }
+    }
+
+    /// Refuses a batch with new events of a replica id another connection writes.
+    fn refuse_taken_replica(&mut self, conn: ConnId, replica: ReplicaId) {
+        self.ctx.metrics.rejected(Rejection::ReplicaTaken);
+        tracing::info!(doc = %self.id, conn, %replica, "refused changes under another connection's replica id");
+        let error = Message::Error {
+            doc: Some(self.id.clone()),
+            code: ErrorCode::ReplicaTaken,
+            message: format!(
+                "replica {replica} is written by another connection; changes not applied: \
+                 continue under a fresh replica id"
+            ),
+        };
+        self.send_all(conn, vec![error], None, Route::Reply);
     }
 
     /// The room's document (for the fuzz harness, which compares it with a reference).
@@ -383,6 +421,7 @@ impl Room {
         };
         self.ctx.metrics.room_peers.fetch_sub(1, Relaxed);
         self.held.retain(|&(_, c, _)| c != conn);
+        self.replicas.release(conn);
         let peer = PeerId(conn);
         if let Some(clock) = slot.session.presence().clock(peer) {
             if slot.session.presence().get(peer).is_some() {
@@ -531,6 +570,17 @@ impl Room {
             }
             tracing::debug!(doc = %self.id, conn, "dropped after a storage failure");
         }
+    }
+}
+
+/// The id ranges a `Changes` message writes (none for other messages, or for bytes that do
+/// not decode: the document refuses those itself). This decodes the changes once more than
+/// applying them does; refusing before applying is what keeps a forged change out of the
+/// document.
+fn written_ids(message: &Message) -> Vec<SeqRange> {
+    match message {
+        Message::Changes { bytes, .. } => Doc::change_ids(bytes).unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
