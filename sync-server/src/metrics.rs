@@ -154,6 +154,9 @@ pub struct Metrics {
     pub rooms: AtomicI64,
     /// Peers joined to rooms, summed over rooms.
     pub room_peers: AtomicI64,
+    /// 1 when the store keeps acknowledged changes across its own crash, 0 when it may lose
+    /// them (set at start from [`crate::storage::Store::ack_durability`]).
+    pub durable_acks: AtomicI64,
     /// Frames received.
     pub messages_in: AtomicU64,
     /// Frames sent.
@@ -190,7 +193,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let gauges: [(&str, &str, &AtomicI64); 3] = [
+        let gauges: [(&str, &str, &AtomicI64); 4] = [
             (
                 "sync_connections",
                 "Open WebSocket connections.",
@@ -201,6 +204,11 @@ impl Metrics {
                 "sync_room_peers",
                 "Peers joined to documents.",
                 &self.room_peers,
+            ),
+            (
+                "sync_durable_acks",
+                "1 when acknowledged changes survive a crash of the store, 0 when they may not.",
+                &self.durable_acks,
             ),
         ];
         for (name, help, value) in gauges {

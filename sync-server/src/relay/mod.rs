@@ -10,6 +10,7 @@
 mod compactor;
 mod connection;
 mod encode_once;
+mod health;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
@@ -183,6 +184,8 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         config.check()?;
         let metrics = Arc::new(Metrics::default());
+        let durable = store.ack_durability().is_durable();
+        metrics.durable_acks.store(i64::from(durable), Relaxed);
         let write_gate = Arc::new(WriteGate::new(config.maintenance.storage_retry()));
         let persister = persister::Persister::start(
             Arc::clone(&store),
@@ -268,12 +271,16 @@ fn router(ctx: Arc<RelayContext>) -> Router {
     let mut router = Router::new()
         .route("/", get(root))
         .route("/sync", get(websocket))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     if let Some(dir) = &ctx.config.static_dir {
         router = router.fallback_service(tower_http::services::ServeDir::new(dir));
     }
     router.with_state(ctx)
+}
+
+async fn healthz(State(ctx): State<Arc<RelayContext>>) -> String {
+    health::healthz_body(&ctx.store.ack_durability())
 }
 
 async fn metrics(State(ctx): State<Arc<RelayContext>>) -> Response {
