@@ -22,8 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crdt_core::sync::{
-    decode, encode, receive_guarding_replica, DocId, ErrorCode, Message, PeerId, SyncError,
-    SyncSession,
+    decode, encode, DocId, ErrorCode, Message, PeerId, ReplicaGuard, SyncError, SyncSession,
 };
 use crdt_core::{Doc, VersionVector};
 use futures_util::{SinkExt, StreamExt};
@@ -69,6 +68,8 @@ pub struct RemoteError {
 struct Entry {
     doc: Doc,
     session: SyncSession,
+    /// Keeps the document's replica id its own (see [`crdt_core::sync::replica_guard`]).
+    guard: ReplicaGuard,
 }
 
 struct State {
@@ -169,6 +170,7 @@ impl SyncClient {
         let mut entry = Entry {
             doc,
             session: SyncSession::new(id.clone()),
+            guard: ReplicaGuard::new(),
         };
         let out = if state.connected {
             entry.session.connect(&entry.doc)
@@ -437,8 +439,12 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Vec<Message> {
     let Some(entry) = state.docs.get_mut(&id) else {
         return Vec::new();
     };
-    // Also moves the document to a fresh replica id when another writer uses its id.
-    match receive_guarding_replica(&mut entry.session, &mut entry.doc, message) {
+    // Also moves the document to a fresh replica id when another writer uses its id, and
+    // re-syncs after the relay refused a batch.
+    match entry
+        .guard
+        .receive(&mut entry.session, &mut entry.doc, message)
+    {
         Ok(out) => out,
         Err(SyncError::Remote { .. }) => Vec::new(),
         Err(e) => {

@@ -8,7 +8,7 @@
 //! decides what to send. Peer ids are 16 hex digits, as replica ids.
 
 use crdt_core::sync::{
-    decode, encode, receive_guarding_replica, DocId, ErrorCode, Message, PeerId, SyncError,
+    decode, encode, DocId, ErrorCode, Message, PeerId, ReplicaGuard, SyncError,
     SyncSession as CoreSession,
 };
 use js_sys::{Array, Object, Reflect};
@@ -38,6 +38,8 @@ fn peer_to_string(peer: PeerId) -> String {
 #[wasm_bindgen]
 pub struct SyncSession {
     inner: CoreSession,
+    /// Keeps the document's replica id its own, and re-syncs after a refused batch.
+    guard: ReplicaGuard,
 }
 
 #[wasm_bindgen]
@@ -48,6 +50,7 @@ impl SyncSession {
         let id = DocId::new(doc_id).map_err(js_error)?;
         Ok(SyncSession {
             inner: CoreSession::new(id),
+            guard: ReplicaGuard::new(),
         })
     }
 
@@ -79,13 +82,14 @@ impl SyncSession {
     /// `Error` from the peer (the exception's `code` is the wire code). Listeners of `doc` get
     /// the events of applied changes. When the frame shows that another writer uses the
     /// document's replica id (an `Error` with code 10 naming it, or changes under it that this
-    /// document did not make), the document continues under a fresh id.
+    /// document did not make), the document continues under a fresh id; after the peer refused
+    /// a batch (code 9 or 10), the answer to its next `Changes` includes a Hello (a re-sync).
     pub fn receive(&mut self, doc: &Doc, frame: &[u8]) -> JsResult<Array> {
         let message = decode(frame).map_err(js_error)?;
-        let inner = &mut self.inner;
+        let (inner, guard) = (&mut self.inner, &mut self.guard);
         let out = doc
             .shared()
-            .with(|d| receive_guarding_replica(inner, d, message).map_err(sync_error))?;
+            .with(|d| guard.receive(inner, d, message).map_err(sync_error))?;
         Ok(frames(out))
     }
 

@@ -77,6 +77,6 @@ pub use message::{
     DEFAULT_MAX_FRAME, MAX_DOC_ID_LEN, PROTOCOL_VERSION,
 };
 pub use presence::{PresenceMap, MAX_PRESENCE_PEERS};
-pub use replica_guard::receive_guarding_replica;
+pub use replica_guard::ReplicaGuard;
 pub use session::{SyncError, SyncSession};
 pub use sync_doc::SyncDoc;

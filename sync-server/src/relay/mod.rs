@@ -10,9 +10,9 @@
 mod compactor;
 mod connection;
 mod encode_once;
-mod health;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod health;
 pub mod http;
 mod peer;
 mod persister;

@@ -49,7 +49,7 @@ use super::RelayContext;
 use crate::cluster::{LinkInput, RoomLink};
 use crate::metrics::Rejection;
 use crate::storage::StoredDoc;
-use replica_owners::ReplicaOwners;
+use replica_owners::{NewEvents, ReplicaOwners};
 
 /// A relay buffers nothing: a well-behaved peer sends everything the relay lacks in causal
 /// order, so a change whose past is missing is forged (or from a broken peer) and is refused
@@ -86,6 +86,9 @@ struct PeerSlot {
     /// Replies to this peer's own messages wait until this ticket is durable (set when one of
     /// its messages changed the document: the reply acknowledges the change).
     hold_replies_until: u64,
+    /// The version the peer declared in its last Hello: events it held then and sends later
+    /// may be another writer's that it forwards, so they bind no replica id to it.
+    declared: VersionVector,
 }
 
 /// How a frame reaches a peer, which decides what it waits for.
@@ -216,6 +219,7 @@ impl Room {
             // A joiner learns the relay's whole version: hold it until all of that is durable.
             hold_all_until: self.issued,
             hold_replies_until: 0,
+            declared: declared_version(&hello),
         };
         let answer = slot.session.receive(&mut self.doc, hello);
         self.ctx.metrics.room_peers.fetch_add(1, Relaxed);
@@ -260,6 +264,9 @@ impl Room {
             return;
         };
         let is_hello = matches!(message, Message::Hello { .. });
+        if is_hello {
+            slot.declared = declared_version(&message);
+        }
         let forward = match &message {
             Message::Presence {
                 peer, clock, state, ..
@@ -302,8 +309,15 @@ impl Room {
             slot.hold_all_until = slot.hold_all_until.max(self.issued);
         }
         if self.doc.version() != before {
-            self.replicas
-                .bind_written(conn, &written, &before, &self.doc.version());
+            if let Some(slot) = self.peers.get(&conn) {
+                let after = self.doc.version();
+                let created = NewEvents {
+                    before: &before,
+                    after: &after,
+                    declared: &slot.declared,
+                };
+                self.replicas.bind_written(conn, &written, &created);
+            }
             let bytes = self.doc.encode_changes_since(&before);
             self.issued += 1;
             let ticket = self.issued;
@@ -570,6 +584,14 @@ impl Room {
             }
             tracing::debug!(doc = %self.id, conn, "dropped after a storage failure");
         }
+    }
+}
+
+/// The version a Hello declares (empty for other messages).
+fn declared_version(message: &Message) -> VersionVector {
+    match message {
+        Message::Hello { version, .. } => version.clone(),
+        _ => VersionVector::new(),
     }
 }
 

@@ -63,11 +63,7 @@ impl RedisPersistence {
 
 /// `CONFIG GET name`: the value, or `None` when the server refuses or answers oddly.
 fn config_get(conn: &mut redis::Connection, name: &str) -> Option<String> {
-    let reply: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg(name)
-        .query(conn)
-        .ok()?;
+    let reply: Vec<String> = redis::cmd("CONFIG").arg("GET").arg(name).query(conn).ok()?;
     // The reply is a flat [name, value] list (a map in RESP3, flattened by the client).
     match reply.as_slice() {
         [key, value] if key.eq_ignore_ascii_case(name) => Some(value.clone()),

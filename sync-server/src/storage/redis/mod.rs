@@ -15,5 +15,5 @@ mod store;
 pub use durability::RedisPersistence;
 pub use event::{ClusterEvent, EventError};
 pub use node::NodeId;
-pub use store::{Fetched, LogEntry, RedisReplyError, RedisStore};
 pub(crate) use store::{fetch_invocation, parse_fetched};
+pub use store::{Fetched, LogEntry, RedisReplyError, RedisStore};
