@@ -114,6 +114,9 @@ async fn changes_under_another_live_connections_replica_id_are_refused_and_every
     let doc = id("replicas/impersonated");
     let victim = client(relay.1, &doc);
     let observer = client(relay.1, &doc);
+    // The victim writes while joined (edits it held when it said Hello bind nothing: they may
+    // be another writer's that it forwards).
+    assert!(victim.wait_until(DEADLINE, |c| c.is_synced(&doc)).await);
     victim.edit(&doc, |d| d.text("body").insert(0, "hello").unwrap());
     assert!(converge(&[&victim, &observer], &doc).await);
     let victims_id = own_replica(&victim, &doc);
