@@ -8,6 +8,10 @@
 //! so the Hello after reconnecting makes the relay ask for them again (nothing is queued apart
 //! from the document itself).
 //!
+//! A replica id has one writer: when the relay says another connection writes this document's
+//! id, or changes under that id arrive that this client did not make, the document continues
+//! under a fresh id (see [`crdt_core::sync::replica_guard`]).
+//!
 //! Invariant: a frame is only sent on the connection it was produced for (frames are tagged with
 //! a connection epoch), so a message meant for a closed connection never precedes the Hello of
 //! the next one. This is the reconnect discipline of y-websocket's provider, over the sans-IO
@@ -17,7 +21,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crdt_core::sync::{decode, encode, DocId, ErrorCode, Message, PeerId, SyncSession};
+use crdt_core::sync::{
+    decode, encode, DocId, ErrorCode, Message, PeerId, ReplicaGuard, SyncError, SyncSession,
+};
 use crdt_core::{Doc, VersionVector};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
@@ -73,6 +79,8 @@ pub struct RemoteError {
 struct Entry {
     doc: Doc,
     session: SyncSession,
+    /// Keeps the document's replica id its own (see [`crdt_core::sync::replica_guard`]).
+    guard: ReplicaGuard,
 }
 
 struct State {
@@ -159,12 +167,19 @@ impl SyncClient {
         SyncClient { shared, task, stop }
     }
 
-    /// Syncs `doc` as document `id` (replacing a document of that id).
-    pub fn join(&self, id: DocId, doc: Doc) {
+    /// Syncs `doc` as document `id` (replacing a document of that id). A `doc` that already
+    /// wrote under its replica id continues under a fresh one
+    /// ([`Doc::refresh_replica_if_written`]): two copies restored from one saved document never
+    /// share an id.
+    pub fn join(&self, id: DocId, mut doc: Doc) {
+        // A document that already wrote under its id may have a twin (restored from the same
+        // saved bytes) syncing under it: continue under a fresh id.
+        doc.refresh_replica_if_written();
         let mut state = self.shared.lock();
         let mut entry = Entry {
             doc,
             session: SyncSession::new(id.clone()),
+            guard: ReplicaGuard::new(),
         };
         let out = if state.connected {
             entry.session.connect(&entry.doc)
@@ -458,7 +473,6 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Vec<Message> {
                 return entry.session.connect(&entry.doc);
             }
         }
-        return Vec::new();
     }
     let Some(id) = message.doc().cloned() else {
         return Vec::new();
@@ -466,8 +480,14 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Vec<Message> {
     let Some(entry) = state.docs.get_mut(&id) else {
         return Vec::new();
     };
-    match entry.session.receive(&mut entry.doc, message) {
+    // Also moves the document to a fresh replica id when another writer uses its id, and
+    // re-syncs after the relay refused a batch.
+    match entry
+        .guard
+        .receive(&mut entry.session, &mut entry.doc, message)
+    {
         Ok(out) => out,
+        Err(SyncError::Remote { .. }) => Vec::new(),
         Err(e) => {
             tracing::warn!(doc = %id, error = %e, "could not apply the relay's message");
             e.to_message(&id).into_iter().collect()

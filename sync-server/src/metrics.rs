@@ -57,11 +57,13 @@ pub enum Rejection {
     TooManyConnectionsPerIp,
     /// A connection closed because its token expired.
     TokenExpired,
+    /// Changes under a replica id another connection writes.
+    ReplicaTaken,
 }
 
 impl Rejection {
     /// Every reason, in label order.
-    pub const ALL: [Rejection; 18] = [
+    pub const ALL: [Rejection; 19] = [
         Rejection::BadMessage,
         Rejection::UnsupportedVersion,
         Rejection::NotBinary,
@@ -80,6 +82,7 @@ impl Rejection {
         Rejection::DocTooLarge,
         Rejection::TooManyConnectionsPerIp,
         Rejection::TokenExpired,
+        Rejection::ReplicaTaken,
     ];
 
     /// The label value.
@@ -103,6 +106,7 @@ impl Rejection {
             Rejection::DocTooLarge => "doc_too_large",
             Rejection::TooManyConnectionsPerIp => "too_many_connections_per_ip",
             Rejection::TokenExpired => "token_expired",
+            Rejection::ReplicaTaken => "replica_taken",
         }
     }
 }
@@ -171,6 +175,9 @@ pub struct Metrics {
     pub rooms: AtomicI64,
     /// Peers joined to rooms, summed over rooms.
     pub room_peers: AtomicI64,
+    /// 1 when the store keeps acknowledged changes across its own crash, 0 when it may lose
+    /// them (set at start from [`crate::storage::Store::ack_durability`]).
+    pub durable_acks: AtomicI64,
     /// Frames received.
     pub messages_in: AtomicU64,
     /// Frames sent.
@@ -207,7 +214,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let gauges: [(&str, &str, &AtomicI64); 3] = [
+        let gauges: [(&str, &str, &AtomicI64); 4] = [
             (
                 "sync_connections",
                 "Open WebSocket connections.",
@@ -218,6 +225,11 @@ impl Metrics {
                 "sync_room_peers",
                 "Peers joined to documents.",
                 &self.room_peers,
+            ),
+            (
+                "sync_durable_acks",
+                "1 when acknowledged changes survive a crash of the store, 0 when they may not.",
+                &self.durable_acks,
             ),
         ];
         for (name, help, value) in gauges {

@@ -3,6 +3,8 @@ import type { Doc } from "./crdt_wasm.js";
 
 /** Records after which the store compacts itself into one. */
 export const COMPACT_AFTER: number;
+/** Options of every write transaction: strict durability (complete only once on disk). */
+export const STRICT: Readonly<{ durability: "strict" }>;
 /** The database name of document `docId`. */
 export function databaseName(docId: string): string;
 

@@ -6,12 +6,21 @@
 // object store "changes" of records { bytes } (doc.exportSince output) under increasing keys.
 // Loading imports them in order (imports are idempotent and order-free). When more than
 // COMPACT_AFTER records pile up, they are replaced in one transaction by a single record holding
-// the whole history (doc.exportSince()).
+// the whole history (doc.exportSince()). Every write transaction asks for strict durability
+// (STRICT below): a change counts as stored once it is on disk, not in the browser's cache.
 
 /** Records after which the store compacts itself into one. */
 export const COMPACT_AFTER = 200;
 
 const STORE = "changes";
+
+/**
+ * Options of every write transaction: "strict" durability makes `complete` fire only once the
+ * data is flushed to disk. Chromium's default ("relaxed" since Chrome 121) reports completion
+ * before the flush, and a crash or power loss then loses a change the provider already sent as
+ * stored; a local change must be on disk before it leaves. Browsers without the option ignore it.
+ */
+export const STRICT = Object.freeze({ durability: "strict" });
 
 function request(req) {
   return new Promise((resolve, reject) => {
@@ -95,7 +104,7 @@ export class IndexedDBStore {
     const version = this.doc.version();
     if (sameVersion(version, this.stored)) return;
     const bytes = this.doc.exportSince(this.stored);
-    const tx = this.db.transaction(STORE, "readwrite");
+    const tx = this.db.transaction(STORE, "readwrite", STRICT);
     tx.objectStore(STORE).add({ bytes });
     await done(tx);
     this.stored = version;
@@ -106,7 +115,7 @@ export class IndexedDBStore {
   async _compact() {
     const version = this.doc.version();
     const bytes = this.doc.exportSince();
-    const tx = this.db.transaction(STORE, "readwrite");
+    const tx = this.db.transaction(STORE, "readwrite", STRICT);
     const store = tx.objectStore(STORE);
     store.clear();
     store.add({ bytes });

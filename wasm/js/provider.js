@@ -252,6 +252,9 @@ export class WebSocketProvider extends Emitter {
     if (connection.providers.has(docId)) {
       throw new Error(`document ${docId} already has a provider on ${url}`);
     }
+    // A document that already wrote under its replica id may have a twin (another tab restored
+    // from the same saved bytes) syncing under it: continue under a fresh id.
+    doc.refreshReplicaIfWritten();
     this.url = url;
     this.docId = docId;
     this.doc = doc;

@@ -66,6 +66,15 @@ impl Doc {
         )?)))
     }
 
+    /// Continues under a fresh random replica id when this document has already written under
+    /// its current one; returns whether it did. The provider calls it when it starts: another
+    /// copy restored from the same saved bytes (another tab) may sync under that id too, and a
+    /// replica id must have one writer. Changes already made keep their id.
+    #[wasm_bindgen(js_name = refreshReplicaIfWritten)]
+    pub fn refresh_replica_if_written(&self) -> JsResult<bool> {
+        self.shared.with(|doc| Ok(doc.refresh_replica_if_written()))
+    }
+
     /// This replica's id, as 16 hex digits.
     #[wasm_bindgen(getter, js_name = replicaId)]
     pub fn replica_id(&self) -> JsResult<String> {

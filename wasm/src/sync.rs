@@ -8,7 +8,8 @@
 //! decides what to send. Peer ids are 16 hex digits, as replica ids.
 
 use crdt_core::sync::{
-    decode, encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession as CoreSession,
+    decode, encode, DocId, ErrorCode, Message, PeerId, ReplicaGuard, SyncError,
+    SyncSession as CoreSession,
 };
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -37,6 +38,8 @@ fn peer_to_string(peer: PeerId) -> String {
 #[wasm_bindgen]
 pub struct SyncSession {
     inner: CoreSession,
+    /// Keeps the document's replica id its own, and re-syncs after a refused batch.
+    guard: ReplicaGuard,
 }
 
 #[wasm_bindgen]
@@ -47,6 +50,7 @@ impl SyncSession {
         let id = DocId::new(doc_id).map_err(js_error)?;
         Ok(SyncSession {
             inner: CoreSession::new(id),
+            guard: ReplicaGuard::new(),
         })
     }
 
@@ -76,13 +80,16 @@ impl SyncSession {
     /// Handles one received frame; returns the frames to send back. Throws when the frame is
     /// malformed, names another document, carries changes the document refuses, or is an
     /// `Error` from the peer (the exception's `code` is the wire code). Listeners of `doc` get
-    /// the events of applied changes.
+    /// the events of applied changes. When the frame shows that another writer uses the
+    /// document's replica id (an `Error` with code 10 naming it, or changes under it that this
+    /// document did not make), the document continues under a fresh id; after the peer refused
+    /// a batch (code 9 or 10), the answer to its next `Changes` includes a Hello (a re-sync).
     pub fn receive(&mut self, doc: &Doc, frame: &[u8]) -> JsResult<Array> {
         let message = decode(frame).map_err(js_error)?;
-        let inner = &mut self.inner;
+        let (inner, guard) = (&mut self.inner, &mut self.guard);
         let out = doc
             .shared()
-            .with(|d| inner.receive(d, message).map_err(sync_error))?;
+            .with(|d| guard.receive(inner, d, message).map_err(sync_error))?;
         Ok(frames(out))
     }
 

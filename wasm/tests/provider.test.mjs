@@ -9,7 +9,7 @@ import "fake-indexeddb/auto";
 
 import * as wasm from "../pkg/web/crdt_wasm.js";
 import { WebSocketProvider, backoffDelay, connectionProtocols } from "../pkg/web/provider.js";
-import { IndexedDBStore } from "../pkg/web/idb.js";
+import { IndexedDBStore, COMPACT_AFTER } from "../pkg/web/idb.js";
 import { TabChannel } from "../pkg/web/broadcast.js";
 import { TestRelay } from "./support/relay.mjs";
 
@@ -190,6 +190,57 @@ test("IndexedDB: local changes are stored before they are sent and load before a
   assert.equal(third.getCounter("n").value, 250);
   assert.equal(third.getText("t").toString(), "durable 👋");
   await last.close();
+});
+
+test("IndexedDB: every write transaction asks for strict durability", async () => {
+  await IndexedDBStore.clear("notes/idb-strict");
+  const opened = [];
+  const original = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (stores, mode, options) {
+    opened.push({ mode, options });
+    return original.call(this, stores, mode, options);
+  };
+  try {
+    const doc = new Doc();
+    const store = new IndexedDBStore("notes/idb-strict", doc);
+    await store.whenLoaded();
+    // Enough single writes to compact once: both kinds of write transaction run.
+    for (let i = 0; i <= COMPACT_AFTER; i++) {
+      doc.getCounter("n").increment(1);
+      doc.commit();
+      await store.persist();
+    }
+    await store.close();
+  } finally {
+    IDBDatabase.prototype.transaction = original;
+  }
+  const writes = opened.filter((t) => t.mode === "readwrite");
+  assert.ok(writes.length > COMPACT_AFTER, `${writes.length} write transactions`);
+  for (const write of writes) assert.deepEqual(write.options, { durability: "strict" });
+});
+
+test("two providers restored from the same saved bytes under one replica id both edit and converge", async () => {
+  const shared = "0000000000005eed";
+  const original = Doc.withReplica(shared);
+  original.getText("t").insert(0, "base");
+  const saved = original.save();
+  const twins = [Doc.load(saved, shared), Doc.load(saved, shared)];
+  const providers = twins.map((doc) => connect("notes/twins", doc));
+  // Both edit at once, before either hears of the other.
+  twins.forEach((doc, i) => {
+    doc.getText("t").insert(4, ` twin${i}`);
+    doc.commit();
+  });
+  const text = (doc) => doc.getText("t").toString();
+  await until(
+    () => twins.every((doc) => text(doc) === text(relay.doc("notes/twins")))
+      && text(twins[0]).includes("twin0") && text(twins[0]).includes("twin1"),
+    "both twins' edits everywhere",
+  );
+  const ids = twins.map((doc) => doc.replicaId);
+  assert.notEqual(ids[0], ids[1]);
+  assert.ok(!ids.includes(shared), `${ids}`);
+  providers.forEach((p) => p.destroy());
 });
 
 test("tabs exchange changes through BroadcastChannel without the network", async () => {

@@ -41,9 +41,11 @@
 
 mod change;
 mod container_tree;
+mod duplicate;
 mod event;
 mod handles;
 mod oplog;
+mod replica;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
@@ -136,6 +138,12 @@ pub enum DocError {
         /// One more than the highest timestamp in its causal past.
         expected: u64,
     },
+    /// A change carries an id range the document already holds, with other content: two
+    /// writers used one replica id (or one forged the other's). The batch is refused whole.
+    #[error(
+        "change {0:?} is already held with different content (its replica id has two writers)"
+    )]
+    DuplicateDiffers(SeqRange),
 }
 
 /// What [`Doc::apply_changes`] did.
@@ -445,7 +453,9 @@ impl Doc {
     /// Applies encoded changes from any peer, in any order, any number of times.
     ///
     /// Commits the open transaction first. Malformed input is refused whole with a typed error
-    /// and changes nothing. Changes whose causal past is missing wait and apply when it arrives.
+    /// and changes nothing; so is a batch holding a change whose id range the document already
+    /// holds with other content ([`DocError::DuplicateDiffers`]; an identical duplicate is a
+    /// no-op). Changes whose causal past is missing wait and apply when it arrives.
     /// Changes that contradict the document (they refer to elements or containers that do not
     /// exist although their causal past is here) are dropped and reported as
     /// [`DocError::Rejected`] after the rest of the batch is applied.
@@ -454,6 +464,7 @@ impl Doc {
         let changes: Vec<Change> = encoding::decode_changes(bytes)?;
         for change in &changes {
             change.validate()?;
+            duplicate::check_duplicate(&self.log, change)?;
         }
         let weight = bytes.len() / changes.len().max(1) + 64;
         let mut patches = Vec::new();

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::Change;
 
 /// Every change applied, in causal order.
@@ -108,6 +108,15 @@ impl OpLog {
             highest = highest.max(self.lamport_of(dot)?);
         }
         highest.checked_add(1)
+    }
+
+    /// The change whose id is exactly `id`, if the log holds one.
+    pub(crate) fn get(&self, id: SeqRange) -> Option<&Change> {
+        let entries = self.by_replica.get(&id.replica)?;
+        let last = id.end.checked_sub(1)?;
+        let at = entries.binary_search_by_key(&last, |&(l, _)| l).ok()?;
+        let change = &self.changes[entries[at].1];
+        (change.id == id).then_some(change)
     }
 
     /// Number of changes.

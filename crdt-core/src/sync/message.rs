@@ -205,13 +205,16 @@ pub enum ErrorCode {
     Internal,
     /// 9: `Changes` whose bytes the document refused.
     BadChanges,
+    /// 10: `Changes` under a replica id that another live connection writes. The sender must
+    /// continue under a fresh replica id (see the relay's protocol documentation).
+    ReplicaTaken,
     /// A code this version does not know (sent by a newer peer); kept so it can be reported.
     Unknown(u16),
 }
 
 impl ErrorCode {
     /// Every code this version knows.
-    pub const KNOWN: [ErrorCode; 9] = [
+    pub const KNOWN: [ErrorCode; 10] = [
         ErrorCode::BadMessage,
         ErrorCode::UnsupportedVersion,
         ErrorCode::NotJoined,
@@ -221,6 +224,7 @@ impl ErrorCode {
         ErrorCode::TooLarge,
         ErrorCode::Internal,
         ErrorCode::BadChanges,
+        ErrorCode::ReplicaTaken,
     ];
 
     /// The wire value.
@@ -235,6 +239,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => 7,
             ErrorCode::Internal => 8,
             ErrorCode::BadChanges => 9,
+            ErrorCode::ReplicaTaken => 10,
             ErrorCode::Unknown(code) => code,
         }
     }
@@ -715,7 +720,7 @@ mod tests {
     #[test]
     fn error_codes_are_stable() {
         let codes: Vec<u16> = ErrorCode::KNOWN.iter().map(|c| c.code()).collect();
-        assert_eq!(codes, (1..=9).collect::<Vec<_>>());
+        assert_eq!(codes, (1..=10).collect::<Vec<_>>());
         for c in ErrorCode::KNOWN {
             assert_eq!(ErrorCode::from_code(c.code()), c);
         }

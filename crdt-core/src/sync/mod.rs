@@ -63,6 +63,7 @@
 
 pub mod message;
 pub mod presence;
+pub mod replica_guard;
 pub mod session;
 pub mod sync_doc;
 
@@ -76,5 +77,6 @@ pub use message::{
     DEFAULT_MAX_FRAME, MAX_DOC_ID_LEN, MAX_VERSION_ENTRIES, PROTOCOL_VERSION,
 };
 pub use presence::{PresenceMap, MAX_PRESENCE_PEERS};
+pub use replica_guard::ReplicaGuard;
 pub use session::{SyncError, SyncSession};
 pub use sync_doc::SyncDoc;

@@ -18,15 +18,17 @@
 //! other message may be lost or duplicated. The design is the Redis-backplane pattern of
 //! Socket.IO's and y-redis's adapters, with y-redis's "stream as truth, pub/sub as hint".
 //!
+//! What lives in Redis (key names, the events on a document's channel, node ids, the store) has
+//! one home, [`crate::storage::redis`]: the backplane uses it, and nothing there uses the
+//! backplane.
+//!
 //! [`RedisStore`]: crate::storage::RedisStore
 
-mod event;
 mod heartbeat;
-pub mod keys;
 mod room_link;
 mod subscriber;
 
-pub use event::{ClusterEvent, EventError};
+pub use crate::storage::redis::{keys, ClusterEvent, EventError, NodeId};
 pub(crate) use room_link::{LinkInput, RoomLink};
 
 use std::collections::HashSet;
@@ -36,7 +38,6 @@ use std::time::Duration;
 
 use crdt_core::sync::DocId;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -44,16 +45,6 @@ use subscriber::SubscriberCommand;
 
 /// Timeout of every Redis command and connection attempt of the backplane.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Identifies one relay process in the cluster (random at start).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct NodeId(pub u64);
-
-impl std::fmt::Display for NodeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
 
 /// Why the backplane could not start.
 #[derive(Debug, thiserror::Error)]

@@ -46,12 +46,17 @@ pub(crate) fn router(ctx: Arc<RelayContext>) -> std::io::Result<Router> {
     let mut router = Router::new()
         .route("/", get(root))
         .route("/sync", get(sync))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     if serves_files {
         router = router.fallback(static_file);
     }
     Ok(router.with_state(state))
+}
+
+/// `/healthz`: "ok", plus a line when acknowledged writes are not durable (see `health.rs`).
+async fn healthz(State(state): State<Arc<HttpState>>) -> String {
+    super::health::healthz_body(&state.ctx.store.ack_durability())
 }
 
 /// `/metrics`: the Prometheus text exposition.

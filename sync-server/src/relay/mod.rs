@@ -15,6 +15,7 @@ mod encode_once;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod handler;
+mod health;
 mod http;
 mod peer;
 mod per_ip;
@@ -178,6 +179,8 @@ impl Relay {
     ) -> Result<Relay, RelayError> {
         config.check()?;
         let metrics = Arc::new(Metrics::default());
+        let durable = store.ack_durability().is_durable();
+        metrics.durable_acks.store(i64::from(durable), Relaxed);
         let write_gate = Arc::new(WriteGate::new(config.maintenance.storage_retry()));
         let persister = persister::Persister::start(
             Arc::clone(&store),

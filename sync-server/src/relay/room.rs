@@ -20,6 +20,9 @@
 //!   `encode_changes_since(version before the message)`), so refused or forged bytes never
 //!   reach the store.
 //! - The room never waits on a peer (see [`super::peer`]).
+//! - *One writer per replica id*: new events of a replica id are taken only from the connection
+//!   that writes it (see [`replica_owners`]); a change that reuses a held id range with other
+//!   content is refused by the document, with an Error and never an Ack.
 //! - Presence is ephemeral: kept in the sender's session, forwarded, never stored, and cleared
 //!   for the others when the sender leaves.
 //!
@@ -34,10 +37,12 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId, SyncError, SyncSession};
-use crdt_core::{BufferLimits, CausalError, Doc, DocError, VersionVector};
+use crdt_core::{BufferLimits, CausalError, Doc, DocError, ReplicaId, SeqRange, VersionVector};
 use tokio::sync::mpsc;
 
 use super::byte_budget::Charge;
+mod replica_owners;
+
 use super::encode_once::EncodeOnce;
 use super::peer::{CloseReason, ConnId, Outbound, PeerLink, Refused};
 use super::persister::{PersistMessage, PersistRequest};
@@ -45,6 +50,7 @@ use super::RelayContext;
 use crate::cluster::{LinkInput, RoomLink};
 use crate::metrics::Rejection;
 use crate::storage::StoredDoc;
+use replica_owners::{NewEvents, ReplicaOwners};
 
 /// A relay buffers nothing: a well-behaved peer sends everything the relay lacks in causal
 /// order, so a change whose past is missing is forged (or from a broken peer) and is refused
@@ -87,6 +93,9 @@ struct PeerSlot {
     /// Replies to this peer's own messages wait until this ticket is durable (set when one of
     /// its messages changed the document: the reply acknowledges the change).
     hold_replies_until: u64,
+    /// The version the peer declared in its last Hello: events it held then and sends later
+    /// may be another writer's that it forwards, so they bind no replica id to it.
+    declared: VersionVector,
 }
 
 /// How a frame reaches a peer, which decides what it waits for.
@@ -118,6 +127,8 @@ pub(crate) struct Room {
     /// The document's stored size as far as the room knows: what it loaded plus every batch it
     /// stored since (compaction may have shrunk it). Checked against `--max-doc-bytes`.
     stored_bytes: usize,
+    /// Which joined connection writes each replica id.
+    replicas: ReplicaOwners,
 }
 
 impl Room {
@@ -157,6 +168,7 @@ impl Room {
             failed: false,
             link,
             stored_bytes,
+            replicas: ReplicaOwners::default(),
         };
         (room, persisted_rx)
     }
@@ -221,6 +233,7 @@ impl Room {
             // A joiner learns the relay's whole version: hold it until all of that is durable.
             hold_all_until: self.issued,
             hold_replies_until: 0,
+            declared: declared_version(&hello),
         };
         let answer = slot.session.receive(&mut self.doc, hello);
         self.ctx.metrics.room_peers.fetch_add(1, Relaxed);
@@ -252,14 +265,26 @@ impl Room {
     }
 
     fn on_message(&mut self, conn: ConnId, message: Message, at: Instant) {
+        if !self.peers.contains_key(&conn) {
+            return;
+        }
         if let Some(refusal) = self.over_size_cap(&message) {
             self.send_all(conn, vec![refusal], None, Route::Reply);
+            return;
+        }
+        let before = self.doc.version();
+        let written = written_ids(&message);
+        if let Some(replica) = self.replicas.taken_by_another(conn, &written, &before) {
+            self.refuse_taken_replica(conn, replica);
             return;
         }
         let Some(slot) = self.peers.get_mut(&conn) else {
             return;
         };
         let is_hello = matches!(message, Message::Hello { .. });
+        if is_hello {
+            slot.declared = declared_version(&message);
+        }
         let forward = match &message {
             Message::Presence {
                 peer, clock, state, ..
@@ -271,11 +296,12 @@ impl Room {
             }
             _ => None,
         };
-        let before = self.doc.version();
         let out = match slot.session.receive(&mut self.doc, message) {
             Ok(out) => out,
             Err(SyncError::Apply(e)) => {
                 self.ctx.metrics.rejected(Rejection::BadChanges);
+                // A batch refused whole applied nothing: nothing to acknowledge.
+                let refused_whole = matches!(e, DocError::DuplicateDiffers(_));
                 let message = match e {
                     DocError::Causal(CausalError::BufferFull { .. }) => MISSING_PAST.to_string(),
                     e => format!("changes refused: {e}"),
@@ -285,8 +311,10 @@ impl Room {
                     code: ErrorCode::BadChanges,
                     message,
                 }];
-                // Part of the batch may have applied: acknowledge that (held like any ack).
-                out.extend(slot.session.on_local_change(&self.doc));
+                if !refused_whole {
+                    // Part of the batch may have applied: acknowledge that (held like any ack).
+                    out.extend(slot.session.on_local_change(&self.doc));
+                }
                 out
             }
             Err(e) => {
@@ -299,6 +327,15 @@ impl Room {
             slot.hold_all_until = slot.hold_all_until.max(self.issued);
         }
         if self.doc.version() != before {
+            if let Some(slot) = self.peers.get(&conn) {
+                let after = self.doc.version();
+                let created = NewEvents {
+                    before: &before,
+                    after: &after,
+                    declared: &slot.declared,
+                };
+                self.replicas.bind_written(conn, &written, &created);
+            }
             let bytes = self.doc.encode_changes_since(&before);
             self.issued += 1;
             let ticket = self.issued;
@@ -338,6 +375,21 @@ impl Room {
                 self.stored_bytes
             ),
         })
+    }
+
+    /// Refuses a batch with new events of a replica id another connection writes.
+    fn refuse_taken_replica(&mut self, conn: ConnId, replica: ReplicaId) {
+        self.ctx.metrics.rejected(Rejection::ReplicaTaken);
+        tracing::info!(doc = %self.id, conn, %replica, "refused changes under another connection's replica id");
+        let error = Message::Error {
+            doc: Some(self.id.clone()),
+            code: ErrorCode::ReplicaTaken,
+            message: format!(
+                "replica {replica} is written by another connection; changes not applied: \
+                 continue under a fresh replica id"
+            ),
+        };
+        self.send_all(conn, vec![error], None, Route::Reply);
     }
 
     /// The room's document (for the fuzz harness, which compares it with a reference).
@@ -424,6 +476,7 @@ impl Room {
         };
         self.ctx.metrics.room_peers.fetch_sub(1, Relaxed);
         self.held.retain(|&(_, c, _)| c != conn);
+        self.replicas.release(conn);
         let peer = PeerId(conn);
         if let Some(clock) = slot.session.presence().clock(peer) {
             if slot.session.presence().get(peer).is_some() {
@@ -580,6 +633,25 @@ fn stored_size(stored: &StoredDoc) -> usize {
         .as_ref()
         .map_or(0, Vec::len)
         .saturating_add(log)
+}
+
+/// The version a Hello declares (empty for other messages).
+fn declared_version(message: &Message) -> VersionVector {
+    match message {
+        Message::Hello { version, .. } => version.clone(),
+        _ => VersionVector::new(),
+    }
+}
+
+/// The id ranges a `Changes` message writes (none for other messages, or for bytes that do
+/// not decode: the document refuses those itself). This decodes the changes once more than
+/// applying them does; refusing before applying is what keeps a forged change out of the
+/// document.
+fn written_ids(message: &Message) -> Vec<SeqRange> {
+    match message {
+        Message::Changes { bytes, .. } => Doc::change_ids(bytes).unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 async fn next_link_input(link: &mut Option<RoomLink>) -> LinkInput {

@@ -19,14 +19,14 @@
 //! incremental changes, compacted in the background).
 
 mod memory;
-mod redis;
+pub(crate) mod redis;
 mod sqlite;
 
 #[cfg(test)]
 pub(crate) mod conformance;
 
 pub(crate) use self::redis::{fetch_invocation, parse_fetched};
-pub use self::redis::{Fetched, LogEntry, RedisReplyError, RedisStore};
+pub use self::redis::{Fetched, LogEntry, RedisPersistence, RedisReplyError, RedisStore};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -81,4 +81,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Documents with more than `threshold` batches since their snapshot.
     fn needing_compaction(&self, threshold: u64) -> Result<Vec<DocId>, StoreError>;
+
+    /// Whether what [`append`](Self::append) reports written survives a crash of the store
+    /// (known when the store was opened; cheap to call). Durable unless a store says otherwise.
+    fn ack_durability(&self) -> AckDurability {
+        AckDurability::Durable
+    }
+}
+
+/// Whether an acknowledged write survives a crash of the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AckDurability {
+    /// It does.
+    Durable,
+    /// It may not; `why` says which setting loses it.
+    NotDurable {
+        /// The setting and what it loses.
+        why: String,
+    },
+}
+
+impl AckDurability {
+    /// Whether acknowledged writes survive a crash of the store.
+    pub fn is_durable(&self) -> bool {
+        matches!(self, AckDurability::Durable)
+    }
 }

@@ -1,5 +1,5 @@
 //! Helpers of the cluster tests: a real `redis-server` on a random loopback port (append-only
-//! file on, `appendfsync always`), real relay processes in cluster mode, and a TCP proxy the
+//! file on, `appendfsync always`, unless a test asks otherwise), real relay processes in cluster mode, and a TCP proxy the
 //! test can cut and re-route (a load balancer in front of relays, or a network between a relay
 //! and Redis).
 
@@ -20,11 +20,18 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// `appendonly` and `appendfsync`.
+    persistence: (&'static str, &'static str),
 }
 
 impl RedisServer {
     /// Starts one on a free port. Fails the test, saying why, without `redis-server` on PATH.
     pub fn start() -> RedisServer {
+        RedisServer::with_persistence("yes", "always")
+    }
+
+    /// Starts one with these `appendonly` and `appendfsync` settings.
+    pub fn with_persistence(appendonly: &'static str, appendfsync: &'static str) -> RedisServer {
         let port = StdListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -34,6 +41,7 @@ impl RedisServer {
             child: None,
             port,
             dir: tempfile::tempdir().unwrap(),
+            persistence: (appendonly, appendfsync),
         };
         server.spawn();
         server
@@ -46,9 +54,9 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "yes",
+                self.persistence.0,
                 "--appendfsync",
-                "always",
+                self.persistence.1,
             ])
             .arg("--dir")
             .arg(self.dir.path())

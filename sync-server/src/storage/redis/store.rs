@@ -1,6 +1,6 @@
 //! [`RedisStore`]: the [`Store`] of cluster mode, one Redis server shared by every relay node.
 //!
-//! Layout (names in [`crate::cluster::keys`]): per document a stream `sync:doc:{id}:log` whose
+//! Layout (names in [`super::keys`]): per document a stream `sync:doc:{id}:log` whose
 //! entry ids are `0-{seq}` (so a stream id *is* the store's sequence number) with fields `n` (the
 //! node that appended it) and `b` (the batch), a counter `sync:doc:{id}:seq` the sequence numbers
 //! come from, and a hash `sync:doc:{id}:snap` (`upto`, `bytes`); plus one sorted set
@@ -29,9 +29,10 @@ use std::time::{Duration, Instant};
 use crdt_core::sync::DocId;
 use redis::{Script, Value};
 
-use super::{Store, StoreError, StoredDoc};
-use crate::cluster::keys;
-use crate::cluster::{ClusterEvent, NodeId};
+use super::durability::RedisPersistence;
+use super::keys;
+use super::{ClusterEvent, NodeId};
+use crate::storage::{AckDurability, Store, StoreError, StoredDoc};
 
 /// How long a blocking call keeps reconnecting before it reports the error.
 const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(30);
@@ -256,6 +257,8 @@ pub struct RedisStore {
     retry_for: Duration,
     append: Script,
     compact: Script,
+    /// The server's persistence settings, read when the store was opened.
+    persistence: RedisPersistence,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -271,19 +274,26 @@ impl RedisStore {
     /// appends, and in the wake-up it publishes).
     pub fn open(url: &str, node: NodeId) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)?;
-        let store = RedisStore {
+        // Fail now, not at the first write, when the server is unreachable.
+        let mut conn = connect_to(&client)?;
+        let persistence = RedisPersistence::read(&mut conn);
+        if let AckDurability::NotDurable { why } = persistence.ack_durability() {
+            tracing::warn!(
+                "ACKNOWLEDGED CHANGES ARE NOT DURABLE: {why}. The relay acknowledges a change \
+                 once Redis has it, and a crash of Redis can lose it; /healthz and the \
+                 sync_durable_acks gauge say so"
+            );
+        }
+        Ok(RedisStore {
             client,
-            conn: Mutex::new(None),
+            conn: Mutex::new(Some(conn)),
             node,
             wake: ClusterEvent::Appended { node }.encode(),
             retry_for: DEFAULT_RETRY_FOR,
             append: Script::new(APPEND),
             compact: Script::new(COMPACT),
-        };
-        // Fail now, not at the first write, when the server is unreachable.
-        let conn = store.connect()?;
-        *store.lock()? = Some(conn);
-        Ok(store)
+            persistence,
+        })
     }
 
     /// How long blocking calls keep reconnecting before they fail (30 s by default).
@@ -293,16 +303,18 @@ impl RedisStore {
     }
 
     fn connect(&self) -> Result<redis::Connection, StoreError> {
-        let conn = self.client.get_connection_with_timeout(IO_TIMEOUT)?;
-        conn.set_read_timeout(Some(IO_TIMEOUT))?;
-        conn.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(conn)
+        connect_to(&self.client)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Option<redis::Connection>>, StoreError> {
         self.conn
             .lock()
             .map_err(|_| StoreError::Unavailable("redis connection lock poisoned".into()))
+    }
+
+    /// The persistence settings the server reported when the store was opened.
+    pub fn persistence(&self) -> &RedisPersistence {
+        &self.persistence
     }
 
     /// Runs `op` on the connection, reconnecting and retrying while the failure is one of the
@@ -363,6 +375,14 @@ fn is_transient(e: &redis::RedisError) -> bool {
         || e.code() == Some("LOADING")
 }
 
+/// A blocking connection with the store's I/O timeouts.
+fn connect_to(client: &redis::Client) -> Result<redis::Connection, StoreError> {
+    let conn = client.get_connection_with_timeout(IO_TIMEOUT)?;
+    conn.set_read_timeout(Some(IO_TIMEOUT))?;
+    conn.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(conn)
+}
+
 impl Store for RedisStore {
     fn load(&self, doc: &DocId) -> Result<StoredDoc, StoreError> {
         let fetched = self.with_conn(|conn| fetch(conn, doc, 0, 0))?;
@@ -412,6 +432,10 @@ impl Store for RedisStore {
                 .invoke(conn)?;
             Ok(())
         })
+    }
+
+    fn ack_durability(&self) -> AckDurability {
+        self.persistence.ack_durability()
     }
 
     fn needing_compaction(&self, threshold: u64) -> Result<Vec<DocId>, StoreError> {
@@ -499,7 +523,7 @@ pub(crate) mod tests {
     fn conforms() {
         let redis = TestRedis::start();
         let store = RedisStore::open(&redis.url, NodeId(7)).unwrap();
-        super::super::conformance::run_all(&store);
+        crate::storage::conformance::run_all(&store);
     }
 
     #[test]
