@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Builds the browser and Node packages of crdt-wasm into wasm/pkg/{web,node}.
+# Builds the npm package `crdt-sync` into wasm/pkg (`cd wasm/pkg && npm pack` makes its tarball).
 #
 #   wasm/build.sh            # from anywhere in the repo
 #
 # Steps: add the wasm32 target; install wasm-bindgen-cli at exactly the version of the
 # wasm-bindgen crate in Cargo.lock (the two must match); build with the `wasm-release` profile
-# (opt-level "z", fat LTO, panic=abort: see Cargo.toml); generate the JS glue for
-# `--target web` and `--target nodejs`; shrink with `wasm-opt -Oz` when it is available
-# (the `binaryen` npm package in wasm/package.json ships it); copy the hand-written JS (provider,
-# IndexedDB store, types) next to the web glue; write wasm/pkg/package.json; print the gzipped
-# sizes (the Node tests hold the .wasm plus its glue under 200 KB gzipped).
+# (opt-level "z", fat LTO, panic=abort: see Cargo.toml); generate the JS glue for `--target web`
+# into wasm/pkg/web; shrink with `wasm-opt -Oz` when it is available (the `binaryen` npm package
+# in wasm/package.json ships it); copy the hand-written JS (provider, IndexedDB store, tab
+# channel, with their types) next to the web glue, and the Node entries (wasm/npm/node: the web
+# glue initialised from the .wasm file) into wasm/pkg/node; write wasm/pkg/package.json from
+# wasm/npm/package.json with the workspace's version, the package README and the licences;
+# print the gzipped sizes (the Node tests hold the .wasm plus its glue under 200 KB gzipped).
+#
+# Layout of wasm/pkg (the examples link examples/web/pkg to wasm/pkg/web, the browser tests
+# serve it):
+#   web/   crdt_wasm.js + crdt_wasm_bg.wasm (init() fetches it by URL), provider.js, idb.js,
+#          broadcast.js, and a .d.ts for each
+#   node/  crdt_wasm.js, provider.js: ESM entries that initialise the same web glue from the file
+#   package.json, README.md, LICENSE-MIT, LICENSE-APACHE
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,7 +50,6 @@ pkg="$here/pkg"
 rm -rf "$pkg"
 mkdir -p "$pkg/web" "$pkg/node"
 wasm-bindgen "$wasm" --target web --out-dir "$pkg/web"
-wasm-bindgen "$wasm" --target nodejs --out-dir "$pkg/node"
 
 wasm_opt=""
 if command -v wasm-opt >/dev/null 2>&1; then
@@ -56,49 +64,27 @@ if [ -n "$wasm_opt" ]; then
             --enable-multivalue "$1" -o "$1.opt"
         mv "$1.opt" "$1"
     }
-    web_wasm="$pkg/web/crdt_wasm_bg.wasm"
-    node_wasm="$pkg/node/crdt_wasm_bg.wasm"
-    if cmp -s "$web_wasm" "$node_wasm"; then
-        opt "$web_wasm"
-        cp "$web_wasm" "$node_wasm"
-    else
-        opt "$web_wasm"
-        opt "$node_wasm"
-    fi
+    opt "$pkg/web/crdt_wasm_bg.wasm"
 else
     echo "build.sh: wasm-opt not found (npm install in wasm/ brings it); skipping -Oz"
 fi
 
 # The hand-written JS sits beside the web glue it imports (./crdt_wasm.js).
-if compgen -G "$here/js/*" >/dev/null; then
-    cp "$here"/js/* "$pkg/web/"
-fi
+cp "$here"/js/*.js "$here"/js/*.d.ts "$pkg/web/"
+# The Node entries import ../web/crdt_wasm.js: one glue and one .wasm for both.
+cp "$here"/npm/node/*.js "$pkg/node/"
+cp "$here/npm/README.md" "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$pkg/"
 
+# package.json: the template with the workspace's version (one version for crates and package).
 version="$(awk -F'"' '/^version = / { print $2; exit }' "$root/Cargo.toml")"
-cat >"$pkg/package.json" <<JSON
-{
-  "name": "crdt-wasm",
-  "version": "$version",
-  "description": "CRDT documents that sync through a relay: a browser or Node replica of crdt-core.",
-  "license": "MIT OR Apache-2.0",
-  "type": "module",
-  "exports": {
-    ".": {
-      "node": "./node/crdt_wasm.js",
-      "types": "./web/crdt_wasm.d.ts",
-      "default": "./web/crdt_wasm.js"
-    },
-    "./web": "./web/crdt_wasm.js",
-    "./node": "./node/crdt_wasm.js",
-    "./provider": "./web/provider.js",
-    "./idb": "./web/idb.js"
-  },
-  "files": ["web", "node"],
-  "sideEffects": false
-}
-JSON
-# The nodejs glue is CommonJS; mark its folder so inside a "type": "module" package.
-echo '{ "type": "commonjs" }' >"$pkg/node/package.json"
+node -e '
+const { readFileSync, writeFileSync } = require("node:fs");
+const [template, out, version] = process.argv.slice(1);
+const manifest = JSON.parse(readFileSync(template, "utf8"));
+if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) throw new Error(`version "${version}" from Cargo.toml is not semver`);
+manifest.version = version;
+writeFileSync(out, JSON.stringify(manifest, null, 2) + "\n");
+' "$here/npm/package.json" "$pkg/package.json" "$version"
 
 echo "build.sh: built $pkg"
 # Sizes as a browser downloads them (gzip -9), the budget being the .wasm plus its JS glue.

@@ -1,11 +1,9 @@
-// The JS API of the nodejs package (wasm/pkg/node): documents, containers, UTF-16 positions,
+// The JS API through the package's Node entry (wasm/pkg/node/crdt_wasm.js: the web glue
+// initialised from the .wasm file): documents, containers, UTF-16 positions,
 // export/import, save/load, events, the sync session, and hostile bytes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const { Doc, SyncSession, describeFrame, encodeErrorFrame } = require("../pkg/node/crdt_wasm.js");
+import { Doc, SyncSession, describeFrame, encodeErrorFrame } from "../pkg/node/crdt_wasm.js";
 
 /** Asserts `fn` throws a JS Error that is not a wasm trap. */
 function assertThrowsError(fn, pattern) {

@@ -21,10 +21,3 @@ test("the .wasm plus its JS glue is under 200 KB gzipped", () => {
     `.wasm ${wasm} + glue ${glue} = ${wasm + glue} bytes gzipped, over the ${BUDGET}-byte budget`,
   );
 });
-
-test("the node package carries the same optimised .wasm as the web one", () => {
-  const node = readFileSync(new URL("../pkg/node/crdt_wasm_bg.wasm", import.meta.url));
-  const browser = readFileSync(new URL("crdt_wasm_bg.wasm", web));
-  assert.equal(node.length, browser.length);
-  assert.ok(node.equals(browser));
-});
