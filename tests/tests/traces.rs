@@ -6,7 +6,7 @@
 
 use crdt_core::VersionVector;
 use crdt_testdata::replay::{
-    replay_concurrent, replay_sequential, DocReplica, EngineReplica, Replica, ReplayOutcome,
+    replay_concurrent, replay_sequential, DocReplica, EngineReplica, ReplayOutcome, Replica,
 };
 use crdt_testdata::{bundled_trace_path, Trace};
 

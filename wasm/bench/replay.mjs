@@ -161,7 +161,8 @@ function driver(args) {
   const onlyAt = args.indexOf("--only");
   const only = onlyAt >= 0 ? args[onlyAt + 1].split(",") : libraries;
   const modes = args.includes("--batch") ? [false, true] : [false];
-  const automergePerTxn = args.includes("--automerge-per-txn");
+  // --automerge-per-edit: the flag's earlier name.
+  const automergePerTxn = args.includes("--automerge-per-txn") || args.includes("--automerge-per-edit");
   const trace = loadTrace(tracePath);
   const edits = trace.txns.reduce((n, t) => n + t.patches.length, 0);
   console.log(`trace ${tracePath}: ${trace.txns.length} transactions, ${edits} patches; node ${process.version}; ` +

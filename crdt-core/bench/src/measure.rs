@@ -145,7 +145,13 @@ pub fn measure<T: TextCrdt>(workload: &Workload, runs: usize) -> Result<Measurem
 
     Ok(Measurement {
         name: T::NAME,
-        times: [Some(replay), one_commit, Some(open_time), Some(merge), Some(save)],
+        times: [
+            Some(replay),
+            one_commit,
+            Some(open_time),
+            Some(merge),
+            Some(save),
+        ],
         sizes: Sizes {
             encoded: encoded.len(),
             changes: changes.len(),

@@ -80,7 +80,12 @@ fn cell(figure: Option<(f64, String)>, own: &str, references: &[(&str, Option<f6
 }
 
 /// Renders one row: `figure` of every measurement.
-fn row(out: &mut String, label: &str, results: &[Measurement], figure: impl Fn(&Measurement) -> Option<(f64, String)>) {
+fn row(
+    out: &mut String,
+    label: &str,
+    results: &[Measurement],
+    figure: impl Fn(&Measurement) -> Option<(f64, String)>,
+) {
     let references: Vec<(&str, Option<f64>)> = [DIAMOND, DOC]
         .into_iter()
         .filter_map(|name| {
@@ -145,7 +150,10 @@ mod tests {
             &[m(DOC, 10, 100), m(DIAMOND, 5, 50), m("peer", 20, 400)],
         );
         assert!(table.contains("### t (5 edits, 2 transactions)"), "{table}");
-        assert!(table.contains("| | Doc | diamond-types | peer |"), "{table}");
+        assert!(
+            table.contains("| | Doc | diamond-types | peer |"),
+            "{table}"
+        );
         assert!(
             table.contains(
                 "| replay, commit per transaction | 10.00 ms (2.00× dt) | 5.00 ms (0.50× Doc) | 20.00 ms (4.00× dt, 2.00× Doc) |"
@@ -156,7 +164,10 @@ mod tests {
             table.contains("| saved document, bytes | 100 (2.00× dt) | 50 (0.50× Doc) | 400 (8.00× dt, 4.00× Doc) |"),
             "{table}"
         );
-        assert!(table.contains("| replay, one commit | — | — | — |"), "{table}");
+        assert!(
+            table.contains("| replay, one commit | — | — | — |"),
+            "{table}"
+        );
         assert!(
             table.contains("| live memory after replay | — | — | — |"),
             "{table}"

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use crdt_testdata::replay::{replay, DocReplica, EngineReplica, Replica, ReplayOutcome};
+use crdt_testdata::replay::{replay, DocReplica, EngineReplica, ReplayOutcome, Replica};
 use crdt_testdata::Trace;
 
 /// Command line of the `replay` binary.

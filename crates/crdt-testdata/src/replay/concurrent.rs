@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crdt_core::{ReplicaId, VersionVector};
 
-use super::{Replica, ReplayError, ReplayOutcome};
+use super::{ReplayError, ReplayOutcome, Replica};
 use crate::trace::{ConcurrentTrace, TraceKind};
 
 /// The history of a concurrent replay so far: per transaction, the version right after it and

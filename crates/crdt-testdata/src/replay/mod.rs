@@ -177,7 +177,9 @@ pub fn replay_sequential<R: Replica>(
     }
     let mut ops = 0;
     for (i, txn) in trace.txns.iter().enumerate() {
-        replica.apply_txn(&txn.patches).map_err(ReplayError::edit(i))?;
+        replica
+            .apply_txn(&txn.patches)
+            .map_err(ReplayError::edit(i))?;
         ops += txn.patches.len();
     }
     txns += trace.txns.len();
