@@ -4,7 +4,7 @@
 // check that every library ends at the trace's endContent.
 //
 //   node wasm/bench/replay.mjs [trace.json.gz] [--batch] [--repeat N] [--only NAME,...]
-//                              [--automerge-per-txn]
+//                              [--automerge-per-txn] [--no-gc]
 //
 // Modes:
 //   default       a commit per trace transaction, what an editor does (crdt-wasm doc.commit(),
@@ -17,6 +17,8 @@
 //                 a garbage collection in between), and reports every run: a later run slower
 //                 than the first, or memory growing run after run, means a dropped document was
 //                 not freed.
+//   --no-gc       runs the children without --expose-gc: no collection is forced between runs
+//                 or before reading memory, as in an application that never calls gc().
 // Memory: the child runs with --expose-gc; after the replay, with the document still referenced,
 // it collects garbage and reads process.memoryUsage(): rss (what the OS sees; the wasm linear
 // memory of crdt-wasm and Loro is in it and never shrinks), heapUsed + external (the JS heap and
@@ -166,7 +168,8 @@ function driver(args) {
   const trace = loadTrace(tracePath);
   const edits = trace.txns.reduce((n, t) => n + t.patches.length, 0);
   console.log(`trace ${tracePath}: ${trace.txns.length} transactions, ${edits} patches; node ${process.version}; ` +
-    `a fresh process per row, ${repeat} replay(s) each`);
+    `a fresh process per row, ${repeat} replay(s) each, ` +
+    (args.includes("--no-gc") ? "no forced gc" : "gc forced before each memory reading"));
   console.log("| library | mode | run | ms | rss | Δ rss | heap + external | saved bytes | correct |");
   console.log("|---|---|---:|---:|---:|---:|---:|---:|---|");
   const self = fileURLToPath(import.meta.url);
@@ -174,8 +177,9 @@ function driver(args) {
     for (const name of only) {
       const batch = mode || (name === "automerge" && !automergePerTxn);
       if (batch && !mode && modes.includes(true)) continue;
+      const flags = args.includes("--no-gc") ? [] : ["--expose-gc"];
       const out = spawnSync(process.execPath,
-        ["--expose-gc", self, "--child", name, tracePath, batch ? "batch" : "per-txn", String(repeat)],
+        [...flags, self, "--child", name, tracePath, batch ? "batch" : "per-txn", String(repeat)],
         { encoding: "utf8", maxBuffer: 1 << 24 });
       if (out.status !== 0) {
         console.log(`| ${name} | ${batch ? "one commit" : "commit per txn"} | failed: ${out.stderr.trim().split("\n").pop()} |`);
