@@ -173,7 +173,8 @@ mod tests {
             name: "t".into(),
             end_content: crate::workload::replay_reference(&edits),
             utf16_edits: edits.clone(),
-            txns: vec![0..edits.len()],
+            // One transaction of every edit.
+            txns: std::iter::once(0..edits.len()).collect(),
             edits,
         }
     }
