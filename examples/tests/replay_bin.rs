@@ -25,8 +25,13 @@ impl Drop for TempTrace {
 }
 
 fn run(path: &std::path::Path) -> Output {
+    run_with(path, &[])
+}
+
+fn run_with(path: &std::path::Path, flags: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_replay"))
         .arg(path)
+        .args(flags)
         .output()
         .expect("the replay binary runs")
 }
@@ -59,7 +64,9 @@ fn matching_sequential_trace_exits_zero_with_its_report() {
         format!("crdt-replay-test-{}-seq-ok", std::process::id())
     );
     assert_eq!(json["kind"], "sequential");
+    assert_eq!(json["replica"], "doc");
     assert_eq!(json["ops"], 3);
+    assert_eq!(json["txns"], 2);
     assert_eq!(json["final_len"], 5);
     assert_eq!(json["matches"], true);
     assert!(json["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{json}");
@@ -67,6 +74,21 @@ fn matching_sequential_trace_exits_zero_with_its_report() {
         json["encoded_bytes"].as_u64().is_some_and(|b| b > 0),
         "{json}"
     );
+    assert!(
+        json["saved_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{json}"
+    );
+}
+
+#[test]
+fn engine_flag_replays_through_the_bare_text_engine() {
+    let file = TempTrace::new("seq-engine", SEQUENTIAL);
+    let output = run_with(&file.0, &["--engine"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = report(&output);
+    assert_eq!(json["replica"], "engine");
+    assert_eq!(json["final_len"], 5);
+    assert!(json["saved_bytes"].is_null(), "{json}");
 }
 
 #[test]

@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use crdt_core::{Doc, ReplicaId, VersionVector};
-use examples::replay::replay_sequential;
-use examples::trace::{bundled_trace_path, Trace};
+use crdt_testdata::replay::{replay_sequential, EngineReplica};
+use crdt_testdata::{bundled_trace_path, Trace};
 
 fn replay_into_doc(name: &str) {
     let Trace::Sequential(trace) = Trace::load(bundled_trace_path(name)).expect("bundled trace")
@@ -60,7 +60,7 @@ fn replay_into_doc(name: &str) {
     assert_eq!(loaded.materialize(), doc.materialize(), "{name}: loaded");
     // The bare text engine on the same trace, in the same run, as the yardstick.
     let started = Instant::now();
-    let bare = replay_sequential(&trace).expect("bare replay");
+    let mut bare = replay_sequential::<EngineReplica>(&trace).expect("bare replay");
     let bare_time = started.elapsed();
     assert!(bare.matches());
     println!(

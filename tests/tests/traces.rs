@@ -1,11 +1,14 @@
 //! The real editing traces of `traces/`, replayed with crdt-core through the shared replay code
-//! (`examples::replay`): every sequential trace as local edits on one `Text`, the concurrent trace
-//! with one replica per agent synced along its parent edges through the encoded-ops path. Each
-//! must end with the trace's `endContent`, exactly, on every replica.
+//! (`crdt_testdata::replay`): every sequential trace as local edits on one `Text`, the concurrent
+//! trace with one replica per agent synced along its parent edges through the encoded-ops path,
+//! on bare `Text` engines and on `Doc`s. Each must end with the trace's `endContent`, exactly, on
+//! every replica.
 
 use crdt_core::VersionVector;
-use examples::replay::{replay_concurrent, replay_sequential, ReplayOutcome};
-use examples::trace::{bundled_trace_path, Trace};
+use crdt_testdata::replay::{
+    replay_concurrent, replay_sequential, DocReplica, EngineReplica, ReplayOutcome, Replica,
+};
+use crdt_testdata::{bundled_trace_path, Trace};
 
 fn load(name: &str) -> Trace {
     Trace::load(bundled_trace_path(name)).expect("bundled traces load")
@@ -13,9 +16,9 @@ fn load(name: &str) -> Trace {
 
 /// Asserts that every replica holds exactly the trace's final content, and says where the first
 /// difference is when one does not (the texts are too long to print whole).
-fn assert_all_match(name: &str, outcome: &ReplayOutcome) {
-    for (i, replica) in outcome.replicas.iter().enumerate() {
-        let got = replica.to_string();
+fn assert_all_match<R: Replica>(name: &str, outcome: &mut ReplayOutcome<R>) {
+    for (i, replica) in outcome.replicas.iter_mut().enumerate() {
+        let got = replica.content();
         if got != outcome.expected {
             let at = got
                 .chars()
@@ -36,7 +39,6 @@ fn assert_all_match(name: &str, outcome: &ReplayOutcome) {
                 around(&outcome.expected),
             );
         }
-        assert_eq!(replica.len(), outcome.expected.chars().count(), "{name}");
     }
     assert!(outcome.matches());
 }
@@ -45,13 +47,18 @@ fn sequential(name: &str) {
     let Trace::Sequential(trace) = load(name) else {
         panic!("{name} is a sequential trace");
     };
-    let outcome = replay_sequential(&trace).expect("every edit of the trace applies");
+    let mut outcome =
+        replay_sequential::<EngineReplica>(&trace).expect("every edit of the trace applies");
     assert_eq!(outcome.replicas.len(), 1);
     assert_eq!(
         outcome.ops,
         trace.txns.iter().map(|t| t.patches.len()).sum::<usize>()
     );
-    assert_all_match(name, &outcome);
+    assert_eq!(
+        outcome.replicas[0].text.len(),
+        outcome.expected.chars().count()
+    );
+    assert_all_match(name, &mut outcome);
 }
 
 #[test]
@@ -74,10 +81,11 @@ fn friendsforever_converges_along_its_parent_edges() {
     let Trace::Concurrent(trace) = load("friendsforever") else {
         panic!("friendsforever is a concurrent trace");
     };
-    let outcome = replay_concurrent(&trace).expect("every edit and every sync applies");
+    let mut outcome =
+        replay_concurrent::<EngineReplica>(&trace).expect("every edit and every sync applies");
     assert_eq!(outcome.replicas.len(), trace.num_agents);
-    assert_all_match("friendsforever", &outcome);
-    let mut replicas = outcome.replicas;
+    assert_all_match("friendsforever", &mut outcome);
+    let mut replicas: Vec<_> = outcome.replicas.into_iter().map(|r| r.text).collect();
     let version = replicas[0].version().clone();
     for i in 1..replicas.len() {
         assert_eq!(replicas[i].version(), &version, "all replicas saw every op");
@@ -90,4 +98,22 @@ fn friendsforever_converges_along_its_parent_edges() {
         .apply_encoded(&replicas[0].encode_ops_since(&VersionVector::new()))
         .expect("a replica's own history applies to an empty replica");
     assert_eq!(fresh.to_string(), trace.end_content);
+}
+
+#[test]
+fn friendsforever_converges_through_docs() {
+    let Trace::Concurrent(trace) = load("friendsforever") else {
+        panic!("friendsforever is a concurrent trace");
+    };
+    let mut outcome =
+        replay_concurrent::<DocReplica>(&trace).expect("every edit and every sync applies");
+    assert_eq!(outcome.replicas.len(), trace.num_agents);
+    assert_all_match("friendsforever", &mut outcome);
+    // The full history, applied to an empty Doc, rebuilds the same text.
+    let history = outcome.replicas[0].encode_since(&VersionVector::new());
+    let mut fresh = DocReplica::with_replica(crdt_core::ReplicaId::new(1000));
+    fresh
+        .apply_encoded(&history)
+        .expect("a replica's own history applies to an empty Doc");
+    assert_eq!(fresh.content(), trace.end_content);
 }

@@ -1,9 +1,11 @@
 //! Criterion benches: every implementation on the same editing traces, in the same process.
 //!
-//! Per trace and implementation: (1) local replay of all edits, (2) merging the whole encoded
-//! history into an empty replica, (3) encoding the full history, (4) loading it. Before timing,
-//! each implementation is verified against the trace's end content and its memory (heap bytes
-//! retained by the final document, via the counting allocator) and encoded sizes are printed.
+//! Per trace and implementation (our `Doc` first, then our `Text` engine, then the peers):
+//! (1) local replay of all edits with a commit per trace transaction, (2) merging the whole
+//! encoded history into an empty replica, (3) saving the document, (4) opening the saved document
+//! and reading its text. Before timing, each implementation is verified against the trace's end
+//! content and its memory (heap bytes retained by the replayed document, via the counting
+//! allocator) and encoded sizes are printed.
 //! Run: `cargo bench -p crdt-core-bench --features peers [-- --quick]`; pick traces with the
 //! `BENCH_TRACES` variable (comma-separated; default automerge-paper,seph-blog1,sveltecomponent).
 
@@ -21,12 +23,14 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 /// Calls `$f::<T>($($arg),*)` for every implementation built in.
 macro_rules! for_each_impl {
     ($f:ident ( $($arg:expr),* )) => {{
+        $f::<crdt_core_bench::doc::OurDoc>($($arg),*);
         $f::<crdt_core_bench::ours::OurText>($($arg),*);
         #[cfg(feature = "peers")]
         {
-            $f::<crdt_core_bench::peers::AutomergeText>($($arg),*);
-            $f::<crdt_core_bench::peers::YrsText>($($arg),*);
             $f::<crdt_core_bench::peers::DiamondText>($($arg),*);
+            $f::<crdt_core_bench::peers::YrsText>($($arg),*);
+            $f::<crdt_core_bench::peers::LoroDocText>($($arg),*);
+            $f::<crdt_core_bench::peers::AutomergeText>($($arg),*);
         }
     }};
 }
@@ -62,10 +66,14 @@ fn encode<T: TextCrdt>(g: &mut BenchmarkGroup<WallTime>, w: &Workload) {
     g.bench_function(T::NAME, |b| b.iter_with_large_drop(|| doc.encode()));
 }
 
-fn load<T: TextCrdt>(g: &mut BenchmarkGroup<WallTime>, w: &Workload) {
+fn open<T: TextCrdt>(g: &mut BenchmarkGroup<WallTime>, w: &Workload) {
     let bytes = T::replay(w).encode();
     g.bench_function(T::NAME, |b| {
-        b.iter_with_large_drop(|| T::load(&bytes).unwrap_or_else(|e| panic!("{e}")))
+        b.iter_with_large_drop(|| {
+            let mut doc = T::load(&bytes).unwrap_or_else(|e| panic!("{e}"));
+            let text = doc.content();
+            (doc, text)
+        })
     });
 }
 
@@ -81,11 +89,11 @@ fn traces(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("{name}/merge"));
         for_each_impl!(merge(&mut g, &w));
         g.finish();
-        let mut g = c.benchmark_group(format!("{name}/encode"));
+        let mut g = c.benchmark_group(format!("{name}/save"));
         for_each_impl!(encode(&mut g, &w));
         g.finish();
-        let mut g = c.benchmark_group(format!("{name}/load"));
-        for_each_impl!(load(&mut g, &w));
+        let mut g = c.benchmark_group(format!("{name}/open"));
+        for_each_impl!(open(&mut g, &w));
         g.finish();
     }
 }

@@ -1,9 +1,9 @@
 //! The interface every benchmarked text CRDT implements, and the correctness check run before any
 //! figure is taken.
 //!
-//! Invariant: for every implementation, `replay`, `merge_into_empty(encode_changes())` and
-//! `load(encode())` all produce a document whose `content()` is the trace's end content; [`verify`]
-//! checks exactly this.
+//! Invariant: for every implementation, `replay`, `replay_one_commit`,
+//! `merge_into_empty(encode_changes())` and `load(encode())` all produce a document whose
+//! `content()` is the trace's end content; [`verify`] checks exactly this.
 
 use crate::workload::Workload;
 
@@ -13,13 +13,25 @@ pub trait TextCrdt: Sized {
     /// Name shown in reports, e.g. `"yrs"`.
     const NAME: &'static str;
 
-    /// Builds a document by applying every edit of `workload` locally, in order, from empty.
+    /// Whether the implementation groups edits into commits (transactions). Without them, a
+    /// replay with a commit per transaction and one with a single commit are the same thing, and
+    /// the second is not reported.
+    const COMMITS: bool;
+
+    /// Builds a document by applying every edit of `workload` locally, in order, from empty, with
+    /// a commit after each of the trace's transactions (what an editor does) where the
+    /// implementation has commits.
     fn replay(workload: &Workload) -> Self;
 
-    /// The visible text.
-    fn content(&self) -> String;
+    /// The same edits as [`TextCrdt::replay`], committed once at the end.
+    fn replay_one_commit(workload: &Workload) -> Self {
+        Self::replay(workload)
+    }
 
-    /// The whole history in the implementation's storage format (what [`TextCrdt::load`] reads).
+    /// The visible text.
+    fn content(&mut self) -> String;
+
+    /// The saved document in the implementation's storage format (what [`TextCrdt::load`] reads).
     fn encode(&mut self) -> Vec<u8>;
 
     /// The whole history in the implementation's sync format (what [`TextCrdt::merge_into_empty`]
@@ -32,7 +44,8 @@ pub trait TextCrdt: Sized {
     /// path a replica uses to receive remote changes.
     fn merge_into_empty(bytes: &[u8]) -> Result<Self, String>;
 
-    /// Loads a document from `bytes` (from [`TextCrdt::encode`]) through the fastest loading path.
+    /// Opens a document saved by [`TextCrdt::encode`] through the fastest loading path (reading
+    /// its text is timed with it, by [`crate::measure`]).
     fn load(bytes: &[u8]) -> Result<Self, String>;
 }
 
@@ -53,7 +66,7 @@ pub enum VerifyError {
     WrongContent {
         /// The implementation.
         implementation: &'static str,
-        /// `"replay"`, `"merge"` or `"load"`.
+        /// `"replay"`, `"replay (one commit)"`, `"merge"` or `"load"`.
         stage: &'static str,
         /// The trace.
         trace: String,
@@ -79,7 +92,7 @@ pub enum VerifyError {
 /// Checks that `T` replays, merges and loads `workload` to its end content; returns the sizes of
 /// its encodings.
 pub fn verify<T: TextCrdt>(workload: &Workload) -> Result<Sizes, VerifyError> {
-    let check = |stage: &'static str, doc: &T| {
+    let check = |stage: &'static str, doc: &mut T| {
         let got = doc.content();
         if got == workload.end_content {
             Ok(())
@@ -102,14 +115,17 @@ pub fn verify<T: TextCrdt>(workload: &Workload) -> Result<Sizes, VerifyError> {
         }
     };
     let mut doc = T::replay(workload);
-    check("replay", &doc)?;
+    check("replay", &mut doc)?;
+    if T::COMMITS {
+        check("replay (one commit)", &mut T::replay_one_commit(workload))?;
+    }
     let encoded = doc.encode();
     let changes = doc.encode_changes();
     check(
         "merge",
-        &T::merge_into_empty(&changes).map_err(failed("merge"))?,
+        &mut T::merge_into_empty(&changes).map_err(failed("merge"))?,
     )?;
-    check("load", &T::load(&encoded).map_err(failed("load"))?)?;
+    check("load", &mut T::load(&encoded).map_err(failed("load"))?)?;
     Ok(Sizes {
         encoded: encoded.len(),
         changes: changes.len(),
@@ -127,6 +143,7 @@ mod tests {
 
     impl TextCrdt for IgnoresDeletes {
         const NAME: &'static str = "ignores-deletes";
+        const COMMITS: bool = false;
         fn replay(workload: &Workload) -> Self {
             let mut s: Vec<char> = Vec::new();
             for e in &workload.edits {
@@ -135,7 +152,7 @@ mod tests {
             }
             IgnoresDeletes(s.into_iter().collect())
         }
-        fn content(&self) -> String {
+        fn content(&mut self) -> String {
             self.0.clone()
         }
         fn encode(&mut self) -> Vec<u8> {
@@ -156,6 +173,8 @@ mod tests {
             name: "t".into(),
             end_content: crate::workload::replay_reference(&edits),
             utf16_edits: edits.clone(),
+            // One transaction of every edit.
+            txns: std::iter::once(0..edits.len()).collect(),
             edits,
         }
     }

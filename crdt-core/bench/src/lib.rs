@@ -1,10 +1,13 @@
-//! Side-by-side measurement of crdt-core's text engine and its peers on real editing traces.
+//! Side-by-side measurement of crdt-core's `Doc` (the product, [`doc`]), its `Text` engine
+//! ([`ours`], reported as the engine only) and their peers on real editing traces.
 //!
 //! Every implementation is driven through one trait, [`TextCrdt`], on the same [`Workload`] (a
-//! sequential trace of the `editing-traces` collection, flattened to position-based edits), in the
-//! same process, so the figures can be reported as ratios peer / ours. The peers (Automerge, Yrs,
-//! diamond-types) are optional dependencies behind the `peers` feature; without it only our engine
-//! is built, which keeps `cargo test --workspace` fast.
+//! sequential trace of the `editing-traces` collection, as position-based edits grouped by the
+//! trace's transactions: an editor commits once per transaction, and so does every implementation
+//! that has commits), in the same process, so the figures can be reported as ratios to
+//! diamond-types and to our `Doc`. The peers (diamond-types, Yrs, Loro, Automerge) are optional
+//! dependencies behind the `peers` feature; without it only our code is built, which keeps
+//! `cargo test --workspace` fast.
 //!
 //! Invariant: a figure is only reported for an implementation whose replayed, merged and loaded
 //! documents all equal the trace's `endContent` ([`verify`]): a bench of a wrong result is worthless.
@@ -12,6 +15,7 @@
 //! (Gentle & Kleppmann, "Collaborative text editing with Eg-walker", 2024).
 
 pub mod alloc_counter;
+pub mod doc;
 pub mod implementation;
 pub mod measure;
 pub mod ours;

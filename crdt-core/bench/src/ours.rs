@@ -1,25 +1,27 @@
-//! Our engine, `crdt_core::Text`, driven through [`crate::TextCrdt`]: local `insert` / `delete` by
-//! Unicode scalar position; the whole history merged with `encode_ops_since(&VersionVector::new())`
-//! and `apply_encoded` into a new replica, and stored with the snapshot `encode_state` /
-//! `decode_state`.
+//! Our sequence engine, `crdt_core::Text`, driven through [`crate::TextCrdt`]: the engine under
+//! the `Doc`, reported as "engine (Text)" and never as the product (users hold a
+//! [`crdt_core::Doc`], see [`crate::doc`]). Local `insert` / `delete` by Unicode scalar position;
+//! the whole history merged with `encode_ops_since(&VersionVector::new())` and `apply_encoded`
+//! into a new replica, and stored with the snapshot `encode_state` / `decode_state`.
 //!
 //! Invariant: one replica (id 1) makes every edit; positions count Unicode scalar values, as in
-//! the traces.
+//! the traces. The engine has no commits.
 
 use crdt_core::{ReplicaId, Text, VersionVector};
 
 use crate::{TextCrdt, Workload};
 
-/// Our text replica.
+/// Our text engine replica.
 pub struct OurText {
     text: Text,
 }
 
 impl TextCrdt for OurText {
-    const NAME: &'static str = "ours";
+    const NAME: &'static str = "engine (Text)";
+    const COMMITS: bool = false;
 
     fn replay(workload: &Workload) -> Self {
-        let mut text = Text::new(ReplicaId(1));
+        let mut text = Text::new(ReplicaId::new(1));
         for edit in &workload.edits {
             if edit.delete > 0 {
                 // Cannot fail: the trace's edits are in bounds (checked against endContent by verify).
@@ -34,7 +36,7 @@ impl TextCrdt for OurText {
         OurText { text }
     }
 
-    fn content(&self) -> String {
+    fn content(&mut self) -> String {
         self.text.to_string()
     }
 
@@ -47,7 +49,7 @@ impl TextCrdt for OurText {
     }
 
     fn merge_into_empty(bytes: &[u8]) -> Result<Self, String> {
-        let mut text = Text::new(ReplicaId(2));
+        let mut text = Text::new(ReplicaId::new(2));
         text.apply_encoded(bytes).map_err(|e| e.to_string())?;
         Ok(OurText { text })
     }

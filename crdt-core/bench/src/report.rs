@@ -1,12 +1,19 @@
-//! Rendering measurements as a Markdown table with ratios peer / ours.
+//! Rendering measurements as a Markdown table, each figure with its ratio to diamond-types (the
+//! fastest peer) and to our `Doc` (the product).
 //!
-//! Invariant: the first measurement of a table is the baseline (ours, when built); every other cell
-//! shows that implementation's figure and its ratio to the baseline (above 1: slower or larger).
+//! Invariant: a cell shows the implementation's figure and its ratios to the reference columns
+//! present in the table (above 1: slower or larger), never to itself; an operation the
+//! implementation does not have is shown as "—".
 
 use std::fmt::Write;
 use std::time::Duration;
 
 use crate::measure::{Measurement, OPERATIONS};
+
+/// Name of the peer every figure is compared with.
+pub const DIAMOND: &str = "diamond-types";
+/// Name of our product's column.
+pub const DOC: &str = "Doc";
 
 /// Formats a duration with a unit suited to its size.
 pub fn format_duration(d: Duration) -> String {
@@ -32,67 +39,85 @@ pub fn format_bytes(bytes: isize) -> String {
     }
 }
 
-fn cell(value: String, ratio: Option<f64>) -> String {
-    match ratio {
-        Some(r) if r.is_finite() => format!("{value} ({r:.2}×)"),
-        _ => value,
+/// One figure of a measurement, as a number (for ratios) and as text.
+type Figure = fn(&Measurement) -> Option<(f64, String)>;
+
+/// The rows of a table after the timed operations.
+const BYTE_ROWS: [(&str, Figure); 4] = [
+    ("live memory after replay", |m| {
+        m.memory_replayed.map(|b| (b as f64, format_bytes(b)))
+    }),
+    ("live memory after open", |m| {
+        m.memory_loaded.map(|b| (b as f64, format_bytes(b)))
+    }),
+    ("saved document, bytes", |m| {
+        Some((m.sizes.encoded as f64, m.sizes.encoded.to_string()))
+    }),
+    ("full history for sync, bytes", |m| {
+        Some((m.sizes.changes as f64, m.sizes.changes.to_string()))
+    }),
+];
+
+/// The text of one cell: the figure, then its ratio to each reference column other than its own.
+fn cell(figure: Option<(f64, String)>, own: &str, references: &[(&str, Option<f64>)]) -> String {
+    let Some((value, text)) = figure else {
+        return "—".to_string();
+    };
+    let ratios: Vec<String> = references
+        .iter()
+        .filter(|(name, _)| *name != own)
+        .filter_map(|(name, base)| {
+            let r = value / (*base)?;
+            let short = if *name == DIAMOND { "dt" } else { name };
+            r.is_finite().then(|| format!("{r:.2}× {short}"))
+        })
+        .collect();
+    if ratios.is_empty() {
+        text
+    } else {
+        format!("{text} ({})", ratios.join(", "))
     }
 }
 
-/// Reads one byte figure of a measurement.
-type ByteFigure = fn(&Measurement) -> Option<isize>;
+/// Renders one row: `figure` of every measurement.
+fn row(
+    out: &mut String,
+    label: &str,
+    results: &[Measurement],
+    figure: impl Fn(&Measurement) -> Option<(f64, String)>,
+) {
+    let references: Vec<(&str, Option<f64>)> = [DIAMOND, DOC]
+        .into_iter()
+        .filter_map(|name| {
+            let m = results.iter().find(|m| m.name == name)?;
+            Some((name, figure(m).map(|(v, _)| v)))
+        })
+        .collect();
+    let _ = write!(out, "| {label} |");
+    for m in results {
+        let _ = write!(out, " {} |", cell(figure(m), m.name, &references));
+    }
+    out.push('\n');
+}
 
-/// Renders one trace's table. `results[0]` is the baseline.
-pub fn markdown_table(trace: &str, edits: usize, results: &[Measurement]) -> String {
+/// Renders one trace's table, one column per measurement in the given order.
+pub fn markdown_table(trace: &str, edits: usize, txns: usize, results: &[Measurement]) -> String {
     let mut out = String::new();
-    let Some(base) = results.first() else {
-        return out;
-    };
-    let _ = writeln!(out, "### {trace} ({edits} edits)\n");
-    let mut header = String::from("| |");
-    let mut rule = String::from("|---|");
-    for (i, m) in results.iter().enumerate() {
-        let suffix = if i == 0 {
-            String::new()
-        } else {
-            format!(" (× {})", base.name)
-        };
-        let _ = write!(header, " {}{suffix} |", m.name);
-        rule.push_str("---|");
+    let _ = writeln!(out, "### {trace} ({edits} edits, {txns} transactions)\n");
+    out.push_str("| |");
+    for m in results {
+        let _ = write!(out, " {} |", m.name);
     }
-    let _ = writeln!(out, "{header}\n{rule}");
-    for (op, name) in OPERATIONS.iter().enumerate() {
-        let mut row = format!("| {name} |");
-        let base_t = base.times[op].as_secs_f64();
-        for (i, m) in results.iter().enumerate() {
-            let ratio = (i > 0).then(|| m.times[op].as_secs_f64() / base_t);
-            let _ = write!(row, " {} |", cell(format_duration(m.times[op]), ratio));
-        }
-        let _ = writeln!(out, "{row}");
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(results.len()));
+    out.push('\n');
+    for (op, label) in OPERATIONS.iter().enumerate() {
+        row(&mut out, label, results, |m| {
+            m.times[op].map(|d| (d.as_secs_f64(), format_duration(d)))
+        });
     }
-    let byte_rows: [(&str, ByteFigure); 4] = [
-        ("memory after replay", |m| m.memory_replayed),
-        ("memory after load", |m| m.memory_loaded),
-        ("encoded size (storage)", |m| Some(m.sizes.encoded as isize)),
-        ("encoded size (changes)", |m| Some(m.sizes.changes as isize)),
-    ];
-    for (name, get) in byte_rows {
-        let mut row = format!("| {name} |");
-        let base_v = get(base);
-        for (i, m) in results.iter().enumerate() {
-            let text = match get(m) {
-                Some(v) => {
-                    let ratio = match base_v {
-                        Some(b) if i > 0 && b != 0 => Some(v as f64 / b as f64),
-                        _ => None,
-                    };
-                    cell(format_bytes(v), ratio)
-                }
-                None => "n/a".to_string(),
-            };
-            let _ = write!(row, " {text} |");
-        }
-        let _ = writeln!(out, "{row}");
+    for (label, figure) in BYTE_ROWS {
+        row(&mut out, label, results, figure);
     }
     out
 }
@@ -103,9 +128,10 @@ mod tests {
     use crate::Sizes;
 
     fn m(name: &'static str, ms: u64, bytes: usize) -> Measurement {
+        let t = Some(Duration::from_millis(ms));
         Measurement {
             name,
-            times: [Duration::from_millis(ms); 4],
+            times: [t, None, t, t, t],
             sizes: Sizes {
                 encoded: bytes,
                 changes: bytes,
@@ -116,19 +142,34 @@ mod tests {
     }
 
     #[test]
-    fn table_shows_ratios_against_the_first_column() {
-        let table = markdown_table("t", 5, &[m("ours", 10, 100), m("peer", 25, 300)]);
-        assert!(table.contains("| ours | peer (× ours) |"), "{table}");
+    fn table_shows_ratios_against_diamond_types_and_our_doc() {
+        let table = markdown_table(
+            "t",
+            5,
+            2,
+            &[m(DOC, 10, 100), m(DIAMOND, 5, 50), m("peer", 20, 400)],
+        );
+        assert!(table.contains("### t (5 edits, 2 transactions)"), "{table}");
         assert!(
-            table.contains("| local replay | 10.00 ms | 25.00 ms (2.50×) |"),
+            table.contains("| | Doc | diamond-types | peer |"),
             "{table}"
         );
         assert!(
-            table.contains("| encoded size (storage) | 100 B | 300 B (3.00×) |"),
+            table.contains(
+                "| replay, commit per transaction | 10.00 ms (2.00× dt) | 5.00 ms (0.50× Doc) | 20.00 ms (4.00× dt, 2.00× Doc) |"
+            ),
             "{table}"
         );
         assert!(
-            table.contains("| memory after replay | n/a | n/a |"),
+            table.contains("| saved document, bytes | 100 (2.00× dt) | 50 (0.50× Doc) | 400 (8.00× dt, 4.00× Doc) |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| replay, one commit | — | — | — |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| live memory after replay | — | — | — |"),
             "{table}"
         );
     }

@@ -1,11 +1,15 @@
-//! A trace flattened into the edits every implementation replays.
+//! A trace as the edits every implementation replays, grouped by the trace's transactions.
 //!
 //! Invariant: `edits` applied in order to the empty string yield `end_content`; positions and
 //! lengths count Unicode scalar values, and `utf16_edits` is the same sequence with positions and
-//! lengths in UTF-16 code units (for peers that index that way, e.g. Yrs). Only sequential traces
-//! (one user's history, `editing-traces` format) are supported.
+//! lengths in UTF-16 code units (for peers that index that way, e.g. Yrs). `txns` cut both into
+//! the trace's transactions, in order, covering every edit once (a start content is a first
+//! transaction of its own): an editor commits once per transaction, and so do the benchmarks.
+//! Only sequential traces (one user's history, `editing-traces` format) are supported.
 
-use examples::trace::{bundled_trace_path, Trace, TraceError};
+use std::ops::Range;
+
+use crdt_testdata::{bundled_trace_path, Trace, TraceError};
 
 /// One edit: delete `delete` elements at `pos`, then insert `insert` at `pos`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +41,8 @@ pub enum WorkloadError {
     },
 }
 
-/// The edits of one trace, in Unicode scalar values and in UTF-16 code units.
+/// The edits of one trace, in Unicode scalar values and in UTF-16 code units, with its
+/// transactions.
 #[derive(Clone, Debug)]
 pub struct Workload {
     /// Name of the trace, e.g. `"automerge-paper"`.
@@ -46,6 +51,9 @@ pub struct Workload {
     pub edits: Vec<Edit>,
     /// The same edits with positions in UTF-16 code units.
     pub utf16_edits: Vec<Edit>,
+    /// The trace's transactions, as consecutive, non-empty ranges of `edits` (and of
+    /// `utf16_edits`) that cover them all.
+    pub txns: Vec<Range<usize>>,
     /// The document after the last edit.
     pub end_content: String,
 }
@@ -57,48 +65,69 @@ impl Workload {
         Self::from_trace(name, &trace)
     }
 
-    /// Flattens a sequential trace. A trace with a start content gets it as a first insert.
+    /// Reads a sequential trace, keeping its transactions. A trace with a start content gets it
+    /// as a first transaction of one insert; transactions without patches are skipped.
     pub fn from_trace(name: &str, trace: &Trace) -> Result<Workload, WorkloadError> {
         let Trace::Sequential(seq) = trace else {
             return Err(WorkloadError::Concurrent(name.to_string()));
         };
         let mut edits = Vec::with_capacity(trace.patch_count() + 1);
+        let mut txns = Vec::with_capacity(seq.txns.len() + 1);
         if !seq.start_content.is_empty() {
             edits.push(Edit {
                 pos: 0,
                 delete: 0,
                 insert: seq.start_content.clone(),
             });
+            txns.push(0..1);
         }
-        for txn in &seq.txns {
-            for patch in &txn.patches {
-                edits.push(Edit {
-                    pos: patch.pos(),
-                    delete: patch.delete(),
-                    insert: patch.insert().to_string(),
-                });
-            }
+        for txn in seq.txns.iter().filter(|t| !t.patches.is_empty()) {
+            let start = edits.len();
+            edits.extend(txn.patches.iter().map(|patch| Edit {
+                pos: patch.pos(),
+                delete: patch.delete(),
+                insert: patch.insert().to_string(),
+            }));
+            txns.push(start..edits.len());
         }
         let utf16_edits = to_utf16(name, &edits)?;
         Ok(Workload {
             name: name.to_string(),
             edits,
             utf16_edits,
+            txns,
             end_content: seq.end_content.clone(),
         })
     }
 
-    /// The first `n` edits (all of them if fewer), with the end content they produce: a smaller
-    /// workload of real edits, for tests in debug builds.
+    /// The first `n` edits (all of them if fewer), with the end content they produce and the
+    /// transactions cut at `n`: a smaller workload of real edits, for tests in debug builds.
     pub fn prefix(&self, n: usize) -> Workload {
         let n = n.min(self.edits.len());
         let edits = self.edits[..n].to_vec();
+        let txns = self
+            .txns
+            .iter()
+            .filter(|t| t.start < n)
+            .map(|t| t.start..t.end.min(n))
+            .collect();
         Workload {
             name: format!("{}[..{n}]", self.name),
             end_content: replay_reference(&edits),
             utf16_edits: self.utf16_edits[..n].to_vec(),
+            txns,
             edits,
         }
+    }
+
+    /// The edits of each transaction, positions in Unicode scalar values.
+    pub fn txns(&self) -> impl Iterator<Item = &[Edit]> {
+        self.txns.iter().map(|t| &self.edits[t.clone()])
+    }
+
+    /// The edits of each transaction, positions in UTF-16 code units.
+    pub fn utf16_txns(&self) -> impl Iterator<Item = &[Edit]> {
+        self.txns.iter().map(|t| &self.utf16_edits[t.clone()])
     }
 
     /// Number of edits.
@@ -159,6 +188,17 @@ pub fn replay_reference(edits: &[Edit]) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn transactions_of_the_trace_are_kept_and_cover_every_edit() {
+        let json = br#"{"startContent":"ab","endContent":"xaby","txns":[
+            {"patches":[[0,0,"x"],[3,0,"y"]]},{"patches":[]},{"patches":[[1,1,"a"]]}]}"#;
+        let w = Workload::from_trace("t", &Trace::parse(json).unwrap()).unwrap();
+        assert_eq!(w.txns, vec![0..1, 1..3, 3..4]);
+        assert_eq!(w.txns().map(<[Edit]>::len).collect::<Vec<_>>(), [1, 2, 1]);
+        assert_eq!(replay_reference(&w.edits), w.end_content);
+        assert_eq!(w.prefix(2).txns, vec![0..1, 1..2]);
+    }
+
     fn edit(pos: usize, delete: usize, insert: &str) -> Edit {
         Edit {
             pos,
@@ -194,6 +234,7 @@ mod tests {
         assert_eq!(replay_reference(&w.edits), w.end_content);
         let p = w.prefix(3);
         assert_eq!(p.len(), 3);
+        assert_eq!(p.txns().map(<[Edit]>::len).sum::<usize>(), 3);
         assert_eq!(p.end_content, replay_reference(&w.edits[..3]));
         assert_eq!(w.prefix(usize::MAX).end_content, w.end_content);
     }

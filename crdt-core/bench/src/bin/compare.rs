@@ -1,10 +1,11 @@
-//! Prints a Markdown table comparing our text engine with its peers on the bundled traces.
+//! Prints a Markdown table per trace comparing our `Doc` (and, labelled, its `Text` engine) with
+//! the peers on the bundled traces.
 //!
 //! Usage: `cargo run --release -p crdt-core-bench --features peers --bin compare -- [--runs N] [TRACE...]`
 //! (default: 5 runs, traces automerge-paper, seph-blog1, sveltecomponent).
 
 use crdt_core_bench::alloc_counter::CountingAllocator;
-use crdt_core_bench::measure::measure_all;
+use crdt_core_bench::measure::{measure_all, TIME_BUDGET};
 use crdt_core_bench::report::markdown_table;
 use crdt_core_bench::Workload;
 
@@ -30,11 +31,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; measure with --release");
     }
-    println!("Median of {runs} runs per figure; ratio = implementation / first column.\n");
+    println!(
+        "Median of up to {runs} runs per figure (fewer once an operation's runs pass {} s); \
+         ratios: × dt = / diamond-types, × Doc = / our Doc.\n",
+        TIME_BUDGET.as_secs()
+    );
     for name in &traces {
         let workload = Workload::bundled(name)?;
         let results = measure_all(&workload, runs)?;
-        println!("{}", markdown_table(name, workload.len(), &results));
+        let table = markdown_table(name, workload.len(), workload.txns.len(), &results);
+        println!("{table}");
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Automerge (`AutoCommit` text object, `splice_text`), the way Automerge's own edit-trace
-//! benchmark drives it: all edits in one transaction, committed at the end.
+//! Automerge (`AutoCommit` text object, `splice_text`): a `commit()` after each trace transaction
+//! (one change each, as an editor binding commits), or, as Automerge's own edit-trace benchmark
+//! does, all edits committed once at the end.
 //!
 //! Invariant: the document holds one text object under the root key `"text"`; positions count
 //! Unicode code points (`TextEncoding::UnicodeCodePoint`).
@@ -7,7 +8,7 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, TextEncoding, ROOT};
 
-use crate::{TextCrdt, Workload};
+use crate::{Edit, TextCrdt, Workload};
 
 /// An Automerge document with its text object.
 pub struct AutomergeText {
@@ -16,6 +17,24 @@ pub struct AutomergeText {
 }
 
 impl AutomergeText {
+    fn new() -> Self {
+        let mut doc = AutoCommit::new_with_encoding(TextEncoding::UnicodeCodePoint);
+        // Cannot fail: the root map of a new document accepts a new object.
+        let text = doc
+            .put_object(ROOT, "text", ObjType::Text)
+            .expect("put text object in a new document");
+        AutomergeText { doc, text }
+    }
+
+    fn splice(&mut self, edits: &[Edit]) {
+        for edit in edits {
+            // Cannot fail: the trace's edits are in bounds (checked against endContent by verify).
+            self.doc
+                .splice_text(&self.text, edit.pos, edit.delete as isize, &edit.insert)
+                .expect("splice within the text");
+        }
+    }
+
     fn from_doc(doc: AutoCommit) -> Result<Self, String> {
         match doc.get(ROOT, "text").map_err(|e| e.to_string())? {
             Some((_, text)) => Ok(AutomergeText { doc, text }),
@@ -26,23 +45,25 @@ impl AutomergeText {
 
 impl TextCrdt for AutomergeText {
     const NAME: &'static str = "automerge";
+    const COMMITS: bool = true;
 
     fn replay(workload: &Workload) -> Self {
-        let mut doc = AutoCommit::new_with_encoding(TextEncoding::UnicodeCodePoint);
-        // Cannot fail: the root map of a new document accepts a new object.
-        let text = doc
-            .put_object(ROOT, "text", ObjType::Text)
-            .expect("put text object in a new document");
-        for edit in &workload.edits {
-            // Cannot fail: the trace's edits are in bounds (checked against endContent by verify).
-            doc.splice_text(&text, edit.pos, edit.delete as isize, &edit.insert)
-                .expect("splice within the text");
+        let mut doc = AutomergeText::new();
+        for txn in workload.txns() {
+            doc.splice(txn);
+            doc.doc.commit();
         }
-        doc.commit();
-        AutomergeText { doc, text }
+        doc
     }
 
-    fn content(&self) -> String {
+    fn replay_one_commit(workload: &Workload) -> Self {
+        let mut doc = AutomergeText::new();
+        doc.splice(&workload.edits);
+        doc.doc.commit();
+        doc
+    }
+
+    fn content(&mut self) -> String {
         self.doc.text(&self.text).unwrap_or_default()
     }
 

@@ -1,6 +1,9 @@
 //! diamond-types (`ListCRDT` = `OpLog` + `Branch`), edited with `insert` / `delete` by character
 //! position; history moved with `OpLog::encode` and `decode_and_add` / `load_from`.
 //!
+//! diamond-types has no commits (every edit is its own run of operations), so the trace's
+//! transactions do not change how it is driven.
+//!
 //! Invariant: one agent makes every edit; positions count Unicode scalar values, as in the traces.
 
 use diamond_types::list::encoding::ENCODE_FULL;
@@ -15,6 +18,7 @@ pub struct DiamondText {
 
 impl TextCrdt for DiamondText {
     const NAME: &'static str = "diamond-types";
+    const COMMITS: bool = false;
 
     fn replay(workload: &Workload) -> Self {
         let mut doc = ListCRDT::new();
@@ -30,7 +34,7 @@ impl TextCrdt for DiamondText {
         DiamondText { doc }
     }
 
-    fn content(&self) -> String {
+    fn content(&mut self) -> String {
         self.doc.branch.content().to_string()
     }
 

@@ -6,10 +6,12 @@
 
 pub mod automerge;
 pub mod diamond;
+pub mod loro;
 pub mod yrs;
 
 pub use self::automerge::AutomergeText;
 pub use self::diamond::DiamondText;
+pub use self::loro::LoroDocText;
 pub use self::yrs::YrsText;
 
 #[cfg(test)]
@@ -27,6 +29,7 @@ mod tests {
             verify::<AutomergeText>(&w).unwrap(),
             verify::<YrsText>(&w).unwrap(),
             verify::<DiamondText>(&w).unwrap(),
+            verify::<LoroDocText>(&w).unwrap(),
         ] {
             assert!(sizes.encoded > 1000 && sizes.changes > 1000, "{sizes:?}");
         }
@@ -52,13 +55,14 @@ mod tests {
                 insert: "!".into(),
             },
         ];
-        let trace = examples::trace::Trace::Sequential(examples::trace::SequentialTrace {
+        use crdt_testdata::trace::{Patch, SequentialTrace, SequentialTxn, Trace};
+        let trace = Trace::Sequential(SequentialTrace {
             start_content: String::new(),
             end_content: crate::workload::replay_reference(&edits),
-            txns: vec![examples::trace::SequentialTxn {
+            txns: vec![SequentialTxn {
                 patches: edits
                     .iter()
-                    .map(|e| examples::trace::Patch(e.pos, e.delete, e.insert.clone()))
+                    .map(|e| Patch(e.pos, e.delete, e.insert.clone()))
                     .collect(),
             }],
         });
@@ -67,5 +71,6 @@ mod tests {
         verify::<AutomergeText>(&w).unwrap();
         verify::<YrsText>(&w).unwrap();
         verify::<DiamondText>(&w).unwrap();
+        verify::<LoroDocText>(&w).unwrap();
     }
 }

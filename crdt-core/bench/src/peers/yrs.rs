@@ -1,7 +1,8 @@
-//! Yrs (the Rust port of Yjs): a `TextRef` edited with `insert` / `remove_range`, one transaction
-//! per edit, as an editor binding does (measured on sveltecomponent with yrs 0.28, this is ~12x
-//! faster than one transaction for the whole trace, whose unsquashed blocks make every position
-//! lookup slow); history moved with `encode_state_as_update_v1` and `apply_update`.
+//! Yrs (the Rust port of Yjs): a `TextRef` edited with `insert` / `remove_range`, one
+//! `transact_mut` per trace transaction, as an editor binding does, or one for the whole trace
+//! (much slower: the blocks of a transaction are only squashed when it ends, so every position
+//! lookup inside one long transaction walks them); history moved with `encode_state_as_update_v1`
+//! and `apply_update`.
 //!
 //! Invariant: the document uses `OffsetKind::Utf16` and is fed the workload's UTF-16 edits, so it
 //! edits the same characters as the other implementations (Yrs has no scalar-value offsets).
@@ -11,7 +12,7 @@ use yrs::{
     Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Text, TextRef, Transact, Update,
 };
 
-use crate::{TextCrdt, Workload};
+use crate::{Edit, TextCrdt, Workload};
 
 /// A Yrs document with its text.
 pub struct YrsText {
@@ -27,6 +28,22 @@ fn new_doc() -> YrsText {
     YrsText { doc, text }
 }
 
+impl YrsText {
+    /// Applies `edits` (UTF-16 positions) in one transaction.
+    fn apply(&self, edits: &[Edit]) {
+        let mut txn = self.doc.transact_mut();
+        for edit in edits {
+            if edit.delete > 0 {
+                self.text
+                    .remove_range(&mut txn, index(edit.pos), index(edit.delete));
+            }
+            if !edit.insert.is_empty() {
+                self.text.insert(&mut txn, index(edit.pos), &edit.insert);
+            }
+        }
+    }
+}
+
 /// Converts a position of the workload to Yrs' `u32` index.
 fn index(n: usize) -> u32 {
     // Cannot fail for the bundled traces (< 1 MB); a larger trace would be a misuse of this bench.
@@ -35,23 +52,23 @@ fn index(n: usize) -> u32 {
 
 impl TextCrdt for YrsText {
     const NAME: &'static str = "yrs";
+    const COMMITS: bool = true;
 
     fn replay(workload: &Workload) -> Self {
         let doc = new_doc();
-        for edit in &workload.utf16_edits {
-            let mut txn = doc.doc.transact_mut();
-            if edit.delete > 0 {
-                doc.text
-                    .remove_range(&mut txn, index(edit.pos), index(edit.delete));
-            }
-            if !edit.insert.is_empty() {
-                doc.text.insert(&mut txn, index(edit.pos), &edit.insert);
-            }
+        for edits in workload.utf16_txns() {
+            doc.apply(edits);
         }
         doc
     }
 
-    fn content(&self) -> String {
+    fn replay_one_commit(workload: &Workload) -> Self {
+        let doc = new_doc();
+        doc.apply(&workload.utf16_edits);
+        doc
+    }
+
+    fn content(&mut self) -> String {
         self.text.get_string(&self.doc.transact())
     }
 

@@ -212,8 +212,7 @@ impl fmt::Display for TraceKind {
 /// Path of a trace shipped in the repository's `traces/` folder, e.g. `"automerge-paper"`.
 pub fn bundled_trace_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("traces")
+        .join("../../traces")
         .join(format!("{name}.json.gz"))
 }
 
