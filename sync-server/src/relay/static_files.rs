@@ -60,9 +60,10 @@ impl StaticFiles {
         }
         match ServeDir::new(&self.dir).oneshot(request).await {
             Ok(mut response) => {
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(CACHE_CONTROL),
+                );
                 response.map(Body::new)
             }
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
@@ -162,7 +163,11 @@ mod tests {
     }
 
     /// The response of `files` to a GET of `path` with `headers`.
-    async fn get(files: &StaticFiles, path: &str, headers: &[(header::HeaderName, &str)]) -> Response {
+    async fn get(
+        files: &StaticFiles,
+        path: &str,
+        headers: &[(header::HeaderName, &str)],
+    ) -> Response {
         let mut request = Request::builder().uri(path);
         for (name, value) in headers {
             request = request.header(name, *value);
@@ -185,7 +190,13 @@ mod tests {
             let response = get(&files, path, &[]).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             let headers = response.headers();
-            assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with(mime), "{path}");
+            assert!(
+                headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(mime),
+                "{path}"
+            );
             assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{path}");
             // The browser's re-check: unchanged since its copy, a 304 that keeps the rule.
             let modified = headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();

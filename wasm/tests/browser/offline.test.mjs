@@ -4,8 +4,9 @@
 //   page load and the WebSocket both fail with ERR_INTERNET_DISCONNECTED);
 // - with it, the editor is closed offline and opened again in the same context (same origin,
 //   same IndexedDB): it loads, shows the note from IndexedDB, is edited, comes back online and
-//   converges with a second browser; a screenshot of the reopened page is saved as a test
-//   artifact, target/test-artifacts/editor-reopened-offline.png (or CRDT_OFFLINE_SCREENSHOT);
+//   converges with a second browser; a screenshot of the page reopened and edited offline is
+//   saved as a test artifact, target/test-artifacts/editor-reopened-offline.png (or the path in
+//   CRDT_OFFLINE_SCREENSHOT);
 // - a new build on the relay (a new sw-build.js) replaces the cached one and drops the old cache.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -129,6 +130,13 @@ test("the editor reopens offline from its service worker, is edited, and converg
   await b.keyboard.type("Bob: ");
   assert.equal(await value(a), "Written online. Edited on a plane.");
   assert.equal(await value(b), "Bob: Written online.");
+  // The artifact: the page opened and edited with no network at all.
+  assert.match(await a.locator("#status").textContent(), /offline/);
+  mkdirSync(dirname(screenshotPath), { recursive: true });
+  await a.screenshot({ path: screenshotPath });
+  const png = readFileSync(screenshotPath);
+  assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from("PNG")]);
+  console.log(`screenshot: ${screenshotPath}`);
 
   // Back online: the offline edit reaches Bob, and Bob's reaches Alice.
   await ca.setOffline(false);
@@ -137,11 +145,6 @@ test("the editor reopens offline from its service worker, is edited, and converg
   await waitForValue(b, merged);
   await waitForStatus(a, "synced");
 
-  mkdirSync(dirname(screenshotPath), { recursive: true });
-  await a.screenshot({ path: screenshotPath });
-  const png = readFileSync(screenshotPath);
-  assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from("PNG")]);
-  console.log(`screenshot: ${screenshotPath}`);
   await ca.close();
   await cb.close();
 });
