@@ -48,8 +48,10 @@ self.addEventListener("fetch", (event) => {
 /** Fetches every file of this build into its cache; any failure fails the install (atomic). */
 async function precache() {
   const cache = await caches.open(CACHE);
-  // `no-cache`: revalidate with the server, never take an older build from the HTTP cache.
-  await cache.addAll(BUILD.files.map((file) => new Request(new URL(file, SCOPE), { cache: "no-cache" })));
+  // `reload`: straight from the server, past the HTTP cache. A revalidation (`no-cache`) would
+  // compare `Last-Modified`, whole seconds: a file rebuilt within the second after the browser
+  // fetched it would come back as the old copy and be kept for the whole new version.
+  await cache.addAll(BUILD.files.map((file) => new Request(new URL(file, SCOPE), { cache: "reload" })));
 }
 
 /** Deletes the caches of earlier builds. */
@@ -90,13 +92,21 @@ async function networkFirst(event, url) {
   }
   if (keepable(response)) {
     const copy = response.clone();
-    event.waitUntil(caches.open(CACHE).then((cache) => cache.put(key, copy)));
+    event.waitUntil(keep(key, copy));
   } else if (response.status >= 500) {
     // A proxy in front of a relay that is down: the cached copy is better than its error page.
     const cached = await caches.match(key, { cacheName: CACHE });
     if (cached) return cached;
   }
   return response;
+}
+
+/**
+ * Puts `response` in this version's cache, unless a newer worker deleted that cache meanwhile
+ * (`caches.open` would create it again, a stale copy nothing deletes until the next build).
+ */
+async function keep(key, response) {
+  if (await caches.has(CACHE)) await (await caches.open(CACHE)).put(key, response);
 }
 
 /** A complete same-origin 200 that was not redirected (a redirected copy must not answer a navigation). */

@@ -10,7 +10,9 @@
 // - a new build on the relay (a new sw-build.js) replaces the cached one and drops the old cache.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import {
+  appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -153,6 +155,15 @@ test("a new build served by the relay replaces the cached one and its cache", as
   // A copy of the pages (the package link followed) that the test can rebuild.
   const dir = mkdtempSync(join(tmpdir(), "crdt-pages-"));
   cpSync(examples, dir, { recursive: true, dereference: true });
+  // The build being replaced is an hour old. `Last-Modified` counts whole seconds: a file served
+  // and rewritten within one second would revalidate as unchanged (a 304); no real rebuild is
+  // that fast, but this test is.
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  const age = (path) => {
+    if (statSync(path).isDirectory()) readdirSync(path).forEach((name) => age(join(path, name)));
+    else utimesSync(path, hourAgo, hourAgo);
+  };
+  age(dir);
   const server = await SyncServer.start(dir);
   const context = await browser.newContext();
   try {
