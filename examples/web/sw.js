@@ -3,13 +3,14 @@
 // and then shows its document from IndexedDB. Registered by register-sw.js; its scope is the
 // folder it is served from (the relay's root with `--static examples/web`).
 //
-// Versioning: sw-build.js, written by wasm/build.sh, sets `self.BUILD = { version, files }`: a
-// content hash of every file listed and the list itself. When the relay serves a new build, that
-// file's bytes change, so the browser's update check (on each navigation; the page registers with
-// `updateViaCache: "none"` and the relay sends `Cache-Control: no-cache`, so no HTTP cache hides
-// the change) installs this worker again: it fetches the new files into a new cache named after
-// the new version, takes over at once (skipWaiting, clients.claim) and deletes the old caches.
-// A page already open keeps running the code it loaded; its next load gets the new build.
+// Versioning: sw-build.js, written by wasm/build.sh, sets `self.BUILD = { version, files }`:
+// the files to cache, and a content hash of them, of their list and of this worker. When the
+// relay serves a new build, that file's bytes change, so the browser's update check (on each
+// navigation; the page registers with `updateViaCache: "none"` and the relay sends
+// `Cache-Control: no-cache`, so no HTTP cache hides the change) installs this worker again: it
+// fetches the new files into a new cache named after the new version, takes over at once
+// (skipWaiting, clients.claim) and deletes the old caches. A page already open keeps running the
+// code it loaded; its next load gets the new build.
 //
 // Strategy: network first, the cache as a fallback. Stale-while-revalidate would show the
 // previous build on every load after a deployment, and could mix files of two builds (the wasm
