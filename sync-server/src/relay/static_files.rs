@@ -6,17 +6,28 @@
 //! `-wal`, `-shm` or `-journal` file; anything else refused gets the 404 a missing file gets, so
 //! a visitor cannot tell a hidden file from an absent one. Paths are compared canonicalized, so
 //! `--static .` next to `--database ./sync-server.db` does not publish every document. The files
-//! themselves are served by tower-http's `ServeDir`.
+//! themselves are served by tower-http's `ServeDir` (its MIME types: `text/javascript` for `.js`,
+//! `application/wasm` for `.wasm`, which `WebAssembly.instantiateStreaming` requires).
+//!
+//! Every file goes out with `Cache-Control: no-cache`: the browser may keep a copy but asks the
+//! relay again before using it (a cheap 304 through `Last-Modified` when nothing changed).
+//! Without it, browsers guess a freshness from the file's age and may run yesterday's page or
+//! wasm for a while after the relay serves a new build; and a service worker's update check,
+//! which compares its script byte for byte, could read an old imported script from that cache
+//! and miss the new build (see `examples/web/sw.js`).
 
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use tower::ServiceExt as _;
 use tower_http::services::ServeDir;
+
+/// Every static file's `Cache-Control`: cache, but revalidate before each use.
+const CACHE_CONTROL: &str = "no-cache";
 
 /// The suffixes SQLite adds to a database's name for its companion files.
 const DATABASE_COMPANIONS: [&str; 4] = ["", "-wal", "-shm", "-journal"];
@@ -48,7 +59,13 @@ impl StaticFiles {
             return (StatusCode::NOT_FOUND, "not found\n").into_response();
         }
         match ServeDir::new(&self.dir).oneshot(request).await {
-            Ok(response) => response.map(Body::new),
+            Ok(mut response) => {
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(CACHE_CONTROL),
+                );
+                response.map(Body::new)
+            }
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
         }
     }
@@ -143,6 +160,50 @@ mod tests {
             Some(PathBuf::from("editor/index.html"))
         );
         assert_eq!(visible_path("/a%20b/c.js"), Some(PathBuf::from("a b/c.js")));
+    }
+
+    /// The response of `files` to a GET of `path` with `headers`.
+    async fn get(
+        files: &StaticFiles,
+        path: &str,
+        headers: &[(header::HeaderName, &str)],
+    ) -> Response {
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        files.serve(request.body(Body::empty()).unwrap()).await
+    }
+
+    #[tokio::test]
+    async fn a_service_worker_and_wasm_are_served_with_their_types_and_revalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sw.js"), b"importScripts('sw-build.js');").unwrap();
+        std::fs::write(dir.path().join("m.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        std::fs::write(dir.path().join("index.html"), b"<p>hi</p>").unwrap();
+        let files = StaticFiles::new(dir.path(), None).unwrap();
+        for (path, mime) in [
+            ("/sw.js", "text/javascript"),
+            ("/m.wasm", "application/wasm"),
+            ("/", "text/html"),
+        ] {
+            let response = get(&files, path, &[]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let headers = response.headers();
+            assert!(
+                headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with(mime),
+                "{path}"
+            );
+            assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{path}");
+            // The browser's re-check: unchanged since its copy, a 304 that keeps the rule.
+            let modified = headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();
+            let again = get(&files, path, &[(header::IF_MODIFIED_SINCE, &modified)]).await;
+            assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+            assert_eq!(again.headers()[header::CACHE_CONTROL], "no-cache", "{path}");
+        }
     }
 
     #[tokio::test]
