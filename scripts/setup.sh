@@ -27,8 +27,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -d wasm/node_modules ]; then
-  (cd wasm && npm ci --no-audit --no-fund)
+# Again whenever wasm/package-lock.json changed since the last install (a stamp of it is kept in
+# node_modules), so a checkout that pulled new npm dependencies does not test with old ones.
+if ! cmp -s wasm/package-lock.json wasm/node_modules/.installed-package-lock.json 2>/dev/null; then
+  (cd wasm && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.installed-package-lock.json)
 fi
 
 bash sync-server/autobahn/install.sh >/dev/null

@@ -6,14 +6,16 @@
 #     example pages of examples/web, the editor and the todo list) when Debian's chromium is
 #     installed (apt-get install -y chromium); skipped, and said so, otherwise. They run against
 #     the real relay binary: $CRDT_RELAY_BIN if set, else target/debug/sync-server, built here.
-# npm dependencies come from wasm/package-lock.json (npm ci) when node_modules is missing.
+# npm dependencies come from wasm/package-lock.json (npm ci) when node_modules is missing or was
+# installed from another lock file (a stamp of it is kept in node_modules, as scripts/setup.sh does).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-if [ ! -d node_modules ]; then
+if ! cmp -s package-lock.json node_modules/.installed-package-lock.json 2>/dev/null; then
     npm ci --no-audit --no-fund
+    cp package-lock.json node_modules/.installed-package-lock.json
 fi
 ./build.sh
 
