@@ -59,6 +59,7 @@ use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
@@ -422,21 +423,35 @@ pub(crate) fn encode_raw<'a>(changes: impl IntoIterator<Item = &'a Change>) -> V
     w.finish()
 }
 
-/// Decodes a raw columnar body made by [`encode_raw`]. Structure only: the caller validates.
-pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
+/// Heap bytes a copy of container id `id` owns (a root's name).
+fn container_heap(id: &ContainerId) -> usize {
+    match id {
+        ContainerId::Root { name, .. } => name.len(),
+        ContainerId::Created { .. } => 0,
+    }
+}
+
+/// Decodes a raw columnar body made by [`encode_raw`], charging what it decodes to `budget`.
+/// Structure only: the caller validates.
+pub(crate) fn decode_raw<'a>(
+    raw: &'a [u8],
+    budget: &mut DecodeBudget,
+) -> Result<Vec<Change>, DecodeError> {
     let mut r = ColumnReader::new(raw);
     let replicas = read_replicas(&mut r)?;
     let container_count = r.count("container table", 2, r.remaining())?;
-    let mut containers = Vec::with_capacity(container_count);
+    let mut containers = Vec::new();
     for _ in 0..container_count {
         let tag = r.u8("container tag")?;
         if tag > 7 {
             return Err(DecodeError::Malformed("unknown container tag"));
         }
         let kind = kind_from_code(tag & 3)?;
+        budget.charge_values::<ContainerId>(1, 0, "container table")?;
         containers.push(if tag & 4 == 0 {
             let name = std::str::from_utf8(r.bytes("root name")?)
                 .map_err(|_| DecodeError::Malformed("root name is not UTF-8"))?;
+            budget.charge(name.len(), "container table")?;
             ContainerId::root(name, kind)
         } else {
             let replica = replica_at(&replicas, r.u64("container replica")?)?;
@@ -448,10 +463,11 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
         });
     }
     let key_count = r.count("key table", 1, r.remaining())?;
-    let mut keys = Vec::with_capacity(key_count);
+    let mut keys = Vec::new();
     for _ in 0..key_count {
         let key = std::str::from_utf8(r.bytes("key")?)
             .map_err(|_| DecodeError::Malformed("map key is not UTF-8"))?;
+        budget.charge_values::<&str>(1, 0, "key table")?;
         keys.push(key);
     }
     let change_count = r.count("change count", 1, r.remaining())?;
@@ -459,17 +475,24 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     if change_count > op_count {
         return Err(DecodeError::Malformed("more changes than ops"));
     }
-    let mut change_replica = RleReader::new(r.bytes("change replicas")?, "change replicas");
-    let mut change_start = RleReader::new(r.bytes("change starts")?, "change starts");
-    let mut change_lamport = RleReader::new(r.bytes("change lamports")?, "change lamports");
-    let mut change_ops = RleReader::new(r.bytes("change op counts")?, "change op counts");
-    let mut dep_count = RleReader::new(r.bytes("dep counts")?, "dep counts");
+    // Columns with one value per change or per op hold no run longer than that.
+    let per_change = |r: &mut ColumnReader<'a>, what| -> Result<RleReader<'a>, DecodeError> {
+        Ok(RleReader::new(r.bytes(what)?, what).expecting(change_count))
+    };
+    let mut change_replica = per_change(&mut r, "change replicas")?;
+    let mut change_start = per_change(&mut r, "change starts")?;
+    let mut change_lamport = per_change(&mut r, "change lamports")?;
+    let mut change_ops = per_change(&mut r, "change op counts")?;
+    let mut dep_count = per_change(&mut r, "dep counts")?;
     let mut dep_replica = RleReader::new(r.bytes("dep replicas")?, "dep replicas");
     let mut dep_counter = ColumnReader::new(r.bytes("dep counters")?);
-    let mut op_head = RleReader::new(r.bytes("op heads")?, "op heads");
-    let mut op_obj = RleReader::new(r.bytes("op containers")?, "op containers");
-    let mut op_key = RleReader::new(r.bytes("op keys")?, "op keys");
-    let mut pred_count = RleReader::new(r.bytes("pred counts")?, "pred counts");
+    let per_op = |r: &mut ColumnReader<'a>, what| -> Result<RleReader<'a>, DecodeError> {
+        Ok(RleReader::new(r.bytes(what)?, what).expecting(op_count))
+    };
+    let mut op_head = per_op(&mut r, "op heads")?;
+    let mut op_obj = per_op(&mut r, "op containers")?;
+    let mut op_key = per_op(&mut r, "op keys")?;
+    let mut pred_count = per_op(&mut r, "pred counts")?;
     let mut ref_agents = RleReader::new(r.bytes("reference agents")?, "reference agents");
     let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
     let mut left_counters = RleReader::new(r.bytes("left origins")?, "left origins");
@@ -487,9 +510,11 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let text = std::str::from_utf8(r.bytes("text")?)
         .map_err(|_| DecodeError::Malformed("text is not UTF-8"))?;
     let map_values: Vec<NewValue> =
-        value_pack::read_array(r.bytes("map values")?, "map values", |p| p.new_value())?;
+        value_pack::read_array(r.bytes("map values")?, "map values", budget, |p| {
+            p.new_value()
+        })?;
     let list_values: Vec<Value> =
-        value_pack::read_array(r.bytes("list values")?, "list values", |p| p.value())?;
+        value_pack::read_array(r.bytes("list values")?, "list values", budget, |p| p.value())?;
     r.finish("change batch")?;
 
     let mut text_rest = text;
@@ -500,7 +525,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut next_lamport: u64 = 0;
     let mut ops_left = op_count;
     let mut last_insert: Option<(usize, Dot, Option<Dot>)> = None;
-    let mut changes = Vec::with_capacity(change_count);
+    let mut changes = Vec::new();
     for _ in 0..change_count {
         let ri = index_in(change_replica.next_value()?, replicas.len())?;
         let replica = replicas[ri];
@@ -519,13 +544,17 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
             let d = dep_counter.i64("dep counters")?;
             reference.set(replica, add_delta(reference.get(replica), d));
         }
+        budget.charge_values::<Change>(1, reference.len() * 16, "changes")?;
         let deps = reference.clone();
-        let mut ops = Vec::with_capacity(n_ops);
+        let mut ops = Vec::new();
         let mut next = start;
         for _ in 0..n_ops {
             let dot = Dot::new(replica, next);
             let head = op_head.next_value()?;
             let obj_index = index_in(op_obj.next_value()?, containers.len())?;
+            // Every op costs its size and a copy of its container's id, whatever it took of the
+            // input: a run-length column repeats ops for free.
+            budget.charge_values::<Op>(1, container_heap(&containers[obj_index]), "ops")?;
             let obj = containers[obj_index].clone();
             let kind = head & 7;
             let continues = head & CONTINUES != 0;
@@ -536,10 +565,13 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
             }
             let op = match kind {
                 MAP_SET | MAP_DELETE => {
-                    let key = keys[index_in(op_key.next_value()?, keys.len())?].to_owned();
+                    let key = keys[index_in(op_key.next_value()?, keys.len())?];
+                    budget.charge(key.len(), "map keys")?;
+                    let key = key.to_owned();
                     let mut pred = Vec::new();
                     // Every id consumes a byte of the reference counters: bounded by the input.
                     for _ in 0..pred_count.next_value()? {
+                        budget.charge_values::<Dot>(1, 0, "pred ids")?;
                         let replica = ref_agent(&mut ref_agents)?
                             .ok_or(DecodeError::Malformed("empty pred id"))?;
                         let d = ref_counters.i64("reference counters")?;
@@ -598,6 +630,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                     if kind == TEXT_INSERT {
                         let (content, rest) = split_chars(text_rest, n)
                             .ok_or(DecodeError::Malformed("text column too short"))?;
+                        budget.charge(content.len(), "inserted text")?;
                         text_rest = rest;
                         Op::Text {
                             obj,
@@ -609,6 +642,8 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                             },
                         }
                     } else {
+                        // Charged again: moving the values into their own vector allocates.
+                        budget.charge_values::<Value>(n.min(list_values.len()), 0, "list values")?;
                         let content: Vec<Value> = list_values.by_ref().take(n).collect();
                         if content.len() != n {
                             return Err(DecodeError::Malformed("list value column too short"));
@@ -712,6 +747,11 @@ mod tests {
     use crate::encoding::{decode_changes, encode_changes, FormatError};
     use crate::{Doc, VersionVector};
     use proptest::prelude::*;
+
+    /// Decodes a raw body within the budget of its own length.
+    fn decode_body(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
+        decode_raw(raw, &mut DecodeBudget::for_input(raw.len()))
+    }
 
     fn r(n: u64) -> ReplicaId {
         ReplicaId::new(n)
@@ -871,7 +911,7 @@ mod tests {
         let changes = sample();
         let bytes = encode_changes(&changes);
         assert_eq!(decode_changes(&bytes).unwrap(), changes);
-        assert_eq!(decode_raw(&encode_raw(&[])).unwrap(), vec![]);
+        assert_eq!(decode_body(&encode_raw(&[])).unwrap(), vec![]);
     }
 
     #[test]
@@ -940,7 +980,7 @@ mod tests {
         // Counts of changes or ops beyond the bytes present.
         for (changes, ops) in [(1 << 40, 1 << 40), (1, 1 << 40), (2, 1)] {
             let body = forged(changes, ops, [empty; 20]);
-            assert!(decode_raw(&body).is_err());
+            assert!(decode_body(&body).is_err());
         }
         // A change claiming 2^62 dependency entries from one run: stops at the first missing
         // counter byte.
@@ -968,7 +1008,7 @@ mod tests {
             &nil,
         ];
         assert_eq!(
-            decode_raw(&forged(1, 1, cols)),
+            decode_body(&forged(1, 1, cols)),
             Err(DecodeError::Format(FormatError::Truncated("dep counters")))
         );
         // A map delete claiming 2^62 preds: stops at the first missing reference.
@@ -996,7 +1036,7 @@ mod tests {
             &nil,
         ];
         assert_eq!(
-            decode_raw(&forged(1, 1, cols)),
+            decode_body(&forged(1, 1, cols)),
             Err(DecodeError::Malformed("empty pred id"))
         );
         // A text insert claiming 2^59 characters that are not there.
@@ -1026,7 +1066,7 @@ mod tests {
         let mut body = forged(1, 1, cols);
         body[10] = kind_code(ContainerKind::Text);
         assert_eq!(
-            decode_raw(&body),
+            decode_body(&body),
             Err(DecodeError::Malformed("text column too short"))
         );
         // Index out of the tables.
@@ -1035,7 +1075,7 @@ mod tests {
             empty, empty, empty, empty, empty, empty, &nil, &nil,
         ];
         assert_eq!(
-            decode_raw(&forged(1, 1, cols)),
+            decode_body(&forged(1, 1, cols)),
             Err(DecodeError::Malformed("table index out of range"))
         );
         // The same body with a valid replica index decodes (so the forgeries above are close
@@ -1044,7 +1084,7 @@ mod tests {
             &zero, &zero, &zero, &one, &zero, empty, empty, &delete, &zero, &zero, &zero, empty,
             empty, empty, empty, empty, empty, empty, &nil, &nil,
         ];
-        assert_eq!(decode_raw(&forged(1, 1, cols)).unwrap().len(), 1);
+        assert_eq!(decode_body(&forged(1, 1, cols)).unwrap().len(), 1);
     }
 
     #[test]
@@ -1055,15 +1095,15 @@ mod tests {
         }
         let raw = encode_raw(&sample());
         for cut in 0..raw.len() {
-            assert!(decode_raw(&raw[..cut]).is_err(), "raw cut at {cut}");
+            assert!(decode_body(&raw[..cut]).is_err(), "raw cut at {cut}");
         }
         for i in 0..raw.len() {
             for bit in 0..8 {
                 let mut flipped = raw.clone();
                 flipped[i] ^= 1 << bit;
-                if let Ok(changes) = decode_raw(&flipped) {
+                if let Ok(changes) = decode_body(&flipped) {
                     // Whatever decodes re-encodes to something that decodes to the same.
-                    assert_eq!(decode_raw(&encode_raw(&changes)).unwrap(), changes);
+                    assert_eq!(decode_body(&encode_raw(&changes)).unwrap(), changes);
                     for c in &changes {
                         let _ = c.validate();
                     }
@@ -1218,12 +1258,12 @@ mod tests {
                 })
                 .collect();
             let raw = encode_raw(&changes);
-            prop_assert_eq!(decode_raw(&raw).unwrap(), changes);
+            prop_assert_eq!(decode_body(&raw).unwrap(), changes);
         }
 
         #[test]
         fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode_raw(&bytes);
+            let _ = decode_body(&bytes);
             let mut framed = b"CRDTC\x03\x03\x00".to_vec();
             framed.extend_from_slice(&bytes);
             let _ = decode_changes(&framed);
