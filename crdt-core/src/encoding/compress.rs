@@ -190,11 +190,22 @@ mod tests {
         );
     }
 
+    /// `n` pseudo-random letters of four: deflate shrinks them about four times.
+    fn letters(n: usize) -> Vec<u8> {
+        let mut x: u32 = 12345;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                b'a' + (x >> 29) as u8 % 4
+            })
+            .collect()
+    }
+
     #[test]
     fn padding_after_the_stream_is_refused_not_counted() {
-        // 1 MiB of zeros deflates to about 1 KiB: past the ratio. Padding the body with zeros
-        // up to 16 KiB used to raise the limit to 1 MiB and let it through.
-        let stream = miniz_oxide::deflate::compress_to_vec(&vec![0u8; 1 << 20], 10);
+        // 512 KiB of zeros deflates to about half a KiB: past the ratio. Padding the body with
+        // zeros up to 16 KiB used to raise the limit to 1 MiB and let it through.
+        let stream = miniz_oxide::deflate::compress_to_vec(&vec![0u8; 512 << 10], 10);
         let mut padded = vec![1, DEFLATED];
         padded.extend_from_slice(&stream);
         padded.resize(16 << 10, 0);
@@ -212,7 +223,7 @@ mod tests {
         ));
         // A sealed body takes its stream exactly, whatever its length.
         for n in [300, 4096, 100_000] {
-            let text: Vec<u8> = (0..n).map(|i| (i * 7 % 13) as u8 + b'a').collect();
+            let text = letters(n);
             let sealed = seal(1, &text);
             assert_eq!(sealed[1], DEFLATED);
             let mut budget = DecodeBudget::for_input(sealed.len());
@@ -226,7 +237,7 @@ mod tests {
 
     #[test]
     fn inflating_is_charged_to_the_budget() {
-        let text: Vec<u8> = b"abcdefgh".repeat(4000);
+        let text = letters(32_000);
         let sealed = seal(1, &text);
         assert_eq!(sealed[1], DEFLATED);
         let mut budget = DecodeBudget::for_input(sealed.len());
