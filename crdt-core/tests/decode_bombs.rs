@@ -75,14 +75,21 @@ fn a_map_delete_bomb_is_refused_by_apply_changes_with_bounded_allocation() {
     doc.commit();
     let before = doc.save();
     let (result, peak) = peak_of(|| doc.apply_changes(&bomb));
-    println!("apply_changes of a {} byte bomb: peak {peak} bytes", bomb.len());
+    println!(
+        "apply_changes of a {} byte bomb: peak {peak} bytes",
+        bomb.len()
+    );
     assert_eq!(
         result,
         Err(DocError::Decode(DecodeError::Format(
             FormatError::TrailingBytes("deflate stream")
         )))
     );
-    assert!(peak < BOUND, "peak {peak} bytes for {} received", bomb.len());
+    assert!(
+        peak < BOUND,
+        "peak {peak} bytes for {} received",
+        bomb.len()
+    );
     // The document is untouched and usable.
     assert_eq!(doc.save(), before);
     doc.map("meta").set("after", 1).unwrap();
@@ -101,5 +108,9 @@ fn a_snapshot_whose_history_is_the_bomb_is_refused_by_load_with_bounded_allocati
             FormatError::TrailingBytes("deflate stream")
         )))
     );
-    assert!(peak < BOUND, "peak {peak} bytes for {} received", bomb.len());
+    assert!(
+        peak < BOUND,
+        "peak {peak} bytes for {} received",
+        bomb.len()
+    );
 }

@@ -674,17 +674,12 @@ impl ContainerSnapshot {
                 }
                 ContainerState::Map(map)
             }
-            ContainerSnapshot::List(bytes) => {
-                ContainerState::List(crate::seq::Sequence::decode_state_with(
-                    &bytes,
-                    budget,
-                    |b, budget| {
-                        let values =
-                            value_pack::read_array(b, "list content", budget, |r| r.value())?;
-                        Ok(crate::seq::ListContent(values))
-                    },
-                )?)
-            }
+            ContainerSnapshot::List(bytes) => ContainerState::List(
+                crate::seq::Sequence::decode_state_with(&bytes, budget, |b, budget| {
+                    let values = value_pack::read_array(b, "list content", budget, |r| r.value())?;
+                    Ok(crate::seq::ListContent(values))
+                })?,
+            ),
             ContainerSnapshot::Text(bytes) => ContainerState::Text(
                 crate::seq::Sequence::decode_state_with(&bytes, budget, |b, budget| {
                     budget.charge(b.len(), "text content")?;

@@ -55,11 +55,11 @@ use std::collections::HashMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::{Change, ContainerId, ContainerKind, NewValue, Op, Value};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
-use crate::encoding::budget::DecodeBudget;
 use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
@@ -514,7 +514,9 @@ pub(crate) fn decode_raw<'a>(
             p.new_value()
         })?;
     let list_values: Vec<Value> =
-        value_pack::read_array(r.bytes("list values")?, "list values", budget, |p| p.value())?;
+        value_pack::read_array(r.bytes("list values")?, "list values", budget, |p| {
+            p.value()
+        })?;
     r.finish("change batch")?;
 
     let mut text_rest = text;
@@ -643,7 +645,11 @@ pub(crate) fn decode_raw<'a>(
                         }
                     } else {
                         // Charged again: moving the values into their own vector allocates.
-                        budget.charge_values::<Value>(n.min(list_values.len()), 0, "list values")?;
+                        budget.charge_values::<Value>(
+                            n.min(list_values.len()),
+                            0,
+                            "list values",
+                        )?;
                         let content: Vec<Value> = list_values.by_ref().take(n).collect();
                         if content.len() != n {
                             return Err(DecodeError::Malformed("list value column too short"));

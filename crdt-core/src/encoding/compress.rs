@@ -144,13 +144,22 @@ mod tests {
         let sealed = seal(7, text.as_bytes());
         assert_eq!(sealed[1], DEFLATED);
         assert!(sealed.len() < text.len() / 4);
-        assert_eq!(unseal(7, &sealed, budget).unwrap().as_ref(), text.as_bytes());
-        assert_eq!(unseal(8, &sealed, budget), Err(FormatError::UnsupportedVersion(7)));
+        assert_eq!(
+            unseal(7, &sealed, budget).unwrap().as_ref(),
+            text.as_bytes()
+        );
+        assert_eq!(
+            unseal(8, &sealed, budget),
+            Err(FormatError::UnsupportedVersion(7))
+        );
         assert_eq!(
             unseal(7, &[7], budget),
             Err(FormatError::Truncated("envelope header"))
         );
-        assert_eq!(unseal(7, &[7, 4], budget), Err(FormatError::UnknownFlags(4)));
+        assert_eq!(
+            unseal(7, &[7, 4], budget),
+            Err(FormatError::UnknownFlags(4))
+        );
         // Compressible but short: kept raw, as deflate costs more than it saves.
         let short = "ab".repeat(MIN_DEFLATE / 2 - 1);
         assert_eq!(seal(7, short.as_bytes())[1], 0);

@@ -164,21 +164,35 @@ mod tests {
     fn header_errors_are_typed() {
         let ok = frame(EncodingKind::Changes, b"body");
         assert_eq!(
-            unframe(EncodingKind::Changes, &ok, &mut DecodeBudget::for_input(64)).unwrap().as_ref(),
+            unframe(EncodingKind::Changes, &ok, &mut DecodeBudget::for_input(64))
+                .unwrap()
+                .as_ref(),
             b"body"
         );
         assert_eq!(
-            unframe(EncodingKind::Changes, &ok[..3], &mut DecodeBudget::for_input(64)),
+            unframe(
+                EncodingKind::Changes,
+                &ok[..3],
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::TooShort(3))
         );
         let mut bad = ok.clone();
         bad[0] = b'X';
         assert_eq!(
-            unframe(EncodingKind::Changes, &bad, &mut DecodeBudget::for_input(64)),
+            unframe(
+                EncodingKind::Changes,
+                &bad,
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::BadMagic)
         );
         assert!(matches!(
-            unframe(EncodingKind::Snapshot, &ok, &mut DecodeBudget::for_input(64)),
+            unframe(
+                EncodingKind::Snapshot,
+                &ok,
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::WrongKind { .. })
         ));
         let mut v9 = ok.clone();
@@ -191,11 +205,19 @@ mod tests {
         let mut inner = ok.clone();
         inner[6] = 2;
         assert_eq!(
-            unframe(EncodingKind::Changes, &inner, &mut DecodeBudget::for_input(64)),
+            unframe(
+                EncodingKind::Changes,
+                &inner,
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::Format(FormatError::UnsupportedVersion(2)))
         );
         assert_eq!(
-            unframe(EncodingKind::Changes, &ok[..6], &mut DecodeBudget::for_input(64)),
+            unframe(
+                EncodingKind::Changes,
+                &ok[..6],
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::Format(FormatError::Truncated(
                 "envelope header"
             )))

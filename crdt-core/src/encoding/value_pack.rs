@@ -671,7 +671,8 @@ mod tests {
     fn huge_claimed_counts_are_refused_before_allocating() {
         // An array32 claiming 2^32 - 1 elements in 5 bytes.
         assert!(matches!(
-            read_array(&[0xdd, 0xff, 0xff, 0xff, 0xff], "values", &mut big(), |r| r.value()),
+            read_array(&[0xdd, 0xff, 0xff, 0xff, 0xff], "values", &mut big(), |r| r
+                .value()),
             Err(FormatError::CountTooLarge { .. })
         ));
         // A str32 claiming 4 GiB.
@@ -682,7 +683,8 @@ mod tests {
         let values: Vec<Value> = (0..200).map(|i| Value::Scalar(Scalar::Int(i))).collect();
         let bytes = array(&values, |o, v| put_value(o, v));
         assert_eq!(
-            read_array(&bytes, "values", &mut DecodeBudget::for_input(4096), |r| r.value()),
+            read_array(&bytes, "values", &mut DecodeBudget::for_input(4096), |r| r
+                .value()),
             Ok(values)
         );
         let mut small = DecodeBudget::for_input(4096);

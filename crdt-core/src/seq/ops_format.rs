@@ -36,11 +36,11 @@ use std::collections::HashMap;
 use super::content::Content;
 use super::error::SeqError;
 use crate::clock::{Dot, ReplicaId};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
-use crate::encoding::budget::DecodeBudget;
 use crate::encoding::compress::{seal, unseal};
 use crate::encoding::FormatError;
 

@@ -17,9 +17,9 @@ use super::error::SeqError;
 use super::history::{LoggedOp, OpLog};
 use super::op::SeqOp;
 use super::ops_format::{decode_ops, decode_ops_within, OpBatch, OpsEncoder, WireKind, WireOp};
-use crate::encoding::budget::DecodeBudget;
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{put_bytes, ColumnReader};
 use crate::encoding::FormatError;
 

@@ -31,11 +31,11 @@ use super::ops_format::{read_replicas, ReplicaTable};
 use super::tree::{Run, Tree, MAX_RUN};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
-use crate::encoding::budget::DecodeBudget;
 use crate::encoding::compress::{seal, unseal};
 use crate::encoding::FormatError;
 
