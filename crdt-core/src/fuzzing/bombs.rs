@@ -2,11 +2,12 @@
 //! what was received"): the decompression-and-run-length bombs that once took a relay from 9 MB
 //! to 3.26 GB with a 250 KB frame.
 //!
-//! [`map_delete_bomb`] is the attack as found: one change of run-length `MapDelete` ops without
-//! `pred` (each op costs no input byte), in a body deflated to almost nothing and padded with zeros
-//! after the deflate stream, which the ratio check then counted as compressed input. The body
-//! claims about 64 ops per byte of the frame; each decoded op is 136 bytes, so a decoder that
-//! trusted it allocated about 9,000 times the frame.
+//! [`map_delete_bomb`] is the attack as found: one change of `MapDelete` ops without `pred` (each
+//! costs one byte of the op-head column, a literal `1`, and nothing else), in a body deflated to
+//! almost nothing and padded with zeros after the deflate stream, which the ratio check then
+//! counted as compressed input. The body holds about 64 ops per byte of the frame, and every
+//! column is consumed exactly (it is a valid batch); each decoded op is 136 bytes plus copies of
+//! its key and container name, so the old decoder allocated about 13,000 times the frame.
 
 use crate::encoding::column::{put_bytes, put_i64, put_u64};
 use crate::encoding::{FORMAT_VERSION, MAGIC};
@@ -43,8 +44,8 @@ fn bomb_ops(frame_len: usize) -> usize {
     (frame_len - 8) * 64 - 256
 }
 
-/// The raw change batch: one change of `bomb_ops` map deletes, all columns run-length, padded to
-/// its claimed op count by an unused key of `x`s (the count is checked against the bytes left).
+/// The raw change batch: one change of `bomb_ops` map deletes, their heads as literals (so the
+/// op count fits the bytes left), every other op column a single run.
 fn bomb_body(frame_len: usize) -> Vec<u8> {
     let n = bomb_ops(frame_len);
     let run = |out: &mut Vec<u8>, count: usize, value: u64| {
@@ -56,13 +57,12 @@ fn bomb_body(frame_len: usize) -> Vec<u8> {
     let mut raw = Vec::new();
     put_u64(&mut raw, 1);
     raw.extend_from_slice(&1u64.to_le_bytes());
-    // One root map "m"; keys "k" and the padding.
+    // One root map "m", one key "k".
     put_u64(&mut raw, 1);
     raw.push(0);
     put_bytes(&mut raw, b"m");
-    put_u64(&mut raw, 2);
+    put_u64(&mut raw, 1);
     put_bytes(&mut raw, b"k");
-    put_bytes(&mut raw, &vec![b'x'; n]);
     put_u64(&mut raw, 1);
     put_u64(&mut raw, n as u64);
     run(&mut raw, 1, 0); // change replica
@@ -72,12 +72,17 @@ fn bomb_body(frame_len: usize) -> Vec<u8> {
     run(&mut raw, 1, 0); // no dep entries
     put_bytes(&mut raw, &[]); // dep replicas
     put_bytes(&mut raw, &[]); // dep counters
-    run(&mut raw, n, 1); // op heads: MapDelete
+                              // Op heads: MapDelete (1), as one literal stretch.
+    let mut heads = Vec::new();
+    put_i64(&mut heads, -(n as i64));
+    heads.resize(heads.len() + n, 1);
+    put_bytes(&mut raw, &heads);
     run(&mut raw, n, 0); // op containers: "m"
     run(&mut raw, n, 0); // op keys: "k"
     run(&mut raw, n, 0); // pred counts: none
-    for _ in 0..8 {
-        put_bytes(&mut raw, &[]); // references, origins, targets, counter deltas, text
+    for _ in 0..7 {
+        // Reference agents and counters, left and right origins, targets, counter deltas, text.
+        put_bytes(&mut raw, &[]);
     }
     put_bytes(&mut raw, &[0x90]); // map values: []
     put_bytes(&mut raw, &[0x90]); // list values: []
