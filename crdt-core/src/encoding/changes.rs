@@ -43,13 +43,16 @@
 //! `continues` follows an insert into the same container whose last element is its left origin
 //! and whose right origin it shares (typing): it stores no reference.
 //!
-//! Invariant of the decoder: nothing is allocated from a claimed length; the op count is bounded
-//! by the bytes of the body (every legitimate op costs at least one byte outside run-length
-//! columns: text or values for inserts, a target for deletes, a value, `pred` id or delta for
-//! the others; deflate, not run-length encoding, squeezes runs of those), so are the
-//! loops over deps and `pred` ids (each entry consumes a byte of a plain varint column), every
-//! index is checked, every column is consumed exactly, and every failure is a
-//! [`DecodeError`]. Semantic checks ([`Change::validate`], causality) are the caller's.
+//! Invariant of the decoder: nothing is allocated from a claimed length (vectors grow as values
+//! arrive); the change and op counts are bounded by the bytes of the body, and no run of a column
+//! with one value per change or per op is longer than the values still expected; the loops over
+//! deps and `pred` ids are bounded by the input (each entry consumes a byte of a plain varint
+//! column); every change, op, `pred` id, copied key, container id and value decoded is charged,
+//! before it is built, to the message's [`DecodeBudget`] (which the inflated body was charged to
+//! first), because ops can cost no byte of their own (a map delete without `pred` is all
+//! run-length columns) and deflate multiplies what bytes there are; every index is checked,
+//! every column is consumed exactly, and every failure is a [`DecodeError`]. Semantic checks
+//! ([`Change::validate`], causality) are the caller's.
 
 use std::collections::HashMap;
 

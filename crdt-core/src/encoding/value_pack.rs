@@ -681,7 +681,7 @@ mod tests {
         // 200 one-byte `Int` values (each about 16 bytes of MessagePack, 48 decoded): within
         // the budget of 4 KiB received, past one of 8 KiB of values.
         let values: Vec<Value> = (0..200).map(|i| Value::Scalar(Scalar::Int(i))).collect();
-        let bytes = array(&values, |o, v| put_value(o, v));
+        let bytes = array(&values, put_value);
         assert_eq!(
             read_array(&bytes, "values", &mut DecodeBudget::for_input(4096), |r| r
                 .value()),
