@@ -1096,6 +1096,61 @@ mod tests {
         assert_eq!(decode_body(&forged(1, 1, cols)).unwrap().len(), 1);
     }
 
+    /// A body of one change of `n` map deletes without `pred`: their heads as one literal
+    /// stretch (a byte each), every other op column one run (nothing per op).
+    fn map_deletes(n: usize) -> Vec<u8> {
+        let empty: &[u8] = &[];
+        let nil = msgpack(&Vec::<u8>::new());
+        let mut heads = Vec::new();
+        put_i64(&mut heads, -(n as i64));
+        heads.resize(heads.len() + n, MAP_DELETE as u8);
+        let (zero, one, ops, all_zero) = (run(1, 0), run(1, 1), run(1, n as u64), run(n as i64, 0));
+        forged(
+            1,
+            n as u64,
+            [
+                &zero, &zero, &one, &ops, &zero, empty, empty, &heads, &all_zero, &all_zero,
+                &all_zero, empty, empty, empty, empty, empty, empty, empty, &nil, &nil,
+            ],
+        )
+    }
+
+    #[test]
+    fn ops_that_cost_no_byte_of_their_own_are_charged_to_the_budget() {
+        let raw = map_deletes(1000);
+        let decoded = decode_body(&raw).unwrap();
+        assert_eq!(decoded[0].ops.len(), 1000);
+        // A budget with room for the tables, the change and 100 ops stops at the 101st op.
+        let mut budget = DecodeBudget::for_input(raw.len());
+        let room = 4096 + std::mem::size_of::<Change>() + 100 * (std::mem::size_of::<Op>() + 2);
+        budget.charge(budget.left() - room, "earlier").unwrap();
+        assert!(matches!(
+            decode_raw(&raw, &mut budget),
+            Err(DecodeError::Format(FormatError::BudgetExceeded {
+                what: "ops",
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn runs_longer_than_the_values_expected_are_refused_when_read() {
+        let raw = map_deletes(3);
+        // The same body with the op containers claiming 2^62 values in one run.
+        let mut claims = raw.clone();
+        let at = claims
+            .windows(2)
+            .position(|w| w == run(3, 0))
+            .expect("the op container column");
+        let huge = run(1 << 62, 0);
+        claims.splice(at - 1..at + 2, [&[huge.len() as u8][..], &huge].concat());
+        assert_eq!(
+            decode_body(&claims),
+            Err(DecodeError::Format(FormatError::BadRun("op containers")))
+        );
+        assert_eq!(decode_body(&raw).unwrap()[0].ops.len(), 3);
+    }
+
     #[test]
     fn truncations_and_bit_flips_are_errors_or_valid_batches() {
         let bytes = encode_changes(&sample());
