@@ -11,13 +11,15 @@
 //! The budget is [`DECODE_RATIO`] times the bytes received, and never more than [`MAX_DECODED`].
 //! The ratio is what honest documents need, measured, and it is large because deflate and the
 //! columns are good at what people do: a change per keystroke costs about half a byte on the wire
-//! when typing prose (577 bytes of document per byte of the batch for the first 60,000 edits of
-//! the automerge-paper trace), and repetitive typing then backspacing it all (the
-//! `typing_costs_about_a_byte_per_change` test) decodes about 250 bytes of changes from each
-//! 0.03 bytes received (8,700 times). The ratio alone therefore does not keep a large message
-//! small; [`MAX_DECODED`] does: no message, honest or not, decodes into more than 256 MiB (a
-//! message of the relay's 4 MiB frame limit used to ask for 36 GB), and a small message stays
-//! small (a 61 KiB bomb that took 797 MB now stops at about 1 MiB... see the tests).
+//! when typing prose (a document fed the first 60,000 edits of the automerge-paper trace holds
+//! 577 bytes per byte of the batch), and typing a repetitive text then backspacing it all (the
+//! `typing_costs_about_a_byte_per_change` test) decodes to about 8,700 times its bytes. So the
+//! ratio alone does not keep a large message small, [`MAX_DECODED`] does: no message, honest or
+//! not, decodes into more than 256 MiB (a message at the relay's 4 MiB frame limit used to ask for
+//! 36 GB and abort the relay). The attack that found this costs far less now, because the other
+//! half of the rule holds too: the inflated body may be at most 64 times the deflate stream, and
+//! bytes after the stream are an error ([`compress`](super::compress)), so the 61 KiB map-delete
+//! bomb that took 797 MB is refused after inflating 4 MB (`crdt-core/tests/decode_bombs.rs`).
 //!
 //! Invariant: the sum of all charges of one budget never exceeds its limit; a decoder charges
 //! before it allocates what it charges for.
