@@ -10,7 +10,7 @@
 //! run-length column is never longer than the values still expected from it (when the caller
 //! knows how many: [`RleReader::expecting`]); and every failure is a [`FormatError`], never a
 //! panic. What the decoded values cost in memory is charged to the message's
-//! [`DecodeBudget`](super::budget::DecodeBudget) by the format decoders.
+//! `DecodeBudget`, see [`DECODE_RATIO`](super::DECODE_RATIO) by the format decoders.
 
 use thiserror::Error;
 
@@ -58,7 +58,7 @@ pub enum FormatError {
     #[error("{0}: not the MessagePack value expected")]
     BadValue(&'static str),
     /// Decoding would produce more than the message's budget allows (see
-    /// [`DecodeBudget`](super::budget::DecodeBudget)): more than a fixed multiple of the bytes
+    /// `DecodeBudget`, see [`DECODE_RATIO`](super::DECODE_RATIO)): more than a fixed multiple of the bytes
     /// received.
     #[error("decoding {what} exceeds the budget of {limit} bytes for this input")]
     BudgetExceeded {

@@ -5,9 +5,9 @@
 //! switches it to zlib-rs, which made the side-by-side benches measure a codec we do not ship).
 //!
 //! Invariant: `unseal` never inflates more than [`MAX_RATIO`] times the bytes of the deflate
-//! stream, nor more than [`MAX_INFLATED`] bytes, nor more than the message's
-//! [`DecodeBudget`] has left (the inflated bytes are charged to it), so a decompression bomb
-//! costs at most that much memory and is an error. The stream must end exactly where the body
+//! stream, nor more than [`MAX_INFLATED`] bytes, nor more than the message's decoding budget
+//! (`DecodeBudget`, see [`DECODE_RATIO`](super::DECODE_RATIO)) has left (the inflated bytes are
+//! charged to it), so a decompression bomb costs at most that much memory and is an error. The stream must end exactly where the body
 //! ends: bytes after it (zero padding that would otherwise count as compressed input and raise
 //! the ratio allowed) are an error, [`FormatError::TrailingBytes`]. `seal` only deflates bodies
 //! that stay within the ratio and size limits, so every body this crate writes can be read back

@@ -30,7 +30,7 @@
 //! Decoding is bounded by what was received, not by what the bytes claim: every length is
 //! checked against the bytes that remain before anything is allocated, run-length columns hold
 //! no more values than expected, and the bytes inflated and the memory of every value decoded
-//! are charged to one [`DecodeBudget`](budget::DecodeBudget) per message, a fixed multiple of
+//! are charged to one `DecodeBudget` (private module `budget`) per message, a fixed multiple of
 //! the bytes received ([`budget::DECODE_RATIO`], at most [`budget::MAX_DECODED`]). Every failure
 //! is a [`DecodeError`].
 
