@@ -549,7 +549,8 @@ pub(crate) fn decode_raw<'a>(
             let d = dep_counter.i64("dep counters")?;
             reference.set(replica, add_delta(reference.get(replica), d));
         }
-        budget.charge_values::<Change>(1, reference.len() * 16, "changes")?;
+        let deps_heap = reference.len() * std::mem::size_of::<(ReplicaId, u64)>();
+        budget.charge_values::<Change>(1, deps_heap, "changes")?;
         let deps = reference.clone();
         let mut ops = Vec::new();
         let mut next = start;
