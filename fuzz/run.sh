@@ -10,6 +10,8 @@
 # about half the time: the crates fuzzed forbid `unsafe`, and the capped allocator
 # (src/capped_alloc.rs) still turns an allocation from a claimed length into a crash.
 # New corpus entries go to a scratch directory, so the committed seed corpus stays small.
+# Inputs may grow to the relay's frame limit (-max_len, 4 MiB), and the capped allocator aborts an
+# input that allocates more than 16 MiB + 10x its size (src/capped_alloc.rs).
 set -euo pipefail
 
 seconds="${1:-20}"
@@ -39,7 +41,7 @@ for target in "${targets[@]}"; do
     echo "== fuzzing $target for ${seconds}s"
     mkdir -p "$scratch/corpus/$target" "$scratch/artifacts/$target"
     if ! cargo fuzz run -s "$sanitizer" "$target" "$scratch/corpus/$target" "corpus/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=4194304 \
         -artifact_prefix="$scratch/artifacts/$target/" -print_final_stats=1 \
         >"$scratch/$target.log" 2>&1; then
         tail -n 40 "$scratch/$target.log"

@@ -42,6 +42,7 @@ fn every_fuzz_input_ever_found_passes_its_checks() {
         for kind in ["corpus", "crashers"] {
             for file in inputs(&fuzz_dir().join(kind).join(target.name())) {
                 let bytes = std::fs::read(&file).expect("a committed input is readable");
+                ALLOC.begin_input(bytes.len());
                 if catch_unwind(AssertUnwindSafe(|| target.run(&bytes))).is_err() {
                     failures.push(file.display().to_string());
                 }
@@ -56,6 +57,7 @@ fn every_fuzz_input_ever_found_passes_its_checks() {
             }
         }
         for (i, seed) in target.seeds().iter().enumerate() {
+            ALLOC.begin_input(seed.len());
             if catch_unwind(AssertUnwindSafe(|| target.run(seed))).is_err() {
                 failures.push(format!("{} seed {i}", target.name()));
             }

@@ -9,4 +9,7 @@ use libfuzzer_sys::fuzz_target;
 #[global_allocator]
 static ALLOC: CappedAllocator = CappedAllocator::new();
 
-fuzz_target!(|data: &[u8]| sync_server::relay::fuzzing::check_relay_frames(data));
+fuzz_target!(|data: &[u8]| {
+    ALLOC.begin_input(data.len());
+    sync_server::relay::fuzzing::check_relay_frames(data)
+});

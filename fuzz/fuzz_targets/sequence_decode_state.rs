@@ -9,4 +9,7 @@ use libfuzzer_sys::fuzz_target;
 #[global_allocator]
 static ALLOC: CappedAllocator = CappedAllocator::new();
 
-fuzz_target!(|data: &[u8]| Target::SequenceDecodeState.run(data));
+fuzz_target!(|data: &[u8]| {
+    ALLOC.begin_input(data.len());
+    Target::SequenceDecodeState.run(data)
+});

@@ -1,8 +1,16 @@
 //! [`CappedAllocator`]: the system allocator, counting live bytes and aborting the process the
-//! moment they pass [`CAP`]. Installed as the global allocator of every fuzz target and of the
+//! moment they pass its limit. Installed as the global allocator of every fuzz target and of the
 //! regression replay test (`crdt-core/tests/fuzz_regressions.rs` includes this file), so an input
 //! that makes a decoder allocate from a claimed length instead of the bytes present is a crash
 //! with its input saved, not a slow out-of-memory.
+//!
+//! The limit is [`CAP`] in all, and, once a target announces its input with
+//! [`CappedAllocator::begin_input`], [`FLOOR`] plus [`BLOW_UP`] times the input above what was live
+//! before it: with inputs up to the relay's 4 MiB frame limit (`run.sh` passes `-max_len`), a
+//! decoder that turns a large input into ten times its size in memory is caught, not only one
+//! that passes a fixed cap. (Honest documents can decode to far more than ten times their
+//! deflated size, measured up to about 9,000 times for repetitive typing; the floor covers
+//! every seed and the small inputs fuzzers make.)
 //!
 //! Invariant: `live` is the sum of the sizes of the allocations not yet freed (made through this
 //! allocator).
@@ -11,13 +19,21 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Live bytes past which the process aborts: 64 MiB.
+/// Live bytes past which the process aborts, whatever the input: 64 MiB.
 pub const CAP: usize = 64 << 20;
+
+/// Bytes any one input may allocate, however small: 16 MiB.
+pub const FLOOR: usize = 16 << 20;
+
+/// Bytes an input may allocate per byte of its own, above [`FLOOR`].
+pub const BLOW_UP: usize = 10;
 
 /// Counts live heap bytes and aborts past [`CAP`]; see the [module docs](self).
 pub struct CappedAllocator {
     live: AtomicUsize,
     peak: AtomicUsize,
+    /// Live bytes past which the process aborts (starts at [`CAP`]).
+    limit: AtomicUsize,
 }
 
 impl CappedAllocator {
@@ -26,7 +42,17 @@ impl CappedAllocator {
         CappedAllocator {
             live: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            limit: AtomicUsize::new(CAP),
         }
+    }
+
+    /// Announces an input of `len` bytes: from now on the process aborts once more than
+    /// [`FLOOR`] + [`BLOW_UP`] × `len` bytes are live above the bytes live now (and never past
+    /// [`CAP`] in all).
+    pub fn begin_input(&self, len: usize) {
+        let allowed = FLOOR.saturating_add(len.saturating_mul(BLOW_UP));
+        let limit = self.live().saturating_add(allowed).min(CAP);
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     /// Bytes allocated and not freed.
@@ -50,10 +76,11 @@ impl CappedAllocator {
             .fetch_add(by, Ordering::Relaxed)
             .saturating_add(by);
         self.peak.fetch_max(now, Ordering::Relaxed);
-        if now > CAP {
+        if now > self.limit.load(Ordering::Relaxed) {
             // No allocation here: stderr is unbuffered and the message is static.
-            let _ = std::io::stderr()
-                .write_all(b"\ncapped allocator: more than 64 MiB live; a length was trusted\n");
+            let _ = std::io::stderr().write_all(
+                b"\ncapped allocator: past 16 MiB + 10x the input (or 64 MiB); a length was trusted\n",
+            );
             std::process::abort();
         }
     }

@@ -60,6 +60,7 @@ pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
 use crate::encoding::value_pack;
 use crate::encoding::{self, DecodeError, EncodingKind};
@@ -551,8 +552,11 @@ impl Doc {
     /// the tree operations build (a value naming a container the snapshot lacks, a container
     /// named by two places, parent links that miss or cycle).
     pub fn load_with_replica(bytes: &[u8], replica: ReplicaId) -> Result<Doc, DocError> {
-        let snapshot: Snapshot =
-            snapshot::decode_raw(&encoding::unframe(EncodingKind::Snapshot, bytes)?)?;
+        // One budget for the whole snapshot: envelope, history, and every container's state.
+        let budget = &mut DecodeBudget::for_input(bytes.len());
+        let raw = encoding::unframe(EncodingKind::Snapshot, bytes, budget)?;
+        let snapshot: Snapshot = snapshot::decode_raw(&raw, budget)?;
+        drop(raw);
         for change in snapshot.changes.iter().chain(&snapshot.pending) {
             change.validate()?;
         }
@@ -565,7 +569,7 @@ impl Doc {
             if id.kind() != container.kind() {
                 return Err(DocError::BadSnapshot("container state of the wrong kind"));
             }
-            state.containers.insert(id, container.into_state()?);
+            state.containers.insert(id, container.into_state(budget)?);
         }
         for (id, link) in snapshot.parents {
             if !state.containers.contains_key(&id) {
@@ -740,7 +744,7 @@ impl ContainerSnapshot {
         }
     }
 
-    fn into_state(self) -> Result<ContainerState, DocError> {
+    fn into_state(self, budget: &mut DecodeBudget) -> Result<ContainerState, DocError> {
         Ok(match self {
             ContainerSnapshot::Map(entries) => {
                 let mut map = state::MapState::default();
@@ -753,17 +757,18 @@ impl ContainerSnapshot {
                 }
                 ContainerState::Map(map)
             }
-            ContainerSnapshot::List(bytes) => {
-                ContainerState::List(crate::seq::Sequence::decode_state_with(&bytes, |b| {
-                    let values = value_pack::read_array(b, "list content", |r| r.value())?;
+            ContainerSnapshot::List(bytes) => ContainerState::List(
+                crate::seq::Sequence::decode_state_with(&bytes, budget, |b, budget| {
+                    let values = value_pack::read_array(b, "list content", budget, |r| r.value())?;
                     Ok(crate::seq::ListContent(values))
-                })?)
-            }
-            ContainerSnapshot::Text(bytes) => {
-                ContainerState::Text(crate::seq::Sequence::decode_state_with(&bytes, |b| {
+                })?,
+            ),
+            ContainerSnapshot::Text(bytes) => ContainerState::Text(
+                crate::seq::Sequence::decode_state_with(&bytes, budget, |b, budget| {
+                    budget.charge(b.len(), "text content")?;
                     Ok(value_pack::read_text_content(b)?)
-                })?)
-            }
+                })?,
+            ),
             ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
         })
     }

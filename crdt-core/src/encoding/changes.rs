@@ -44,18 +44,22 @@
 //! `continues` follows an insert into the same container whose last element is its left origin
 //! and whose right origin it shares (typing): it stores no reference.
 //!
-//! Invariant of the decoder: nothing is allocated from a claimed length; the op count is bounded
-//! by the bytes of the body (every legitimate op costs at least one byte outside run-length
-//! columns: text or values for inserts, a target for deletes, a value, `pred` id or delta for
-//! the others; deflate, not run-length encoding, squeezes runs of those), so are the
-//! loops over parents and `pred` ids (each entry consumes a byte of a plain varint column), every
-//! index is checked, every column is consumed exactly, and every failure is a
-//! [`DecodeError`]. Semantic checks ([`Change::validate`], causality) are the caller's.
+//! Invariant of the decoder: nothing is allocated from a claimed length (vectors grow as values
+//! arrive); the change and op counts are bounded by the bytes of the body, and no run of a column
+//! with one value per change or per op is longer than the values still expected; the loops over
+//! parents and `pred` ids are bounded by the input (each entry consumes a byte of a plain varint
+//! column); every change, op, `pred` id, copied key, container id and value decoded is charged,
+//! before it is built, to the message's [`DecodeBudget`] (which the inflated body was charged to
+//! first), because ops can cost no byte of their own (a map delete without `pred` is all
+//! run-length columns) and deflate multiplies what bytes there are; every index is checked,
+//! every column is consumed exactly, and every failure is a [`DecodeError`]. Semantic checks
+//! ([`Change::validate`], causality) are the caller's.
 
 use std::collections::HashMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::{Change, ContainerId, ContainerKind, NewValue, Op, Value};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
@@ -411,21 +415,35 @@ pub(crate) fn encode_raw<'a>(changes: impl IntoIterator<Item = &'a Change>) -> V
     w.finish()
 }
 
-/// Decodes a raw columnar body made by [`encode_raw`]. Structure only: the caller validates.
-pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
+/// Heap bytes a copy of container id `id` owns (a root's name).
+fn container_heap(id: &ContainerId) -> usize {
+    match id {
+        ContainerId::Root { name, .. } => name.len(),
+        ContainerId::Created { .. } => 0,
+    }
+}
+
+/// Decodes a raw columnar body made by [`encode_raw`], charging what it decodes to `budget`.
+/// Structure only: the caller validates.
+pub(crate) fn decode_raw<'a>(
+    raw: &'a [u8],
+    budget: &mut DecodeBudget,
+) -> Result<Vec<Change>, DecodeError> {
     let mut r = ColumnReader::new(raw);
     let replicas = read_replicas(&mut r)?;
     let container_count = r.count("container table", 2, r.remaining())?;
-    let mut containers = Vec::with_capacity(container_count);
+    let mut containers = Vec::new();
     for _ in 0..container_count {
         let tag = r.u8("container tag")?;
         if tag > 7 {
             return Err(DecodeError::Malformed("unknown container tag"));
         }
         let kind = kind_from_code(tag & 3)?;
+        budget.charge_values::<ContainerId>(1, 0, "container table")?;
         containers.push(if tag & 4 == 0 {
             let name = std::str::from_utf8(r.bytes("root name")?)
                 .map_err(|_| DecodeError::Malformed("root name is not UTF-8"))?;
+            budget.charge(name.len(), "container table")?;
             ContainerId::root(name, kind)
         } else {
             let replica = replica_at(&replicas, r.u64("container replica")?)?;
@@ -437,10 +455,11 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
         });
     }
     let key_count = r.count("key table", 1, r.remaining())?;
-    let mut keys = Vec::with_capacity(key_count);
+    let mut keys = Vec::new();
     for _ in 0..key_count {
         let key = std::str::from_utf8(r.bytes("key")?)
             .map_err(|_| DecodeError::Malformed("map key is not UTF-8"))?;
+        budget.charge_values::<&str>(1, 0, "key table")?;
         keys.push(key);
     }
     let change_count = r.count("change count", 1, r.remaining())?;
@@ -448,17 +467,24 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     if change_count > op_count {
         return Err(DecodeError::Malformed("more changes than ops"));
     }
-    let mut change_replica = RleReader::new(r.bytes("change replicas")?, "change replicas");
-    let mut change_start = RleReader::new(r.bytes("change starts")?, "change starts");
-    let mut change_lamport = RleReader::new(r.bytes("change lamports")?, "change lamports");
-    let mut change_ops = RleReader::new(r.bytes("change op counts")?, "change op counts");
-    let mut parent_count = RleReader::new(r.bytes("parent counts")?, "parent counts");
+    // Columns with one value per change or per op hold no run longer than that.
+    let per_change = |r: &mut ColumnReader<'a>, what| -> Result<RleReader<'a>, DecodeError> {
+        Ok(RleReader::new(r.bytes(what)?, what).expecting(change_count))
+    };
+    let mut change_replica = per_change(&mut r, "change replicas")?;
+    let mut change_start = per_change(&mut r, "change starts")?;
+    let mut change_lamport = per_change(&mut r, "change lamports")?;
+    let mut change_ops = per_change(&mut r, "change op counts")?;
+    let mut parent_count = per_change(&mut r, "parent counts")?;
     let mut parent_replica = RleReader::new(r.bytes("parent replicas")?, "parent replicas");
     let mut parent_counter = ColumnReader::new(r.bytes("parent counters")?);
-    let mut op_head = RleReader::new(r.bytes("op heads")?, "op heads");
-    let mut op_obj = RleReader::new(r.bytes("op containers")?, "op containers");
-    let mut op_key = RleReader::new(r.bytes("op keys")?, "op keys");
-    let mut pred_count = RleReader::new(r.bytes("pred counts")?, "pred counts");
+    let per_op = |r: &mut ColumnReader<'a>, what| -> Result<RleReader<'a>, DecodeError> {
+        Ok(RleReader::new(r.bytes(what)?, what).expecting(op_count))
+    };
+    let mut op_head = per_op(&mut r, "op heads")?;
+    let mut op_obj = per_op(&mut r, "op containers")?;
+    let mut op_key = per_op(&mut r, "op keys")?;
+    let mut pred_count = per_op(&mut r, "pred counts")?;
     let mut ref_agents = RleReader::new(r.bytes("reference agents")?, "reference agents");
     let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
     let mut left_counters = RleReader::new(r.bytes("left origins")?, "left origins");
@@ -476,9 +502,13 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let text = std::str::from_utf8(r.bytes("text")?)
         .map_err(|_| DecodeError::Malformed("text is not UTF-8"))?;
     let map_values: Vec<NewValue> =
-        value_pack::read_array(r.bytes("map values")?, "map values", |p| p.new_value())?;
+        value_pack::read_array(r.bytes("map values")?, "map values", budget, |p| {
+            p.new_value()
+        })?;
     let list_values: Vec<Value> =
-        value_pack::read_array(r.bytes("list values")?, "list values", |p| p.value())?;
+        value_pack::read_array(r.bytes("list values")?, "list values", budget, |p| {
+            p.value()
+        })?;
     r.finish("change batch")?;
 
     let mut text_rest = text;
@@ -489,7 +519,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut next_lamport: u64 = 0;
     let mut ops_left = op_count;
     let mut last_insert: Option<(usize, Dot, Option<Dot>)> = None;
-    let mut changes = Vec::with_capacity(change_count);
+    let mut changes = Vec::new();
     for _ in 0..change_count {
         let ri = index_in(change_replica.next_value()?, replicas.len())?;
         let replica = replicas[ri];
@@ -515,12 +545,17 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                 parents
             }
         };
-        let mut ops = Vec::with_capacity(n_ops);
+        let parents_heap = parents.len() * std::mem::size_of::<Dot>();
+        budget.charge_values::<Change>(1, parents_heap, "changes")?;
+        let mut ops = Vec::new();
         let mut next = start;
         for _ in 0..n_ops {
             let dot = Dot::new(replica, next);
             let head = op_head.next_value()?;
             let obj_index = index_in(op_obj.next_value()?, containers.len())?;
+            // Every op costs its size and a copy of its container's id, whatever it took of the
+            // input: a run-length column repeats ops for free.
+            budget.charge_values::<Op>(1, container_heap(&containers[obj_index]), "ops")?;
             let obj = containers[obj_index].clone();
             let kind = head & 7;
             let continues = head & CONTINUES != 0;
@@ -531,10 +566,13 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
             }
             let op = match kind {
                 MAP_SET | MAP_DELETE => {
-                    let key = keys[index_in(op_key.next_value()?, keys.len())?].to_owned();
+                    let key = keys[index_in(op_key.next_value()?, keys.len())?];
+                    budget.charge(key.len(), "map keys")?;
+                    let key = key.to_owned();
                     let mut pred = Vec::new();
                     // Every id consumes a byte of the reference counters: bounded by the input.
                     for _ in 0..pred_count.next_value()? {
+                        budget.charge_values::<Dot>(1, 0, "pred ids")?;
                         let replica = ref_agent(&mut ref_agents)?
                             .ok_or(DecodeError::Malformed("empty pred id"))?;
                         let d = ref_counters.i64("reference counters")?;
@@ -593,6 +631,7 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                     if kind == TEXT_INSERT {
                         let (content, rest) = split_chars(text_rest, n)
                             .ok_or(DecodeError::Malformed("text column too short"))?;
+                        budget.charge(content.len(), "inserted text")?;
                         text_rest = rest;
                         Op::Text {
                             obj,
@@ -604,6 +643,12 @@ pub(crate) fn decode_raw(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
                             },
                         }
                     } else {
+                        // Charged again: moving the values into their own vector allocates.
+                        budget.charge_values::<Value>(
+                            n.min(list_values.len()),
+                            0,
+                            "list values",
+                        )?;
                         let content: Vec<Value> = list_values.by_ref().take(n).collect();
                         if content.len() != n {
                             return Err(DecodeError::Malformed("list value column too short"));
@@ -706,6 +751,11 @@ mod tests {
     use crate::encoding::{decode_changes, encode_changes, FormatError};
     use crate::{Doc, VersionVector};
     use proptest::prelude::*;
+
+    /// Decodes a raw body within the budget of its own length.
+    fn decode_body(raw: &[u8]) -> Result<Vec<Change>, DecodeError> {
+        decode_raw(raw, &mut DecodeBudget::for_input(raw.len()))
+    }
 
     fn r(n: u64) -> ReplicaId {
         ReplicaId::new(n)
@@ -865,7 +915,7 @@ mod tests {
         let changes = sample();
         let bytes = encode_changes(&changes);
         assert_eq!(decode_changes(&bytes).unwrap(), changes);
-        assert_eq!(decode_raw(&encode_raw(&[])).unwrap(), vec![]);
+        assert_eq!(decode_body(&encode_raw(&[])).unwrap(), vec![]);
     }
 
     #[test]
@@ -934,7 +984,7 @@ mod tests {
         // Counts of changes or ops beyond the bytes present.
         for (changes, ops) in [(1 << 40, 1 << 40), (1, 1 << 40), (2, 1)] {
             let body = forged(changes, ops, [empty; 20]);
-            assert!(decode_raw(&body).is_err());
+            assert!(decode_body(&body).is_err());
         }
         // A change claiming 2^62 parents from one run: stops at the first missing
         // counter byte.
@@ -962,7 +1012,7 @@ mod tests {
             &nil,
         ];
         assert_eq!(
-            decode_raw(&forged(1, 1, cols)),
+            decode_body(&forged(1, 1, cols)),
             Err(DecodeError::Format(FormatError::Truncated(
                 "parent counters"
             )))
@@ -992,7 +1042,7 @@ mod tests {
             &nil,
         ];
         assert_eq!(
-            decode_raw(&forged(1, 1, cols)),
+            decode_body(&forged(1, 1, cols)),
             Err(DecodeError::Malformed("empty pred id"))
         );
         // A text insert claiming 2^59 characters that are not there.
@@ -1022,7 +1072,7 @@ mod tests {
         let mut body = forged(1, 1, cols);
         body[10] = kind_code(ContainerKind::Text);
         assert_eq!(
-            decode_raw(&body),
+            decode_body(&body),
             Err(DecodeError::Malformed("text column too short"))
         );
         // Index out of the tables.
@@ -1031,7 +1081,7 @@ mod tests {
             empty, empty, empty, empty, empty, empty, &nil, &nil,
         ];
         assert_eq!(
-            decode_raw(&forged(1, 1, cols)),
+            decode_body(&forged(1, 1, cols)),
             Err(DecodeError::Malformed("table index out of range"))
         );
         // The same body with a valid replica index decodes (so the forgeries above are close
@@ -1040,7 +1090,62 @@ mod tests {
             &zero, &zero, &zero, &one, &zero, empty, empty, &delete, &zero, &zero, &zero, empty,
             empty, empty, empty, empty, empty, empty, &nil, &nil,
         ];
-        assert_eq!(decode_raw(&forged(1, 1, cols)).unwrap().len(), 1);
+        assert_eq!(decode_body(&forged(1, 1, cols)).unwrap().len(), 1);
+    }
+
+    /// A body of one change of `n` map deletes without `pred`: their heads as one literal
+    /// stretch (a byte each), every other op column one run (nothing per op).
+    fn map_deletes(n: usize) -> Vec<u8> {
+        let empty: &[u8] = &[];
+        let nil = msgpack(&Vec::<u8>::new());
+        let mut heads = Vec::new();
+        put_i64(&mut heads, -(n as i64));
+        heads.resize(heads.len() + n, MAP_DELETE as u8);
+        let (zero, one, ops, all_zero) = (run(1, 0), run(1, 1), run(1, n as u64), run(n as i64, 0));
+        forged(
+            1,
+            n as u64,
+            [
+                &zero, &zero, &one, &ops, &zero, empty, empty, &heads, &all_zero, &all_zero,
+                &all_zero, empty, empty, empty, empty, empty, empty, empty, &nil, &nil,
+            ],
+        )
+    }
+
+    #[test]
+    fn ops_that_cost_no_byte_of_their_own_are_charged_to_the_budget() {
+        let raw = map_deletes(1000);
+        let decoded = decode_body(&raw).unwrap();
+        assert_eq!(decoded[0].ops.len(), 1000);
+        // A budget with room for the tables, the change and 100 ops stops at the 101st op.
+        let mut budget = DecodeBudget::for_input(raw.len());
+        let room = 4096 + std::mem::size_of::<Change>() + 100 * (std::mem::size_of::<Op>() + 2);
+        budget.charge(budget.left() - room, "earlier").unwrap();
+        assert!(matches!(
+            decode_raw(&raw, &mut budget),
+            Err(DecodeError::Format(FormatError::BudgetExceeded {
+                what: "ops",
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn runs_longer_than_the_values_expected_are_refused_when_read() {
+        let raw = map_deletes(3);
+        // The same body with the op containers claiming 2^62 values in one run.
+        let mut claims = raw.clone();
+        let at = claims
+            .windows(2)
+            .position(|w| w == run(3, 0))
+            .expect("the op container column");
+        let huge = run(1 << 62, 0);
+        claims.splice(at - 1..at + 2, [&[huge.len() as u8][..], &huge].concat());
+        assert_eq!(
+            decode_body(&claims),
+            Err(DecodeError::Format(FormatError::BadRun("op containers")))
+        );
+        assert_eq!(decode_body(&raw).unwrap()[0].ops.len(), 3);
     }
 
     #[test]
@@ -1051,15 +1156,15 @@ mod tests {
         }
         let raw = encode_raw(&sample());
         for cut in 0..raw.len() {
-            assert!(decode_raw(&raw[..cut]).is_err(), "raw cut at {cut}");
+            assert!(decode_body(&raw[..cut]).is_err(), "raw cut at {cut}");
         }
         for i in 0..raw.len() {
             for bit in 0..8 {
                 let mut flipped = raw.clone();
                 flipped[i] ^= 1 << bit;
-                if let Ok(changes) = decode_raw(&flipped) {
+                if let Ok(changes) = decode_body(&flipped) {
                     // Whatever decodes re-encodes to something that decodes to the same.
-                    assert_eq!(decode_raw(&encode_raw(&changes)).unwrap(), changes);
+                    assert_eq!(decode_body(&encode_raw(&changes)).unwrap(), changes);
                     for c in &changes {
                         let _ = c.validate();
                     }
@@ -1214,12 +1319,12 @@ mod tests {
                 })
                 .collect();
             let raw = encode_raw(&changes);
-            prop_assert_eq!(decode_raw(&raw).unwrap(), changes);
+            prop_assert_eq!(decode_body(&raw).unwrap(), changes);
         }
 
         #[test]
         fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode_raw(&bytes);
+            let _ = decode_body(&bytes);
             let mut framed = [b"CRDTC".as_slice(), &[crate::encoding::FORMAT_VERSION; 2], &[0]].concat();
             framed.extend_from_slice(&bytes);
             let _ = decode_changes(&framed);

@@ -6,8 +6,11 @@
 //! each other and run-length encoding (pairs `count, value`) and deltas make them small.
 //!
 //! Invariant kept by every reader: nothing is allocated from a length read from the input; a
-//! count is accepted only if the bytes that remain could hold that many items, and every failure
-//! is a [`FormatError`], never a panic.
+//! count is accepted only if the bytes that remain could hold that many items; a run of a
+//! run-length column is never longer than the values still expected from it (when the caller
+//! knows how many: [`RleReader::expecting`]); and every failure is a [`FormatError`], never a
+//! panic. What the decoded values cost in memory is charged to the message's
+//! `DecodeBudget`, see [`DECODE_RATIO`](super::DECODE_RATIO) by the format decoders.
 
 use thiserror::Error;
 
@@ -54,6 +57,16 @@ pub enum FormatError {
     /// A MessagePack value is not of the shape the format writes there.
     #[error("{0}: not the MessagePack value expected")]
     BadValue(&'static str),
+    /// Decoding would produce more than the message's budget allows (see
+    /// `DecodeBudget`, see [`DECODE_RATIO`](super::DECODE_RATIO)): more than a fixed multiple of the bytes
+    /// received.
+    #[error("decoding {what} exceeds the budget of {limit} bytes for this input")]
+    BudgetExceeded {
+        /// What was being decoded when the budget ran out.
+        what: &'static str,
+        /// The message's whole budget, in bytes.
+        limit: usize,
+    },
 }
 
 /// Appends `v` as an unsigned LEB128 varint (7 bits a byte, high bit = more).
@@ -271,6 +284,9 @@ pub(crate) struct RleReader<'a> {
     left: u64,
     literal: bool,
     what: &'static str,
+    /// Values the column may still hold (counting the current run's): a run claiming more is
+    /// refused as it is read.
+    expected: u64,
 }
 
 impl<'a> RleReader<'a> {
@@ -282,16 +298,24 @@ impl<'a> RleReader<'a> {
             left: 0,
             literal: false,
             what,
+            expected: u64::MAX,
         }
+    }
+
+    /// The same reader, refusing runs past the `n` values the column holds in all.
+    pub(crate) fn expecting(mut self, n: usize) -> Self {
+        self.expected = u64::try_from(n).unwrap_or(u64::MAX);
+        self
     }
 
     /// The next value.
     pub(crate) fn next_value(&mut self) -> Result<u64, FormatError> {
         if self.left == 0 {
             let count = self.input.i64(self.what)?;
-            if count == 0 {
+            if count == 0 || count.unsigned_abs() > self.expected {
                 return Err(FormatError::BadRun(self.what));
             }
+            self.expected -= count.unsigned_abs();
             self.literal = count < 0;
             self.left = count.unsigned_abs();
             if !self.literal {
@@ -398,6 +422,20 @@ mod tests {
         let mut r = RleReader::new(&huge, "c");
         assert_eq!(r.next_value(), Ok(9));
         assert_eq!(r.finish(), Err(FormatError::BadRun("c")));
+        // With the number of values known, a run past it is refused when read.
+        let mut r = RleReader::new(&huge, "c").expecting(3);
+        assert_eq!(r.next_value(), Err(FormatError::BadRun("c")));
+        // Five values expected: the literal run of three after the three 5s is two too many.
+        let mut r = RleReader::new(&col, "c").expecting(5);
+        for _ in 0..3 {
+            assert_eq!(r.next_value(), Ok(5));
+        }
+        assert_eq!(r.next_value(), Err(FormatError::BadRun("c")));
+        let mut r = RleReader::new(&col, "c").expecting(6);
+        for v in [5, 5, 5, 7, 8, 9] {
+            assert_eq!(r.next_value(), Ok(v));
+        }
+        assert_eq!(r.finish(), Ok(()));
     }
 
     proptest! {

@@ -27,20 +27,28 @@
 //!
 //! Version 2 (MessagePack bodies) is not read any more.
 //!
-//! Decoding is bounded: every length is checked against the bytes that remain before anything is
-//! allocated, and every failure is a [`DecodeError`].
+//! Decoding is bounded by what was received, not by what the bytes claim: every length is
+//! checked against the bytes that remain before anything is allocated, run-length columns hold
+//! no more values than expected, and the bytes inflated and the memory of every value decoded
+//! are charged to one `DecodeBudget` (private module `budget`) per message, a fixed multiple of
+//! the bytes received ([`budget::DECODE_RATIO`], at most [`budget::MAX_DECODED`]). Every failure
+//! is a [`DecodeError`].
 
 use std::borrow::Cow;
 
 use crate::doc::Change;
 
+pub(crate) mod budget;
 pub(crate) mod changes;
 pub(crate) mod column;
 pub mod compress;
 pub(crate) mod snapshot;
 pub(crate) mod value_pack;
 
+pub use budget::{DECODE_RATIO, MAX_DECODED};
 pub use column::FormatError;
+
+use budget::DecodeBudget;
 
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
@@ -110,8 +118,13 @@ pub(crate) fn frame(kind: EncodingKind, raw: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Checks the header for `kind` and opens the envelope: the raw body.
-pub(crate) fn unframe(kind: EncodingKind, bytes: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
+/// Checks the header for `kind` and opens the envelope: the raw body, its inflated bytes charged
+/// to `budget`.
+pub(crate) fn unframe<'a>(
+    kind: EncodingKind,
+    bytes: &'a [u8],
+    budget: &mut DecodeBudget,
+) -> Result<Cow<'a, [u8]>, DecodeError> {
     if bytes.len() < 6 {
         return Err(DecodeError::TooShort(bytes.len()));
     }
@@ -127,7 +140,7 @@ pub(crate) fn unframe(kind: EncodingKind, bytes: &[u8]) -> Result<Cow<'_, [u8]>,
     if bytes[5] != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion(bytes[5]));
     }
-    Ok(compress::unseal(FORMAT_VERSION, &bytes[6..])?)
+    Ok(compress::unseal(FORMAT_VERSION, &bytes[6..], budget)?)
 }
 
 /// Encodes a batch of changes (in causal order).
@@ -135,9 +148,12 @@ pub(crate) fn encode_changes<'a>(changes: impl IntoIterator<Item = &'a Change>) 
     frame(EncodingKind::Changes, &changes::encode_raw(changes))
 }
 
-/// Decodes a batch of changes made by [`encode_changes`]; structure only (see [`changes`]).
+/// Decodes a batch of changes made by [`encode_changes`]; structure only (see [`changes`]),
+/// within the budget of `bytes`' length.
 pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
-    changes::decode_raw(&unframe(EncodingKind::Changes, bytes)?)
+    let mut budget = DecodeBudget::for_input(bytes.len());
+    let raw = unframe(EncodingKind::Changes, bytes, &mut budget)?;
+    changes::decode_raw(&raw, &mut budget)
 }
 
 #[cfg(test)]
@@ -148,38 +164,60 @@ mod tests {
     fn header_errors_are_typed() {
         let ok = frame(EncodingKind::Changes, b"body");
         assert_eq!(
-            unframe(EncodingKind::Changes, &ok).unwrap().as_ref(),
+            unframe(EncodingKind::Changes, &ok, &mut DecodeBudget::for_input(64))
+                .unwrap()
+                .as_ref(),
             b"body"
         );
         assert_eq!(
-            unframe(EncodingKind::Changes, &ok[..3]),
+            unframe(
+                EncodingKind::Changes,
+                &ok[..3],
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::TooShort(3))
         );
         let mut bad = ok.clone();
         bad[0] = b'X';
         assert_eq!(
-            unframe(EncodingKind::Changes, &bad),
+            unframe(
+                EncodingKind::Changes,
+                &bad,
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::BadMagic)
         );
         assert!(matches!(
-            unframe(EncodingKind::Snapshot, &ok),
+            unframe(
+                EncodingKind::Snapshot,
+                &ok,
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::WrongKind { .. })
         ));
         let mut v9 = ok.clone();
         v9[5] = 9;
         assert_eq!(
-            unframe(EncodingKind::Changes, &v9),
+            unframe(EncodingKind::Changes, &v9, &mut DecodeBudget::for_input(64)),
             Err(DecodeError::UnsupportedVersion(9))
         );
         // The envelope's own version must match too.
         let mut inner = ok.clone();
         inner[6] = 2;
         assert_eq!(
-            unframe(EncodingKind::Changes, &inner),
+            unframe(
+                EncodingKind::Changes,
+                &inner,
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::Format(FormatError::UnsupportedVersion(2)))
         );
         assert_eq!(
-            unframe(EncodingKind::Changes, &ok[..6]),
+            unframe(
+                EncodingKind::Changes,
+                &ok[..6],
+                &mut DecodeBudget::for_input(64)
+            ),
             Err(DecodeError::Format(FormatError::Truncated(
                 "envelope header"
             )))

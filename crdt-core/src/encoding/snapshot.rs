@@ -13,12 +13,17 @@
 //! byte string or a created container's dot (replica 8 bytes LE, counter varint).
 //!
 //! Invariant of the decoder: as for every format of this module, counts are bounded by the bytes
-//! that remain before anything is allocated, and every failure is a [`DecodeError`]; agreement
-//! between the parts (version and history, kinds, parents) is checked by the caller.
+//! that remain before anything is allocated, everything decoded (the history's changes, every
+//! container's state, the parent links) is charged to the one
+//! [`DecodeBudget`](super::budget::DecodeBudget) of the whole snapshot, the version's entries
+//! come in the order the encoder writes them (strictly increasing replicas, so building the
+//! version is linear), and every failure is a [`DecodeError`]; agreement between the parts
+//! (version and history, kinds, parents) is checked by the caller.
 
 use crate::clock::{Dot, ReplicaId, VersionVector};
 use crate::doc::state::{MapEntry, ParentKey, ParentLink};
 use crate::doc::{Change, ContainerId};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::changes::{self, kind_code, kind_from_code};
 use crate::encoding::column::{put_bytes, put_i64, put_u64, ColumnReader};
 use crate::encoding::value_pack;
@@ -77,14 +82,18 @@ fn put_container_id(out: &mut Vec<u8>, id: &ContainerId) {
     }
 }
 
-fn read_container_id(r: &mut ColumnReader<'_>) -> Result<ContainerId, DecodeError> {
+fn read_container_id(
+    r: &mut ColumnReader<'_>,
+    budget: &mut DecodeBudget,
+) -> Result<ContainerId, DecodeError> {
     let tag = r.u8("container tag")?;
     if tag > 7 {
         return Err(DecodeError::Malformed("unknown container tag"));
     }
     let kind = kind_from_code(tag & 3)?;
+    budget.charge_values::<ContainerId>(1, 0, "container ids")?;
     Ok(if tag & 4 == 0 {
-        ContainerId::root(read_str(r, "root name")?, kind)
+        ContainerId::root(read_str(r, "root name", budget)?, kind)
     } else {
         ContainerId::Created {
             id: read_dot(r)?,
@@ -93,10 +102,26 @@ fn read_container_id(r: &mut ColumnReader<'_>) -> Result<ContainerId, DecodeErro
     })
 }
 
-fn read_str(r: &mut ColumnReader<'_>, what: &'static str) -> Result<String, DecodeError> {
-    std::str::from_utf8(r.bytes(what)?)
-        .map(str::to_owned)
-        .map_err(|_| DecodeError::Malformed("string is not UTF-8"))
+fn read_str(
+    r: &mut ColumnReader<'_>,
+    what: &'static str,
+    budget: &mut DecodeBudget,
+) -> Result<String, DecodeError> {
+    let s = std::str::from_utf8(r.bytes(what)?)
+        .map_err(|_| DecodeError::Malformed("string is not UTF-8"))?;
+    budget.charge(s.len(), what)?;
+    Ok(s.to_owned())
+}
+
+/// A byte string of the body, copied, charged to `budget`.
+fn read_owned_bytes(
+    r: &mut ColumnReader<'_>,
+    what: &'static str,
+    budget: &mut DecodeBudget,
+) -> Result<Vec<u8>, DecodeError> {
+    let bytes = r.bytes(what)?;
+    budget.charge(bytes.len(), what)?;
+    Ok(bytes.to_vec())
 }
 
 /// Encodes a snapshot body (without header or envelope).
@@ -148,41 +173,49 @@ pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
     out
 }
 
-/// Decodes a snapshot body made by [`encode_raw`]. Structure only: the caller checks that the
-/// parts agree and validates the changes.
-pub(crate) fn decode_raw(raw: &[u8]) -> Result<Snapshot, DecodeError> {
+/// Decodes a snapshot body made by [`encode_raw`], charging what it decodes to `budget`.
+/// Structure only: the caller checks that the parts agree and validates the changes.
+pub(crate) fn decode_raw(raw: &[u8], budget: &mut DecodeBudget) -> Result<Snapshot, DecodeError> {
     let mut r = ColumnReader::new(raw);
     let n = r.count("version entries", 9, r.remaining())?;
     let mut version = VersionVector::new();
+    let mut previous: Option<ReplicaId> = None;
     for _ in 0..n {
         let dot = read_dot(&mut r)?;
-        if version.get(dot.replica) != 0 || dot.counter == 0 {
+        // In increasing order, as written: each entry is appended, never inserted.
+        if previous.is_some_and(|p| p >= dot.replica) || dot.counter == 0 {
             return Err(DecodeError::Malformed("bad version entry"));
         }
+        previous = Some(dot.replica);
         version.set(dot.replica, dot.counter);
     }
-    let changes = changes::decode_raw(r.bytes("history")?)?;
-    let pending = changes::decode_raw(r.bytes("waiting changes")?)?;
+    let changes = changes::decode_raw(r.bytes("history")?, budget)?;
+    let pending = changes::decode_raw(r.bytes("waiting changes")?, budget)?;
     let n = r.count("containers", 3, r.remaining())?;
-    let mut containers = Vec::with_capacity(n);
+    let mut containers = Vec::new();
     for _ in 0..n {
-        let id = read_container_id(&mut r)?;
+        let id = read_container_id(&mut r, budget)?;
+        budget.charge_values::<ContainerSnapshot>(1, 0, "containers")?;
         let state = match r.u8("container state")? {
-            0 => ContainerSnapshot::Map(value_pack::read_map_entries(r.bytes("map entries")?)?),
-            1 => ContainerSnapshot::List(r.bytes("list state")?.to_vec()),
-            2 => ContainerSnapshot::Text(r.bytes("text state")?.to_vec()),
+            0 => ContainerSnapshot::Map(value_pack::read_map_entries(
+                r.bytes("map entries")?,
+                budget,
+            )?),
+            1 => ContainerSnapshot::List(read_owned_bytes(&mut r, "list state", budget)?),
+            2 => ContainerSnapshot::Text(read_owned_bytes(&mut r, "text state", budget)?),
             3 => ContainerSnapshot::Counter(r.i64("counter")?),
             _ => return Err(DecodeError::Malformed("unknown container state")),
         };
         containers.push((id, state));
     }
     let n = r.count("parent links", 5, r.remaining())?;
-    let mut parents = Vec::with_capacity(n);
+    let mut parents = Vec::new();
     for _ in 0..n {
-        let id = read_container_id(&mut r)?;
-        let parent = read_container_id(&mut r)?;
+        let id = read_container_id(&mut r, budget)?;
+        let parent = read_container_id(&mut r, budget)?;
+        budget.charge_values::<ParentLink>(1, 0, "parent links")?;
         let key = match r.u8("parent key")? {
-            0 => ParentKey::Map(read_str(&mut r, "parent key")?),
+            0 => ParentKey::Map(read_str(&mut r, "parent key", budget)?),
             1 => ParentKey::List(read_dot(&mut r)?),
             _ => return Err(DecodeError::Malformed("unknown parent key")),
         };

@@ -25,6 +25,7 @@ use rmp::Marker;
 use crate::clock::{Dot, ReplicaId};
 use crate::doc::state::MapEntry;
 use crate::doc::{ContainerId, ContainerKind, NewValue, Scalar, Value};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::FormatError;
 use crate::seq::TextContent;
 
@@ -444,41 +445,57 @@ impl<'a> PackReader<'a> {
     }
 }
 
-/// Reads a whole buffer holding one array of `T`, each read by `read`.
+/// Reads a whole buffer holding one array of `T`, each read by `read`, charging each element
+/// to `budget`: its size, and the bytes it took of the buffer (an upper bound of the heap bytes
+/// it owns).
 pub(crate) fn read_array<T>(
     buf: &[u8],
     what: &'static str,
+    budget: &mut DecodeBudget,
     read: impl Fn(&mut PackReader<'_>) -> Result<T, FormatError>,
 ) -> Result<Vec<T>, FormatError> {
     let mut r = PackReader::new(buf, what);
     let n = r.array_len()?;
-    let mut out = Vec::with_capacity(n);
+    // Grown as elements arrive: the count is only a claim.
+    let mut out = Vec::new();
     for _ in 0..n {
-        out.push(read(&mut r)?);
+        let before = r.remaining();
+        let item = read(&mut r)?;
+        budget.charge_values::<T>(1, before - r.remaining(), what)?;
+        out.push(item);
     }
     r.finish()?;
     Ok(out)
 }
 
-/// Reads what [`map_entries`] wrote.
-pub(crate) fn read_map_entries(buf: &[u8]) -> Result<Vec<(String, Vec<MapEntry>)>, FormatError> {
-    read_array(buf, "map entries", |r| {
+/// Reads what [`map_entries`] wrote, charging it to `budget` as [`read_array`] does.
+pub(crate) fn read_map_entries(
+    buf: &[u8],
+    budget: &mut DecodeBudget,
+) -> Result<Vec<(String, Vec<MapEntry>)>, FormatError> {
+    let mut r = PackReader::new(buf, "map entries");
+    let n = r.array_len()?;
+    let mut out = Vec::new();
+    for _ in 0..n {
         r.tuple(2)?;
-        let key = r.str()?.to_owned();
+        let key = r.str()?;
+        budget.charge_values::<(String, Vec<MapEntry>)>(1, key.len(), "map entries")?;
+        let key = key.to_owned();
         let n = r.array_len()?;
-        let mut values = Vec::with_capacity(n);
+        let mut values = Vec::new();
         for _ in 0..n {
+            let before = r.remaining();
             r.tuple(3)?;
             let id = r.dot()?;
             let lamport = r.u64()?;
-            values.push(MapEntry {
-                id,
-                lamport,
-                value: r.value()?,
-            });
+            let value = r.value()?;
+            budget.charge_values::<MapEntry>(1, before - r.remaining(), "map entries")?;
+            values.push(MapEntry { id, lamport, value });
         }
-        Ok((key, values))
-    })
+        out.push((key, values));
+    }
+    r.finish()?;
+    Ok(out)
 }
 
 /// Reads what [`text_content`] wrote.
@@ -493,6 +510,11 @@ pub(crate) fn read_text_content(buf: &[u8]) -> Result<TextContent, FormatError> 
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A budget no test input here comes near.
+    fn big() -> DecodeBudget {
+        DecodeBudget::for_input(1 << 20)
+    }
 
     fn scalar() -> impl Strategy<Value = Scalar> {
         prop_oneof![
@@ -562,7 +584,7 @@ mod tests {
         fn values_encode_as_rmp_serde_does(values in proptest::collection::vec(value(), 0..20)) {
             let ours = array(&values, put_value);
             prop_assert_eq!(&ours, &rmp_serde::to_vec(&values).unwrap());
-            prop_assert_eq!(read_array(&ours, "values", |r| r.value()).unwrap(), values);
+            prop_assert_eq!(read_array(&ours, "values", &mut big(), |r| r.value()).unwrap(), values);
         }
 
         #[test]
@@ -571,7 +593,7 @@ mod tests {
         ) {
             let ours = array(&values, put_new_value);
             prop_assert_eq!(&ours, &rmp_serde::to_vec(&values).unwrap());
-            prop_assert_eq!(read_array(&ours, "values", |r| r.new_value()).unwrap(), values);
+            prop_assert_eq!(read_array(&ours, "values", &mut big(), |r| r.new_value()).unwrap(), values);
         }
 
         #[test]
@@ -583,7 +605,7 @@ mod tests {
         ) {
             let ours = map_entries(&entries);
             prop_assert_eq!(&ours, &rmp_serde::to_vec(&entries).unwrap());
-            prop_assert_eq!(read_map_entries(&ours).unwrap(), entries);
+            prop_assert_eq!(read_map_entries(&ours, &mut big()).unwrap(), entries);
         }
 
         #[test]
@@ -599,12 +621,12 @@ mod tests {
         /// never panic).
         #[test]
         fn random_bytes_are_refused_or_agree(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            if let Ok(ours) = read_array(&bytes, "values", |r| r.value()) {
+            if let Ok(ours) = read_array(&bytes, "values", &mut big(), |r| r.value()) {
                 let theirs: Vec<Value> = rmp_serde::from_slice(&bytes).unwrap();
                 prop_assert_eq!(ours, theirs);
             }
-            let _ = read_map_entries(&bytes);
-            let _ = read_array(&bytes, "values", |r| r.new_value());
+            let _ = read_map_entries(&bytes, &mut big());
+            let _ = read_array(&bytes, "values", &mut big(), |r| r.new_value());
         }
 
         /// Every strict prefix of an encoding is refused, and so is anything appended.
@@ -612,11 +634,11 @@ mod tests {
         fn truncations_and_trailing_bytes_are_refused(values in proptest::collection::vec(value(), 1..6)) {
             let bytes = array(&values, put_value);
             for end in 0..bytes.len() {
-                prop_assert!(read_array(&bytes[..end], "values", |r| r.value()).is_err());
+                prop_assert!(read_array(&bytes[..end], "values", &mut big(), |r| r.value()).is_err());
             }
             let mut longer = bytes.clone();
             longer.push(0xc0);
-            prop_assert!(read_array(&longer, "values", |r| r.value()).is_err());
+            prop_assert!(read_array(&longer, "values", &mut big(), |r| r.value()).is_err());
         }
     }
 
@@ -629,7 +651,7 @@ mod tests {
         for tail in [&[0xd3, 0, 0, 0, 0, 0, 0, 0, 5][..], &[0xcd, 0, 5][..]] {
             let bytes = [&wide[..], tail].concat();
             assert_eq!(
-                read_array(&bytes, "values", |r| r.value()).unwrap(),
+                read_array(&bytes, "values", &mut big(), |r| r.value()).unwrap(),
                 vec![Value::Scalar(Scalar::Int(5))]
             );
         }
@@ -640,7 +662,7 @@ mod tests {
         ]
         .concat();
         assert_eq!(
-            read_array(&bytes, "values", |r| r.value()),
+            read_array(&bytes, "values", &mut big(), |r| r.value()),
             Err(FormatError::OutOfRange("values"))
         );
     }
@@ -649,11 +671,27 @@ mod tests {
     fn huge_claimed_counts_are_refused_before_allocating() {
         // An array32 claiming 2^32 - 1 elements in 5 bytes.
         assert!(matches!(
-            read_array(&[0xdd, 0xff, 0xff, 0xff, 0xff], "values", |r| r.value()),
+            read_array(&[0xdd, 0xff, 0xff, 0xff, 0xff], "values", &mut big(), |r| r
+                .value()),
             Err(FormatError::CountTooLarge { .. })
         ));
         // A str32 claiming 4 GiB.
         let mut r = PackReader::new(&[0xdb, 0xff, 0xff, 0xff, 0xff, b'a'], "s");
         assert_eq!(r.str(), Err(FormatError::Truncated("s")));
+        // 200 one-byte `Int` values (each about 16 bytes of MessagePack, 48 decoded): within
+        // the budget of 4 KiB received, past one of 8 KiB of values.
+        let values: Vec<Value> = (0..200).map(|i| Value::Scalar(Scalar::Int(i))).collect();
+        let bytes = array(&values, put_value);
+        assert_eq!(
+            read_array(&bytes, "values", &mut DecodeBudget::for_input(4096), |r| r
+                .value()),
+            Ok(values)
+        );
+        let mut small = DecodeBudget::for_input(4096);
+        small.charge(small.left() - 8192, "earlier").unwrap();
+        assert!(matches!(
+            read_array(&bytes, "values", &mut small, |r| r.value()),
+            Err(FormatError::BudgetExceeded { .. })
+        ));
     }
 }

@@ -20,6 +20,7 @@
 //! }
 //! ```
 
+pub mod bombs;
 pub mod decoders;
 pub mod edit;
 pub mod forge;

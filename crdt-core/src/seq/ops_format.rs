@@ -24,8 +24,9 @@
 //! deflated when smaller).
 //!
 //! Invariant of the decoder: every count is bounded by the bytes present before anything is
-//! allocated, every replica index is checked, every column must be consumed exactly; failures are
-//! [`SeqError`]s, never panics. Semantic validation (causality, known ids) is the caller's.
+//! allocated (every op consumes at least one byte of `kinds`), every replica index is checked,
+//! every column must be consumed exactly, the inflated body and every op decoded are charged to
+//! the message's [`DecodeBudget`]; failures are [`SeqError`]s, never panics. Semantic validation (causality, known ids) is the caller's.
 //!
 //! [`Replicated`]: super::Replicated
 //! [`Replicated::encode_ops_since`]: super::Replicated::encode_ops_since
@@ -35,6 +36,7 @@ use std::collections::HashMap;
 use super::content::Content;
 use super::error::SeqError;
 use crate::clock::{Dot, ReplicaId};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
@@ -283,8 +285,9 @@ impl<C: Content> OpsEncoder<C> {
 /// Reads the replica table at the start of a body: each replica distinct.
 pub(crate) fn read_replicas(r: &mut ColumnReader<'_>) -> Result<Vec<ReplicaId>, SeqError> {
     let n = r.count("replica table", 8, r.remaining())?;
-    let mut replicas = Vec::with_capacity(n);
-    let mut seen = std::collections::HashSet::with_capacity(n);
+    // Grown as entries are read (each takes 8 bytes), not sized from the count.
+    let mut replicas = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for _ in 0..n {
         let id = ReplicaId(r.fixed_u64("replica id")?);
         if !seen.insert(id) {
@@ -336,9 +339,18 @@ impl<'a> RefReader<'a> {
     }
 }
 
-/// Decodes a batch made by [`OpsEncoder`]; checks structure only (see the module docs).
+/// Decodes a batch made by [`OpsEncoder`] within the budget of its own length; checks structure
+/// only (see the module docs).
 pub(crate) fn decode_ops<C: Content>(bytes: &[u8]) -> Result<OpBatch<C>, SeqError> {
-    let raw = unseal(OPS_FORMAT, bytes)?;
+    decode_ops_within(bytes, &mut DecodeBudget::for_input(bytes.len()))
+}
+
+/// [`decode_ops`], charging `budget` (shared with the rest of the message).
+pub(crate) fn decode_ops_within<C: Content>(
+    bytes: &[u8],
+    budget: &mut DecodeBudget,
+) -> Result<OpBatch<C>, SeqError> {
+    let raw = unseal(OPS_FORMAT, bytes, budget)?;
     let mut r = ColumnReader::new(&raw);
     let replicas = read_replicas(&mut r)?;
     let n = r.count("op count", 1, r.remaining())?;
@@ -356,10 +368,13 @@ pub(crate) fn decode_ops<C: Content>(bytes: &[u8]) -> Result<OpBatch<C>, SeqErro
     let mut refs = RefReader::new(r.bytes("reference agents")?, r.bytes("reference counters")?);
     let content_bytes = r.bytes("content")?;
     r.finish("op batch")?;
+    // The content owns at most its bytes; serde sizes no vector past a small cap from a count.
+    budget.charge_values::<C>(1, content_bytes.len(), "op content")?;
     let content: C = rmp_serde::from_slice(content_bytes)?;
     let mut expected = vec![1u64; replicas.len()];
-    let mut ops: Vec<WireOp> = Vec::with_capacity(n);
+    let mut ops: Vec<WireOp> = Vec::new();
     for _ in 0..n {
+        budget.charge_values::<WireOp>(1, 0, "ops")?;
         let k = kinds.u64("kinds")?;
         let kind = WireKind::from_code(k & 7)?;
         let continues = k & 8 != 0;

@@ -16,9 +16,10 @@ use super::content::Content;
 use super::error::SeqError;
 use super::history::{LoggedOp, OpLog};
 use super::op::SeqOp;
-use super::ops_format::{decode_ops, OpBatch, OpsEncoder, WireKind, WireOp};
+use super::ops_format::{decode_ops, decode_ops_within, OpBatch, OpsEncoder, WireKind, WireOp};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{put_bytes, ColumnReader};
 use crate::encoding::FormatError;
 
@@ -396,8 +397,10 @@ impl<C: Content> Replicated<C> {
             return Err(FormatError::UnsupportedVersion(format).into());
         }
         let replica = ReplicaId(r.fixed_u64("replica id")?);
-        let seq = Sequence::<C>::decode_state(r.bytes("state")?)?;
-        let history: OpBatch<C> = decode_ops(r.take(r.remaining(), "history")?)?;
+        // One budget for the whole snapshot, shared by its state and its history.
+        let budget = &mut DecodeBudget::for_input(bytes.len());
+        let seq = Sequence::<C>::decode_state_within(r.bytes("state")?, budget)?;
+        let history: OpBatch<C> = decode_ops_within(r.take(r.remaining(), "history")?, budget)?;
         // Validate the history against an empty log whose sequence is the loaded state: every
         // insert's elements must exist there, every delete's targets too.
         let mut shell = Replicated {

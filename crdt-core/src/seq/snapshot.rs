@@ -31,6 +31,7 @@ use super::ops_format::{read_replicas, ReplicaTable};
 use super::tree::{Run, Tree, MAX_RUN};
 use super::Sequence;
 use crate::clock::{Dot, ReplicaId};
+use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
@@ -136,9 +137,10 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
 /// structure only.
 fn read_state<C: Content>(
     bytes: &[u8],
-    decode: impl FnOnce(&[u8]) -> Result<C, SeqError>,
+    budget: &mut DecodeBudget,
+    decode: impl FnOnce(&[u8], &mut DecodeBudget) -> Result<C, SeqError>,
 ) -> Result<(Vec<StateRun>, C), SeqError> {
-    let raw = unseal(FORMAT, bytes)?;
+    let raw = unseal(FORMAT, bytes, budget)?;
     let mut r = ColumnReader::new(&raw);
     let replicas = read_replicas(&mut r)?;
     let n = r.count("run count", 1, r.remaining())?;
@@ -157,10 +159,12 @@ fn read_state<C: Content>(
     let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
     let content_bytes = r.bytes("content")?;
     r.finish("snapshot")?;
-    let content: C = decode(content_bytes)?;
+    let content: C = decode(content_bytes, budget)?;
     let mut expected = vec![1u64; replicas.len()];
-    let mut runs = Vec::with_capacity(n);
+    let mut runs = Vec::new();
     for _ in 0..n {
+        // Each run is decoded here, then becomes a span, an id-index entry and a tree run.
+        budget.charge_values::<StateRun>(4, 0, "runs")?;
         let l = lens.u64("run lengths")?;
         let len = u32::try_from(l >> 1)
             .ok()
@@ -266,17 +270,33 @@ impl<C: Content> Sequence<C> {
     /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything (counts
     /// bounded by the bytes present, ids fresh, origins known and on the correct side, content
     /// matching the live runs); rebuilds the tree without replaying ops.
+    ///
+    /// What it decodes is bounded by a budget of [`DECODE_RATIO`](crate::encoding::DECODE_RATIO)
+    /// times the length of `bytes`.
     pub fn decode_state(bytes: &[u8]) -> Result<Self, SeqError> {
-        Self::decode_state_with(bytes, |b| Ok(rmp_serde::from_slice(b)?))
+        Self::decode_state_within(bytes, &mut DecodeBudget::for_input(bytes.len()))
+    }
+
+    /// [`Sequence::decode_state`], charging `budget` (shared with the rest of the message).
+    pub(crate) fn decode_state_within(
+        bytes: &[u8],
+        budget: &mut DecodeBudget,
+    ) -> Result<Self, SeqError> {
+        Self::decode_state_with(bytes, budget, |b, budget| {
+            // The content owns at most its bytes; serde sizes no vector past a small cap.
+            budget.charge_values::<C>(1, b.len(), "content")?;
+            Ok(rmp_serde::from_slice(b)?)
+        })
     }
 
     /// [`Sequence::decode_state`] with the content read by `decode` (the counterpart of
-    /// [`Sequence::encode_state_with`]).
+    /// [`Sequence::encode_state_with`]), charging `budget`.
     pub(crate) fn decode_state_with(
         bytes: &[u8],
-        decode: impl FnOnce(&[u8]) -> Result<C, SeqError>,
+        budget: &mut DecodeBudget,
+        decode: impl FnOnce(&[u8], &mut DecodeBudget) -> Result<C, SeqError>,
     ) -> Result<Self, SeqError> {
-        let (wire, content) = read_state::<C>(bytes, decode)?;
+        let (wire, content) = read_state::<C>(bytes, budget, decode)?;
         // Pass 1: ids, in document order (local versions follow document order).
         let mut spans = Vec::with_capacity(wire.len());
         let mut next: u32 = 0;

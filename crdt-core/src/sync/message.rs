@@ -468,7 +468,9 @@ pub fn decode(frame: &[u8]) -> Result<Message, ProtocolError> {
 }
 
 /// Decodes one frame of at most `max_frame` bytes. Never panics; allocates at most in proportion
-/// to the frame.
+/// to the frame (every string and byte string is a slice of it, copied once). The body of a
+/// `Changes` stays bytes here: the document decodes it within the budget of its own length (see
+/// [`crate::encoding`]).
 pub fn decode_bounded(frame: &[u8], max_frame: usize) -> Result<Message, ProtocolError> {
     if frame.len() > max_frame {
         return Err(ProtocolError::TooLarge {
