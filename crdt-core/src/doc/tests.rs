@@ -506,6 +506,50 @@ fn forged(change: Change) -> Vec<u8> {
     encoding::encode_changes([&change])
 }
 
+/// A forged text insert whose right origin lies inside a run ("X" between "a" and "e" of
+/// "abcdef"), received before or after a concurrent delete that cuts that run ("d"): both
+/// replicas place it right before "e" (the walk stopped at the start of the run holding the
+/// right origin, so the one that got the delete first put it after "c", the other after "a").
+#[test]
+fn a_forged_right_origin_inside_a_run_converges_in_either_delivery_order() {
+    let mut a = doc(1);
+    a.text("t").insert(0, "abcdef").unwrap();
+    a.commit();
+    let (mut b, mut c) = (doc(2), doc(3));
+    sync(&a, &mut b);
+    sync(&a, &mut c);
+    a.text("t").delete(3, 1).unwrap();
+    a.commit();
+    let r = ReplicaId::new(9);
+    let x = forged(Change {
+        id: SeqRange {
+            replica: r,
+            start: 1,
+            end: 2,
+        },
+        parents: vec![Dot::new(ReplicaId::new(1), 6)],
+        lamport: 7,
+        ops: vec![Op::Text {
+            obj: ContainerId::root("t", ContainerKind::Text),
+            op: SeqOp::Insert {
+                id: Dot::new(r, 1),
+                origin_left: Some(Dot::new(ReplicaId::new(1), 1)),
+                origin_right: Some(Dot::new(ReplicaId::new(1), 5)),
+                content: TextContent::from("X"),
+            },
+        }],
+    });
+    b.apply_changes(&x).expect("known origins, in order");
+    sync(&a, &mut b);
+    sync(&a, &mut c);
+    c.apply_changes(&x).expect("known origins, in order");
+    for d in [&mut b, &mut c] {
+        let t = d.text("t");
+        assert_eq!(t.slice(0, t.len()).unwrap(), "abcXef");
+    }
+    assert_eq!(b.materialize(), c.materialize());
+}
+
 #[test]
 fn forged_changes_are_refused_whole() {
     let mut b = doc(2);

@@ -14,6 +14,11 @@
 //! descendants of siblings already passed and are skipped whole: every element after the first
 //! in a run has the previous element as left origin, so only a run's first element can compare
 //! equal to ours (the observation diamond-types relies on too).
+//!
+//! The right origin is first made the start of a run, so the walk stops exactly at it; with
+//! that, the walk over runs decides what a walk over single elements would, and where a run
+//! lands depends on the elements only, never on how runs are cut (a replica that replays the
+//! same ops from history, with other run boundaries, gets the same sequence).
 
 use std::cmp::Ordering;
 
@@ -34,6 +39,15 @@ impl<C: Content> Sequence<C> {
         or: u32,
         content: Option<&C>,
     ) -> usize {
+        // The walk stops at the right origin, so it must start a run: a run holding it further
+        // in would stop the walk at the run's start, and where the new run lands would depend on
+        // how runs happen to be cut (a deletion, a replay of history), not on the elements.
+        // Honest ops never need this split (a right origin inside a run has the element before
+        // it as left origin, split off just below), but an accepted batch can name any known
+        // element.
+        if or != NONE {
+            self.split_before(or);
+        }
         // Insertion point right after the left origin (splitting its run if needed).
         let (leaf, idx) = if ol == NONE {
             (0, 0)
@@ -90,6 +104,19 @@ impl<C: Content> Sequence<C> {
             &mut self.index,
         );
         pos
+    }
+
+    /// Splits the run holding `lv` right before it (fixing leaf overflow), so that `lv` starts a
+    /// run.
+    fn split_before(&mut self, lv: u32) {
+        let Some((leaf, ri, off)) = self.locate(lv) else {
+            // The id map and the tree always agree.
+            return;
+        };
+        if off > 0 {
+            self.tree.split_run(leaf, ri, off);
+            self.tree.fix_overflow(leaf, None, &mut self.index);
+        }
     }
 
     /// Splits the run holding `lv` right after it (fixing leaf overflow) and returns the

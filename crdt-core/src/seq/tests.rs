@@ -269,6 +269,51 @@ fn partially_known_insert_is_trimmed() {
     assert_eq!(b.text(), "abcdef");
 }
 
+/// A remote insert whose right origin lies inside a run, not at its start, lands right before
+/// that element however the runs happen to be cut (fuzz/crashers/text_apply_encoded/
+/// right-origin-inside-a-run-history-disagrees: the walk stopped at the start of the run holding
+/// the right origin, so a replica whose run was split by a deletion placed it elsewhere, and a
+/// text's history replayed to another string than the text). Honest ops never point inside a
+/// run (their left origin would be the element before), but a batch can: it is accepted, so it
+/// must land the same everywhere.
+#[test]
+fn a_right_origin_inside_a_run_lands_the_same_however_runs_are_cut() {
+    let abcdef = SeqOp::Insert {
+        id: d(1, 1),
+        origin_left: None,
+        origin_right: None,
+        content: "abcdef".into(),
+    };
+    // Left origin "a", right origin "e" (inside the run "abcdef"): between "d" and "e".
+    let x = SeqOp::Insert {
+        id: d(2, 1),
+        origin_left: Some(d(1, 1)),
+        origin_right: Some(d(1, 5)),
+        content: "X".into(),
+    };
+    let del_d = SeqOp::Delete {
+        target: d(1, 4),
+        len: 1,
+    };
+    // One run "abcdef" when X arrives.
+    let mut whole = TextSeq::new();
+    whole.apply(&abcdef).unwrap();
+    assert_eq!(whole.stats(|_| 0).runs, 1);
+    whole.apply(&x).unwrap();
+    whole.apply(&del_d).unwrap();
+    // "abc", "d" (deleted), "ef" when X arrives.
+    let mut cut = TextSeq::new();
+    cut.apply(&abcdef).unwrap();
+    cut.apply(&del_d).unwrap();
+    assert_eq!(cut.stats(|_| 0).runs, 3);
+    cut.apply(&x).unwrap();
+    for seq in [&whole, &cut] {
+        seq.check_invariants();
+        assert_eq!(text(seq), "abcXef");
+        assert_eq!(seq.position_of(d(2, 1)), Some((3, true)));
+    }
+}
+
 /// All permutations of a small slice.
 fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
     if items.len() <= 1 {
