@@ -76,7 +76,7 @@ function concat(...parts) {
 /** Header `CRDT`, `kind`, format 3, envelope (version 3, deflated), the stream, zeros to `len`. */
 /** The format version this build writes (byte 5 of any encoding), so the bomb reaches the body. */
 function formatVersion() {
-  const doc = Doc.withReplica("v");
+  const doc = Doc.withReplica("5");
   doc.getText("t").insert(0, "x");
   doc.commit();
   return doc.exportSince()[5];
