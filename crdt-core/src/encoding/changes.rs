@@ -519,7 +519,11 @@ pub(crate) fn decode_raw<'a>(
     let mut next_lamport: u64 = 0;
     let mut ops_left = op_count;
     let mut last_insert: Option<(usize, Dot, Option<Dot>)> = None;
-    let mut changes = Vec::new();
+    // Changes and ops are charged before their vectors are reserved, so the vectors are exact
+    // (a loaded document holds no growth slack) and a claimed count never allocates past the
+    // budget.
+    budget.charge_values::<Change>(change_count, 0, "changes")?;
+    let mut changes = Vec::with_capacity(change_count);
     for _ in 0..change_count {
         let ri = index_in(change_replica.next_value()?, replicas.len())?;
         let replica = replicas[ri];
@@ -545,17 +549,17 @@ pub(crate) fn decode_raw<'a>(
                 parents
             }
         };
-        let parents_heap = parents.len() * std::mem::size_of::<Dot>();
-        budget.charge_values::<Change>(1, parents_heap, "changes")?;
-        let mut ops = Vec::new();
+        budget.charge(parents.len() * std::mem::size_of::<Dot>(), "changes")?;
+        budget.charge_values::<Op>(n_ops, 0, "ops")?;
+        let mut ops = Vec::with_capacity(n_ops);
         let mut next = start;
         for _ in 0..n_ops {
             let dot = Dot::new(replica, next);
             let head = op_head.next_value()?;
             let obj_index = index_in(op_obj.next_value()?, containers.len())?;
-            // Every op costs its size and a copy of its container's id, whatever it took of the
-            // input: a run-length column repeats ops for free.
-            budget.charge_values::<Op>(1, container_heap(&containers[obj_index]), "ops")?;
+            // Every op costs its size (charged above) and a copy of its container's id, whatever
+            // it took of the input: a run-length column repeats ops for free.
+            budget.charge(container_heap(&containers[obj_index]), "ops")?;
             let obj = containers[obj_index].clone();
             let kind = head & 7;
             let continues = head & CONTINUES != 0;
