@@ -9,10 +9,23 @@ use std::time::Duration;
 use crdt_core::doc::Materialized;
 use crdt_core::sync::DocId;
 use crdt_core::Doc;
+use sync_server::auth::{Access, Authorizer, Claims};
 use sync_server::{ClientOptions, Config, Relay, SyncClient};
 
 /// How long any test waits for a condition.
 pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A token signed with `secret`, granting `access` to the documents `pattern` names until `exp`
+/// (unix seconds).
+pub fn signed_token(secret: &str, pattern: &str, access: Access, exp: u64) -> String {
+    Authorizer::new(Some(secret))
+        .issue(&Claims {
+            doc: pattern.into(),
+            access,
+            exp,
+        })
+        .expect("a test token signs")
+}
 
 /// The test config (in memory, loopback port 0) changed by `change`.
 pub fn config_with(change: impl FnOnce(&mut Config)) -> Config {

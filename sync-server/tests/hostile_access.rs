@@ -14,7 +14,7 @@ use crdt_core::sync::{decode, DocId, ErrorCode, Message};
 use crdt_core::Doc;
 use futures_util::{SinkExt, StreamExt};
 use support::*;
-use sync_server::auth::{unix_now, Access, Authorizer, Claims};
+use sync_server::auth::{unix_now, Access};
 use sync_server::{ClientOptions, SyncClient};
 use tokio::io::AsyncReadExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -24,13 +24,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 const SECRET: &str = "hostile-access-secret-of-32-byte";
 
 fn token(pattern: &str, access: Access, exp: u64) -> String {
-    Authorizer::new(Some(SECRET))
-        .issue(&Claims {
-            doc: pattern.into(),
-            access,
-            exp,
-        })
-        .unwrap()
+    signed_token(SECRET, pattern, access, exp)
 }
 
 /// The relay binary started with `args`; killed if a failed assertion ends the test first.

@@ -18,7 +18,7 @@ use crdt_core::sync::{decode, encode, DocId, ErrorCode, Message, PeerId};
 use crdt_core::{Doc, VersionVector};
 use futures_util::{SinkExt, StreamExt};
 use support::{http_get, rss_bytes, spawn_relay};
-use sync_server::auth::{Access, Authorizer, Claims};
+use sync_server::auth::Access;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -582,13 +582,7 @@ async fn pings_count_against_the_message_rate() {
 const SECRET: &str = "hostile-limits-test-secret-of-at-least-32-bytes";
 
 fn token(pattern: &str, access: Access, exp: u64) -> String {
-    Authorizer::new(Some(SECRET))
-        .issue(&Claims {
-            doc: pattern.into(),
-            access,
-            exp,
-        })
-        .unwrap()
+    signed_token(SECRET, pattern, access, exp)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,14 +17,12 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 const SECRET: &str = "hostile-peers-test-secret-of-32-bytes";
 
 fn token(pattern: &str, access: Access) -> String {
-    let exp = sync_server::auth::unix_now() + 3600;
-    Authorizer::new(Some(SECRET))
-        .issue(&Claims {
-            doc: pattern.into(),
-            access,
-            exp,
-        })
-        .unwrap()
+    signed_token(
+        SECRET,
+        pattern,
+        access,
+        sync_server::auth::unix_now() + 3600,
+    )
 }
 
 type Socket =
