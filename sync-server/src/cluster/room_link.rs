@@ -71,14 +71,7 @@ impl RoomLink {
         let reply = fetch_invocation(&doc, 0, 0).invoke_async(&mut conn).await?;
         let fetched = parse_fetched(reply)?;
         let last_seq = fetched.last_seq(0);
-        let stored = StoredDoc {
-            snapshot: fetched.snapshot,
-            batches: fetched
-                .entries
-                .into_iter()
-                .map(|entry| (entry.seq, entry.bytes))
-                .collect(),
-        };
+        let stored = fetched.into_stored();
         let (read_tx, read_rx) = mpsc::unbounded_channel();
         let link = RoomLink {
             backplane,

@@ -139,6 +139,18 @@ impl Fetched {
             .last()
             .map_or(after.max(self.upto), |entry| entry.seq)
     }
+
+    /// What was read, as a [`StoredDoc`] to load a document from.
+    pub fn into_stored(self) -> StoredDoc {
+        StoredDoc {
+            snapshot: self.snapshot,
+            batches: self
+                .entries
+                .into_iter()
+                .map(|entry| (entry.seq, entry.bytes))
+                .collect(),
+        }
+    }
 }
 
 /// The script [`fetch`] runs, to invoke on any connection.
@@ -385,15 +397,7 @@ fn connect_to(client: &redis::Client) -> Result<redis::Connection, StoreError> {
 
 impl Store for RedisStore {
     fn load(&self, doc: &DocId) -> Result<StoredDoc, StoreError> {
-        let fetched = self.with_conn(|conn| fetch(conn, doc, 0, 0))?;
-        Ok(StoredDoc {
-            snapshot: fetched.snapshot,
-            batches: fetched
-                .entries
-                .into_iter()
-                .map(|entry| (entry.seq, entry.bytes))
-                .collect(),
-        })
+        Ok(self.with_conn(|conn| fetch(conn, doc, 0, 0))?.into_stored())
     }
 
     fn append(&self, batches: &[(DocId, Vec<u8>)]) -> Result<(), StoreError> {
