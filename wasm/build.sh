@@ -11,6 +11,7 @@
 # channel, with their types) next to the web glue, and the Node entries (wasm/npm/node: the web
 # glue initialised from the .wasm file) into wasm/pkg/node; write wasm/pkg/package.json from
 # wasm/npm/package.json with the workspace's version, the package README and the licences;
+# bundle the example pages' editor library (examples/vendor -> examples/web/vendor, esbuild);
 # version the example pages' offline copy (examples/web/sw-build.js, see examples/web/sw.js);
 # print the gzipped sizes (the Node tests hold the .wasm plus its glue under 200 KB gzipped).
 #
@@ -88,6 +89,20 @@ writeFileSync(out, JSON.stringify(manifest, null, 2) + "\n");
 ' "$here/npm/package.json" "$pkg/package.json" "$version"
 
 echo "build.sh: built $pkg"
+
+# The example pages' editor library (CodeMirror, from the pinned npm packages in wasm/package.json)
+# as one ES module, so the pages load it through an import map with no bundler step to run by
+# hand: examples/vendor/*.js are the entries, examples/web/vendor/ the output (not committed).
+esbuild="$here/node_modules/.bin/esbuild"
+if [ ! -x "$esbuild" ]; then
+    echo "build.sh: $esbuild missing: run npm ci in wasm/ first" >&2
+    exit 1
+fi
+rm -rf "$root/examples/web/vendor"
+for entry in "$root"/examples/vendor/*.js; do
+    NODE_PATH="$here/node_modules" "$esbuild" "$entry" --bundle --format=esm --minify \
+        --log-level=warning --outfile="$root/examples/web/vendor/$(basename "$entry")"
+done
 # The example pages' service worker (examples/web/sw.js) keeps these files for offline use. Its
 # build file lists every page, script, style sheet and wasm module under examples/web (the
 # package through the pkg link) with a hash of their contents as the version, so a rebuild that

@@ -24,6 +24,8 @@ const EXPECTED_FILES = [
   "package.json",
   "web/broadcast.d.ts",
   "web/broadcast.js",
+  "web/codemirror.d.ts",
+  "web/codemirror.js",
   "web/crdt_wasm.d.ts",
   "web/crdt_wasm.js",
   "web/crdt_wasm_bg.wasm",
@@ -74,8 +76,13 @@ test("the package has a name, the workspace's version, a licence and no runtime 
   assert.equal(manifest.version, version);
   assert.equal(manifest.license, "MIT OR Apache-2.0");
   assert.equal(manifest.type, "module");
-  for (const field of ["dependencies", "peerDependencies", "optionalDependencies", "bundleDependencies"]) {
+  for (const field of ["dependencies", "optionalDependencies", "bundleDependencies"]) {
     assert.equal(manifest[field], undefined, `package.json has ${field}`);
+  }
+  // The editor libraries are peers of their bindings only, and optional: the core needs none.
+  for (const peer of Object.keys(manifest.peerDependencies ?? {})) {
+    assert.ok(peer.startsWith("@codemirror/"), `unexpected peer dependency ${peer}`);
+    assert.equal(manifest.peerDependenciesMeta?.[peer]?.optional, true, `${peer} is not optional`);
   }
   assert.equal(packed.name, "crdt-sync");
   assert.equal(packed.version, version);
@@ -234,6 +241,43 @@ for (const moduleResolution of ["bundler", "node16"]) {
     }
   });
 }
+
+test("the CodeMirror binding's types check against CodeMirror's own (optional peers)", () => {
+  const dir = join(project, "ts-codemirror");
+  mkdirSync(dir, { recursive: true });
+  // CodeMirror is an optional peer: the scratch project does not install it; its types come
+  // from the dev tooling's node_modules.
+  const modules = fileURLToPath(new URL("../node_modules/", import.meta.url));
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
+    compilerOptions: {
+      target: "es2022", module: "esnext", moduleResolution: "bundler", strict: true, noEmit: true,
+      types: [], lib: ["es2022", "esnext.disposable", "dom"],
+      paths: { "@codemirror/*": [`${modules}@codemirror/*`] },
+    },
+    files: ["use.ts"],
+  }));
+  writeFileSync(join(dir, "use.ts"), `
+    import { Doc } from "crdt-sync";
+    import { crdtCollab, remoteChange } from "crdt-sync/codemirror";
+    import { WebSocketProvider } from "crdt-sync/provider";
+    import { EditorState, type Extension } from "@codemirror/state";
+
+    export function editor(doc: Doc, provider: WebSocketProvider): EditorState {
+      const collab: Extension = crdtCollab(doc, "code", { provider, user: { name: "Ada", color: "#4363d8" } });
+      const state = EditorState.create({ doc: doc.getText("code").toString(), extensions: [collab] });
+      const tagged: boolean | undefined = state.update({ annotations: remoteChange.of(true) }).annotation(remoteChange);
+      void tagged;
+      // @ts-expect-error the text is named by a string
+      crdtCollab(doc, 1);
+      return state;
+    }
+  `);
+  try {
+    run(process.execPath, [tsc, "-p", dir], project);
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+  }
+});
 
 test("TypeScript refuses a subpath the package does not export", () => {
   const dir = join(project, "ts-missing");
