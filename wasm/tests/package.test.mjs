@@ -31,6 +31,8 @@ const EXPECTED_FILES = [
   "web/idb.js",
   "web/provider.d.ts",
   "web/provider.js",
+  "web/webrtc.d.ts",
+  "web/webrtc.js",
 ];
 
 let work; // temp dir: the tarball, an empty npm cache, the scratch project
