@@ -5,6 +5,7 @@
 //! relay's stderr), and the relay keeps serving a healthy peer throughout.
 
 mod common;
+mod signaling_support;
 mod support;
 
 use std::net::SocketAddr;
@@ -13,9 +14,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use crdt_core::sync::{decode, encode, DocId, ErrorCode, Message, PeerId};
+use crdt_core::sync::{encode, DocId, ErrorCode, Message, PeerId};
 use crdt_core::{Doc, VersionVector};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
+use signaling_support::*;
 use sync_server::auth::Access;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -39,13 +41,7 @@ impl LoggingRelay {
         let log = dir.path().join("relay.log");
         let stderr = std::fs::File::create(&log).expect("a log file");
         let args = [
-            &[
-                "--memory",
-                "--bind",
-                "127.0.0.1:0",
-                "--auth-secret",
-                SECRET,
-            ][..],
+            &["--memory", "--bind", "127.0.0.1:0", "--auth-secret", SECRET][..],
             extra,
         ]
         .concat();
@@ -99,82 +95,6 @@ async fn connect(addr: SocketAddr, token: &str) -> Socket {
         .0
 }
 
-async fn send(socket: &mut Socket, message: &Message) {
-    socket
-        .send(Ws::Binary(encode(message).into()))
-        .await
-        .expect("sends");
-}
-
-/// Joins `doc` and announces a presence state, so the room's others learn this peer's id.
-async fn join(socket: &mut Socket, doc: &DocId) {
-    let hello = Message::Hello {
-        doc: doc.clone(),
-        version: VersionVector::new(),
-    };
-    send(socket, &hello).await;
-    let presence = Message::Presence {
-        doc: doc.clone(),
-        peer: PeerId(0),
-        clock: 1,
-        state: Some(b"{}".to_vec()),
-    };
-    send(socket, &presence).await;
-}
-
-/// The next message satisfying `wanted`, within `timeout` (`None`: none came).
-async fn next_where(
-    socket: &mut Socket,
-    timeout: Duration,
-    mut wanted: impl FnMut(&Message) -> bool,
-) -> Option<Message> {
-    tokio::time::timeout(timeout, async {
-        while let Some(Ok(frame)) = socket.next().await {
-            if let Ws::Binary(bytes) = frame {
-                if let Ok(message) = decode(&bytes) {
-                    if wanted(&message) {
-                        return Some(message);
-                    }
-                }
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
-/// The peer id the relay gave the sender of the first presence state `socket` receives.
-async fn peer_announced(socket: &mut Socket) -> PeerId {
-    match next_where(socket, DEADLINE, |m| {
-        matches!(m, Message::Presence { state: Some(_), .. })
-    })
-    .await
-    {
-        Some(Message::Presence { peer, .. }) => peer,
-        other => panic!("no presence came: {other:?}"),
-    }
-}
-
-fn signal(doc: &DocId, to: PeerId, payload: &[u8]) -> Message {
-    Message::Signal {
-        doc: doc.clone(),
-        // A forged sender: the relay must replace it.
-        from: PeerId(0xdead_beef),
-        to,
-        payload: payload.to_vec(),
-    }
-}
-
-fn is_signal(m: &Message) -> bool {
-    matches!(m, Message::Signal { .. })
-}
-
-fn is_error(code: ErrorCode) -> impl FnMut(&Message) -> bool {
-    move |m| matches!(m, Message::Error { code: c, .. } if *c == code)
-}
-
 /// Two peers of one room who know each other's peer ids, and a third in another room.
 struct Rooms {
     a: Socket,
@@ -199,10 +119,10 @@ async fn rooms(relay: &LoggingRelay) -> Rooms {
     // C learns its own id from a fourth peer of its room, which then leaves.
     let mut d = connect(relay.addr, &all).await;
     join(&mut d, &other).await;
-    let c_id = peer_announced(&mut d).await;
+    let c_id = peer_announced(&mut d, &[]).await;
     drop(d);
-    let b_id = peer_announced(&mut a).await;
-    let a_id = peer_announced(&mut b).await;
+    let b_id = peer_announced(&mut a, &[]).await;
+    let a_id = peer_announced(&mut b, &[]).await;
     Rooms {
         a,
         b,
@@ -255,7 +175,10 @@ async fn a_signal_for_a_peer_of_another_room_is_refused_and_logged() {
     // ...and about C's document, which A has not joined.
     send(&mut r.a, &signal(&r.other, r.c_id, b"offer")).await;
     let refused = next_where(&mut r.a, DEADLINE, is_error(ErrorCode::NotJoined)).await;
-    assert!(refused.is_some(), "A may not signal in a room it did not join");
+    assert!(
+        refused.is_some(),
+        "A may not signal in a room it did not join"
+    );
     // A signal to oneself is refused too.
     send(&mut r.a, &signal(&r.room, r.a_id, b"offer")).await;
     let refused = next_where(&mut r.a, DEADLINE, is_error(ErrorCode::UnknownPeer)).await;
@@ -308,8 +231,15 @@ async fn signaling_needs_a_token_that_lets_the_peer_write_the_document() {
     let mut outsider = connect(relay.addr, &token("elsewhere", Access::Write)).await;
     send(&mut outsider, &signal(&r.room, r.a_id, b"offer")).await;
     let refused = next_where(&mut outsider, DEADLINE, is_error(ErrorCode::Unauthorized)).await;
-    assert!(refused.is_some(), "a token for another document may not signal");
-    assert!(relay.logged(&["signal refused", "needs write access"]).await);
+    assert!(
+        refused.is_some(),
+        "a token for another document may not signal"
+    );
+    assert!(
+        relay
+            .logged(&["signal refused", "needs write access"])
+            .await
+    );
     let leaked = next_where(&mut r.a, Duration::from_millis(300), is_signal).await;
     assert_eq!(leaked, None, "A got a signal it should not have");
     // B still signals A.
@@ -335,7 +265,9 @@ async fn a_signal_flood_closes_the_flooder_and_the_relay_keeps_serving() {
     }
     let seen = support::read_until_closed(&mut r.a, DEADLINE).await;
     assert!(
-        seen.errors.iter().any(|(c, _)| *c == ErrorCode::RateLimited),
+        seen.errors
+            .iter()
+            .any(|(c, _)| *c == ErrorCode::RateLimited),
         "{seen:?}"
     );
     assert_eq!(
@@ -366,9 +298,6 @@ async fn a_signal_flood_closes_the_flooder_and_the_relay_keeps_serving() {
         version: writer.version(),
     };
     send(&mut e, &changes).await;
-    let got = next_where(&mut r.b, DEADLINE, |m| {
-        matches!(m, Message::Changes { .. })
-    })
-    .await;
+    let got = next_where(&mut r.b, DEADLINE, |m| matches!(m, Message::Changes { .. })).await;
     assert!(got.is_some(), "B still gets changes after the flood");
 }

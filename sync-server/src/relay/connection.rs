@@ -154,7 +154,11 @@ impl Connection {
             return Ok(());
         };
         self.ctx.metrics.rejected(Rejection::RateLimited);
-        tracing::info!(conn = self.id, what, "rate limit exceeded; closing the connection");
+        tracing::info!(
+            conn = self.id,
+            what,
+            "rate limit exceeded; closing the connection"
+        );
         let error = Message::Error {
             doc: None,
             code: ErrorCode::RateLimited,
