@@ -211,6 +211,15 @@ for (const moduleResolution of ["bundler", "node16"]) {
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
+      import { WebRtcProvider, type PeerInfo, type WebRtcStatus } from "crdt-sync/webrtc";
+
+      export function direct(doc: Doc): PeerInfo[] {
+        const p2p = new WebRtcProvider("ws://127.0.0.1:8080/sync", "notes", doc, { maxDirectPeers: 2, iceServers: [] });
+        const status: WebRtcStatus = p2p.status;
+        p2p.on("peers", (peers: PeerInfo[]) => void peers.map((p) => p.direct && p.relay));
+        void status;
+        return p2p.peers();
+      }
 
       export async function main(): Promise<string> {
         await init();
