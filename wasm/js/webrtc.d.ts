@@ -60,6 +60,8 @@ export class WebRtcProvider {
   readonly maxDirectPeers: number;
   /** True when connected to the relay and the relay holds what this document holds. */
   readonly synced: boolean;
+  /** Resolves when the store (if any) has loaded. */
+  readonly ready: Promise<void>;
   on<E extends keyof WebRtcProviderEvents>(event: E, handler: WebRtcProviderEvents[E]): () => void;
   off<E extends keyof WebRtcProviderEvents>(event: E, handler: WebRtcProviderEvents[E]): void;
   /** Every other peer, with whether it is connected directly and whether the relay shows it. */

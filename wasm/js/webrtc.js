@@ -266,6 +266,11 @@ export class WebRtcProvider extends Emitter {
     this._onRelayStatus(this.relay.status);
   }
 
+  /** Resolves when the store (if any) has loaded. */
+  get ready() {
+    return this.relay.ready;
+  }
+
   /** True when connected to the relay and the relay holds what this document holds. */
   get synced() {
     return this.relay.synced;

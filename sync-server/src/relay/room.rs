@@ -271,7 +271,7 @@ impl Room {
             return;
         }
         if let Message::Signal { .. } = message {
-            self.route_signal(conn, message, at);
+            self.route_signal(conn, message);
             return;
         }
         if let Some(refusal) = self.over_size_cap(&message) {

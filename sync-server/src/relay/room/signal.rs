@@ -7,8 +7,6 @@
 //! [`ErrorCode::UnknownPeer`] and logged: the sender then keeps syncing with that peer through
 //! the relay. Signals do not cross cluster nodes: direct peers must share a node.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use crdt_core::sync::{encode, ErrorCode, Message};
 
@@ -19,13 +17,14 @@ use crate::relay::peer::ConnId;
 impl Room {
     /// Delivers `signal` (already stamped with its sender, `conn`) to the peer it names, or
     /// answers the sender with an Error.
-    pub(super) fn route_signal(&mut self, conn: ConnId, signal: Message, at: Instant) {
+    pub(super) fn route_signal(&mut self, conn: ConnId, signal: Message) {
         let Message::Signal { to, .. } = &signal else {
             return;
         };
         let to = to.0;
         if to != conn && self.peers.contains_key(&to) {
-            self.deliver(to, Bytes::from(encode(&signal)), Some(at));
+            // No fan-out latency sample: that metric is about changes.
+            self.deliver(to, Bytes::from(encode(&signal)), None);
             return;
         }
         self.ctx.metrics.rejected(Rejection::UnknownPeer);
