@@ -191,6 +191,11 @@ async fn a_signal_for_a_peer_of_another_room_is_refused_and_logged() {
             .await
     );
     assert!(relay.logged(&["signal refused", "before signaling"]).await);
+    let (_, metrics) = support::http_get(relay.addr, "/metrics").await;
+    assert!(
+        metrics.contains("sync_rejections_total{reason=\"unknown_peer\"} 2"),
+        "{metrics}"
+    );
     // The connection stays usable: A still reaches B.
     send(&mut r.a, &signal(&r.room, r.b_id, b"still here")).await;
     assert!(next_where(&mut r.b, DEADLINE, is_signal).await.is_some());
