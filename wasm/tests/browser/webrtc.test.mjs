@@ -9,13 +9,17 @@
 //   afterwards gets every edit, the left page's included: the direct edits reached the relay.
 // - With `?p2p=1` (one direct link per peer) three pages still converge, the third pair through
 //   the relay, and the page says which peer is direct and which is reached through the relay.
+// - The terminal peer (examples' `cli --p2p`, a native WebRTC peer on str0m) links directly with
+//   a page; with the relay stopped, lines typed in the terminal reach the page and the page's
+//   edits reach the terminal.
 //
 // Host candidates only, no ICE servers, loopback: chromium's mDNS names for host candidates do
 // not resolve here, so they are turned off, and loopback candidates are allowed.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 
-import { SyncServer } from "../support/sync-server.mjs";
+import { SyncServer, cliBinary } from "../support/sync-server.mjs";
 import { launch, openPage, waitForStatus, TIMEOUT } from "./support.mjs";
 
 /** Reconnecting after a relay restart waits out the provider's backoff (up to seconds). */
@@ -151,3 +155,48 @@ test("past maxDirectPeers a pair syncs through the relay, and the page says so",
   await converge(peers, peers.map((p, i) => `[${p.name} ${i}]`));
   for (const peer of peers) await peer.context.close();
 });
+
+test("the terminal peer (cli --p2p) links directly with a page and they sync without the relay", async () => {
+  const docId = `p2p-cli-${Date.now()}`;
+  if (!relay.child) await relay.restart();
+  const cli = spawn(cliBinary(), ["--url", relay.wsUrl, "--doc", docId, "--name", "Term", "--p2p"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  cli.stdout.on("data", (d) => (out += d));
+  cli.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((resolve) => cli.once("exit", resolve));
+  try {
+    const page = await openPeer(docId, "Pat");
+    await waitForStatus(page.page, "synced");
+    // The page links to the terminal directly, and shows it.
+    await page.page.waitForFunction(
+      () => window.app.provider.peers().some((p) => p.direct && p.presence?.name === "Term"),
+      null, { timeout: TIMEOUT },
+    );
+    await page.page.waitForFunction(() => document.querySelector("#links")?.textContent.includes("Term ⇄ direct"), null, { timeout: TIMEOUT });
+    await waitFor(() => err.includes("[direct: Pat]"), () => `the terminal did not report the link: ${err}`);
+
+    await relay.stop();
+    await waitForStatus(page.page, "direct");
+    cli.stdin.write("typed in the terminal\n");
+    await page.page.waitForFunction(() => window.app.text.toString().includes("typed in the terminal"), null, { timeout: TIMEOUT });
+    await append(page, "[written on the page]");
+    await waitFor(() => out.includes("[written on the page]"), () => `the terminal shows: ${out}`);
+    await page.context.close();
+  } finally {
+    cli.kill("SIGTERM");
+    await exited;
+    await relay.restart();
+  }
+});
+
+/** Waits until `condition()` holds, checking every few milliseconds; fails with `why()` after TIMEOUT. */
+async function waitFor(condition, why) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(why());
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
