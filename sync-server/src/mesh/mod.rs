@@ -32,7 +32,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::client::{Signal, SyncClient};
-pub use link::LinkError;
 use link::{Context, Link};
 use signal::{Kind, Payload};
 
