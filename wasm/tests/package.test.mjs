@@ -33,6 +33,8 @@ const EXPECTED_FILES = [
   "web/idb.js",
   "web/provider.d.ts",
   "web/provider.js",
+  "web/webrtc.d.ts",
+  "web/webrtc.js",
 ];
 
 let work; // temp dir: the tarball, an empty npm cache, the scratch project
@@ -216,6 +218,15 @@ for (const moduleResolution of ["bundler", "node16"]) {
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
+      import { WebRtcProvider, type PeerInfo, type WebRtcStatus } from "crdt-sync/webrtc";
+
+      export function direct(doc: Doc): PeerInfo[] {
+        const p2p = new WebRtcProvider("ws://127.0.0.1:8080/sync", "notes", doc, { maxDirectPeers: 2, iceServers: [] });
+        const status: WebRtcStatus = p2p.status;
+        p2p.on("peers", (peers: PeerInfo[]) => void peers.map((p) => p.direct && p.relay));
+        void status;
+        return p2p.peers();
+      }
 
       export async function main(): Promise<string> {
         await init();

@@ -9,12 +9,15 @@
 //   resolves each peer's cursors in the local text and draws a caret, a name and the selection.
 import { openDoc, identity, nameField, param, showStatus, badge, throttle } from "../shared.js";
 import { diff } from "./diff.js";
+import { p2pOption, showLinks, webRtcProvider } from "./p2p.js";
 
 const docId = param("doc", "notes");
 document.getElementById("doc").textContent = docId;
 document.getElementById("cli-doc").textContent = docId;
 
-const { doc, provider } = await openDoc(docId);
+const maxDirectPeers = p2pOption();
+const { doc, provider } = await openDoc(docId, maxDirectPeers === null ? undefined : webRtcProvider(maxDirectPeers));
+if (maxDirectPeers !== null) showLinks(provider, document.querySelector("header"));
 const text = doc.getText("body");
 const editor = document.getElementById("editor");
 const overlay = document.getElementById("overlay");
