@@ -65,6 +65,7 @@ mod history;
 mod id_map;
 mod integrate;
 mod op;
+mod order;
 pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;

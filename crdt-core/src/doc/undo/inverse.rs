@@ -1,0 +1,192 @@
+//! The inverse of a step: for each operation of its changes, last first, the operation that
+//! takes its effect back while leaving everyone else's edits in place.
+//!
+//! | operation | inverse |
+//! |---|---|
+//! | text/list insert | delete the elements it inserted that are still visible ([`sequence`](super::sequence)) |
+//! | text/list delete | insert copies of the elements just before their tombstones |
+//! | map set | if its value still stands alone: write back the value it replaced (or delete the key); if a concurrent value stands beside it, only remove ours; if someone overwrote it, nothing |
+//! | map delete | if the key is still empty: write back the value it removed |
+//! | counter add | add the negated delta |
+//!
+//! Deletes are put back in batches (all consecutive ones of the walk at once) so that runs
+//! sharing one gap come back in document order.
+
+use crate::clock::{Dot, SeqRange};
+use crate::doc::change::{NewValue, Op};
+use crate::doc::state::ContainerState;
+use crate::doc::undo::apply::{apply_local, next_dot};
+use crate::doc::undo::copy::copy_content;
+use crate::doc::undo::remap::IdRemap;
+use crate::doc::undo::scope::Scope;
+use crate::doc::undo::sequence::{plan_restore, remove_inserted, restore, DeletedRun};
+use crate::doc::value::ContainerId;
+use crate::doc::{Doc, DocError};
+use crate::seq::SeqOp;
+
+/// Applies the inverse of `changes` (this replica's, oldest first) to `doc`'s open
+/// transaction. Returns whether it changed anything.
+pub(crate) fn apply_inverse(
+    doc: &mut Doc,
+    remap: &mut IdRemap,
+    scope: &Scope,
+    changes: &[SeqRange],
+) -> Result<bool, DocError> {
+    let mut changed = false;
+    let mut deleted: Vec<DeletedRun> = Vec::new();
+    for id in changes.iter().rev() {
+        // A copy: the inverse edits the document (and its history) while it walks the ops.
+        let Some(change) = doc.log.get(*id).cloned() else {
+            continue;
+        };
+        let ops: Vec<(Dot, &Op)> = change.ops_with_dots().collect();
+        for &(dot, op) in ops.iter().rev() {
+            if !scope.contains(&doc.state, op.obj()) {
+                continue;
+            }
+            match op {
+                Op::Text {
+                    obj,
+                    op: SeqOp::Delete { target, len },
+                }
+                | Op::List {
+                    obj,
+                    op: SeqOp::Delete { target, len },
+                } => deleted.extend(plan_restore(doc, remap, obj, *target, *len)),
+                _ => {
+                    changed |= restore(doc, remap, std::mem::take(&mut deleted))?;
+                    changed |= invert_op(doc, remap, dot, op)?;
+                }
+            }
+        }
+    }
+    changed |= restore(doc, remap, deleted)?;
+    Ok(changed)
+}
+
+/// The inverse of one operation other than a sequence delete.
+fn invert_op(doc: &mut Doc, remap: &mut IdRemap, dot: Dot, op: &Op) -> Result<bool, DocError> {
+    match op {
+        Op::Text {
+            obj,
+            op: SeqOp::Insert { id, content, .. },
+        } => remove_inserted(doc, remap, obj, *id, crate::seq::Content::len(content) as u64),
+        Op::List {
+            obj,
+            op: SeqOp::Insert { id, content, .. },
+        } => remove_inserted(doc, remap, obj, *id, content.0.len() as u64),
+        Op::MapSet { obj, key, pred, .. } => undo_map_set(doc, remap, obj, key, dot, pred),
+        Op::MapDelete { obj, key, pred } => undo_map_delete(doc, remap, obj, key, pred),
+        Op::CounterAdd { obj, delta } => {
+            if !matches!(doc.state.container(obj), Some(ContainerState::Counter(_))) {
+                return Ok(false);
+            }
+            let op = Op::CounterAdd {
+                obj: obj.clone(),
+                delta: delta.wrapping_neg(),
+            };
+            apply_local(doc, op).map(|_| *delta != 0)
+        }
+        // Sequence deletes are batched by the caller.
+        Op::Text { .. } | Op::List { .. } => Ok(false),
+    }
+}
+
+/// Undoes our write `dot` of `key`, which replaced the values `pred`.
+fn undo_map_set(
+    doc: &mut Doc,
+    remap: &mut IdRemap,
+    obj: &ContainerId,
+    key: &str,
+    dot: Dot,
+    pred: &[Dot],
+) -> Result<bool, DocError> {
+    let ours = remap.resolve(dot);
+    let current = doc.state.map_pred(obj, key);
+    if !current.contains(&ours) {
+        return Ok(false); // overwritten since (or never seen here): theirs stays
+    }
+    let previous = winner(doc, pred);
+    if current.len() > 1 || previous.is_none() {
+        // A concurrent value stands beside ours: it wins once ours goes.
+        let op = Op::MapDelete {
+            obj: obj.clone(),
+            key: key.to_owned(),
+            pred: vec![ours],
+        };
+        apply_local(doc, op)?;
+        return Ok(true);
+    }
+    if let Some((old, value)) = previous {
+        write_back(doc, remap, obj, key, old, value, vec![ours])?;
+    }
+    Ok(true)
+}
+
+/// Undoes our delete of `key`, which removed the values `pred`.
+fn undo_map_delete(
+    doc: &mut Doc,
+    remap: &mut IdRemap,
+    obj: &ContainerId,
+    key: &str,
+    pred: &[Dot],
+) -> Result<bool, DocError> {
+    if !doc.state.map_pred(obj, key).is_empty() {
+        return Ok(false); // someone wrote the key since: theirs stays
+    }
+    let Some((old, value)) = winner(doc, pred) else {
+        return Ok(false);
+    };
+    write_back(doc, remap, obj, key, old, value, Vec::new())?;
+    Ok(true)
+}
+
+/// Writes the value the write `old` made back into `key` as a new write superseding `pred`,
+/// and records that `old`'s value now lives at the new write.
+fn write_back(
+    doc: &mut Doc,
+    remap: &mut IdRemap,
+    obj: &ContainerId,
+    key: &str,
+    old: Dot,
+    value: NewValue,
+    pred: Vec<Dot>,
+) -> Result<(), DocError> {
+    if !matches!(doc.state.container(obj), Some(ContainerState::Map(_))) {
+        return Ok(());
+    }
+    let current_old = remap.resolve(old);
+    let new = next_dot(doc);
+    let op = Op::MapSet {
+        obj: obj.clone(),
+        key: key.to_owned(),
+        value: value.clone(),
+        pred,
+    };
+    apply_local(doc, op)?;
+    if let NewValue::Container(kind) = value {
+        let from = ContainerId::Created {
+            id: current_old,
+            kind,
+        };
+        copy_content(doc, &from, &ContainerId::Created { id: new, kind })?;
+    }
+    remap.insert(current_old, 1, new);
+    Ok(())
+}
+
+/// Among the writes `pred`, the one that won (highest Lamport time, then replica and counter,
+/// as maps pick winners) with the value it wrote; `None` when the history holds none of them.
+fn winner(doc: &Doc, pred: &[Dot]) -> Option<(Dot, NewValue)> {
+    pred.iter()
+        .filter_map(|&p| {
+            let change = doc.log.change_containing(p)?;
+            let value = change.ops_with_dots().find_map(|(d, op)| match op {
+                Op::MapSet { value, .. } if d == p => Some(value.clone()),
+                _ => None,
+            })?;
+            Some(((change.lamport_of(p), p.replica, p.counter), p, value))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, p, value)| (p, value))
+}
