@@ -39,8 +39,8 @@ pub use causal_context::{CausalContext, InvalidState};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
 pub use doc::{
     ApplyOutcome, ContainerId, ContainerKind, CounterRef, Doc, DocError, DocEvent, EventOrigin,
-    ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, Selection,
-    StepOutcome, SubscriptionId, TextRef, UndoManager, UndoOptions, Value,
+    ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, Selection, StepOutcome,
+    SubscriptionId, TextRef, UndoManager, UndoOptions, Value,
 };
 pub use encoding::DecodeError;
 pub use list::List;

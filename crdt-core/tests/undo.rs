@@ -2,8 +2,8 @@
 //! reports filed against other CRDT libraries' undo (named after them).
 
 use crdt_core::{
-    Assoc, ContainerId, ContainerKind, Doc, ReplicaId, Scalar, Selection, UndoManager,
-    UndoOptions, Value, VersionVector,
+    Assoc, ContainerId, ContainerKind, Doc, ReplicaId, Scalar, Selection, UndoManager, UndoOptions,
+    Value, VersionVector,
 };
 
 fn doc(id: u64) -> Doc {
@@ -53,8 +53,7 @@ fn undoing_an_insert_removes_exactly_it_and_keeps_text_a_peer_typed_inside_it() 
 }
 
 #[test]
-fn undoing_a_delete_restores_the_text_at_its_place_after_remote_inserts_and_deletes_around_it()
-{
+fn undoing_a_delete_restores_the_text_at_its_place_after_remote_inserts_and_deletes_around_it() {
     let (mut a, mut b) = (doc(1), doc(2));
     a.text("t").insert(0, "one two three").unwrap();
     a.commit();
@@ -126,7 +125,11 @@ fn commits_within_the_capture_window_are_one_step_and_stop_capturing_splits() {
         a.commit();
         undo.record(&a, *now);
     }
-    assert_eq!(undo.undo_len(), 1, "each commit within 500 ms of the previous one");
+    assert_eq!(
+        undo.undo_len(),
+        1,
+        "each commit within 500 ms of the previous one"
+    );
     undo.stop_capturing();
     a.text("t").insert(4, "x").unwrap();
     a.commit();
@@ -251,14 +254,20 @@ fn map_undo_of_a_write_concurrent_with_a_remote_one_lets_the_remote_value_win() 
     both_ways(&mut a, &mut b);
     assert!(undo.undo(&mut a).unwrap().changed);
     both_ways(&mut a, &mut b);
-    assert_eq!(a.map("m").get_all("k"), vec![Value::Scalar(Scalar::from(2))]);
+    assert_eq!(
+        a.map("m").get_all("k"),
+        vec![Value::Scalar(Scalar::from(2))]
+    );
     assert_eq!(a.materialize(), b.materialize());
 }
 
 #[test]
 fn undoing_an_overwrite_of_a_nested_container_brings_its_content_back() {
     let mut a = doc(1);
-    let note = a.map("m").set_container("note", ContainerKind::Text).unwrap();
+    let note = a
+        .map("m")
+        .set_container("note", ContainerKind::Text)
+        .unwrap();
     a.text_at(&note).unwrap().insert(0, "kept").unwrap();
     a.commit();
     let before = a.materialize();
@@ -323,14 +332,26 @@ fn a_scope_limits_undo_to_the_chosen_containers_and_their_children() {
     a.text("t").insert(0, "outside").unwrap();
     step(&mut a, &mut undo, 0);
     assert!(!undo.can_undo(), "an edit outside the scope is no step");
-    let inner = a.map("m").set_container("inner", ContainerKind::Text).unwrap();
+    let inner = a
+        .map("m")
+        .set_container("inner", ContainerKind::Text)
+        .unwrap();
     a.commit();
     a.text_at(&inner).unwrap().insert(0, "nested").unwrap();
     a.text("t").insert(0, "also outside ").unwrap();
     step(&mut a, &mut undo, 100);
     undo.undo(&mut a).unwrap();
-    assert_eq!(a.text_at(&inner).unwrap().to_string(), "");
+    assert_eq!(
+        a.map("m").get("inner"),
+        None,
+        "the step made the container: it goes whole"
+    );
     assert_eq!(text(&mut a), "also outside outside");
+    undo.redo(&mut a).unwrap();
+    let Some(Value::Container(copy)) = a.map("m").get("inner") else {
+        panic!("redo brings the container back");
+    };
+    assert_eq!(a.text_at(&copy).unwrap().to_string(), "nested");
 }
 
 #[test]
@@ -419,7 +440,9 @@ fn loro_784_redo_puts_the_caret_after_the_redone_text() {
     a.text("t").insert(0, "Hello World").unwrap();
     a.commit();
     undo.record(&a, 0);
-    undo.set_selection(Some(Selection::caret(a.text("t").cursor(11, Assoc::Before))));
+    undo.set_selection(Some(Selection::caret(
+        a.text("t").cursor(11, Assoc::Before),
+    )));
     let outcome = undo.undo(&mut a).unwrap();
     assert_eq!(text(&mut a), "");
     let caret = outcome.selection.unwrap().head;

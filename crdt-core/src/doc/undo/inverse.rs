@@ -12,50 +12,60 @@
 //! Deletes are put back in batches (all consecutive ones of the walk at once) so that runs
 //! sharing one gap come back in document order.
 
+use std::collections::BTreeSet;
+
 use crate::clock::{Dot, SeqRange};
-use crate::doc::change::{NewValue, Op};
+use crate::doc::change::{Change, NewValue, Op};
 use crate::doc::state::ContainerState;
 use crate::doc::undo::apply::{apply_local, next_dot};
 use crate::doc::undo::copy::copy_content;
 use crate::doc::undo::remap::IdRemap;
 use crate::doc::undo::scope::Scope;
 use crate::doc::undo::sequence::{plan_restore, remove_inserted, restore, DeletedRun};
-use crate::doc::value::ContainerId;
+use crate::doc::value::{ContainerId, Value};
 use crate::doc::{Doc, DocError};
 use crate::seq::SeqOp;
 
 /// Applies the inverse of `changes` (this replica's, oldest first) to `doc`'s open
 /// transaction. Returns whether it changed anything.
+///
+/// Edits inside a container the step itself created are not taken back one by one: undoing
+/// the creation removes the container whole, and keeping its content intact lets a redo copy
+/// it back complete.
 pub(crate) fn apply_inverse(
     doc: &mut Doc,
     remap: &mut IdRemap,
     scope: &Scope,
     changes: &[SeqRange],
 ) -> Result<bool, DocError> {
+    // Copies: the inverse edits the document (and its history) while it walks the ops.
+    let changes: Vec<Change> = changes
+        .iter()
+        .filter_map(|id| doc.log.get(*id).cloned())
+        .collect();
+    let created = created_containers(&changes);
     let mut changed = false;
     let mut deleted: Vec<DeletedRun> = Vec::new();
-    for id in changes.iter().rev() {
-        // A copy: the inverse edits the document (and its history) while it walks the ops.
-        let Some(change) = doc.log.get(*id).cloned() else {
-            continue;
-        };
+    for change in changes.iter().rev() {
         let ops: Vec<(Dot, &Op)> = change.ops_with_dots().collect();
         for &(dot, op) in ops.iter().rev() {
-            if !scope.contains(&doc.state, op.obj()) {
+            if created.contains(op.obj()) || !scope.contains(&doc.state, op.obj()) {
                 continue;
             }
+            // The container as it lives now (a nested one an undo brought back is a copy).
+            let obj = &remap.container(op.obj());
             match op {
                 Op::Text {
-                    obj,
                     op: SeqOp::Delete { target, len },
+                    ..
                 }
                 | Op::List {
-                    obj,
                     op: SeqOp::Delete { target, len },
+                    ..
                 } => deleted.extend(plan_restore(doc, remap, obj, *target, *len)),
                 _ => {
                     changed |= restore(doc, remap, std::mem::take(&mut deleted))?;
-                    changed |= invert_op(doc, remap, dot, op)?;
+                    changed |= invert_op(doc, remap, dot, op, obj)?;
                 }
             }
         }
@@ -64,20 +74,61 @@ pub(crate) fn apply_inverse(
     Ok(changed)
 }
 
-/// The inverse of one operation other than a sequence delete.
-fn invert_op(doc: &mut Doc, remap: &mut IdRemap, dot: Dot, op: &Op) -> Result<bool, DocError> {
+/// The containers that ops of `changes` created (map values and list elements).
+fn created_containers(changes: &[Change]) -> BTreeSet<ContainerId> {
+    let mut created = BTreeSet::new();
+    for change in changes {
+        for (dot, op) in change.ops_with_dots() {
+            match op {
+                Op::MapSet {
+                    value: NewValue::Container(kind),
+                    ..
+                } => {
+                    created.insert(ContainerId::Created {
+                        id: dot,
+                        kind: *kind,
+                    });
+                }
+                Op::List {
+                    op: SeqOp::Insert { content, .. },
+                    ..
+                } => created.extend(content.0.iter().filter_map(|v| match v {
+                    Value::Container(id) => Some(id.clone()),
+                    Value::Scalar(_) => None,
+                })),
+                _ => {}
+            }
+        }
+    }
+    created
+}
+
+/// The inverse of one operation other than a sequence delete, acting on container `obj`.
+fn invert_op(
+    doc: &mut Doc,
+    remap: &mut IdRemap,
+    dot: Dot,
+    op: &Op,
+    obj: &ContainerId,
+) -> Result<bool, DocError> {
     match op {
         Op::Text {
-            obj,
             op: SeqOp::Insert { id, content, .. },
-        } => remove_inserted(doc, remap, obj, *id, crate::seq::Content::len(content) as u64),
+            ..
+        } => remove_inserted(
+            doc,
+            remap,
+            obj,
+            *id,
+            crate::seq::Content::len(content) as u64,
+        ),
         Op::List {
-            obj,
             op: SeqOp::Insert { id, content, .. },
+            ..
         } => remove_inserted(doc, remap, obj, *id, content.0.len() as u64),
-        Op::MapSet { obj, key, pred, .. } => undo_map_set(doc, remap, obj, key, dot, pred),
-        Op::MapDelete { obj, key, pred } => undo_map_delete(doc, remap, obj, key, pred),
-        Op::CounterAdd { obj, delta } => {
+        Op::MapSet { key, pred, .. } => undo_map_set(doc, remap, obj, key, dot, pred),
+        Op::MapDelete { key, pred, .. } => undo_map_delete(doc, remap, obj, key, pred),
+        Op::CounterAdd { delta, .. } => {
             if !matches!(doc.state.container(obj), Some(ContainerState::Counter(_))) {
                 return Ok(false);
             }
@@ -169,7 +220,7 @@ fn write_back(
             id: current_old,
             kind,
         };
-        copy_content(doc, &from, &ContainerId::Created { id: new, kind })?;
+        copy_content(doc, remap, &from, &ContainerId::Created { id: new, kind })?;
     }
     remap.insert(current_old, 1, new);
     Ok(())

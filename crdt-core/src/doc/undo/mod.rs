@@ -178,7 +178,11 @@ impl UndoManager {
         let fresh: Vec<SeqRange> = doc
             .log
             .changes_of_after(self.replica, self.seen)
-            .filter(|c| c.ops.iter().any(|op| self.scope.contains(&doc.state, op.obj())))
+            .filter(|c| {
+                c.ops
+                    .iter()
+                    .any(|op| self.scope.contains(&doc.state, op.obj()))
+            })
             .map(|c| c.id)
             .collect();
         self.seen = doc.log.version().get(self.replica);

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 
 use crate::clock::Dot;
+use crate::doc::value::ContainerId;
 
 /// Runs of old ids and the runs of new ids that replaced them.
 #[derive(Clone, Debug, Default)]
@@ -69,6 +70,18 @@ impl IdRemap {
             }
         }
         out
+    }
+
+    /// Where container `id` lives now: itself, or the copy an undo made of it (a created
+    /// container is named by the id of the write or element that made it).
+    pub(crate) fn container(&self, id: &ContainerId) -> ContainerId {
+        match id {
+            ContainerId::Created { id, kind } => ContainerId::Created {
+                id: self.resolve(*id),
+                kind: *kind,
+            },
+            root => root.clone(),
+        }
     }
 
     /// The run that covers `dot`, as (old start, length, new start).

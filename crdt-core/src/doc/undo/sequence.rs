@@ -6,23 +6,23 @@
 //! * **Undoing a delete** puts the deleted elements back where their tombstones are: FugueMax
 //!   keeps every deleted element in the sequence, so the tombstones mark the exact place even
 //!   after remote inserts and deletes around it. The elements come back as new ids (a tombstone
-//!   is final), inserted just before their tombstones, one run per gap between visible elements
-//!   (so text another peer typed between them stays between them), in document order. Their
-//!   content is read from the history: tombstones keep ids, not content.
-
-use std::cmp::Ordering;
+//!   is final), inserted right after their tombstones (the insert's left origin is the last
+//!   tombstone, its right origin the element after it), one run per stretch of tombstones with
+//!   nothing between them, so text another peer typed between them stays between them and the
+//!   copies sit exactly where the originals did among other tombstones (which later restores
+//!   rely on).
+//!   Their content is read from the history: tombstones keep ids, not content.
 
 use crate::clock::Dot;
 use crate::doc::change::Op;
-use crate::doc::event::PatchAction;
 use crate::doc::oplog::OpLog;
-use crate::doc::state::{ContainerState, ParentKey, ParentLink};
+use crate::doc::state::ContainerState;
 use crate::doc::undo::apply::{apply_local, next_dot};
 use crate::doc::undo::copy::copy_content;
 use crate::doc::undo::remap::IdRemap;
 use crate::doc::value::{ContainerId, ContainerKind, Value};
 use crate::doc::{Doc, DocError};
-use crate::seq::{Content, ListContent, SeqOp, TextContent};
+use crate::seq::{Content, ListContent, SeqOp};
 
 /// A run of deleted elements (current ids, consecutive counters) in one gap between visible
 /// elements: what one restoring insert puts back.
@@ -40,16 +40,6 @@ fn position_of(doc: &Doc, obj: &ContainerId, dot: Dot) -> Option<(usize, bool)> 
         ContainerState::List(seq) => seq.position_of(dot),
         _ => None,
     }
-}
-
-/// Document order of two elements of sequence `obj`, tombstones included.
-fn cmp_ids(doc: &Doc, obj: &ContainerId, a: Dot, b: Dot) -> Ordering {
-    let order = match doc.state.container(obj) {
-        Some(ContainerState::Text(seq)) => seq.cmp_ids(a, b),
-        Some(ContainerState::List(seq)) => seq.cmp_ids(a, b),
-        _ => None,
-    };
-    order.unwrap_or(Ordering::Equal)
 }
 
 /// Deletes the still-visible elements that `id..id+len` (an insert being undone) became.
@@ -95,7 +85,8 @@ pub(crate) fn remove_inserted(
 }
 
 /// The runs to restore for a delete of `target..target+len` being undone: its elements (as
-/// they are now named) that are deleted, split at every visible element between them.
+/// they are now named) that are deleted, split wherever another element (visible or not) sits
+/// between two of them, so each run comes back exactly where its tombstones are.
 pub(crate) fn plan_restore(
     doc: &Doc,
     remap: &IdRemap,
@@ -103,56 +94,49 @@ pub(crate) fn plan_restore(
     target: Dot,
     len: u64,
 ) -> Vec<DeletedRun> {
-    let mut runs: Vec<(DeletedRun, usize)> = Vec::new();
+    let mut runs: Vec<DeletedRun> = Vec::new();
     for (start, n) in remap.resolve_range(target, len) {
         for i in 0..n {
             let dot = Dot::new(start.replica, start.counter + i);
-            let Some((before, false)) = position_of(doc, obj, dot) else {
+            if !matches!(position_of(doc, obj, dot), Some((_, false))) {
                 continue; // unknown, or visible (restored already)
-            };
-            match runs.last_mut() {
-                Some((run, gap))
-                    if *gap == before
-                        && run.first.replica == dot.replica
-                        && run.first.counter + run.len == dot.counter =>
-                {
-                    run.len += 1
-                }
-                _ => runs.push((
-                    DeletedRun {
-                        obj: obj.clone(),
-                        first: dot,
-                        len: 1,
-                    },
-                    before,
-                )),
             }
+            if let Some(run) = runs.last_mut() {
+                let last = Dot::new(run.first.replica, run.first.counter + run.len - 1);
+                let adjacent = next_id(doc, obj, last) == Some(Some(dot));
+                if adjacent && last.replica == dot.replica && last.counter + 1 == dot.counter {
+                    run.len += 1;
+                    continue;
+                }
+            }
+            runs.push(DeletedRun {
+                obj: obj.clone(),
+                first: dot,
+                len: 1,
+            });
         }
     }
-    runs.into_iter().map(|(run, _)| run).collect()
+    runs
 }
 
-/// Puts `runs` back, in document order (so runs sharing a gap keep their order), recording
-/// each copy in `remap`. Returns whether anything was restored.
+/// Puts `runs` back, each right after its last tombstone (so runs sharing a gap keep their
+/// order, whatever order they come in), recording each copy in `remap`. Returns whether
+/// anything was restored.
 pub(crate) fn restore(
     doc: &mut Doc,
     remap: &mut IdRemap,
-    mut runs: Vec<DeletedRun>,
+    runs: Vec<DeletedRun>,
 ) -> Result<bool, DocError> {
-    runs.sort_by(|a, b| {
-        a.obj
-            .cmp(&b.obj)
-            .then_with(|| cmp_ids(doc, &a.obj, a.first, b.first))
-    });
     let mut changed = false;
     for run in runs {
-        let Some((pos, false)) = position_of(doc, &run.obj, run.first) else {
+        let last = Dot::new(run.first.replica, run.first.counter + run.len - 1);
+        let Some(right) = next_id(doc, &run.obj, last) else {
             continue;
         };
         let new = next_dot(doc);
         let restored = match run.obj.kind() {
-            ContainerKind::Text => restore_text(doc, &run, pos)?,
-            _ => restore_list(doc, &run, pos)?,
+            ContainerKind::Text => restore_text(doc, &run, last, right, new)?,
+            _ => restore_list(doc, remap, &run, last, right, new)?,
         };
         if restored {
             remap.insert(run.first, run.len, new);
@@ -162,7 +146,22 @@ pub(crate) fn restore(
     Ok(changed)
 }
 
-fn restore_text(doc: &mut Doc, run: &DeletedRun, pos: usize) -> Result<bool, DocError> {
+/// The element after `dot` in sequence `obj`, tombstones included (`Some(None)`: the end).
+fn next_id(doc: &Doc, obj: &ContainerId, dot: Dot) -> Option<Option<Dot>> {
+    match doc.state.container(obj)? {
+        ContainerState::Text(seq) => seq.next_id(dot),
+        ContainerState::List(seq) => seq.next_id(dot),
+        _ => None,
+    }
+}
+
+fn restore_text(
+    doc: &mut Doc,
+    run: &DeletedRun,
+    left: Dot,
+    right: Option<Dot>,
+    new: Dot,
+) -> Result<bool, DocError> {
     let content = inserted_content(&doc.log, run.first, run.len, |op| match op {
         Op::Text {
             obj,
@@ -173,12 +172,30 @@ fn restore_text(doc: &mut Doc, run: &DeletedRun, pos: usize) -> Result<bool, Doc
     let Some(content) = content else {
         return Ok(false);
     };
-    let text: TextContent = content;
-    doc.text_at(&run.obj)?.insert(pos, text.as_str())?;
+    let op = SeqOp::Insert {
+        id: new,
+        origin_left: Some(left),
+        origin_right: right,
+        content,
+    };
+    apply_local(
+        doc,
+        Op::Text {
+            obj: run.obj.clone(),
+            op,
+        },
+    )?;
     Ok(true)
 }
 
-fn restore_list(doc: &mut Doc, run: &DeletedRun, pos: usize) -> Result<bool, DocError> {
+fn restore_list(
+    doc: &mut Doc,
+    remap: &mut IdRemap,
+    run: &DeletedRun,
+    left: Dot,
+    right: Option<Dot>,
+    new: Dot,
+) -> Result<bool, DocError> {
     let content = inserted_content(&doc.log, run.first, run.len, |op| match op {
         Op::List {
             obj,
@@ -189,9 +206,39 @@ fn restore_list(doc: &mut Doc, run: &DeletedRun, pos: usize) -> Result<bool, Doc
     let Some(ListContent(values)) = content else {
         return Ok(false);
     };
-    let copies = insert_list(doc, &run.obj, pos, values)?;
-    for (old, new) in copies {
-        copy_content(doc, &old, &new)?;
+    // A container element comes back as a new container named by its new element's id.
+    let mut copies = Vec::new();
+    let values: Vec<Value> = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| match value {
+            Value::Container(old) => {
+                let copy = ContainerId::Created {
+                    id: Dot::new(new.replica, new.counter + i as u64),
+                    kind: old.kind(),
+                };
+                copies.push((old, copy.clone()));
+                Value::Container(copy)
+            }
+            scalar => scalar,
+        })
+        .collect();
+    let op = SeqOp::Insert {
+        id: new,
+        origin_left: Some(left),
+        origin_right: right,
+        content: ListContent(values),
+    };
+    apply_local(
+        doc,
+        Op::List {
+            obj: run.obj.clone(),
+            op,
+        },
+    )?;
+    for (old, copy) in copies {
+        let from = remap.container(&old);
+        copy_content(doc, remap, &from, &copy)?;
     }
     Ok(true)
 }
@@ -199,7 +246,7 @@ fn restore_list(doc: &mut Doc, run: &DeletedRun, pos: usize) -> Result<bool, Doc
 /// The content the history's insert ops gave elements `first..first+len` (which may span
 /// several inserts and changes). `pick` returns an op's first id and content when it is an
 /// insert into the right container. `None` when the history lacks any of them.
-fn inserted_content<C: Content>(
+pub(crate) fn inserted_content<C: Content>(
     log: &OpLog,
     first: Dot,
     len: u64,
@@ -222,70 +269,4 @@ fn inserted_content<C: Content>(
         left -= take;
     }
     Some(out)
-}
-
-/// Inserts `values` into list `obj` at `pos` as a local edit. Containers among them come back
-/// as new containers (a container is named by its element's id); returns `(old, new)` for each,
-/// so the caller copies the old one's content into the new one.
-fn insert_list(
-    doc: &mut Doc,
-    obj: &ContainerId,
-    pos: usize,
-    values: Vec<Value>,
-) -> Result<Vec<(ContainerId, ContainerId)>, DocError> {
-    // Checked before counters are allocated, so that a failure leaves no hole in them.
-    let ContainerState::List(seq) = doc.state.container_mut(obj)? else {
-        return Err(DocError::WrongKind(obj.clone()));
-    };
-    if pos > seq.len() || values.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (dot, _) = doc.allocate(values.len() as u64);
-    let mut copies = Vec::new();
-    let stored: Vec<Value> = values
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| match value {
-            Value::Container(old) => {
-                let new = ContainerId::Created {
-                    id: Dot::new(dot.replica, dot.counter + i as u64),
-                    kind: old.kind(),
-                };
-                copies.push((old, new.clone()));
-                Value::Container(new)
-            }
-            scalar => scalar,
-        })
-        .collect();
-    for (_, new) in &copies {
-        if let ContainerId::Created { id, .. } = new {
-            let link = ParentLink {
-                parent: obj.clone(),
-                key: ParentKey::List(*id),
-            };
-            doc.state.create_child(new.clone(), link);
-        }
-    }
-    let wanted = doc.state.patches_wanted;
-    let ContainerState::List(seq) = doc.state.container_mut(obj)? else {
-        return Err(DocError::WrongKind(obj.clone()));
-    };
-    let patches = if wanted {
-        let action = PatchAction::ListInsert {
-            index: pos,
-            values: stored.clone(),
-        };
-        vec![(obj.clone(), action)]
-    } else {
-        Vec::new()
-    };
-    let op = seq.local_insert(pos, ListContent(stored), dot)?;
-    doc.record(
-        Op::List {
-            obj: obj.clone(),
-            op,
-        },
-        patches,
-    );
-    Ok(copies)
 }
