@@ -12,8 +12,6 @@
 //! Deletes are put back in batches (all consecutive ones of the walk at once) so that runs
 //! sharing one gap come back in document order.
 
-use std::collections::BTreeSet;
-
 use crate::clock::{Dot, SeqRange};
 use crate::doc::change::{Change, NewValue, Op};
 use crate::doc::state::ContainerState;
@@ -75,8 +73,8 @@ pub(crate) fn apply_inverse(
 }
 
 /// The containers that ops of `changes` created (map values and list elements).
-fn created_containers(changes: &[Change]) -> BTreeSet<ContainerId> {
-    let mut created = BTreeSet::new();
+fn created_containers(changes: &[Change]) -> Vec<ContainerId> {
+    let mut created = Vec::new();
     for change in changes {
         for (dot, op) in change.ops_with_dots() {
             match op {
@@ -84,7 +82,7 @@ fn created_containers(changes: &[Change]) -> BTreeSet<ContainerId> {
                     value: NewValue::Container(kind),
                     ..
                 } => {
-                    created.insert(ContainerId::Created {
+                    created.push(ContainerId::Created {
                         id: dot,
                         kind: *kind,
                     });

@@ -86,7 +86,8 @@ pub const DEFAULT_CAPTURE_TIMEOUT_MS: u64 = 500;
 /// How an [`UndoManager`] groups and filters edits.
 #[derive(Clone, Debug)]
 pub struct UndoOptions {
-    /// Commits recorded within this many milliseconds of the previous one join its step.
+    /// Commits recorded less than this many milliseconds after the previous one join its step
+    /// (0: every commit is a step of its own).
     pub capture_timeout_ms: u64,
     /// Only edits to these containers (and containers nested in them) are undone; `None` for
     /// the whole document.
@@ -192,7 +193,7 @@ impl UndoManager {
     }
 
     fn push_change(&mut self, id: SeqRange, now_ms: u64) {
-        let within = now_ms.saturating_sub(self.last_ms) <= self.options.capture_timeout_ms;
+        let within = now_ms.saturating_sub(self.last_ms) < self.options.capture_timeout_ms;
         match self.undo.last_mut() {
             Some(step) if self.capturing && within => step.changes.push(id),
             _ => self.undo.push(Step {

@@ -11,23 +11,24 @@
 //! Invariant: an id is remapped at most once (only a final, deleted id is ever restored), and a
 //! copy's ids are newer than the ids it replaces, so chains are finite.
 
-use std::collections::BTreeMap;
-
 use crate::clock::Dot;
 use crate::doc::value::ContainerId;
 
 /// Runs of old ids and the runs of new ids that replaced them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdRemap {
-    /// Old run start -> (run length, new run start). Runs never overlap.
-    runs: BTreeMap<Dot, (u64, Dot)>,
+    /// `(old run start, run length, new run start)`, sorted by old start; runs never overlap.
+    /// A sorted vector rather than a `BTreeMap`: one undo adds a handful of runs, and a map's
+    /// generic code would weigh kilobytes in the wasm package.
+    runs: Vec<(Dot, u64, Dot)>,
 }
 
 impl IdRemap {
     /// Records that `old..old+len` now live as `new..new+len`.
     pub(crate) fn insert(&mut self, old: Dot, len: u64, new: Dot) {
         if len > 0 {
-            self.runs.insert(old, (len, new));
+            let at = self.runs.partition_point(|r| r.0 < old);
+            self.runs.insert(at, (old, len, new));
         }
     }
 
@@ -54,11 +55,10 @@ impl IdRemap {
                 }
                 None => {
                     let end = s.counter.saturating_add(n);
-                    let next = self
-                        .runs
-                        .range(Dot::new(s.replica, s.counter + 1)..Dot::new(s.replica, end))
-                        .next()
-                        .map(|(k, _)| *k);
+                    let next = self.runs[self.runs.partition_point(|r| r.0 <= s)..]
+                        .first()
+                        .map(|r| r.0)
+                        .filter(|k| k.replica == s.replica && k.counter < end);
                     match next {
                         Some(k) => {
                             out.push((s, k.counter - s.counter));
@@ -86,7 +86,8 @@ impl IdRemap {
 
     /// The run that covers `dot`, as (old start, length, new start).
     fn covering(&self, dot: Dot) -> Option<(Dot, u64, Dot)> {
-        let (&old, &(len, new)) = self.runs.range(..=dot).next_back()?;
+        let at = self.runs.partition_point(|r| r.0 <= dot).checked_sub(1)?;
+        let (old, len, new) = self.runs[at];
         (old.replica == dot.replica && dot.counter - old.counter < len).then_some((old, len, new))
     }
 }

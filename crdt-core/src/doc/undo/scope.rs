@@ -2,19 +2,18 @@
 //! containers nested inside them (so a scope of one note's text ignores edits to the sidebar,
 //! as Yjs's `UndoManager(scope)` and Loro's excluded prefixes do).
 
-use std::collections::BTreeSet;
-
 use crate::doc::state::DocState;
 use crate::doc::value::ContainerId;
 
-/// All containers, or a set of containers with everything nested in them.
+/// All containers, or a few chosen containers with everything nested in them (a vector: scopes
+/// name a handful of containers, and a set's generic code would weigh in the wasm package).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Scope(Option<BTreeSet<ContainerId>>);
+pub(crate) struct Scope(Option<Vec<ContainerId>>);
 
 impl Scope {
     /// The scope of `containers`; `None` for the whole document.
     pub(crate) fn new(containers: Option<Vec<ContainerId>>) -> Self {
-        Scope(containers.map(|c| c.into_iter().collect()))
+        Scope(containers)
     }
 
     /// Whether `obj` is in scope: chosen, or nested (at any depth) in a chosen container.
