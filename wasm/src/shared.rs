@@ -78,8 +78,12 @@ impl Shared {
 
     fn notify_observers(&self) -> JsResult<()> {
         // A snapshot: an observer may add another while it is called.
-        let live: Vec<Rc<dyn CommitObserver>> =
-            self.observers.borrow().iter().filter_map(Weak::upgrade).collect();
+        let live: Vec<Rc<dyn CommitObserver>> = self
+            .observers
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
         let mut first_error = None;
         for observer in live {
             if let Err(e) = observer.after_call(self) {

@@ -124,7 +124,9 @@ fn selection_from_js(value: &JsValue) -> JsResult<Option<Selection>> {
         return Ok(None);
     }
     if !value.is_object() {
-        return Err(js_error("a selection is an object { anchor, head } of cursors"));
+        return Err(js_error(
+            "a selection is an object { anchor, head } of cursors",
+        ));
     }
     let get = |key: &str| Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED);
     Ok(Some(Selection {
