@@ -50,6 +50,16 @@ export interface UndoEvent {
 }
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    /// `UndoManagerOptions` as the d.ts names it (an optional trailing parameter).
+    #[wasm_bindgen(typescript_type = "UndoManagerOptions")]
+    pub type UndoManagerOptionsArg;
+    /// `TextSelection` as the d.ts names it.
+    #[wasm_bindgen(typescript_type = "TextSelection")]
+    pub type TextSelectionArg;
+}
+
 /// The manager's state, shared by the JS object and the document's observer list.
 struct UndoState {
     shared: Rc<Shared>,
@@ -193,11 +203,8 @@ impl UndoManager {
     /// A manager of `doc`'s own edits from now on. `options`: `{ captureTimeoutMs, scope }`
     /// (see `UndoManagerOptions`).
     #[wasm_bindgen(constructor)]
-    pub fn new(
-        doc: &Doc,
-        #[wasm_bindgen(unchecked_param_type = "UndoManagerOptions | undefined")] options: JsValue,
-    ) -> JsResult<UndoManager> {
-        let options = options_from_js(&options)?;
+    pub fn new(doc: &Doc, options: Option<UndoManagerOptionsArg>) -> JsResult<UndoManager> {
+        let options = options_from_js(&options.map_or(JsValue::UNDEFINED, JsValue::from))?;
         let shared = Rc::clone(doc.shared());
         let manager = shared.read(|d| Ok(crdt_core::UndoManager::with_options(d, options)))?;
         let state = Rc::new(UndoState {
@@ -271,11 +278,8 @@ impl UndoManager {
     /// selection from when it began (given back by `undo`) and the last one while it was open
     /// (given back by `redo`).
     #[wasm_bindgen(js_name = setSelection)]
-    pub fn set_selection(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "TextSelection | undefined")] selection: JsValue,
-    ) -> JsResult<()> {
-        let selection = selection_from_js(&selection)?;
+    pub fn set_selection(&self, selection: Option<TextSelectionArg>) -> JsResult<()> {
+        let selection = selection_from_js(&selection.map_or(JsValue::UNDEFINED, JsValue::from))?;
         self.state.manager()?.set_selection(selection);
         Ok(())
     }
