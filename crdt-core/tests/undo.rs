@@ -474,3 +474,18 @@ fn automerge_classic_318_undo_is_local_only_and_keeps_working_after_a_new_replic
     assert!(!undo.can_undo());
     assert_eq!(text(&mut a), "theirs ");
 }
+
+#[test]
+fn redo_returns_the_caret_from_right_after_the_step_not_from_a_later_click() {
+    let mut a = doc(1);
+    let mut undo = UndoManager::new(&a);
+    a.text("t").insert(0, "abc").unwrap();
+    a.commit();
+    undo.record(&a, 0);
+    undo.set_selection(Some(Selection::caret(a.text("t").cursor(3, Assoc::Before))));
+    // The user clicks at the start afterwards: that is where the next step would begin.
+    undo.set_selection(Some(Selection::caret(a.text("t").cursor(0, Assoc::After))));
+    undo.undo(&mut a).unwrap();
+    let caret = undo.redo(&mut a).unwrap().selection.unwrap().head;
+    assert_eq!(a.text("t").resolve_cursor(&caret), Some(3));
+}

@@ -274,9 +274,9 @@ impl UndoManager {
         self.state.emit("clear", None)
     }
 
-    /// Where the caret is now (`{ anchor, head }` cursors, or `undefined`): a step keeps the
-    /// selection from when it began (given back by `undo`) and the last one while it was open
-    /// (given back by `redo`).
+    /// Where the caret is now (`{ anchor, head }` cursors, or `undefined`); call it whenever
+    /// the selection moves. A step keeps the selection from when it began (given back by
+    /// `undo`) and the one given right after its last commit (given back by `redo`).
     #[wasm_bindgen(js_name = setSelection)]
     pub fn set_selection(&self, selection: Option<TextSelectionArg>) -> JsResult<()> {
         let selection = selection_from_js(&selection.map_or(JsValue::UNDEFINED, JsValue::from))?;

@@ -120,7 +120,7 @@ struct Step {
     changes: Vec<SeqRange>,
     /// The selection when the step began.
     before: Option<Selection>,
-    /// The latest selection while the step was open.
+    /// The selection given right after the step's last commit.
     after: Option<Selection>,
 }
 
@@ -140,6 +140,9 @@ pub struct UndoManager {
     selection: Option<Selection>,
     /// Whether the next commit may join the top undo step.
     capturing: bool,
+    /// Whether the next selection given is the one right after the top step's last commit (its
+    /// `after`; later ones, e.g. a click elsewhere, are not).
+    awaiting_after: bool,
     /// Time of the last recorded commit.
     last_ms: u64,
 }
@@ -163,6 +166,7 @@ impl UndoManager {
             remap: IdRemap::default(),
             selection: None,
             capturing: false,
+            awaiting_after: false,
             last_ms: 0,
         }
     }
@@ -204,6 +208,7 @@ impl UndoManager {
         }
         self.redo.clear();
         self.capturing = true;
+        self.awaiting_after = true;
         self.last_ms = now_ms;
     }
 
@@ -212,12 +217,12 @@ impl UndoManager {
         self.capturing = false;
     }
 
-    /// Tells the manager where the caret is now. A step keeps the selection from when it began
-    /// (returned by [`undo`](Self::undo)) and the latest one while it was open (returned by
-    /// [`redo`](Self::redo)).
+    /// Tells the manager where the caret is now: call it whenever the selection moves. A step
+    /// keeps the selection from when it began (returned by [`undo`](Self::undo)) and the one
+    /// given right after its last commit (returned by [`redo`](Self::redo)).
     pub fn set_selection(&mut self, selection: Option<Selection>) {
         self.selection = selection;
-        if self.capturing {
+        if std::mem::take(&mut self.awaiting_after) {
             if let Some(step) = self.undo.last_mut() {
                 step.after = selection;
             }
@@ -267,6 +272,7 @@ impl UndoManager {
         doc.commit();
         self.record(doc, self.last_ms);
         self.capturing = false;
+        self.awaiting_after = false;
         loop {
             let stack = match direction {
                 Direction::Undo => &mut self.undo,
