@@ -4,13 +4,14 @@
 //! | operation | inverse |
 //! |---|---|
 //! | text/list insert | delete the elements it inserted that are still visible ([`sequence`](super::sequence)) |
-//! | text/list delete | insert copies of the elements just before their tombstones |
+//! | text/list delete | insert copies of the elements right after their tombstones |
 //! | map set | if its value still stands alone: write back the value it replaced (or delete the key); if a concurrent value stands beside it, only remove ours; if someone overwrote it, nothing |
 //! | map delete | if the key is still empty: write back the value it removed |
 //! | counter add | add the negated delta |
 //!
-//! Deletes are put back in batches (all consecutive ones of the walk at once) so that runs
-//! sharing one gap come back in document order.
+//! The walk goes backwards because later operations may act on what earlier ones made (a
+//! step that typed a word and deleted a letter of it gets the letter back before the word
+//! goes).
 
 use crate::clock::{Dot, SeqRange};
 use crate::doc::change::{Change, NewValue, Op};
@@ -19,7 +20,7 @@ use crate::doc::undo::apply::{apply_local, next_dot};
 use crate::doc::undo::copy::copy_content;
 use crate::doc::undo::remap::IdRemap;
 use crate::doc::undo::scope::Scope;
-use crate::doc::undo::sequence::{plan_restore, remove_inserted, restore, DeletedRun};
+use crate::doc::undo::sequence::{plan_restore, remove_inserted, restore};
 use crate::doc::value::{ContainerId, Value};
 use crate::doc::{Doc, DocError};
 use crate::seq::SeqOp;
@@ -43,7 +44,6 @@ pub(crate) fn apply_inverse(
         .collect();
     let created = created_containers(&changes);
     let mut changed = false;
-    let mut deleted: Vec<DeletedRun> = Vec::new();
     for change in changes.iter().rev() {
         let ops: Vec<(Dot, &Op)> = change.ops_with_dots().collect();
         for &(dot, op) in ops.iter().rev() {
@@ -52,23 +52,9 @@ pub(crate) fn apply_inverse(
             }
             // The container as it lives now (a nested one an undo brought back is a copy).
             let obj = &remap.container(op.obj());
-            match op {
-                Op::Text {
-                    op: SeqOp::Delete { target, len },
-                    ..
-                }
-                | Op::List {
-                    op: SeqOp::Delete { target, len },
-                    ..
-                } => deleted.extend(plan_restore(doc, remap, obj, *target, *len)),
-                _ => {
-                    changed |= restore(doc, remap, std::mem::take(&mut deleted))?;
-                    changed |= invert_op(doc, remap, dot, op, obj)?;
-                }
-            }
+            changed |= invert_op(doc, remap, dot, op, obj)?;
         }
     }
-    changed |= restore(doc, remap, deleted)?;
     Ok(changed)
 }
 
@@ -101,7 +87,7 @@ fn created_containers(changes: &[Change]) -> Vec<ContainerId> {
     created
 }
 
-/// The inverse of one operation other than a sequence delete, acting on container `obj`.
+/// The inverse of one operation, acting on container `obj` (where the op's container lives now).
 fn invert_op(
     doc: &mut Doc,
     remap: &mut IdRemap,
@@ -124,6 +110,17 @@ fn invert_op(
             op: SeqOp::Insert { id, content, .. },
             ..
         } => remove_inserted(doc, remap, obj, *id, content.0.len() as u64),
+        Op::Text {
+            op: SeqOp::Delete { target, len },
+            ..
+        }
+        | Op::List {
+            op: SeqOp::Delete { target, len },
+            ..
+        } => {
+            let runs = plan_restore(doc, remap, obj, *target, *len);
+            restore(doc, remap, runs)
+        }
         Op::MapSet { key, pred, .. } => undo_map_set(doc, remap, obj, key, dot, pred),
         Op::MapDelete { key, pred, .. } => undo_map_delete(doc, remap, obj, key, pred),
         Op::CounterAdd { delta, .. } => {
@@ -136,8 +133,6 @@ fn invert_op(
             };
             apply_local(doc, op).map(|_| *delta != 0)
         }
-        // Sequence deletes are batched by the caller.
-        Op::Text { .. } | Op::List { .. } => Ok(false),
     }
 }
 

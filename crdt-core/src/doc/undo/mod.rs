@@ -8,12 +8,12 @@
 //!
 //! # How it stays right under remote edits
 //!
-//! Everything is named by id, never by position ([`inverse`] has the table):
+//! Everything is named by id, never by position (`inverse.rs` has the table):
 //!
-//! * Undoing a text delete re-inserts the text just before its tombstones (FugueMax keeps them
+//! * Undoing a text delete re-inserts the text right after its tombstones (FugueMax keeps them
 //!   in the sequence), however many remote inserts and deletes happened around it; undoing an
 //!   insert deletes exactly the elements it inserted, wherever they moved.
-//! * Restored elements are new ids; an [`IdRemap`](remap) sends every later reference to an
+//! * Restored elements are new ids; an id remap (`remap.rs`) sends every later reference to an
 //!   old id (an older step, a saved selection) to its copy, so undo after undo after redo keeps
 //!   acting on the right elements.
 //! * Each step keeps the [`Selection`] of its moment as stable cursors, carried through the
@@ -31,7 +31,7 @@
 //!
 //! # Steps and time
 //!
-//! Consecutive commits within [`UndoOptions::capture_timeout_ms`] of each other form one step,
+//! Commits less than [`UndoOptions::capture_timeout_ms`] apart form one step,
 //! as typing a word is undone as a word; [`UndoManager::stop_capturing`] ends a step at once. The
 //! core has no clock: the caller passes the time of each [`UndoManager::record`] (the wasm
 //! binding passes `Date.now()`). A new local edit clears the redo stack.
@@ -124,7 +124,10 @@ struct Step {
     after: Option<Selection>,
 }
 
-/// Undo and redo of one replica's own edits; see the [module docs](self).
+/// Undo and redo of one replica's own edits, each undo a new change that syncs; remote edits
+/// stay in place. Call [`record`](Self::record) after each commit (with the time) and
+/// [`set_selection`](Self::set_selection) when the caret moves; [`undo`](Self::undo) and
+/// [`redo`](Self::redo) give back where the caret goes.
 #[derive(Clone, Debug)]
 pub struct UndoManager {
     /// The replica whose changes are ours (follows the document when its replica changes).

@@ -120,8 +120,7 @@ pub(crate) fn plan_restore(
 }
 
 /// Puts `runs` back, each right after its last tombstone (so runs sharing a gap keep their
-/// order, whatever order they come in), recording each copy in `remap`. Returns whether
-/// anything was restored.
+/// order), recording each copy in `remap`. Returns whether anything was restored.
 pub(crate) fn restore(
     doc: &mut Doc,
     remap: &mut IdRemap,
