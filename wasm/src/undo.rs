@@ -42,7 +42,7 @@ export interface TextSelection {
 }
 /** What `UndoManager.subscribe` listeners receive when the stacks change. */
 export interface UndoEvent {
-  kind: "push" | "undo" | "redo" | "clear";
+  kind: "push" | "undo" | "redo";
   canUndo: boolean;
   canRedo: boolean;
   /** For "undo" and "redo": where to put the caret (resolve with `text.resolveCursor`). */
@@ -266,12 +266,6 @@ impl UndoManager {
     pub fn stop_capturing(&self) -> JsResult<()> {
         self.state.manager()?.stop_capturing();
         Ok(())
-    }
-
-    /// Forgets both stacks.
-    pub fn clear(&self) -> JsResult<()> {
-        self.state.manager()?.clear();
-        self.state.emit("clear", None)
     }
 
     /// Where the caret is now (`{ anchor, head }` cursors, or `undefined`); call it whenever

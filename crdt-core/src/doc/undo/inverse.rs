@@ -219,18 +219,14 @@ fn write_back(
     Ok(())
 }
 
-/// Among the writes `pred`, the one that won (highest Lamport time, then replica and counter,
-/// as maps pick winners) with the value it wrote; `None` when the history holds none of them.
+/// The winning write among `pred` with the value it wrote: the last one, as a local write
+/// lists the values it replaces in the map's order, winner last (and an undo's own writes name
+/// one). `None` when the history lacks it.
 fn winner(doc: &Doc, pred: &[Dot]) -> Option<(Dot, NewValue)> {
-    pred.iter()
-        .filter_map(|&p| {
-            let change = doc.log.change_containing(p)?;
-            let value = change.ops_with_dots().find_map(|(d, op)| match op {
-                Op::MapSet { value, .. } if d == p => Some(value.clone()),
-                _ => None,
-            })?;
-            Some(((change.lamport_of(p), p.replica, p.counter), p, value))
-        })
-        .max_by(|a, b| a.0.cmp(&b.0))
-        .map(|(_, p, value)| (p, value))
+    let p = *pred.last()?;
+    let change = doc.log.change_containing(p)?;
+    change.ops_with_dots().find_map(|(d, op)| match op {
+        Op::MapSet { value, .. } if d == p => Some((p, value.clone())),
+        _ => None,
+    })
 }
