@@ -21,6 +21,7 @@
 //! - [`sync`]: `SyncSession`, the sans-IO sync protocol per document, for the WebSocket provider.
 //! - [`convert`]: how core values look in JS (replica ids, versions, scalars, cursors, trees).
 //! - [`events`]: change events as plain JS objects.
+//! - [`undo`]: `UndoManager`, undo/redo of this replica's own edits.
 //!
 //! Invariant: a binding never holds a borrow of the document while it calls into JS, so a JS
 //! callback may use the document freely; a call that finds the document busy throws.
@@ -39,6 +40,8 @@ mod shared;
 pub mod sync;
 pub mod text;
 mod types;
+pub mod undo;
 
 pub use crdt_core;
 pub use doc::Doc;
+pub use undo::UndoManager;

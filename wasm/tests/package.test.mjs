@@ -214,7 +214,7 @@ for (const moduleResolution of ["bundler", "node16"]) {
       files: ["use.ts"],
     }));
     writeFileSync(join(dir, "use.ts"), `
-      import init, { Doc, Text, type FrameInfo } from "crdt-sync";
+      import init, { Doc, Text, UndoManager, type FrameInfo, type TextSelection, type UndoEvent } from "crdt-sync";
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
@@ -239,6 +239,13 @@ for (const moduleResolution of ["bundler", "node16"]) {
         const tabs: TabChannel | null = null;
         const info: FrameInfo | null = null;
         void tabs; void info;
+        const undo = new UndoManager(doc, { captureTimeoutMs: 300, scope: ["body"] });
+        undo.subscribe((event: UndoEvent) => void event.canUndo);
+        undo.setSelection({ anchor: text.getCursor(0, "after"), head: text.getCursor(5, "before") });
+        undo.setSelection(null);
+        const undone: boolean = undo.undo() || undo.redo() || new UndoManager(doc).canUndo();
+        const restored: TextSelection | undefined = undo.restoredSelection;
+        void undone; void restored;
         // @ts-expect-error insert takes (index: number, text: string)
         text.insert("0", 1);
         return status + text.toString();

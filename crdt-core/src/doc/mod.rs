@@ -49,6 +49,7 @@ mod replica;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
+mod undo;
 mod value;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,7 @@ use std::collections::BTreeMap;
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
 pub use handles::{CounterRef, ListRef, MapRef, TextRef};
+pub use undo::{Selection, StepOutcome, UndoManager, UndoOptions, DEFAULT_CAPTURE_TIMEOUT_MS};
 pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};

@@ -6,10 +6,12 @@
 //   they were in the text, through stable cursors (getCursor/resolveCursor) taken whenever the
 //   selection moves, so a peer typing before your caret does not move it off your word;
 // - presence is { name, color, cursor: { anchor, head } } with stable cursors; the overlay
-//   resolves each peer's cursors in the local text and draws a caret, a name and the selection.
+//   resolves each peer's cursors in the local text and draws a caret, a name and the selection;
+// - undo/redo (buttons, Ctrl-Z / Ctrl-Shift-Z) take back this page's own edits only (undo.js).
 import { openDoc, identity, nameField, param, showStatus, badge, throttle } from "../shared.js";
 import { diff } from "./diff.js";
 import { p2pOption, showLinks, webRtcProvider } from "./p2p.js";
+import { installUndo } from "./undo.js";
 
 const docId = param("doc", "notes");
 document.getElementById("doc").textContent = docId;
@@ -39,6 +41,7 @@ function captureSelection() {
     end: text.getCursor(editor.selectionEnd),
     direction: editor.selectionDirection,
   };
+  undo.noteSelection();
 }
 
 const publishPresence = throttle(() => {
@@ -57,6 +60,19 @@ function selectionMoved() {
   captureSelection();
   publishPresence();
 }
+
+const undo = installUndo({
+  doc,
+  text,
+  editor,
+  undoButton: document.getElementById("undo"),
+  redoButton: document.getElementById("redo"),
+  render,
+  selectionChanged: () => {
+    captureSelection();
+    publishPresence();
+  },
+});
 
 editor.addEventListener("input", () => {
   const next = editor.value;
@@ -197,5 +213,5 @@ publishPresence();
 drawOverlay();
 
 // For tests and the curious: the document and the provider.
-window.app = { doc, text, provider, editor, flushed: () => provider.flushed(), remoteCursors };
+window.app = { doc, text, provider, editor, undo: undo.undo, flushed: () => provider.flushed(), remoteCursors };
 document.documentElement.dataset.ready = "true";
