@@ -86,11 +86,17 @@ impl OpLog {
 
     /// The Lamport timestamp of the operation at `dot`, if the log holds it.
     pub(crate) fn lamport_of(&self, dot: Dot) -> Option<u64> {
+        self.change_containing(dot)
+            .map(|change| change.lamport_of(dot))
+    }
+
+    /// The change holding the event `dot`, if the log holds it.
+    pub(crate) fn change_containing(&self, dot: Dot) -> Option<&Change> {
         let entries = self.by_replica.get(&dot.replica)?;
         let at = entries.partition_point(|&(last, _)| last < dot.counter);
         let &(_, index) = entries.get(at)?;
         let change = &self.changes[index];
-        change.id.contains(dot).then(|| change.lamport_of(dot))
+        change.id.contains(dot).then_some(change)
     }
 
     /// The Lamport timestamp an honest replica gives `change`: one more than the highest among
