@@ -45,10 +45,9 @@ impl CommitMeta {
     /// Refuses a message longer than [`MAX_MESSAGE_LEN`].
     pub(crate) fn check(&self, id: SeqRange) -> Result<(), ChangeError> {
         match &self.message {
-            Some(m) if m.len() > MAX_MESSAGE_LEN => Err(ChangeError::MessageTooLong {
-                id,
-                len: m.len(),
-            }),
+            Some(m) if m.len() > MAX_MESSAGE_LEN => {
+                Err(ChangeError::MessageTooLong { id, len: m.len() })
+            }
             _ => Ok(()),
         }
     }

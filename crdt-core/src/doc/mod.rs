@@ -59,9 +59,9 @@ use std::collections::BTreeMap;
 
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
 pub use commit_meta::{CommitMeta, MAX_MESSAGE_LEN};
-pub use history::{HistoryEntry, HistoryError};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
 pub use handles::{CounterRef, ListRef, MapRef, TextRef};
+pub use history::{HistoryEntry, HistoryError};
 pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};

@@ -61,11 +61,11 @@ use std::collections::HashMap;
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::{Change, ContainerId, ContainerKind, NewValue, Op, Value};
 use crate::encoding::budget::DecodeBudget;
-use crate::encoding::commit_meta::{MetaReader, MetaWriter};
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
+use crate::encoding::commit_meta::{MetaReader, MetaWriter};
 use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;

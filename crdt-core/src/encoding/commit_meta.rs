@@ -123,3 +123,122 @@ impl<'a> MetaReader<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::column::{put_u64, FormatError};
+
+    /// The three columns of one change whose flags are `flags`, with `times` and `messages` as
+    /// given, length-prefixed as a batch holds them.
+    fn columns(flags: u64, times: &[u8], messages: &[u8]) -> Vec<u8> {
+        let mut flag_column = RleWriter::default();
+        flag_column.push(flags);
+        let mut raw = Vec::new();
+        put_bytes(&mut raw, &flag_column.finish());
+        put_bytes(&mut raw, times);
+        put_bytes(&mut raw, messages);
+        raw
+    }
+
+    fn read_one(
+        raw: &[u8],
+        budget: &mut DecodeBudget,
+    ) -> Result<Option<Box<CommitMeta>>, DecodeError> {
+        let mut r = ColumnReader::new(raw);
+        let mut reader = MetaReader::new(&mut r, 1)?;
+        let meta = reader.next(budget)?;
+        reader.finish()?;
+        Ok(meta)
+    }
+
+    #[test]
+    fn metadata_round_trips_with_deltas_between_times() {
+        let metas = [
+            Some(CommitMeta {
+                message: Some("first".into()),
+                time: Some(1_700_000_000_000),
+            }),
+            None,
+            Some(CommitMeta {
+                message: None,
+                time: Some(1_699_999_999_000),
+            }),
+            Some(CommitMeta {
+                message: Some(String::new()),
+                time: None,
+            }),
+        ];
+        let mut writer = MetaWriter::default();
+        for meta in &metas {
+            writer.push(meta.as_ref());
+        }
+        let mut raw = Vec::new();
+        writer.finish(&mut raw);
+        let mut r = ColumnReader::new(&raw);
+        let mut reader = MetaReader::new(&mut r, metas.len()).unwrap();
+        let budget = &mut DecodeBudget::for_input(raw.len());
+        for meta in &metas {
+            assert_eq!(reader.next(budget).unwrap().map(|b| *b), *meta);
+        }
+        assert!(reader.finish().is_ok());
+    }
+
+    #[test]
+    fn a_huge_claimed_message_length_is_refused_before_anything_is_charged() {
+        let mut messages = Vec::new();
+        put_u64(&mut messages, 1 << 60);
+        messages.extend_from_slice(b"hi");
+        let raw = columns(HAS_MESSAGE, &[], &messages);
+        let mut budget = DecodeBudget::for_input(raw.len());
+        let before = budget.left() - std::mem::size_of::<CommitMeta>();
+        assert!(matches!(
+            read_one(&raw, &mut budget),
+            Err(DecodeError::Format(FormatError::CountTooLarge { claimed, .. })) if claimed == 1 << 60
+        ));
+        assert_eq!(
+            budget.left(),
+            before,
+            "no message bytes were charged (nor allocated)"
+        );
+    }
+
+    #[test]
+    fn hostile_metadata_columns_are_typed_errors() {
+        // Unknown flags.
+        assert!(matches!(
+            read_one(&columns(4, &[], &[]), &mut DecodeBudget::for_input(64)),
+            Err(DecodeError::Malformed(_))
+        ));
+        // A time flag without a time.
+        assert!(matches!(
+            read_one(
+                &columns(HAS_TIME, &[], &[]),
+                &mut DecodeBudget::for_input(64)
+            ),
+            Err(DecodeError::Format(FormatError::Truncated(_)))
+        ));
+        // A message that is not UTF-8.
+        assert!(matches!(
+            read_one(
+                &columns(HAS_MESSAGE, &[], &[2, 0xff, 0xfe]),
+                &mut DecodeBudget::for_input(64)
+            ),
+            Err(DecodeError::Malformed(_))
+        ));
+        // Bytes left over in a column.
+        assert!(read_one(
+            &columns(HAS_TIME, &[2, 2], &[]),
+            &mut DecodeBudget::for_input(64)
+        )
+        .is_err());
+        // A message beyond the budget.
+        let mut big = Vec::new();
+        put_bytes(&mut big, &[b'x'; 100]);
+        let mut tiny = DecodeBudget::for_input(0);
+        assert!(matches!(
+            read_one(&columns(HAS_MESSAGE, &[], &big), &mut tiny),
+            Err(DecodeError::Format(FormatError::BudgetExceeded { .. }))
+        ));
+    }
+}
