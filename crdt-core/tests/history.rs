@@ -173,7 +173,7 @@ fn view_at_equals_the_replica_that_held_that_version() {
 #[test]
 fn a_view_is_read_only_and_leaves_the_document_alone() {
     let (docs, recorded) = concurrent_history(3, 3, 80);
-    let mut all = merged(docs);
+    let all = merged(docs);
     let before = all.materialize();
     let (version, content) = &recorded[recorded.len() / 2];
     let mut view = all.view_at(version).unwrap();
@@ -225,7 +225,7 @@ fn fork_copies_the_document_as_a_new_replica() {
     let (docs, _) = concurrent_history(7, 2, 60);
     let mut all = merged(docs);
     all.text("body").insert(0, "uncommitted ").unwrap();
-    let mut fork = all.fork();
+    let mut fork = all.fork().unwrap();
     assert_ne!(fork.replica(), all.replica());
     assert_eq!(fork.materialize(), all.materialize());
     assert_eq!(fork.version(), all.version(), "fork committed first");

@@ -11,8 +11,6 @@
 //! Map keys take their past winner (a nested container still in place is restored in place; one
 //! replaced since is recreated with its past content); counters add the difference.
 
-use std::collections::BTreeSet;
-
 use crate::clock::{SeqRange, VersionVector};
 use crate::doc::state::{ContainerState, DocState, MapState};
 use crate::doc::value::{ContainerId, ContainerKind, Value};
@@ -59,84 +57,75 @@ impl Doc {
         }
         self.commit();
         let (_, past) = self.replay_to(version)?;
-        let roots: BTreeSet<ContainerId> = past
+        // Every root then, and every root now that did not exist then (no sort: a sort of
+        // container ids would be code of its own in every build).
+        let roots: Vec<ContainerId> = past
             .containers
             .keys()
-            .chain(self.state.containers.keys())
+            .chain((self.state.containers.keys()).filter(|id| !past.containers.contains_key(*id)))
             .filter(|id| matches!(id, ContainerId::Root { .. }))
             .cloned()
             .collect();
         for root in &roots {
-            self.restore_container(&past, root, 0)?;
+            self.restore_container(&past, root, root, 0)?;
         }
         self.commit_with(message, time)
     }
 
-    /// Edits container `id` (present in both states, or a root) to hold what it held in `past`.
+    /// Edits container `now` to hold what container `then` held in `past`: the same container
+    /// when it is still in place, or a new, empty one that replaces it.
     fn restore_container(
         &mut self,
         past: &DocState,
-        id: &ContainerId,
+        then: &ContainerId,
+        now: &ContainerId,
         depth: usize,
     ) -> Result<(), DocError> {
         if depth > MAX_DEPTH {
             return Ok(());
         }
-        match id.kind() {
-            ContainerKind::Text => {
-                let empty = Sequence::new();
-                let then = match past.container(id) {
-                    Some(ContainerState::Text(s)) => s,
-                    _ => &empty,
-                };
-                let plan = match self.state.container(id) {
-                    Some(ContainerState::Text(now)) => SeqPlan::of(then, now),
-                    _ => SeqPlan::of(then, &Sequence::new()),
-                };
-                self.apply_text_plan(id, then, plan)
-            }
-            ContainerKind::List => {
-                let empty = Sequence::new();
-                let then = match past.container(id) {
-                    Some(ContainerState::List(s)) => s,
-                    _ => &empty,
-                };
-                self.restore_list(past, id, then, depth)
-            }
-            ContainerKind::Map => {
-                let empty = MapState::default();
-                let then = match past.container(id) {
-                    Some(ContainerState::Map(m)) => m,
-                    _ => &empty,
-                };
-                self.restore_map(past, id, then, depth)
-            }
-            ContainerKind::Counter => {
-                let value = |c: Option<&ContainerState>| match c {
-                    Some(ContainerState::Counter(n)) => *n,
-                    _ => 0,
-                };
-                let delta = value(past.container(id)).wrapping_sub(value(self.state.container(id)));
-                if delta != 0 {
-                    self.counter_at(id)?.increment(delta)?;
-                }
-                Ok(())
-            }
+        let empty_text = Sequence::new();
+        let empty_list = Sequence::new();
+        let empty_map = MapState::default();
+        match (past.container(then), now.kind()) {
+            (Some(ContainerState::Counter(n)), _) => self.restore_counter(*n, now),
+            (Some(ContainerState::Text(seq)), _) => self.restore_text(seq, now),
+            (None, ContainerKind::Text) => self.restore_text(&empty_text, now),
+            (Some(ContainerState::List(seq)), _) => self.restore_list(past, seq, now, depth),
+            (None, ContainerKind::List) => self.restore_list(past, &empty_list, now, depth),
+            (Some(ContainerState::Map(map)), _) => self.restore_map(past, map, now, depth),
+            (None, ContainerKind::Map) => self.restore_map(past, &empty_map, now, depth),
+            (None, ContainerKind::Counter) => self.restore_counter(0, now),
         }
     }
 
-    fn apply_text_plan(
+    fn restore_counter(&mut self, then: i64, now: &ContainerId) -> Result<(), DocError> {
+        let current = match self.state.container(now) {
+            Some(ContainerState::Counter(n)) => *n,
+            _ => 0,
+        };
+        let delta = then.wrapping_sub(current);
+        if delta != 0 {
+            self.counter_at(now)?.increment(delta)?;
+        }
+        Ok(())
+    }
+
+    fn restore_text(
         &mut self,
-        id: &ContainerId,
         then: &Sequence<crate::seq::TextContent>,
-        plan: SeqPlan,
+        now: &ContainerId,
     ) -> Result<(), DocError> {
-        let mut text = self.text_at(id)?;
+        let plan = match self.state.container(now) {
+            Some(ContainerState::Text(seq)) => SeqPlan::of(then, seq),
+            _ => SeqPlan::of(then, &Sequence::new()),
+        };
+        let mut text = self.text_at(now)?;
         for &(pos, len) in plan.deletes.iter().rev() {
             text.delete(pos, len)?;
         }
-        for &(at, start, end) in &plan.inserts {
-            text.insert(at, then.slice(start, end).as_str())?;
+        for &(start, end) in &plan.inserts {
+            text.insert(start, then.slice(start, end).as_str())?;
         }
         Ok(())
     }
@@ -144,57 +133,47 @@ impl Doc {
     fn restore_list(
         &mut self,
         past: &DocState,
-        id: &ContainerId,
         then: &Sequence<crate::seq::ListContent<Value>>,
+        now: &ContainerId,
         depth: usize,
     ) -> Result<(), DocError> {
-        let plan = match self.state.container(id) {
-            Some(ContainerState::List(now)) => SeqPlan::of(then, now),
+        let plan = match self.state.container(now) {
+            Some(ContainerState::List(seq)) => SeqPlan::of(then, seq),
             _ => SeqPlan::of(then, &Sequence::new()),
         };
         for &(pos, len) in plan.deletes.iter().rev() {
-            self.list_at(id)?.delete(pos, len)?;
+            self.list_at(now)?.delete(pos, len)?;
         }
         // Kept elements holding containers: restored in place.
         for (pos, kept) in plan.kept_then.iter().enumerate() {
             if let (true, Some(Value::Container(child))) = (*kept, then.get_element(pos)) {
-                self.restore_container(past, child, depth + 1)?;
+                self.restore_container(past, child, child, depth + 1)?;
             }
         }
-        for &(at, start, end) in &plan.inserts {
+        for &(start, end) in &plan.inserts {
             for (offset, value) in then.slice(start, end).0.into_iter().enumerate() {
-                self.insert_list_value(past, id, at + offset, value, depth)?;
+                let pos = start + offset;
+                match value {
+                    Value::Scalar(s) => self.list_at(now)?.insert(pos, s)?,
+                    Value::Container(child) => {
+                        let fresh = self.list_at(now)?.insert_container(pos, child.kind())?;
+                        self.restore_container(past, &child, &fresh, depth + 1)?;
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Inserts a copy of the past `value` into list `id` at `pos`.
-    fn insert_list_value(
-        &mut self,
-        past: &DocState,
-        id: &ContainerId,
-        pos: usize,
-        value: Value,
-        depth: usize,
-    ) -> Result<(), DocError> {
-        match value {
-            Value::Scalar(s) => self.list_at(id)?.insert(pos, s),
-            Value::Container(child) => {
-                let fresh = self.list_at(id)?.insert_container(pos, child.kind())?;
-                self.restore_container_into(past, &child, &fresh, depth + 1)
-            }
-        }
-    }
-
     fn restore_map(
         &mut self,
         past: &DocState,
-        id: &ContainerId,
         then: &MapState,
+        now: &ContainerId,
         depth: usize,
     ) -> Result<(), DocError> {
-        let now: Vec<(String, Vec<Value>)> = match self.state.container(id) {
+        // Per key, the values held now (winner last).
+        let current: Vec<(String, Vec<Value>)> = match self.state.container(now) {
             Some(ContainerState::Map(m)) => m
                 .entries
                 .iter()
@@ -202,82 +181,34 @@ impl Doc {
                 .collect(),
             _ => Vec::new(),
         };
-        for (key, values) in &now {
-            if values.is_empty() || then.entries.get(key).is_some_and(|v| !v.is_empty()) {
-                continue;
+        for (key, values) in &current {
+            if !values.is_empty() && then.entries.get(key).is_none_or(|v| v.is_empty()) {
+                self.map_at(now)?.delete(key)?;
             }
-            self.map_at(id)?.delete(key)?;
         }
         for (key, entries) in &then.entries {
             let Some(winner) = entries.last() else {
                 continue;
             };
-            let current: &[Value] = now
+            let held = current
                 .iter()
                 .find(|(k, _)| k == key)
-                .map_or(&[], |(_, v)| v.as_slice());
-            self.restore_key(past, id, key, &winner.value, current, depth)?;
+                .map_or(&[][..], |(_, v)| v.as_slice());
+            match &winner.value {
+                Value::Container(child) if held.last() == Some(&winner.value) => {
+                    self.restore_container(past, child, child, depth + 1)?
+                }
+                Value::Scalar(s) if held != [winner.value.clone()] => {
+                    self.map_at(now)?.set(key, s.clone())?
+                }
+                Value::Scalar(_) => {}
+                Value::Container(child) => {
+                    let fresh = self.map_at(now)?.set_container(key, child.kind())?;
+                    self.restore_container(past, child, &fresh, depth + 1)?;
+                }
+            }
         }
         Ok(())
-    }
-
-    /// Makes `key` of map `id` show `then` again, given the values it holds now (winner last).
-    fn restore_key(
-        &mut self,
-        past: &DocState,
-        id: &ContainerId,
-        key: &str,
-        then: &Value,
-        now: &[Value],
-        depth: usize,
-    ) -> Result<(), DocError> {
-        let unchanged = now.len() == 1 && now.last() == Some(then);
-        match then {
-            Value::Container(child) if now.last() == Some(then) => {
-                self.restore_container(past, child, depth + 1)
-            }
-            Value::Scalar(_) if unchanged => Ok(()),
-            Value::Scalar(s) => self.map_at(id)?.set(key, s.clone()),
-            Value::Container(child) => {
-                let fresh = self.map_at(id)?.set_container(key, child.kind())?;
-                self.restore_container_into(past, child, &fresh, depth + 1)
-            }
-        }
-    }
-
-    /// Fills the new, empty container `fresh` with the past content of `then`.
-    fn restore_container_into(
-        &mut self,
-        past: &DocState,
-        then: &ContainerId,
-        fresh: &ContainerId,
-        depth: usize,
-    ) -> Result<(), DocError> {
-        if depth > MAX_DEPTH {
-            return Ok(());
-        }
-        match past.container(then) {
-            None => Ok(()),
-            Some(ContainerState::Text(seq)) => {
-                self.text_at(fresh)?.insert(0, seq.to_content().as_str())
-            }
-            Some(ContainerState::Counter(n)) if *n != 0 => self.counter_at(fresh)?.increment(*n),
-            Some(ContainerState::Counter(_)) => Ok(()),
-            Some(ContainerState::List(seq)) => {
-                for (pos, value) in seq.to_content().0.into_iter().enumerate() {
-                    self.insert_list_value(past, fresh, pos, value, depth)?;
-                }
-                Ok(())
-            }
-            Some(ContainerState::Map(m)) => {
-                for (key, entries) in &m.entries {
-                    if let Some(winner) = entries.last() {
-                        self.restore_key(past, fresh, key, &winner.value, &[], depth)?;
-                    }
-                }
-                Ok(())
-            }
-        }
     }
 }
 
@@ -286,9 +217,10 @@ struct SeqPlan {
     /// Runs `(pos, len)` of current visible elements not visible then, in ascending order
     /// (applied from the last, so earlier positions hold).
     deletes: Vec<(usize, usize)>,
-    /// After the deletes, runs `(at, start, end)`: insert the past elements `start..end` at
-    /// `at`, in ascending order.
-    inserts: Vec<(usize, usize, usize)>,
+    /// After the deletes, runs `(start, end)` of past elements to insert again, in ascending
+    /// order: each goes to position `start`, as the kept elements and the runs before it are in
+    /// place by then.
+    inserts: Vec<(usize, usize)>,
     /// Per past visible element: whether it is still visible now (kept in place).
     kept_then: Vec<bool>,
 }
@@ -310,7 +242,7 @@ impl SeqPlan {
             deletes: runs_of(&kept_now, false)
                 .map(|(start, end)| (start, end - start))
                 .collect(),
-            inserts: insert_runs(&kept_then),
+            inserts: runs_of(&kept_then, false).collect(),
             kept_then,
         }
     }
@@ -332,12 +264,4 @@ fn runs_of(flags: &[bool], value: bool) -> impl Iterator<Item = (usize, usize)> 
         }
         Some((start, pos))
     })
-}
-
-/// The past elements to insert again: each run of elements not kept, with the position it goes
-/// to once the kept elements before it (and the runs inserted before it) are in place.
-fn insert_runs(kept_then: &[bool]) -> Vec<(usize, usize, usize)> {
-    runs_of(kept_then, false)
-        .map(|(start, end)| (start, start, end))
-        .collect()
 }

@@ -65,14 +65,17 @@ impl Doc {
         Ok(Doc::from_parts(replica, log, state))
     }
 
-    /// Commits, then copies the whole document as a new replica with a random id (no replay:
-    /// the state is copied). Changes waiting for their causal past are not copied.
-    pub fn fork(&mut self) -> Doc {
+    /// Commits, then copies the whole document as a new replica with a random id. Changes
+    /// waiting for their causal past are not copied.
+    ///
+    /// The copy is a replay of the history (as [`Doc::fork_at`] of the current version), not a
+    /// clone of the state: forking is rare, and cloning every container's structures would add
+    /// their clone code to every build (the wasm package has a size budget). The replay fails
+    /// only for a document loaded from a snapshot whose history does not replay (a forged one).
+    pub fn fork(&mut self) -> Result<Doc, DocError> {
         self.commit();
-        let mut state = self.state.clone();
-        state.patches_wanted = false;
-        state.read_only = false;
-        Doc::from_parts(ReplicaId::random(), self.log.clone(), state)
+        let version = self.version();
+        self.fork_at(&version)
     }
 
     /// The patches that take the document at `from` to the document at `to`: the same
