@@ -110,9 +110,9 @@ impl Doc {
     /// there was anything to commit.
     pub fn commit(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "CommitOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CommitOptions")] options: Option<Object>,
     ) -> JsResult<bool> {
-        let (message, time) = crate::history::commit_options(&options)?;
+        let (message, time) = crate::history::commit_options(options)?;
         self.shared.with(|doc| {
             let id = doc
                 .commit_with(message.as_deref(), time)

@@ -61,14 +61,18 @@ fn entry_to_js(entry: &HistoryEntry) -> JsValue {
 /// The `{ message, time }` of a commit or restore: both optional; `undefined`/`null` options
 /// are none. `time` must be a non-negative safe integer (milliseconds since the Unix epoch by
 /// convention, what `Date.now()` returns).
-pub(crate) fn commit_options(options: &JsValue) -> JsResult<(Option<String>, Option<u64>)> {
+pub(crate) fn commit_options(options: Option<Object>) -> JsResult<(Option<String>, Option<u64>)> {
+    // wasm-bindgen does not check that a JS value is an object: checked here.
+    let Some(options) = options.map(JsValue::from) else {
+        return Ok((None, None));
+    };
     if options.is_undefined() || options.is_null() {
         return Ok((None, None));
     }
     if !options.is_object() {
         return Err(js_error("commit options are an object { message?, time? }"));
     }
-    let field = |name: &str| Reflect::get(options, &name.into()).map_err(|_| js_error(name));
+    let field = |name: &str| Reflect::get(&options, &name.into()).map_err(|_| js_error(name));
     let message = field("message")?;
     let message = if message.is_undefined() || message.is_null() {
         None
@@ -122,14 +126,13 @@ impl Doc {
     pub fn fork_at(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Version")] version: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ReplicaId | number | bigint | undefined")]
-        replica: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ReplicaId | number | bigint")]
+        replica: Option<Object>,
     ) -> JsResult<Doc> {
         let version = version_from_js(&version)?;
-        let replica = if replica.is_undefined() || replica.is_null() {
-            crdt_core::ReplicaId::random()
-        } else {
-            crate::convert::replica_from_js(&replica)?
+        let replica = match replica.map(JsValue::from) {
+            Some(r) if !r.is_undefined() && !r.is_null() => crate::convert::replica_from_js(&r)?,
+            _ => crdt_core::ReplicaId::random(),
         };
         let fork = self.shared().read(|doc| {
             doc.fork_at_with_replica(&version, replica)
@@ -166,10 +169,10 @@ impl Doc {
     pub fn restore(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Version")] version: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "CommitOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CommitOptions")] options: Option<Object>,
     ) -> JsResult<bool> {
         let version = version_from_js(&version)?;
-        let (message, time) = commit_options(&options)?;
+        let (message, time) = commit_options(options)?;
         self.shared().with(|doc| {
             doc.restore_with(&version, message.as_deref(), time)
                 .map(|id| id.is_some())
