@@ -9,6 +9,7 @@
 //   resolves each peer's cursors in the local text and draws a caret, a name and the selection.
 import { openDoc, identity, nameField, param, showStatus, badge, throttle } from "../shared.js";
 import { diff } from "./diff.js";
+import { historyPanel } from "./history.js";
 
 const docId = param("doc", "notes");
 document.getElementById("doc").textContent = docId;
@@ -44,6 +45,7 @@ const publishPresence = throttle(() => {
   provider.setPresence({
     name: me.name,
     color: me.color,
+    replica: doc.replicaId, // names this peer's changes in the history panel
     // Kept after the textarea loses focus: the others see where this peer was last.
     cursor: selection ? { anchor: anchorAt, head: headAt } : null,
   });
@@ -61,7 +63,7 @@ editor.addEventListener("input", () => {
   if (edit.remove > 0) text.delete(edit.index, edit.remove);
   if (edit.insert.length > 0) text.insert(edit.index, edit.insert);
   shown = next;
-  doc.commit();
+  doc.commit({ time: Date.now() }); // the time shows in the history panel
   captureSelection();
   publishPresence();
   drawOverlay();
@@ -193,6 +195,13 @@ captureSelection();
 publishPresence();
 drawOverlay();
 
+const history = historyPanel({
+  doc,
+  textName: "body",
+  names: () => new Map([...provider.presence.values()].map((s) => [s?.replica, String(s?.name)])),
+  onRestore: render,
+});
+
 // For tests and the curious: the document and the provider.
-window.app = { doc, text, provider, editor, flushed: () => provider.flushed(), remoteCursors };
+window.app = { doc, text, provider, editor, history, flushed: () => provider.flushed(), remoteCursors };
 document.documentElement.dataset.ready = "true";
