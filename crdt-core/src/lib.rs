@@ -11,7 +11,8 @@
 //! - [`types`]: delta-state CRDTs ([`GCounter`], [`PNCounter`], [`LwwRegister`], [`MvRegister`],
 //!   [`OrSet`], [`OrMap`]) and their [`Crdt`] trait.
 //! - [`doc`]: [`Doc`], the JSON-like document applications embed (maps, lists, texts,
-//!   counters), with transactions, causal apply, snapshots and change events.
+//!   counters), with transactions, causal apply, snapshots, change events, and history
+//!   (`history`, `view_at`, `fork_at`, `diff`, `restore`; [`HistoryEntry`], [`HistoryError`]).
 //! - [`encoding`]: the binary formats of changes and snapshots.
 //! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
 //! - [`seq`]: the sequence engine (FugueMax, run-length encoded B-tree); [`text`]: [`Text`];
@@ -41,6 +42,7 @@ pub use doc::{
     ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, SubscriptionId,
     TextRef, Value,
 };
+pub use doc::{CommitMeta, HistoryEntry, HistoryError};
 pub use encoding::DecodeError;
 pub use list::List;
 pub use seq::{Assoc, Cursor};
