@@ -35,7 +35,9 @@ pub struct HistoryEntry {
     pub time: Option<u64>,
 }
 
-/// Why a version is not one the document's history can show (see the [module docs](self)).
+/// Why a version is not one the document's history can show: a version must be covered by
+/// the document, end at change boundaries and be causally closed, as every version some replica
+/// held is.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HistoryError {
     /// The version names events of `replica` the document does not hold.
