@@ -960,7 +960,8 @@ mod tests {
         assert!(bytes.len() < text.len() / 2, "{} bytes", bytes.len());
     }
 
-    /// A body of a single change with the given raw columns, for forging hostile inputs.
+    /// A body with the given raw columns and changes without commit metadata (the three
+    /// metadata columns of format 5 follow), for forging hostile inputs.
     fn forged(change_count: u64, op_count: u64, columns: [&[u8]; 20]) -> Vec<u8> {
         let mut raw = Vec::new();
         put_u64(&mut raw, 1);
@@ -973,6 +974,10 @@ mod tests {
         put_u64(&mut raw, change_count);
         put_u64(&mut raw, op_count);
         for c in columns {
+            put_bytes(&mut raw, c);
+        }
+        let no_meta = run(change_count.min(i64::MAX as u64) as i64, 0);
+        for c in [&no_meta[..], &[], &[]] {
             put_bytes(&mut raw, c);
         }
         raw
