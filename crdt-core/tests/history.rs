@@ -373,6 +373,13 @@ fn versions_the_history_cannot_show_are_refused() {
         })
     );
     assert!(a.restore(&v(&[(2, 1)])).is_err());
+    for known in [1, 2] {
+        assert_eq!(
+            a.fork_at_with_replica(&a.version(), ReplicaId::new(known))
+                .map(|_| ()),
+            history(HistoryError::ReplicaNotNew(ReplicaId::new(known)))
+        );
+    }
     assert_eq!(a.change_count(), 2, "a refused restore changes nothing");
     assert_eq!(
         a.diff(&a.version(), &v(&[(1, 3)])).map(|_| ()),

@@ -159,6 +159,8 @@ test("versions the history cannot show and hostile values throw, never trap", ()
     assertThrowsError(() => a.restore(bad));
   }
   assertThrowsError(() => a.forkAt({}, "not hex"));
+  assertThrowsError(() => a.forkAt({}, "b"), /not new/);
+  assertThrowsError(() => a.forkAt({}, a.replicaId), /not new/);
   a.getText("body").insert(0, "x");
   for (const bad of [42, "msg", { message: 1 }, { time: -1 }, { time: 1.5 }, { time: "now" },
     { time: 2 ** 60 }]) {

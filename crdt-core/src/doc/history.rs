@@ -66,6 +66,10 @@ pub enum HistoryError {
         /// The parent the version lacks.
         missing: Dot,
     },
+    /// [`Doc::fork_at_with_replica`] was given a replica id this document already knows (its
+    /// own, or one it holds changes of): a fork under it would be a second writer of that id.
+    #[error("replica {0:?} is not new to this document")]
+    ReplicaNotNew(ReplicaId),
     /// [`Doc::diff`] goes forward in history: `from` must be covered by `to`.
     #[error("diff needs `from` to be covered by `to`")]
     NotAncestor,

@@ -172,44 +172,65 @@ impl Doc {
         now: &ContainerId,
         depth: usize,
     ) -> Result<(), DocError> {
-        // Per key, the values held now (winner last).
-        let current: Vec<(String, Vec<Value>)> = match self.state.container(now) {
-            Some(ContainerState::Map(m)) => m
-                .entries
-                .iter()
-                .map(|(k, v)| (k.clone(), v.iter().map(|e| e.value.clone()).collect()))
-                .collect(),
-            _ => Vec::new(),
+        let edits = match self.state.container(now) {
+            Some(ContainerState::Map(current)) => key_edits(then, current),
+            _ => key_edits(then, &MapState::default()),
         };
-        for (key, values) in &current {
-            if !values.is_empty() && then.entries.get(key).is_none_or(|v| v.is_empty()) {
-                self.map_at(now)?.delete(key)?;
-            }
-        }
-        for (key, entries) in &then.entries {
-            let Some(winner) = entries.last() else {
-                continue;
-            };
-            let held = current
-                .iter()
-                .find(|(k, _)| k == key)
-                .map_or(&[][..], |(_, v)| v.as_slice());
-            match &winner.value {
-                Value::Container(child) if held.last() == Some(&winner.value) => {
-                    self.restore_container(past, child, child, depth + 1)?
+        for edit in edits {
+            match edit {
+                KeyEdit::Delete(key) => self.map_at(now)?.delete(&key)?,
+                KeyEdit::Set(key, value) => self.map_at(now)?.set(&key, value)?,
+                KeyEdit::InPlace(child) => {
+                    self.restore_container(past, &child, &child, depth + 1)?
                 }
-                Value::Scalar(s) if held != [winner.value.clone()] => {
-                    self.map_at(now)?.set(key, s.clone())?
-                }
-                Value::Scalar(_) => {}
-                Value::Container(child) => {
-                    let fresh = self.map_at(now)?.set_container(key, child.kind())?;
-                    self.restore_container(past, child, &fresh, depth + 1)?;
+                KeyEdit::Recreate(key, child) => {
+                    let fresh = self.map_at(now)?.set_container(&key, child.kind())?;
+                    self.restore_container(past, &child, &fresh, depth + 1)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// One edit that gives a map key its past value back.
+enum KeyEdit {
+    /// The key held nothing then.
+    Delete(String),
+    /// The key held this scalar then.
+    Set(String, crate::doc::Scalar),
+    /// The key still shows the container it showed then: restore its content.
+    InPlace(ContainerId),
+    /// The key showed this container then, something else now: a new container, filled with
+    /// that content.
+    Recreate(String, ContainerId),
+}
+
+/// The edits that turn map `current` into map `then` (winners; a key that shows the right
+/// scalar but also holds concurrent values is left alone).
+fn key_edits(then: &MapState, current: &MapState) -> Vec<KeyEdit> {
+    let mut edits = Vec::new();
+    for (key, values) in &current.entries {
+        if !values.is_empty() && then.entries.get(key).is_none_or(|v| v.is_empty()) {
+            edits.push(KeyEdit::Delete(key.clone()));
+        }
+    }
+    for (key, entries) in &then.entries {
+        let Some(winner) = entries.last() else {
+            continue;
+        };
+        let held = current.entries.get(key).map_or(&[][..], |v| v.as_slice());
+        let shown = held.last().map(|e| &e.value);
+        match &winner.value {
+            Value::Container(child) if shown == Some(&winner.value) => {
+                edits.push(KeyEdit::InPlace(child.clone()))
+            }
+            Value::Scalar(_) if held.len() == 1 && shown == Some(&winner.value) => {}
+            Value::Scalar(s) => edits.push(KeyEdit::Set(key.clone(), s.clone())),
+            Value::Container(child) => edits.push(KeyEdit::Recreate(key.clone(), child.clone())),
+        }
+    }
+    edits
 }
 
 /// How to turn a sequence's current visible elements into its past ones.

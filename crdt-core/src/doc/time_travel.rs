@@ -55,12 +55,16 @@ impl Doc {
     }
 
     /// [`Doc::fork_at`] with a chosen replica id, which must be new (never used by a live
-    /// replica of this document).
+    /// replica of this document). Refuses, with [`HistoryError::ReplicaNotNew`], this
+    /// document's own id and the id of any replica it holds changes of.
     pub fn fork_at_with_replica(
         &self,
         version: &VersionVector,
         replica: ReplicaId,
     ) -> Result<Doc, DocError> {
+        if replica == self.replica || self.log.version().get(replica) > 0 {
+            return Err(HistoryError::ReplicaNotNew(replica).into());
+        }
         let (log, state) = self.replay_to(version)?;
         Ok(Doc::from_parts(replica, log, state))
     }
