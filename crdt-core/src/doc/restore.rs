@@ -56,7 +56,7 @@ impl Doc {
             return Err(DocError::ReadOnly);
         }
         self.commit();
-        let (_, past) = self.replay_to(version)?;
+        let past = self.replay_state_to(version)?;
         // Every root then, and every root now that did not exist then (no sort: a sort of
         // container ids would be code of its own in every build).
         let roots: Vec<ContainerId> = past

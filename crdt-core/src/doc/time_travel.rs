@@ -17,7 +17,7 @@ use crate::clock::{ReplicaId, VersionVector};
 use crate::doc::history::{History, HistoryError};
 use crate::doc::oplog::OpLog;
 use crate::doc::state::DocState;
-use crate::doc::{Doc, DocError, Patch};
+use crate::doc::{Change, Doc, DocError, Patch};
 
 impl Doc {
     /// The document as it was at `version`, read-only: its edits and imports fail with
@@ -94,7 +94,7 @@ impl Doc {
         if !to.dominates(from) {
             return Err(HistoryError::NotAncestor.into());
         }
-        let (_, mut state) = self.replay_to(from)?;
+        let mut state = self.replay_state_to(from)?;
         state.patches_wanted = true;
         let mut raw = Vec::new();
         for change in history.changes_between(from, to) {
@@ -111,18 +111,35 @@ impl Doc {
     }
 
     /// The history and state of a replica that received exactly the changes `version` covers.
-    pub(super) fn replay_to(&self, version: &VersionVector) -> Result<(OpLog, DocState), DocError> {
+    fn replay_to(&self, version: &VersionVector) -> Result<(OpLog, DocState), DocError> {
+        let mut log = OpLog::default();
+        let state = self.replay_with(version, |change| log.push(change.clone()))?;
+        Ok((log, state))
+    }
+
+    /// The state of a replica that received exactly the changes `version` covers, without its
+    /// history (what a diff or a restore needs: copying the changes would be a third of the
+    /// work).
+    pub(super) fn replay_state_to(&self, version: &VersionVector) -> Result<DocState, DocError> {
+        self.replay_with(version, |_| {})
+    }
+
+    /// Replays the changes `version` covers onto an empty state, handing each to `applied`.
+    fn replay_with(
+        &self,
+        version: &VersionVector,
+        mut applied: impl FnMut(&Change),
+    ) -> Result<DocState, DocError> {
         let history = History::of(&self.log);
         history.check_cut(version)?;
-        let mut log = OpLog::default();
         let mut state = DocState::default();
         let mut no_patches = Vec::new();
         for change in history.changes_within(version) {
             // The log's changes passed every check when they arrived, so they apply.
             state.apply_change(change, &mut no_patches)?;
-            log.push(change.clone());
+            applied(change);
         }
-        Ok((log, state))
+        Ok(state)
     }
 
     /// A document of `replica` holding `log` and `state`, with no waiting changes.
