@@ -17,7 +17,7 @@ use crate::clock::{ReplicaId, VersionVector};
 use crate::doc::history::{History, HistoryError};
 use crate::doc::oplog::OpLog;
 use crate::doc::state::DocState;
-use crate::doc::{Change, Doc, DocError, Patch};
+use crate::doc::{Doc, DocError, Patch};
 
 impl Doc {
     /// The document as it was at `version`, read-only: its edits and imports fail with
@@ -113,7 +113,7 @@ impl Doc {
     /// The history and state of a replica that received exactly the changes `version` covers.
     fn replay_to(&self, version: &VersionVector) -> Result<(OpLog, DocState), DocError> {
         let mut log = OpLog::default();
-        let state = self.replay_with(version, |change| log.push(change.clone()))?;
+        let state = self.replay_with(version, Some(&mut log))?;
         Ok((log, state))
     }
 
@@ -121,14 +121,15 @@ impl Doc {
     /// history (what a diff or a restore needs: copying the changes would be a third of the
     /// work).
     pub(super) fn replay_state_to(&self, version: &VersionVector) -> Result<DocState, DocError> {
-        self.replay_with(version, |_| {})
+        self.replay_with(version, None)
     }
 
-    /// Replays the changes `version` covers onto an empty state, handing each to `applied`.
+    /// Replays the changes `version` covers onto an empty state, copying each into `log` when
+    /// one is given (not generic: one copy of the replay in every build).
     fn replay_with(
         &self,
         version: &VersionVector,
-        mut applied: impl FnMut(&Change),
+        mut log: Option<&mut OpLog>,
     ) -> Result<DocState, DocError> {
         let history = History::of(&self.log);
         history.check_cut(version)?;
@@ -137,7 +138,9 @@ impl Doc {
         for change in history.changes_within(version) {
             // The log's changes passed every check when they arrived, so they apply.
             state.apply_change(change, &mut no_patches)?;
-            applied(change);
+            if let Some(log) = log.as_deref_mut() {
+                log.push(change.clone());
+            }
         }
         Ok(state)
     }
