@@ -419,3 +419,47 @@ fn history_lists_every_change_with_its_metadata_in_causal_order() {
         assert_eq!(e.time, Some(1_000 + step));
     }
 }
+
+#[test]
+fn restore_recreates_nested_containers_that_were_deleted_or_replaced() {
+    let mut a = Doc::with_replica(ReplicaId::new(1));
+    let first = a.list("todo").push_container(ContainerKind::Map).unwrap();
+    a.map_at(&first).unwrap().set("title", "milk").unwrap();
+    let tags = a
+        .map_at(&first)
+        .unwrap()
+        .set_container("tags", ContainerKind::List)
+        .unwrap();
+    a.list_at(&tags).unwrap().push("shop").unwrap();
+    let second = a.list("todo").push_container(ContainerKind::Text).unwrap();
+    a.text_at(&second).unwrap().insert(0, "call Bob").unwrap();
+    a.counter("done").increment(2).unwrap();
+    a.commit();
+    let good = a.version();
+    let expected = a.materialize();
+    // The first item is deleted, the second edited, the counter moved, a new root appears.
+    a.list("todo").delete(0, 1).unwrap();
+    let second_now = match a.list("todo").get(0) {
+        Some(crdt_core::Value::Container(id)) => id,
+        other => panic!("{other:?}"),
+    };
+    a.text_at(&second_now).unwrap().insert(0, "don't ").unwrap();
+    a.counter("done").increment(5).unwrap();
+    a.map("extra").set("k", true).unwrap();
+    a.commit();
+    let mut b = Doc::with_replica(ReplicaId::new(2));
+    sync(&a, &mut b);
+    a.restore(&good).unwrap();
+    assert_eq!(a.materialize(), expected);
+    sync(&a, &mut b);
+    assert_eq!(b.materialize(), expected);
+    // The kept text was restored in place (same container), the deleted map recreated.
+    assert_eq!(
+        a.list("todo").get(1),
+        Some(crdt_core::Value::Container(second))
+    );
+    assert_ne!(
+        a.list("todo").get(0),
+        Some(crdt_core::Value::Container(first))
+    );
+}
