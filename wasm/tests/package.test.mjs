@@ -214,7 +214,7 @@ for (const moduleResolution of ["bundler", "node16"]) {
       files: ["use.ts"],
     }));
     writeFileSync(join(dir, "use.ts"), `
-      import init, { Doc, Text, UndoManager, type FrameInfo, type TextSelection, type UndoEvent } from "crdt-sync";
+      import init, { Doc, Text, UndoManager, type FrameInfo, type TextSelection, type UndoEvent, type HistoryEntry, type Patch } from "crdt-sync";
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
@@ -248,6 +248,14 @@ for (const moduleResolution of ["bundler", "node16"]) {
         void undone; void restored;
         // @ts-expect-error insert takes (index: number, text: string)
         text.insert("0", 1);
+        doc.commit();
+        doc.commit({ message: "typed", time: Date.now() });
+        const history: HistoryEntry[] = doc.history();
+        const past: Doc = doc.viewAt(doc.version());
+        const fork: Doc = doc.forkAt({}, "ab");
+        const changed: boolean = doc.restore({}, { message: "restore" }) || doc.restore({});
+        const patches: Patch[] = doc.diff({}, doc.version());
+        void history; void past; void fork; void changed; void patches;
         return status + text.toString();
       }
     `);

@@ -538,6 +538,7 @@ fn a_forged_right_origin_inside_a_run_converges_in_either_delivery_order() {
                 content: TextContent::from("X"),
             },
         }],
+        meta: None,
     });
     b.apply_changes(&x).expect("known origins, in order");
     sync(&a, &mut b);
@@ -581,6 +582,7 @@ fn forged_changes_are_refused_whole() {
                 },
             },
         ],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(bad_origin)),
@@ -604,6 +606,7 @@ fn forged_changes_are_refused_whole() {
             obj: ContainerId::root("c", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         bad_width.validate(),
@@ -630,6 +633,7 @@ fn forged_changes_are_refused_whole() {
                 content: TextContent::from(""),
             },
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(empty_insert)),
@@ -651,6 +655,7 @@ fn forged_changes_are_refused_whole() {
             },
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(ghost)),
@@ -669,6 +674,7 @@ fn forged_changes_are_refused_whole() {
             obj: ContainerId::root("t", ContainerKind::Text),
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(wrong_kind)),
@@ -756,6 +762,7 @@ fn deps_that_never_come_are_bounded() {
                 obj: ContainerId::root("c", ContainerKind::Counter),
                 delta: 1,
             }],
+            meta: None,
         };
         b.apply_changes(&forged(c)).unwrap();
     }
@@ -771,6 +778,7 @@ fn deps_that_never_come_are_bounded() {
             obj: ContainerId::root("c", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(c)),
@@ -1017,6 +1025,7 @@ fn counter_change(r: ReplicaId, parents: Vec<Dot>, lamport: u64) -> Change {
             obj: ContainerId::root("c", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     }
 }
 

@@ -34,6 +34,7 @@
 //! | `text` | text insert | the inserted text, all concatenated | UTF-8 |
 //! | `map_values` | map write | the new values | MessagePack array |
 //! | `list_values` | list insert | the inserted values, all concatenated | MessagePack array |
+//! | `meta_*` | change | commit message and time (format 5; see [`commit_meta`](super::commit_meta)) | |
 //!
 //! A change's id end is its start plus the width of its ops (not stored). Its `parents` (a
 //! frontier, usually one event) are stored only when they are not the default: the replica's
@@ -64,6 +65,7 @@ use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
+use crate::encoding::commit_meta::{MetaReader, MetaWriter};
 use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
@@ -150,6 +152,7 @@ struct Writer<'a> {
     text: String,
     map_values: Vec<&'a NewValue>,
     list_values: Vec<&'a Value>,
+    meta: MetaWriter,
     /// Container, last element and right origin of the previous op when it was an insert.
     last_insert: Option<(u64, Dot, Option<Dot>)>,
 }
@@ -225,6 +228,7 @@ impl<'a> Writer<'a> {
         self.next_lamport = change.lamport.wrapping_add(change.id.len());
         self.change_ops.push(change.ops.len() as u64);
         self.parents(change);
+        self.meta.push(change.meta.as_deref());
         self.replica_state[r] = change.id.end;
         for (dot, op) in change.ops_with_dots() {
             self.op(dot, op);
@@ -385,6 +389,7 @@ impl<'a> Writer<'a> {
             &mut raw,
             &value_pack::array(&self.list_values, |o, v| value_pack::put_value(o, v)),
         );
+        self.meta.finish(&mut raw);
         raw
     }
 }
@@ -509,6 +514,7 @@ pub(crate) fn decode_raw<'a>(
         value_pack::read_array(r.bytes("list values")?, "list values", budget, |p| {
             p.value()
         })?;
+    let mut meta = MetaReader::new(&mut r, change_count)?;
     r.finish("change batch")?;
 
     let mut text_rest = text;
@@ -702,6 +708,7 @@ pub(crate) fn decode_raw<'a>(
             parents,
             lamport,
             ops,
+            meta: meta.next(budget)?,
         };
         next_lamport = lamport.wrapping_add(change.id.len());
         replica_state[ri] = change.id.end;
@@ -729,6 +736,7 @@ pub(crate) fn decode_raw<'a>(
     right_counters.finish()?;
     target_counters.finish("delete targets")?;
     counter_deltas.finish("counter deltas")?;
+    meta.finish()?;
     if !text_rest.is_empty() || map_values.next().is_some() || list_values.next().is_some() {
         return Err(DecodeError::Malformed(
             "content left over after the last op",
@@ -789,6 +797,7 @@ mod tests {
             parents: parents.iter().map(|&(a, c)| Dot::new(r(a), c)).collect(),
             lamport,
             ops: built,
+            meta: None,
         }
     }
 
@@ -951,7 +960,8 @@ mod tests {
         assert!(bytes.len() < text.len() / 2, "{} bytes", bytes.len());
     }
 
-    /// A body of a single change with the given raw columns, for forging hostile inputs.
+    /// A body with the given raw columns and changes without commit metadata (the three
+    /// metadata columns of format 5 follow), for forging hostile inputs.
     fn forged(change_count: u64, op_count: u64, columns: [&[u8]; 20]) -> Vec<u8> {
         let mut raw = Vec::new();
         put_u64(&mut raw, 1);
@@ -964,6 +974,10 @@ mod tests {
         put_u64(&mut raw, change_count);
         put_u64(&mut raw, op_count);
         for c in columns {
+            put_bytes(&mut raw, c);
+        }
+        let no_meta = run(change_count.min(i64::MAX as u64) as i64, 0);
+        for c in [&no_meta[..], &[], &[]] {
             put_bytes(&mut raw, c);
         }
         raw

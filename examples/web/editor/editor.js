@@ -12,6 +12,7 @@ import { openDoc, identity, nameField, param, showStatus, badge, throttle } from
 import { diff } from "./diff.js";
 import { p2pOption, showLinks, webRtcProvider } from "./p2p.js";
 import { installUndo } from "./undo.js";
+import { historyPanel } from "./history.js";
 
 const docId = param("doc", "notes");
 document.getElementById("doc").textContent = docId;
@@ -50,6 +51,7 @@ const publishPresence = throttle(() => {
   provider.setPresence({
     name: me.name,
     color: me.color,
+    replica: doc.replicaId, // names this peer's changes in the history panel
     // Kept after the textarea loses focus: the others see where this peer was last.
     cursor: selection ? { anchor: anchorAt, head: headAt } : null,
   });
@@ -80,7 +82,7 @@ editor.addEventListener("input", () => {
   if (edit.remove > 0) text.delete(edit.index, edit.remove);
   if (edit.insert.length > 0) text.insert(edit.index, edit.insert);
   shown = next;
-  doc.commit();
+  doc.commit({ time: Date.now() }); // the time shows in the history panel
   captureSelection();
   publishPresence();
   drawOverlay();
@@ -212,6 +214,13 @@ captureSelection();
 publishPresence();
 drawOverlay();
 
+const history = historyPanel({
+  doc,
+  textName: "body",
+  names: () => new Map([...provider.presence.values()].map((s) => [s?.replica, String(s?.name)])),
+  onRestore: render,
+});
+
 // For tests and the curious: the document and the provider.
-window.app = { doc, text, provider, editor, undo: undo.undo, flushed: () => provider.flushed(), remoteCursors };
+window.app = { doc, text, provider, editor, undo: undo.undo, history, flushed: () => provider.flushed(), remoteCursors };
 document.documentElement.dataset.ready = "true";
