@@ -6,9 +6,9 @@
 # Steps: add the wasm32 target; install wasm-bindgen-cli at exactly the version of the
 # wasm-bindgen crate in Cargo.lock (the two must match); build with the `wasm-release` profile
 # (opt-level "z", fat LTO, panic=abort: see Cargo.toml); generate the JS glue for `--target web`
-# into wasm/pkg/web; shrink with `wasm-opt -Oz` when it is available (the `binaryen` npm package
-# in wasm/package.json ships it); copy the hand-written JS (provider, IndexedDB store, tab
-# channel, with their types) next to the web glue, and the Node entries (wasm/npm/node: the web
+# into wasm/pkg/web; shrink with `wasm-opt -Oz --converge` when it is available (the `binaryen`
+# npm package in wasm/package.json ships it); copy the hand-written JS (provider, IndexedDB store,
+# tab channel, with their types) next to the web glue, and the Node entries (wasm/npm/node: the web
 # glue initialised from the .wasm file) into wasm/pkg/node; write wasm/pkg/package.json from
 # wasm/npm/package.json with the workspace's version, the package README and the licences;
 # version the example pages' offline copy (examples/web/sw-build.js, see examples/web/sw.js);
@@ -59,8 +59,13 @@ elif [ -x "$here/node_modules/.bin/wasm-opt" ]; then
     wasm_opt="$here/node_modules/.bin/wasm-opt"
 fi
 if [ -n "$wasm_opt" ]; then
+    # --generate-global-effects lets -Oz drop calls without effects; --converge repeats -Oz
+    # until the module stops shrinking; the producers and target_features sections are for
+    # tools, not browsers (-1 KB gzipped together; wasm/README.md "Size").
     opt() {
-        "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        "$wasm_opt" --generate-global-effects -Oz --converge \
+            --strip-producers --strip-target-features \
+            --enable-bulk-memory --enable-nontrapping-float-to-int \
             --enable-sign-ext --enable-mutable-globals --enable-reference-types \
             --enable-multivalue "$1" -o "$1.opt"
         mv "$1.opt" "$1"
