@@ -355,7 +355,8 @@ where
 
 impl FromIterator<(ReplicaId, u64)> for VersionVector {
     /// Keeps the highest counter per replica, whatever the order of the input: one sort (none
-    /// for sorted input), then the map is built in one pass.
+    /// for sorted input), then the map is built by inserts in key order (`collect` into the
+    /// map would sort again, and its stable sort is kilobytes of the wasm build).
     fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
         let mut entries: Vec<(ReplicaId, u64)> = iter.into_iter().filter(|e| e.1 > 0).collect();
         if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -365,7 +366,11 @@ impl FromIterator<(ReplicaId, u64)> for VersionVector {
             entries.dedup_by_key(|e| e.0);
             entries.reverse();
         }
-        VersionVector(entries.into_iter().collect())
+        let mut map = BTreeMap::new();
+        for (replica, counter) in entries {
+            map.insert(replica, counter);
+        }
+        VersionVector(map)
     }
 }
 
