@@ -494,11 +494,13 @@ impl Doc {
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
         }
-        if let Some((first, reason)) = rejected.first().cloned() {
+        let count = rejected.len();
+        // Moved out, not cloned: `DocError::clone` is the only clone of it in the wasm build.
+        if let Some((first, reason)) = rejected.into_iter().next() {
             return Err(DocError::Rejected {
                 first,
                 reason: Box::new(reason),
-                count: rejected.len(),
+                count,
             });
         }
         Ok(ApplyOutcome {
