@@ -44,7 +44,8 @@ pub fn counter_from_f64(n: f64) -> Result<u64, String> {
     if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&n) {
         Ok(n as u64)
     } else {
-        Err(format!("{} is not a non-negative safe integer", number_text(n)))
+        let n = number_text(n);
+        Err(format!("{n} is not a non-negative safe integer"))
     }
 }
 

@@ -27,9 +27,9 @@ impl Counter {
     /// Adds `delta` (a safe integer; negative to decrement; default 1).
     pub fn increment(&self, delta: Option<f64>) -> JsResult<()> {
         let delta = delta.unwrap_or(1.0);
-        let delta = int_from_f64(delta)
-            .ok_or_else(|| {
-            js_error(format!("counter delta {} is not a safe integer", number_text(delta)))
+        let delta = int_from_f64(delta).ok_or_else(|| {
+            let delta = number_text(delta);
+            js_error(format!("counter delta {delta} is not a safe integer"))
         })?;
         self.shared.read(|doc| {
             doc.counter_at(&self.id)
