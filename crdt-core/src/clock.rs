@@ -215,10 +215,10 @@ impl VersionVector {
             }
             return;
         }
-        // `other`'s entries raised to `self`'s counters where higher (one pass over both), then
-        // appended: `BTreeMap::append` merges two maps in one pass, and needs no sort (as
-        // `collect` would, which is kilobytes of the wasm build); on a shared key it keeps the
-        // appended (maximal) counter.
+        // First `other`'s entries, raised to `self`'s counter where that is higher. Then
+        // `BTreeMap::append` merges the two maps in one pass, keeping the appended (maximal)
+        // counter of a shared replica. It needs no sort; `collect` would, and that sort is
+        // kilobytes of the wasm build.
         let mut maxed = other.0.clone();
         let mut mine = self.0.iter().peekable();
         for (replica, counter) in maxed.iter_mut() {

@@ -49,9 +49,8 @@ pub fn counter_from_f64(n: f64) -> Result<u64, String> {
     }
 }
 
-/// `n` as JS writes it (`String(n)`). On wasm JS formats it, which keeps core's float
-/// formatting (`flt2dec`, ~8 KB of the gzipped .wasm) out of the build; natively (unit tests)
-/// Rust's `Display` does.
+/// `n` as JS writes it (`String(n)`). On wasm, JS formats it: Rust's float formatting
+/// (`flt2dec`) would add ~8 KB to the gzipped .wasm. Natively (unit tests), Rust's `Display` does.
 pub fn number_text(n: f64) -> String {
     #[cfg(target_arch = "wasm32")]
     return js_sys::JsString::from("").concat(&n.into()).into();

@@ -516,7 +516,8 @@ impl Doc {
     /// state, so that [`Doc::load`] needs no replay.
     pub fn save(&mut self) -> Vec<u8> {
         self.commit();
-        // Both sorted by id already, being BTreeMaps (no sort: each is kilobytes of the wasm).
+        // Both in id order already: they come from BTreeMaps. (A sort would be kilobytes of the
+        // wasm build.)
         let containers: Vec<(&ContainerId, ContainerSnapshot)> = self
             .state
             .containers
