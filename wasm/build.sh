@@ -6,9 +6,9 @@
 # Steps: add the wasm32 target; install wasm-bindgen-cli at exactly the version of the
 # wasm-bindgen crate in Cargo.lock (the two must match); build with the `wasm-release` profile
 # (opt-level "z", fat LTO, panic=abort: see Cargo.toml); generate the JS glue for `--target web`
-# into wasm/pkg/web; shrink with `wasm-opt -Oz` when it is available (the `binaryen` npm package
-# in wasm/package.json ships it); copy the hand-written JS (provider, IndexedDB store, tab
-# channel, with their types) next to the web glue, and the Node entries (wasm/npm/node: the web
+# into wasm/pkg/web; shrink with `wasm-opt -Oz --converge` when it is available (the `binaryen`
+# npm package in wasm/package.json ships it); copy the hand-written JS (provider, IndexedDB store,
+# tab channel, with their types) next to the web glue, and the Node entries (wasm/npm/node: the web
 # glue initialised from the .wasm file) into wasm/pkg/node; write wasm/pkg/package.json from
 # wasm/npm/package.json with the workspace's version, the package README and the licences;
 # bundle the example pages' editor library (examples/vendor -> examples/web/vendor, esbuild);
@@ -52,6 +52,26 @@ pkg="$here/pkg"
 rm -rf "$pkg"
 mkdir -p "$pkg/web" "$pkg/node"
 wasm-bindgen "$wasm" --target web --out-dir "$pkg/web"
+# The glue repeats every `///` doc of the bindings as JSDoc: a third of its gzipped size, and
+# the same docs are in crdt_wasm.d.ts, which editors and TypeScript read. Drop the JSDoc blocks
+# (whole lines from `/**` to `*/`, the only shape wasm-bindgen writes) from the .js only.
+node -e '
+const { readFileSync, writeFileSync } = require("node:fs");
+const file = process.argv[1];
+let inDoc = false;
+const kept = readFileSync(file, "utf8").split("\n").filter((line) => {
+  if (!inDoc && /^\s*\/\*\*/.test(line)) inDoc = !/\*\/\s*$/.test(line);
+  else if (inDoc) inDoc = !/\*\/\s*$/.test(line);
+  else return true;
+  return false;
+});
+writeFileSync(file, kept.join("\n"));
+' "$pkg/web/crdt_wasm.js"
+# Still a module that parses (as .mjs: Node before 20.19 does not detect ESM in a .js file).
+glue_check="$(mktemp -d)"
+cp "$pkg/web/crdt_wasm.js" "$glue_check/crdt_wasm.mjs"
+node --check "$glue_check/crdt_wasm.mjs"
+rm -r "$glue_check"
 
 wasm_opt=""
 if command -v wasm-opt >/dev/null 2>&1; then
@@ -60,8 +80,17 @@ elif [ -x "$here/node_modules/.bin/wasm-opt" ]; then
     wasm_opt="$here/node_modules/.bin/wasm-opt"
 fi
 if [ -n "$wasm_opt" ]; then
+    # --generate-global-effects lets -Oz drop calls without effects; --converge repeats -Oz
+    # until the module stops shrinking; the producers and target_features sections are for
+    # tools, not browsers (-1 KB gzipped together; wasm/README.md "Size").
+    # --low-memory-unused lets it fold `p + c` into load/store offsets (-1.5 KB gzipped): sound
+    # when nothing lives below address 1024, and rustc's wasm32 layout puts the stack first
+    # (growing down from 1 MiB to 0; data and heap above it), so only a stack within 1 KiB of
+    # overflowing reaches there.
     opt() {
-        "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        "$wasm_opt" --generate-global-effects --low-memory-unused -Oz --converge \
+            --strip-producers --strip-target-features \
+            --enable-bulk-memory --enable-nontrapping-float-to-int \
             --enable-sign-ext --enable-mutable-globals --enable-reference-types \
             --enable-multivalue "$1" -o "$1.opt"
         mv "$1.opt" "$1"

@@ -215,20 +215,26 @@ impl VersionVector {
             }
             return;
         }
-        // Built from a sorted sequence, the map is filled in one pass.
-        let merged: BTreeMap<ReplicaId, u64> = Pairs::new(self, other)
-            .map(|(r, a, b)| (r, a.max(b)))
-            .collect();
-        self.0 = merged;
+        // First `other`'s entries, raised to `self`'s counter where that is higher. Then
+        // `BTreeMap::append` merges the two maps in one pass, keeping the appended (maximal)
+        // counter of a shared replica. It needs no sort; `collect` would, and that sort is
+        // kilobytes of the wasm build.
+        let mut maxed = other.0.clone();
+        let mut mine = self.0.iter().peekable();
+        for (replica, counter) in maxed.iter_mut() {
+            while mine.next_if(|(r, _)| *r < replica).is_some() {}
+            if let Some((_, &c)) = mine.next_if(|(r, _)| *r == replica) {
+                *counter = (*counter).max(c);
+            }
+        }
+        self.0.append(&mut maxed);
     }
 
     /// Pointwise minimum: the events both sides know.
     pub fn intersection(&self, other: &VersionVector) -> VersionVector {
-        VersionVector(
-            Pairs::new(self, other)
-                .filter_map(|(r, a, b)| (a.min(b) > 0).then_some((r, a.min(b))))
-                .collect(),
-        )
+        VersionVector(map_of_sorted(
+            Pairs::new(self, other).filter_map(|(r, a, b)| (a.min(b) > 0).then_some((r, a.min(b)))),
+        ))
     }
 
     /// True when every event known to `other` is known to `self`.
@@ -355,7 +361,7 @@ where
 
 impl FromIterator<(ReplicaId, u64)> for VersionVector {
     /// Keeps the highest counter per replica, whatever the order of the input: one sort (none
-    /// for sorted input), then the map is built in one pass.
+    /// for sorted input), then the map is built in key order.
     fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
         let mut entries: Vec<(ReplicaId, u64)> = iter.into_iter().filter(|e| e.1 > 0).collect();
         if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -365,8 +371,18 @@ impl FromIterator<(ReplicaId, u64)> for VersionVector {
             entries.dedup_by_key(|e| e.0);
             entries.reverse();
         }
-        VersionVector(entries.into_iter().collect())
+        VersionVector(map_of_sorted(entries.into_iter()))
     }
+}
+
+/// The map of `entries`, given in increasing replica order, built by inserts: `collect` into a
+/// `BTreeMap` would sort them again, and that stable sort is kilobytes of the wasm build.
+fn map_of_sorted(entries: impl Iterator<Item = (ReplicaId, u64)>) -> BTreeMap<ReplicaId, u64> {
+    let mut map = BTreeMap::new();
+    for (replica, counter) in entries {
+        map.insert(replica, counter);
+    }
+    map
 }
 
 impl Serialize for VersionVector {

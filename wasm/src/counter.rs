@@ -5,7 +5,7 @@ use std::rc::Rc;
 use crdt_core::ContainerId;
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{int_from_f64, scalar_to_js};
+use crate::convert::{int_from_f64, number_text, scalar_to_js};
 use crate::error::{js_error, JsResult};
 use crate::shared::Shared;
 
@@ -27,8 +27,10 @@ impl Counter {
     /// Adds `delta` (a safe integer; negative to decrement; default 1).
     pub fn increment(&self, delta: Option<f64>) -> JsResult<()> {
         let delta = delta.unwrap_or(1.0);
-        let delta = int_from_f64(delta)
-            .ok_or_else(|| js_error(format!("counter delta {delta} is not a safe integer")))?;
+        let delta = int_from_f64(delta).ok_or_else(|| {
+            let delta = number_text(delta);
+            js_error(format!("counter delta {delta} is not a safe integer"))
+        })?;
         self.shared.read(|doc| {
             doc.counter_at(&self.id)
                 .and_then(|mut c| c.increment(delta))

@@ -462,3 +462,17 @@ test("SyncSession: two peers sync, with presence, over encoded frames", () => {
   assert.equal(sessions[0].isConnected, false);
   assert.equal(sessions[0].presence().length, 0);
 });
+
+test("error messages write a refused number as JS does", () => {
+  // The bindings format these through JS (`String(n)`), not Rust's float formatting, which is
+  // left out of the .wasm for its size (wasm/README.md, Size).
+  const doc = new Doc();
+  const likes = doc.getCounter("likes");
+  assertThrowsError(() => likes.increment(0.5), /^counter delta 0\.5 is not a safe integer$/);
+  assertThrowsError(() => likes.increment(1e300), /^counter delta 1e\+300 is not a safe integer$/);
+  assertThrowsError(() => likes.decrement(-Infinity), /^counter delta Infinity is not a safe integer$/);
+  assertThrowsError(() => likes.increment(NaN), /^counter delta NaN is not a safe integer$/);
+  assertThrowsError(() => doc.exportSince({ "01": 1.5 }), /^1\.5 is not a non-negative safe integer$/);
+  assertThrowsError(() => doc.exportSince({ "01": -2 }), /^-2 is not a non-negative safe integer$/);
+  assert.equal(likes.value, 0);
+});

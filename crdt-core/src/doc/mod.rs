@@ -340,13 +340,12 @@ impl Doc {
     /// of several kinds is keyed `name:kind` for all but maps). Two replicas that hold the same
     /// changes materialize equal trees.
     pub fn materialize(&self) -> BTreeMap<String, Materialized> {
-        let mut roots: Vec<&ContainerId> = self
+        let roots: Vec<&ContainerId> = self
             .state
             .containers
             .keys()
             .filter(|id| matches!(id, ContainerId::Root { .. }))
-            .collect();
-        roots.sort();
+            .collect(); // in order already: the keys of a BTreeMap
         let mut out = BTreeMap::new();
         for id in roots {
             let value = self.state.materialize(id);
@@ -520,11 +519,13 @@ impl Doc {
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
         }
-        if let Some((first, reason)) = rejected.first().cloned() {
+        let count = rejected.len();
+        // Moved out, not cloned: `DocError::clone` is the only clone of it in the wasm build.
+        if let Some((first, reason)) = rejected.into_iter().next() {
             return Err(DocError::Rejected {
                 first,
                 reason: Box::new(reason),
-                count: rejected.len(),
+                count,
             });
         }
         Ok(ApplyOutcome {
@@ -540,18 +541,15 @@ impl Doc {
     /// state, so that [`Doc::load`] needs no replay.
     pub fn save(&mut self) -> Vec<u8> {
         self.commit();
-        let containers: Vec<(&ContainerId, ContainerSnapshot)> = {
-            let mut v: Vec<_> = self
-                .state
-                .containers
-                .iter()
-                .map(|(id, c)| (id, ContainerSnapshot::of(c)))
-                .collect();
-            v.sort_by(|a, b| a.0.cmp(b.0));
-            v
-        };
-        let mut parents: Vec<(&ContainerId, &ParentLink)> = self.state.parents.iter().collect();
-        parents.sort_by(|a, b| a.0.cmp(b.0));
+        // Both in id order already: they come from BTreeMaps. (A sort would be kilobytes of the
+        // wasm build.)
+        let containers: Vec<(&ContainerId, ContainerSnapshot)> = self
+            .state
+            .containers
+            .iter()
+            .map(|(id, c)| (id, ContainerSnapshot::of(c)))
+            .collect();
+        let parents: Vec<(&ContainerId, &ParentLink)> = self.state.parents.iter().collect();
         let pending: Vec<&Change> = self.buffer.pending().map(|c| &c.payload).collect();
         let snapshot = SnapshotRef {
             version: self.log.version(),

@@ -468,15 +468,17 @@ impl DocState {
                     .map(|v| self.materialize_value(v, depth))
                     .collect(),
             ),
-            Some(ContainerState::Map(m)) => Materialized::Map(
-                m.entries
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        v.last()
-                            .map(|e| (k.clone(), self.materialize_value(&e.value, depth)))
-                    })
-                    .collect(),
-            ),
+            Some(ContainerState::Map(m)) => {
+                // Inserted in key order rather than collected: `BTreeMap::from_iter` sorts its
+                // input, and that sort is kilobytes of the wasm build.
+                let mut out = BTreeMap::new();
+                for (k, v) in &m.entries {
+                    if let Some(e) = v.last() {
+                        out.insert(k.clone(), self.materialize_value(&e.value, depth));
+                    }
+                }
+                Materialized::Map(out)
+            }
         }
     }
 }
