@@ -41,6 +41,7 @@ pub use doc::{
     ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, SubscriptionId,
     TextRef, Value,
 };
+pub use doc::{Attributes, DeltaOp, DeltaRun, MarkExpand};
 pub use encoding::DecodeError;
 pub use list::List;
 pub use seq::{Assoc, Cursor};

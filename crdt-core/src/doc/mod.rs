@@ -44,8 +44,10 @@ mod container_tree;
 mod duplicate;
 mod event;
 mod handles;
+pub mod marks;
 mod oplog;
 mod replica;
+mod rich_text;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
@@ -56,6 +58,8 @@ use std::collections::BTreeMap;
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
 pub use handles::{CounterRef, ListRef, MapRef, TextRef};
+pub use marks::{Anchor, Attributes, MarkExpand};
+pub use rich_text::{DeltaOp, DeltaRun};
 pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
@@ -578,6 +582,8 @@ impl Doc {
             state.parents.insert(id, link);
         }
         container_tree::check_container_tree(&state)?;
+        // Container states hold no marks: they are the history's mark operations.
+        state.marks.rebuild(log.changes());
         let mut buffer = CausalBuffer::with_applied(log.version().clone(), BufferLimits::default());
         for change in snapshot.pending {
             let released = buffer.insert(to_causal(change), 0)?;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Dot;
 use crate::doc::change::{Change, NewValue, Op};
 use crate::doc::event::{PatchAction, PathSegment};
+use crate::doc::marks::{self, MarkStore};
 use crate::doc::value::{ContainerId, ContainerKind, Materialized, Value};
 use crate::doc::DocError;
 use crate::seq::batch_ids::BatchIds;
@@ -89,6 +90,9 @@ pub(crate) type RawPatch = (ContainerId, PatchAction);
 pub(crate) struct DocState {
     pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
     pub(crate) parents: BTreeMap<ContainerId, ParentLink>,
+    /// The formatting marks of the texts (kept beside their sequences; see
+    /// [`marks`](crate::doc::marks)).
+    pub(crate) marks: MarkStore,
     /// Whether applying operations describes them as patches (only when someone subscribed:
     /// building patches costs a string per insert).
     pub(crate) patches_wanted: bool,
@@ -250,6 +254,18 @@ impl DocState {
                     }
                 }
                 Op::MapDelete { .. } | Op::CounterAdd { .. } => {}
+                Op::TextMark { start, end, .. } => {
+                    let seq = match self.container(obj) {
+                        Some(ContainerState::Text(s)) => Some(s),
+                        _ => None,
+                    };
+                    let here = inserted.get(obj).unwrap_or(&none);
+                    for d in [start, end].into_iter().filter_map(|a| a.dot()) {
+                        if !seq.is_some_and(|s| s.contains(d)) && !here.contains(d) {
+                            return Err(DocError::Seq(crate::seq::SeqError::UnknownId(d)));
+                        }
+                    }
+                }
                 Op::Text { op, .. } => {
                     let seq = match self.container(obj) {
                         Some(ContainerState::Text(s)) => Some(s),
@@ -335,12 +351,15 @@ impl DocState {
                 };
                 let patches = seq.apply(op)?;
                 if wanted {
+                    let from = out.len();
                     for patch in patches {
                         out.push((obj.clone(), text_patch(seq, patch)));
                     }
+                    self.fill_insert_attributes(obj, &mut out[from..]);
                 }
                 Ok(())
             }
+            Op::TextMark { obj, .. } => self.apply_mark(dot, lamport, op, obj, out),
             Op::List { obj, op } => {
                 if let SeqOp::Insert { content, .. } = op {
                     for value in &content.0 {
@@ -369,6 +388,68 @@ impl DocState {
                     }
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Applies mark operation `op` on text `obj`, describing the ranges whose formatting it
+    /// changed.
+    fn apply_mark(
+        &mut self,
+        dot: Dot,
+        lamport: u64,
+        op: &Op,
+        obj: &ContainerId,
+        out: &mut Vec<RawPatch>,
+    ) -> Result<(), DocError> {
+        if !matches!(self.container_mut(obj)?, ContainerState::Text(_)) {
+            return Err(DocError::WrongKind(obj.clone()));
+        }
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+            return Err(DocError::WrongKind(obj.clone()));
+        };
+        let Some(all) = self.marks.add(dot, lamport, op) else {
+            return Ok(());
+        };
+        if !self.patches_wanted {
+            return Ok(());
+        }
+        let Some((key, value)) = marks::last_key_value(all) else {
+            return Ok(());
+        };
+        for (start, end) in marks::changed_by_last(seq, all) {
+            let index_utf16 = utf16_of(seq, start);
+            out.push((
+                obj.clone(),
+                PatchAction::TextMark {
+                    index: start,
+                    index_utf16,
+                    len: end - start,
+                    len_utf16: utf16_of(seq, end) - index_utf16,
+                    key: key.to_owned(),
+                    value: value.cloned(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the formatting of the text inserts among `patches` (just applied to text `obj`).
+    /// Nothing to do for a text without marks.
+    pub(crate) fn fill_insert_attributes(&self, obj: &ContainerId, patches: &mut [RawPatch]) {
+        let all = self.marks.of(obj);
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+            return;
+        };
+        if all.is_empty() {
+            return;
+        }
+        for (_, patch) in patches {
+            if let PatchAction::TextInsert {
+                index, attributes, ..
+            } = patch
+            {
+                *attributes = marks::attributes_at(seq, all, *index);
             }
         }
     }
@@ -504,6 +585,7 @@ fn text_patch(seq: &Sequence<TextContent>, patch: SeqPatch) -> PatchAction {
             index: pos,
             index_utf16: utf16_of(seq, pos),
             text: seq.slice(pos, pos + len).into_string(),
+            attributes: marks::Attributes::new(),
         },
         SeqPatch::Delete {
             pos,

@@ -1,0 +1,400 @@
+//! Formatting marks on texts, with the merge semantics of Peritext (Litt, Lim, Kleppmann, van
+//! Hardenberg, "Peritext: A CRDT for Collaborative Rich Text Editing", CSCW 2022).
+//!
+//! # Representation: spans beside the characters, anchored to character ids
+//!
+//! A mark operation ([`Op::TextMark`](crate::doc::Op::TextMark)) names a key (`bold`, `link`), a
+//! value (`None` removes the key: an unmark is a mark without a value, as Peritext's
+//! `removeMark` and Automerge's `unmark`) and two [`Anchor`]s, each the gap just before or just
+//! after one character, or the start or end of the text. Anchors name characters by id, so a
+//! mark keeps its place under concurrent edits, and an anchor on a deleted character still
+//! resolves: the sequence keeps tombstones with their ids and order. The marks of a text are kept
+//! in a list beside its [`Sequence`], not inside it:
+//!
+//! - **Why not marker elements inside the sequence** (Automerge stores mark begin/end as
+//!   sequence elements; Loro stores style anchors in its rich-text tree): they would make the
+//!   FugueMax engine, its run-length tree, its UTF-16 index and its snapshot format aware of
+//!   non-character elements, and every visible-position computation skip them. Kept apart,
+//!   the sequence is untouched and plain-text documents pay nothing.
+//! - **Why not per-character attributes**: a mark on a long range would cost a write per
+//!   character and concurrent inserts inside it would miss it.
+//!
+//! # Expansion: how the anchors are chosen
+//!
+//! Whether text typed at the edge of a mark joins it is decided when the mark is made, by which
+//! side of which character the anchors attach to (Peritext §3.3). A mark that expands after its
+//! end (bold) ends *before* the character following the range (or at the end of the text), so
+//! text inserted between the last marked character and that one falls inside; a mark that does
+//! not (a link) ends *after* its last character, so such text falls outside. The start mirrors
+//! this. Because the choice is recorded in the operation's anchors, replicas never need to agree
+//! on a configuration to converge; the configuration only says how *local* operations pick
+//! anchors. It is per document and per key ([`MarkExpand`], set with
+//! [`Doc::set_mark_expand`](crate::Doc::set_mark_expand), as Loro's `configTextStyle`), rather
+//! than an argument of every call, because every call for one key must agree: an unmark of bold
+//! must expand like bold did, or text typed after an unbolded word comes out bold again
+//! (automerge#577 was exactly this). Defaults: `link`, `href` and keys starting with `comment`
+//! do not expand; every other key expands after its end (bold, italic, code, colour: what
+//! editors do).
+//!
+//! # Resolution: the highest operation wins, per character and key
+//!
+//! A character shows, for each key, the value of the mark operation with the highest
+//! `(lamport, id)` among those whose range covers it (Peritext's rule: later operations
+//! override earlier ones, concurrent ones are ordered by their ids). Ranges depend only on the
+//! sequence order, which every replica shares, so replicas that applied the same operations show
+//! the same formatting whatever order they arrived in. Marks of different keys never interact,
+//! so overlapping bold, links and comments coexist.
+//!
+//! # Cost
+//!
+//! Reading the whole text as runs ([`runs`]) resolves every mark's two anchors (O(log n) each)
+//! and sweeps the sorted boundaries once: O(m log n + m log m + n) for m marks, not
+//! characters times marks. The formatting of one inserted run, which insert patches carry, is
+//! O(m log n) and costs nothing when the text has no marks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Dot;
+use crate::doc::change::{Change, Op};
+use crate::doc::value::{ContainerId, Scalar};
+use crate::seq::{Sequence, TextContent};
+
+/// The formatting of a run of text: key to value (keys without a value are absent).
+pub type Attributes = BTreeMap<String, Scalar>;
+
+/// Whether text inserted at the edges of a mark's range joins it; see the
+/// [module docs](self#expansion-how-the-anchors-are-chosen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkExpand {
+    /// Neither edge grows (links, comments).
+    None,
+    /// Text inserted just before the start joins the mark.
+    Before,
+    /// Text inserted just after the end joins the mark (bold, italic).
+    After,
+    /// Both edges grow.
+    Both,
+}
+
+impl MarkExpand {
+    /// The default for `key`: `link`, `href` and keys starting with `comment` do not expand;
+    /// every other key expands after its end.
+    pub fn default_for(key: &str) -> MarkExpand {
+        if key == "link" || key == "href" || key.starts_with("comment") {
+            MarkExpand::None
+        } else {
+            MarkExpand::After
+        }
+    }
+
+    fn before(self) -> bool {
+        matches!(self, MarkExpand::Before | MarkExpand::Both)
+    }
+
+    fn after(self) -> bool {
+        matches!(self, MarkExpand::After | MarkExpand::Both)
+    }
+}
+
+/// One edge of a mark's range: a gap of the text named by a neighbouring character's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Anchor {
+    /// The start of the text (before every character, present or future).
+    Start,
+    /// Just before this character.
+    Before(Dot),
+    /// Just after this character.
+    After(Dot),
+    /// The end of the text (after every character, present or future).
+    End,
+}
+
+impl Anchor {
+    /// The character the anchor names, if any.
+    pub fn dot(self) -> Option<Dot> {
+        match self {
+            Anchor::Before(d) | Anchor::After(d) => Some(d),
+            Anchor::Start | Anchor::End => None,
+        }
+    }
+}
+
+/// A mark operation as a text keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoredMark {
+    id: Dot,
+    lamport: u64,
+    start: Anchor,
+    end: Anchor,
+    key: String,
+    /// `None` removes the key (an unmark). A `Scalar::Null` value is stored as `None`.
+    value: Option<Scalar>,
+}
+
+impl StoredMark {
+    /// Order of precedence: the highest wins.
+    fn rank(&self) -> (u64, Dot) {
+        (self.lamport, self.id)
+    }
+}
+
+/// The marks of every text and the local expansion configuration.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MarkStore {
+    texts: BTreeMap<ContainerId, Vec<StoredMark>>,
+    /// Keys whose expansion differs from [`MarkExpand::default_for`] (local configuration).
+    expand: BTreeMap<String, MarkExpand>,
+}
+
+impl MarkStore {
+    /// How local marks of `key` choose their anchors.
+    pub(crate) fn expand_of(&self, key: &str) -> MarkExpand {
+        self.expand
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| MarkExpand::default_for(key))
+    }
+
+    /// Sets how local marks of `key` choose their anchors.
+    pub(crate) fn set_expand(&mut self, key: &str, expand: MarkExpand) {
+        self.expand.insert(key.to_owned(), expand);
+    }
+
+    /// The marks of text `obj` (empty when it has none).
+    pub(crate) fn of(&self, obj: &ContainerId) -> &[StoredMark] {
+        self.texts.get(obj).map_or(&[], Vec::as_slice)
+    }
+
+    /// Adds the mark operation `op` (with id `id` and Lamport time `lamport`) to its text and
+    /// returns the text's marks, the new one last. Other ops are ignored (returns `None`).
+    pub(crate) fn add(&mut self, id: Dot, lamport: u64, op: &Op) -> Option<&[StoredMark]> {
+        let Op::TextMark {
+            obj,
+            start,
+            end,
+            key,
+            value,
+        } = op
+        else {
+            return None;
+        };
+        let marks = self.texts.entry(obj.clone()).or_default();
+        marks.push(StoredMark {
+            id,
+            lamport,
+            start: *start,
+            end: *end,
+            key: key.clone(),
+            value: value.clone().filter(|v| *v != Scalar::Null),
+        });
+        Some(marks)
+    }
+
+    /// Rebuilds the marks from a history (loading a snapshot, whose states hold no marks).
+    pub(crate) fn rebuild(&mut self, changes: &[Change]) {
+        self.texts.clear();
+        for change in changes {
+            for (dot, op) in change.ops_with_dots() {
+                self.add(dot, change.lamport_of(dot), op);
+            }
+        }
+    }
+}
+
+/// The visible position of the gap `anchor` names, or `None` for an unknown character (only in
+/// a corrupted snapshot: operations are checked before they apply).
+fn boundary(seq: &Sequence<TextContent>, anchor: Anchor) -> Option<usize> {
+    match anchor {
+        Anchor::Start => Some(0),
+        Anchor::End => Some(seq.len()),
+        Anchor::Before(d) => seq.position_of(d).map(|(before, _)| before),
+        Anchor::After(d) => seq
+            .position_of(d)
+            .map(|(before, visible)| before + usize::from(visible)),
+    }
+}
+
+/// The visible range a mark covers now, if it covers any character.
+fn span(seq: &Sequence<TextContent>, mark: &StoredMark) -> Option<(usize, usize)> {
+    let start = boundary(seq, mark.start)?;
+    let end = boundary(seq, mark.end)?;
+    (start < end).then_some((start, end))
+}
+
+/// The anchors of a local mark of `start..end` (`start < end <= seq.len()`) that expands as
+/// `expand` says; `None` if a position has no character (never, given the bounds).
+pub(crate) fn local_anchors(
+    seq: &Sequence<TextContent>,
+    start: usize,
+    end: usize,
+    expand: MarkExpand,
+) -> Option<(Anchor, Anchor)> {
+    let first = if !expand.before() {
+        Anchor::Before(seq.id_at(start)?)
+    } else if start == 0 {
+        Anchor::Start
+    } else {
+        Anchor::After(seq.id_at(start - 1)?)
+    };
+    let last = if !expand.after() {
+        Anchor::After(seq.id_at(end - 1)?)
+    } else if end == seq.len() {
+        Anchor::End
+    } else {
+        Anchor::Before(seq.id_at(end)?)
+    };
+    Some((first, last))
+}
+
+/// The marks covering the characters between two boundaries: per key, the covering operations
+/// by rank (their index in the text's marks).
+#[derive(Default)]
+struct Active<'a> {
+    keys: BTreeMap<&'a str, BTreeMap<(u64, Dot), usize>>,
+}
+
+impl<'a> Active<'a> {
+    fn add(&mut self, marks: &'a [StoredMark], i: usize) {
+        let m = &marks[i];
+        self.keys.entry(&m.key).or_default().insert(m.rank(), i);
+    }
+
+    fn remove(&mut self, marks: &'a [StoredMark], i: usize) {
+        let m = &marks[i];
+        if let Some(set) = self.keys.get_mut(m.key.as_str()) {
+            set.remove(&m.rank());
+            if set.is_empty() {
+                self.keys.remove(m.key.as_str());
+            }
+        }
+    }
+
+    fn attributes(&self, marks: &[StoredMark]) -> Attributes {
+        let mut out = Attributes::new();
+        for (key, set) in &self.keys {
+            let winner = set.last_key_value().and_then(|(_, &i)| marks[i].value.as_ref());
+            if let Some(value) = winner {
+                out.insert((*key).to_owned(), value.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Every mark boundary as `(position, is_start, mark index)`, sorted by position.
+fn boundaries(
+    seq: &Sequence<TextContent>,
+    marks: &[StoredMark],
+    keep: impl Fn(&StoredMark) -> bool,
+) -> Vec<(usize, bool, usize)> {
+    let mut events = Vec::new();
+    for (i, mark) in marks.iter().enumerate().filter(|(_, m)| keep(m)) {
+        if let Some((start, end)) = span(seq, mark) {
+            events.push((start, true, i));
+            events.push((end, false, i));
+        }
+    }
+    events.sort_unstable_by_key(|&(pos, _, _)| pos);
+    events
+}
+
+/// The whole text as maximal runs `(start, end, attributes)` of equal formatting, in order, by
+/// one sweep over the sorted mark boundaries. Empty for an empty text.
+pub(crate) fn runs(
+    seq: &Sequence<TextContent>,
+    marks: &[StoredMark],
+) -> Vec<(usize, usize, Attributes)> {
+    let len = seq.len();
+    let events = boundaries(seq, marks, |_| true);
+    let mut active = Active::default();
+    let mut out: Vec<(usize, usize, Attributes)> = Vec::new();
+    let mut next_event = events.iter().peekable();
+    let mut pos = 0;
+    while pos < len {
+        while let Some(&(_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
+            if is_start {
+                active.add(marks, i);
+            } else {
+                active.remove(marks, i);
+            }
+        }
+        let next = next_event.peek().map_or(len, |e| e.0.min(len));
+        let attributes = active.attributes(marks);
+        match out.last_mut() {
+            Some(last) if last.2 == attributes => last.1 = next,
+            _ => out.push((pos, next, attributes)),
+        }
+        pos = next;
+    }
+    out
+}
+
+/// The formatting of the character at visible position `pos`: O(marks log n).
+pub(crate) fn attributes_at(
+    seq: &Sequence<TextContent>,
+    marks: &[StoredMark],
+    pos: usize,
+) -> Attributes {
+    let mut active = Active::default();
+    for (i, mark) in marks.iter().enumerate() {
+        if matches!(span(seq, mark), Some((s, e)) if s <= pos && pos < e) {
+            active.add(marks, i);
+        }
+    }
+    active.attributes(marks)
+}
+
+/// The visible ranges whose value of the last mark's key the last mark changed: where it
+/// outranks every other covering mark of its key and its value differs from theirs. Maximal
+/// ranges, in order.
+pub(crate) fn changed_by_last(
+    seq: &Sequence<TextContent>,
+    marks: &[StoredMark],
+) -> Vec<(usize, usize)> {
+    let Some((new, others)) = marks.split_last() else {
+        return Vec::new();
+    };
+    let Some((start, end)) = span(seq, new) else {
+        return Vec::new();
+    };
+    let events = boundaries(seq, others, |m| m.key == new.key);
+    let mut active: BTreeMap<(u64, Dot), usize> = BTreeMap::new();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut next_event = events.iter().peekable();
+    let mut pos = 0;
+    while pos < end {
+        while let Some(&(_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
+            if is_start {
+                active.insert(others[i].rank(), i);
+            } else {
+                active.remove(&others[i].rank());
+            }
+        }
+        let mut next = next_event.peek().map_or(end, |e| e.0.min(end));
+        if pos < start {
+            // A segment lies wholly before the new range or wholly inside it.
+            next = next.min(start);
+        } else {
+            let previous = active.last_key_value();
+            let changed = match previous {
+                None => new.value.is_some(),
+                Some((rank, &i)) => *rank < new.rank() && others[i].value != new.value,
+            };
+            if changed {
+                match out.last_mut() {
+                    Some(last) if last.1 == pos => last.1 = next,
+                    _ => out.push((pos, next)),
+                }
+            }
+        }
+        pos = next;
+    }
+    out
+}
+
+/// The key and value of the last mark (what [`changed_by_last`] describes).
+pub(crate) fn last_key_value(marks: &[StoredMark]) -> Option<(&str, Option<&Scalar>)> {
+    marks.last().map(|m| (m.key.as_str(), m.value.as_ref()))
+}
