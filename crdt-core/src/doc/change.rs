@@ -239,8 +239,8 @@ impl Change {
                     }
                 }
                 Op::TextMark {
-                        start, end, key, ..
-                    } => check_mark(*start, *end, key).map_err(|r| bad(index, r))?,
+                    start, end, key, ..
+                } => check_mark(*start, *end, key).map_err(|r| bad(index, r))?,
                 Op::CounterAdd { obj, .. } => {
                     if obj.kind() != ContainerKind::Counter {
                         return Err(bad(index, "counter op on a non-counter"));
@@ -310,7 +310,10 @@ fn check_mark(start: Anchor, end: Anchor, key: &str) -> Result<(), &'static str>
     if key.len() > MAX_KEY_LEN {
         return Err("mark key too long");
     }
-    if [start, end].iter().any(|a| a.dot().is_some_and(|d| d.counter == 0)) {
+    if [start, end]
+        .iter()
+        .any(|a| a.dot().is_some_and(|d| d.counter == 0))
+    {
         return Err("mark anchored to counter 0");
     }
     Ok(())

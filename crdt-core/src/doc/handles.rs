@@ -85,7 +85,9 @@ impl<'a> TextRef<'a> {
                 attributes: Default::default(),
             };
             let mut patches = vec![(self.id.clone(), patch)];
-            self.doc.state.fill_insert_attributes(&self.id, &mut patches);
+            self.doc
+                .state
+                .fill_insert_attributes(&self.id, &mut patches);
             patches
         } else {
             Vec::new()

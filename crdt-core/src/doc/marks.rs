@@ -274,7 +274,9 @@ impl<'a> Active<'a> {
     fn attributes(&self, marks: &[StoredMark]) -> Attributes {
         let mut out = Attributes::new();
         for (key, set) in &self.keys {
-            let winner = set.last_key_value().and_then(|(_, &i)| marks[i].value.as_ref());
+            let winner = set
+                .last_key_value()
+                .and_then(|(_, &i)| marks[i].value.as_ref());
             if let Some(value) = winner {
                 out.insert((*key).to_owned(), value.clone());
             }

@@ -160,8 +160,8 @@ impl TextRef<'_> {
         if start == end {
             return Ok(());
         }
-        let (first, last) = marks::local_anchors(seq, start, end, expand)
-            .ok_or_else(|| out_of_bounds(end, len))?;
+        let (first, last) =
+            marks::local_anchors(seq, start, end, expand).ok_or_else(|| out_of_bounds(end, len))?;
         let op = Op::TextMark {
             obj: self.id.clone(),
             start: first,

@@ -1012,20 +1012,86 @@ mod tests {
                     }),
                 ],
             ),
-            // A start that is not right after the replica's previous change.
+            // A start that is not right after the replica's previous change; then marks with
+            // every anchor shape, with and without a value.
             change(
                 1,
                 40,
                 3,
                 &[(2, 2)],
-                vec![text_insert(
-                    &t,
-                    Some(Dot::new(r(1), 1)),
-                    Some(Dot::new(r(1), 2)),
-                    "y",
-                )],
+                vec![
+                    text_insert(&t, Some(Dot::new(r(1), 1)), Some(Dot::new(r(1), 2)), "y"),
+                    mark(
+                        &t,
+                        Anchor::Before(Dot::new(r(1), 1)),
+                        Anchor::After(Dot::new(r(1), 40)),
+                        Some(Scalar::Str("https://x".into())),
+                    ),
+                    mark(&t, Anchor::Start, Anchor::End, None),
+                    mark(
+                        &t,
+                        Anchor::After(Dot::new(r(2), 3)),
+                        Anchor::Before(Dot::new(r(1), 4)),
+                        Some(Scalar::Bool(true)),
+                    ),
+                ],
             ),
         ]
+    }
+
+    fn mark(
+        obj: &ContainerId,
+        start: Anchor,
+        end: Anchor,
+        value: Option<Scalar>,
+    ) -> Box<dyn Fn(Dot) -> Op> {
+        let obj = obj.clone();
+        Box::new(move |_| Op::TextMark {
+            obj: obj.clone(),
+            start,
+            end,
+            key: if value.is_some() { "link" } else { "bold" }.into(),
+            value: value.clone(),
+        })
+    }
+
+    /// A body of one op with head `head` on a map, every other column empty.
+    fn one_op(head: u64) -> Vec<u8> {
+        let empty: &[u8] = &[];
+        let nil = msgpack(&Vec::<u8>::new());
+        let (zero, one, head) = (run(1, 0), run(1, 1), run(1, head));
+        forged(
+            1,
+            1,
+            [
+                &zero, &zero, &zero, &one, &zero, empty, empty, &head, &zero, &zero, &zero, empty,
+                empty, empty, empty, empty, empty, empty, &nil, &nil,
+            ],
+        )
+    }
+
+    #[test]
+    fn op_kinds_this_build_does_not_know_are_refused_with_a_typed_error() {
+        // Extended kinds 1.. are kinds 8..: a newer build's ops.
+        for ext in [1u64, 2, 15] {
+            assert_eq!(
+                decode_body(&one_op(ext << 4 | EXTENDED)),
+                Err(DecodeError::UnknownOpKind(EXTENDED + ext))
+            );
+        }
+        // Through the whole decoder path a peer uses (framed, compressed), with a mark of
+        // unknown flags refused as malformed, not a panic.
+        let bytes = crate::encoding::frame(
+            crate::encoding::EncodingKind::Changes,
+            &one_op(3 << 4 | EXTENDED),
+        );
+        assert_eq!(decode_changes(&bytes), Err(DecodeError::UnknownOpKind(10)));
+        assert_eq!(
+            decode_body(&one_op(MARK_FLAGS_END << 8 | TEXT_MARK << 4 | EXTENDED)),
+            Err(DecodeError::Malformed("unknown mark flags"))
+        );
+        // A known mark whose anchor reference is missing.
+        assert!(decode_body(&one_op(1 << 8 | TEXT_MARK << 4 | EXTENDED)).is_err());
     }
 
     #[test]
