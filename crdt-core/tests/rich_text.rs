@@ -232,7 +232,7 @@ fn apply_delta_inserts_retains_with_attributes_and_deletes() {
         .apply_delta(&[
             DeltaOp::Retain {
                 len: 5,
-                attributes: [("italic".to_owned(), Some(Scalar::Bool(true)))].into(),
+                attributes: vec![("italic".to_owned(), Some(Scalar::Bool(true)))],
             },
             DeltaOp::Insert {
                 text: ",".into(),
@@ -269,7 +269,7 @@ fn apply_delta_utf16_counts_code_units_and_refuses_overruns_whole() {
         .apply_delta_utf16(&[
             DeltaOp::Retain {
                 len: 3,
-                attributes: [("bold".to_owned(), Some(Scalar::Bool(true)))].into(),
+                attributes: vec![("bold".to_owned(), Some(Scalar::Bool(true)))],
             },
             DeltaOp::Delete { len: 1 },
         ])

@@ -114,7 +114,11 @@ pub fn event_to_js(event: &DocEvent) -> JsValue {
                 set(&p, "len", *len as f64);
                 set(&p, "lenUtf16", *len_utf16 as f64);
                 set(&p, "key", key.as_str());
-                set(&p, "value", value.as_ref().map_or(JsValue::NULL, scalar_to_js));
+                set(
+                    &p,
+                    "value",
+                    value.as_ref().map_or(JsValue::NULL, scalar_to_js),
+                );
             }
             PatchAction::TextDelete {
                 index,

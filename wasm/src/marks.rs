@@ -14,8 +14,6 @@
 //! throws before anything changes; a retain or delete past the end throws whole, as the core
 //! checks it first.
 
-use std::collections::BTreeMap;
-
 use crdt_core::{Attributes, DeltaOp, DocError, MarkExpand, Scalar, TextRef};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -109,7 +107,7 @@ fn delta_op_from_js(entry: &JsValue) -> JsResult<DeltaOp> {
     if !retain.is_undefined() {
         return Ok(DeltaOp::Retain {
             len: length_from_js(&retain, "retain")?,
-            attributes: attributes.into_iter().collect::<BTreeMap<_, _>>(),
+            attributes,
         });
     }
     let delete = get(entry, "delete")?;
@@ -140,8 +138,11 @@ fn expand_from_js(value: &str) -> JsResult<MarkExpand> {
 impl Text {
     /// Runs `f` on this text of the document (edits emit their events at `commit`).
     fn with_text<T>(&self, f: impl FnOnce(&mut TextRef<'_>) -> Result<T, DocError>) -> JsResult<T> {
-        self.shared
-            .read(|doc| doc.text_at(&self.id).and_then(|mut t| f(&mut t)).map_err(js_error))
+        self.shared.read(|doc| {
+            doc.text_at(&self.id)
+                .and_then(|mut t| f(&mut t))
+                .map_err(js_error)
+        })
     }
 }
 

@@ -141,30 +141,39 @@ impl StoredMark {
 }
 
 /// The marks of every text and the local expansion configuration.
+///
+/// Vectors searched linearly rather than maps: few texts carry marks and few keys are
+/// configured, and every map type instantiated costs kilobytes of the wasm package.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MarkStore {
-    texts: BTreeMap<ContainerId, Vec<StoredMark>>,
+    texts: Vec<(ContainerId, Vec<StoredMark>)>,
     /// Keys whose expansion differs from [`MarkExpand::default_for`] (local configuration).
-    expand: BTreeMap<String, MarkExpand>,
+    expand: Vec<(String, MarkExpand)>,
 }
 
 impl MarkStore {
     /// How local marks of `key` choose their anchors.
     pub(crate) fn expand_of(&self, key: &str) -> MarkExpand {
         self.expand
-            .get(key)
-            .copied()
-            .unwrap_or_else(|| MarkExpand::default_for(key))
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or_else(|| MarkExpand::default_for(key), |(_, e)| *e)
     }
 
     /// Sets how local marks of `key` choose their anchors.
     pub(crate) fn set_expand(&mut self, key: &str, expand: MarkExpand) {
-        self.expand.insert(key.to_owned(), expand);
+        match self.expand.iter_mut().find(|(k, _)| k == key) {
+            Some((_, e)) => *e = expand,
+            None => self.expand.push((key.to_owned(), expand)),
+        }
     }
 
     /// The marks of text `obj` (empty when it has none).
     pub(crate) fn of(&self, obj: &ContainerId) -> &[StoredMark] {
-        self.texts.get(obj).map_or(&[], Vec::as_slice)
+        self.texts
+            .iter()
+            .find(|(id, _)| id == obj)
+            .map_or(&[], |(_, marks)| marks.as_slice())
     }
 
     /// Adds the mark operation `op` (with id `id` and Lamport time `lamport`) to its text and
@@ -180,7 +189,14 @@ impl MarkStore {
         else {
             return None;
         };
-        let marks = self.texts.entry(obj.clone()).or_default();
+        let at = match self.texts.iter().position(|(id, _)| id == obj) {
+            Some(at) => at,
+            None => {
+                self.texts.push((obj.clone(), Vec::new()));
+                self.texts.len() - 1
+            }
+        };
+        let marks = &mut self.texts[at].1;
         marks.push(StoredMark {
             id,
             lamport,
@@ -249,24 +265,28 @@ pub(crate) fn local_anchors(
 }
 
 /// The marks covering the characters between two boundaries: per key, the covering operations
-/// by rank (their index in the text's marks).
+/// as `(rank, index in the text's marks)`. Few keys and few overlapping marks: vectors.
 #[derive(Default)]
 struct Active<'a> {
-    keys: BTreeMap<&'a str, BTreeMap<(u64, Dot), usize>>,
+    keys: Vec<(&'a str, Vec<((u64, Dot), usize)>)>,
 }
 
 impl<'a> Active<'a> {
     fn add(&mut self, marks: &'a [StoredMark], i: usize) {
         let m = &marks[i];
-        self.keys.entry(&m.key).or_default().insert(m.rank(), i);
+        match self.keys.iter_mut().find(|(k, _)| *k == m.key) {
+            Some((_, set)) => set.push((m.rank(), i)),
+            None => self.keys.push((&m.key, vec![(m.rank(), i)])),
+        }
     }
 
     fn remove(&mut self, marks: &'a [StoredMark], i: usize) {
-        let m = &marks[i];
-        if let Some(set) = self.keys.get_mut(m.key.as_str()) {
-            set.remove(&m.rank());
+        let key = marks[i].key.as_str();
+        if let Some(k) = self.keys.iter().position(|(k, _)| *k == key) {
+            let set = &mut self.keys[k].1;
+            set.retain(|&(_, j)| j != i);
             if set.is_empty() {
-                self.keys.remove(m.key.as_str());
+                self.keys.swap_remove(k);
             }
         }
     }
@@ -274,15 +294,18 @@ impl<'a> Active<'a> {
     fn attributes(&self, marks: &[StoredMark]) -> Attributes {
         let mut out = Attributes::new();
         for (key, set) in &self.keys {
-            let winner = set
-                .last_key_value()
-                .and_then(|(_, &i)| marks[i].value.as_ref());
+            let winner = winner(set).and_then(|i| marks[i].value.as_ref());
             if let Some(value) = winner {
                 out.insert((*key).to_owned(), value.clone());
             }
         }
         out
     }
+}
+
+/// The index of the highest-ranked mark of `set`.
+fn winner(set: &[((u64, Dot), usize)]) -> Option<usize> {
+    set.iter().max_by_key(|(rank, _)| *rank).map(|&(_, i)| i)
 }
 
 /// Every mark boundary as `(position, is_start, mark index)`, sorted by position.
@@ -362,16 +385,16 @@ pub(crate) fn changed_by_last(
         return Vec::new();
     };
     let events = boundaries(seq, others, |m| m.key == new.key);
-    let mut active: BTreeMap<(u64, Dot), usize> = BTreeMap::new();
+    let mut active: Vec<((u64, Dot), usize)> = Vec::new();
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut next_event = events.iter().peekable();
     let mut pos = 0;
     while pos < end {
         while let Some(&(_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
             if is_start {
-                active.insert(others[i].rank(), i);
+                active.push((others[i].rank(), i));
             } else {
-                active.remove(&others[i].rank());
+                active.retain(|&(_, j)| j != i);
             }
         }
         let mut next = next_event.peek().map_or(end, |e| e.0.min(end));
@@ -379,10 +402,9 @@ pub(crate) fn changed_by_last(
             // A segment lies wholly before the new range or wholly inside it.
             next = next.min(start);
         } else {
-            let previous = active.last_key_value();
-            let changed = match previous {
+            let changed = match winner(&active) {
                 None => new.value.is_some(),
-                Some((rank, &i)) => *rank < new.rank() && others[i].value != new.value,
+                Some(i) => others[i].rank() < new.rank() && others[i].value != new.value,
             };
             if changed {
                 match out.last_mut() {

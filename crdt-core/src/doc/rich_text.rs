@@ -18,14 +18,12 @@
 //! // Unbold the first two characters, as an editor's delta.
 //! text.apply_delta(&[DeltaOp::Retain {
 //!     len: 2,
-//!     attributes: [("bold".to_owned(), None)].into(),
+//!     attributes: vec![("bold".to_owned(), None)],
 //! }])
 //! .unwrap();
 //! assert_eq!(text.to_delta()[0].insert, "he");
 //! assert!(text.to_delta()[0].attributes.is_empty());
 //! ```
-
-use std::collections::BTreeMap;
 
 use crate::doc::change::{Op, MAX_KEY_LEN};
 use crate::doc::marks::{self, Attributes, MarkExpand};
@@ -51,8 +49,8 @@ pub enum DeltaOp {
     Retain {
         /// How far to move.
         len: usize,
-        /// Keys to set (`Some`) or remove (`None`) on the retained characters.
-        attributes: BTreeMap<String, Option<Scalar>>,
+        /// Keys to set (`Some`) or remove (`None`) on the retained characters, in order.
+        attributes: Vec<(String, Option<Scalar>)>,
     },
     /// Inserts `text` at the cursor with exactly the formatting `attributes`, and moves the
     /// cursor past it.
