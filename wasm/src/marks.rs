@@ -97,11 +97,17 @@ fn delta_op_from_js(entry: &JsValue) -> JsResult<DeltaOp> {
         let text = insert
             .as_string()
             .ok_or_else(|| js_error("delta insert must be a string"))?;
-        let attributes = attributes
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        return Ok(DeltaOp::Insert { text, attributes });
+        // Inserted one by one: collecting into a map would instantiate a sort.
+        let mut set = Attributes::new();
+        for (key, value) in attributes {
+            if let Some(value) = value {
+                set.insert(key, value);
+            }
+        }
+        return Ok(DeltaOp::Insert {
+            text,
+            attributes: set,
+        });
     }
     let retain = get(entry, "retain")?;
     if !retain.is_undefined() {

@@ -308,21 +308,34 @@ fn winner(set: &[((u64, Dot), usize)]) -> Option<usize> {
     set.iter().max_by_key(|(rank, _)| *rank).map(|&(_, i)| i)
 }
 
-/// Every mark boundary as `(position, is_start, mark index)`, sorted by position.
+/// Every mark boundary as `(position, index << 1 | is_start)`, sorted by position. Packed in
+/// `(u32, u32)` pairs (a sequence holds fewer than 2^32 elements) so that the sort is one the
+/// sequence engine already instantiates: each sort type costs kilobytes of the wasm package.
 fn boundaries(
     seq: &Sequence<TextContent>,
     marks: &[StoredMark],
     keep: impl Fn(&StoredMark) -> bool,
-) -> Vec<(usize, bool, usize)> {
+) -> Vec<(u32, u32)> {
     let mut events = Vec::new();
+    let pack = |pos: usize| u32::try_from(pos).unwrap_or(u32::MAX);
     for (i, mark) in marks.iter().enumerate().filter(|(_, m)| keep(m)) {
+        // A text holds far fewer than 2^31 marks (each costs bytes of input); any beyond are
+        // left out rather than aliased.
+        let Some(tag) = u32::try_from(i).ok().filter(|&i| i < 1 << 31) else {
+            break;
+        };
         if let Some((start, end)) = span(seq, mark) {
-            events.push((start, true, i));
-            events.push((end, false, i));
+            events.push((pack(start), tag << 1 | 1));
+            events.push((pack(end), tag << 1));
         }
     }
-    events.sort_unstable_by_key(|&(pos, _, _)| pos);
+    events.sort_unstable();
     events
+}
+
+/// An event of [`boundaries`] unpacked: position, whether a mark starts there, which mark.
+fn event(&(pos, tag): &(u32, u32)) -> (usize, bool, usize) {
+    (pos as usize, tag & 1 == 1, (tag >> 1) as usize)
 }
 
 /// The whole text as maximal runs `(start, end, attributes)` of equal formatting, in order, by
@@ -335,10 +348,10 @@ pub(crate) fn runs(
     let events = boundaries(seq, marks, |_| true);
     let mut active = Active::default();
     let mut out: Vec<(usize, usize, Attributes)> = Vec::new();
-    let mut next_event = events.iter().peekable();
+    let mut next_event = events.iter().map(event).peekable();
     let mut pos = 0;
     while pos < len {
-        while let Some(&(_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
+        while let Some((_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
             if is_start {
                 active.add(marks, i);
             } else {
@@ -387,10 +400,10 @@ pub(crate) fn changed_by_last(
     let events = boundaries(seq, others, |m| m.key == new.key);
     let mut active: Vec<((u64, Dot), usize)> = Vec::new();
     let mut out: Vec<(usize, usize)> = Vec::new();
-    let mut next_event = events.iter().peekable();
+    let mut next_event = events.iter().map(event).peekable();
     let mut pos = 0;
     while pos < end {
-        while let Some(&(_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
+        while let Some((_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
             if is_start {
                 active.push((others[i].rank(), i));
             } else {
