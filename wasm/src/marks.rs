@@ -174,18 +174,23 @@ impl Text {
     /// The text as runs of equal formatting: `[{ insert, attributes? }]`.
     #[wasm_bindgen(js_name = toDelta, unchecked_return_type = "DeltaRun[]")]
     pub fn to_delta(&self) -> JsResult<Array> {
-        let runs = self.with_text(|t| Ok(t.to_delta()))?;
-        Ok(runs
-            .iter()
-            .map(|run| {
-                let out = Object::new();
-                set(&out, "insert", run.insert.as_str());
-                if !run.attributes.is_empty() {
-                    set(&out, "attributes", attributes_to_js(&run.attributes));
+        let out = Array::new();
+        self.with_text(|t| {
+            t.for_each_run(|insert, attributes| {
+                let run = Object::new();
+                set(&run, "insert", insert.as_str());
+                if !attributes.is_empty() {
+                    let object = Object::new();
+                    for (key, value) in attributes {
+                        set(&object, key, scalar_to_js(value));
+                    }
+                    set(&run, "attributes", object);
                 }
-                JsValue::from(out)
-            })
-            .collect())
+                out.push(&run);
+            });
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Applies a delta (`insert` / `retain` / `delete` entries, UTF-16 lengths).

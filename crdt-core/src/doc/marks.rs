@@ -47,7 +47,7 @@
 //!
 //! # Cost
 //!
-//! Reading the whole text as runs ([`runs`]) resolves every mark's two anchors (O(log n) each)
+//! Reading the whole text as runs ([`for_each_run`]) resolves every mark's two anchors (O(log n) each)
 //! and sweeps the sorted boundaries once: O(m log n + m log m + n) for m marks, not
 //! characters times marks. The formatting of one inserted run, which insert patches carry, is
 //! O(m log n) and costs nothing when the text has no marks.
@@ -264,8 +264,9 @@ pub(crate) fn local_anchors(
     Some((first, last))
 }
 
-/// The marks covering the characters between two boundaries: per key, the covering operations
-/// as `(rank, index in the text's marks)`. Few keys and few overlapping marks: vectors.
+/// The marks covering the characters between two boundaries: per key (sorted by key), the
+/// covering operations as `(rank, index in the text's marks)`. Few keys and few overlapping
+/// marks: vectors.
 #[derive(Default)]
 struct Active<'a> {
     keys: Vec<(&'a str, Vec<((u64, Dot), usize)>)>,
@@ -274,9 +275,10 @@ struct Active<'a> {
 impl<'a> Active<'a> {
     fn add(&mut self, marks: &'a [StoredMark], i: usize) {
         let m = &marks[i];
-        match self.keys.iter_mut().find(|(k, _)| *k == m.key) {
-            Some((_, set)) => set.push((m.rank(), i)),
-            None => self.keys.push((&m.key, vec![(m.rank(), i)])),
+        let at = self.keys.partition_point(|(k, _)| *k < m.key.as_str());
+        match self.keys.get_mut(at) {
+            Some((k, set)) if *k == m.key => set.push((m.rank(), i)),
+            _ => self.keys.insert(at, (&m.key, vec![(m.rank(), i)])),
         }
     }
 
@@ -286,21 +288,30 @@ impl<'a> Active<'a> {
             let set = &mut self.keys[k].1;
             set.retain(|&(_, j)| j != i);
             if set.is_empty() {
-                self.keys.swap_remove(k);
+                self.keys.remove(k);
             }
         }
     }
 
-    fn attributes(&self, marks: &[StoredMark]) -> Attributes {
-        let mut out = Attributes::new();
+    /// The winning value of every key that has one, in key order, into `out` (cleared first):
+    /// borrowed, so that comparing two segments allocates nothing.
+    fn resolve_into(&self, marks: &'a [StoredMark], out: &mut Vec<(&'a str, &'a Scalar)>) {
+        out.clear();
         for (key, set) in &self.keys {
-            let winner = winner(set).and_then(|i| marks[i].value.as_ref());
-            if let Some(value) = winner {
-                out.insert((*key).to_owned(), value.clone());
+            if let Some(value) = winner(set).and_then(|i| marks[i].value.as_ref()) {
+                out.push((key, value));
             }
         }
-        out
     }
+}
+
+/// Resolved attributes as an owned map.
+pub(crate) fn to_attributes(resolved: &[(&str, &Scalar)]) -> Attributes {
+    let mut out = Attributes::new();
+    for (key, value) in resolved {
+        out.insert((*key).to_owned(), (*value).clone());
+    }
+    out
 }
 
 /// The index of the highest-ranked mark of `set`.
@@ -338,16 +349,22 @@ fn event(&(pos, tag): &(u32, u32)) -> (usize, bool, usize) {
     (pos as usize, tag & 1 == 1, (tag >> 1) as usize)
 }
 
-/// The whole text as maximal runs `(start, end, attributes)` of equal formatting, in order, by
-/// one sweep over the sorted mark boundaries. Empty for an empty text.
-pub(crate) fn runs(
+/// Calls `f(start, end, attributes)` for the whole text as maximal runs of equal formatting, in
+/// order, by one sweep over the sorted mark boundaries (nothing for an empty text). The
+/// attributes are borrowed, in key order: building maps is the caller's choice (the wasm
+/// binding builds JS objects directly; after a long session, allocating map nodes in a
+/// fragmented wasm heap cost more than the sweep).
+pub(crate) fn for_each_run(
     seq: &Sequence<TextContent>,
     marks: &[StoredMark],
-) -> Vec<(usize, usize, Attributes)> {
+    mut f: impl FnMut(usize, usize, &[(&str, &Scalar)]),
+) {
     let len = seq.len();
     let events = boundaries(seq, marks, |_| true);
     let mut active = Active::default();
-    let mut out: Vec<(usize, usize, Attributes)> = Vec::new();
+    // The formatting of the open run and of the next segment.
+    let (mut current, mut next_attributes) = (Vec::new(), Vec::new());
+    let mut run_start = 0;
     let mut next_event = events.iter().map(event).peekable();
     let mut pos = 0;
     while pos < len {
@@ -358,15 +375,19 @@ pub(crate) fn runs(
                 active.remove(marks, i);
             }
         }
-        let next = next_event.peek().map_or(len, |e| e.0.min(len));
-        let attributes = active.attributes(marks);
-        match out.last_mut() {
-            Some(last) if last.2 == attributes => last.1 = next,
-            _ => out.push((pos, next, attributes)),
+        active.resolve_into(marks, &mut next_attributes);
+        if next_attributes != current {
+            if pos > run_start {
+                f(run_start, pos, &current);
+            }
+            run_start = pos;
+            std::mem::swap(&mut current, &mut next_attributes);
         }
-        pos = next;
+        pos = next_event.peek().map_or(len, |e| e.0.min(len));
     }
-    out
+    if len > run_start {
+        f(run_start, len, &current);
+    }
 }
 
 /// The formatting of the character at visible position `pos`: O(marks log n).
@@ -381,7 +402,9 @@ pub(crate) fn attributes_at(
             active.add(marks, i);
         }
     }
-    active.attributes(marks)
+    let mut resolved = Vec::new();
+    active.resolve_into(marks, &mut resolved);
+    to_attributes(&resolved)
 }
 
 /// The visible ranges whose value of the last mark's key the last mark changed: where it

@@ -187,16 +187,27 @@ impl TextRef<'_> {
     /// The text as runs of equal formatting, in order (empty for an empty text). One sweep over
     /// the marks' boundaries, not characters times marks.
     pub fn to_delta(&self) -> Vec<DeltaRun> {
-        let Some(ContainerState::Text(seq)) = self.doc.state.container(&self.id) else {
-            return Vec::new();
-        };
-        marks::runs(seq, self.doc.state.marks.of(&self.id))
-            .into_iter()
-            .map(|(start, end, attributes)| DeltaRun {
-                insert: seq.slice(start, end).into_string(),
-                attributes,
+        let mut out = Vec::new();
+        self.for_each_run(|insert, attributes| {
+            out.push(DeltaRun {
+                insert,
+                attributes: marks::to_attributes(attributes),
             })
-            .collect()
+        });
+        out
+    }
+
+    /// [`to_delta`](Self::to_delta) without building maps: calls `f(text, attributes)` per run,
+    /// with the attributes borrowed as `(key, value)` pairs in key order.
+    pub fn for_each_run(&self, mut f: impl FnMut(String, &[(&str, &Scalar)])) {
+        let Some(ContainerState::Text(seq)) = self.doc.state.container(&self.id) else {
+            return;
+        };
+        marks::for_each_run(
+            seq,
+            self.doc.state.marks.of(&self.id),
+            |start, end, attributes| f(seq.slice(start, end).into_string(), attributes),
+        );
     }
 
     /// Applies a delta whose lengths count Unicode scalar values.
