@@ -269,8 +269,11 @@ pub(crate) fn local_anchors(
 /// marks: vectors.
 #[derive(Default)]
 struct Active<'a> {
-    keys: Vec<(&'a str, Vec<((u64, Dot), usize)>)>,
+    keys: Vec<(&'a str, Covering)>,
 }
+
+/// The marks covering a segment for one key: `(rank, index in the text's marks)`.
+type Covering = Vec<((u64, Dot), usize)>;
 
 impl<'a> Active<'a> {
     fn add(&mut self, marks: &'a [StoredMark], i: usize) {
@@ -315,7 +318,7 @@ pub(crate) fn to_attributes(resolved: &[(&str, &Scalar)]) -> Attributes {
 }
 
 /// The index of the highest-ranked mark of `set`.
-fn winner(set: &[((u64, Dot), usize)]) -> Option<usize> {
+fn winner(set: &Covering) -> Option<usize> {
     set.iter().max_by_key(|(rank, _)| *rank).map(|&(_, i)| i)
 }
 
@@ -421,7 +424,7 @@ pub(crate) fn changed_by_last(
         return Vec::new();
     };
     let events = boundaries(seq, others, |m| m.key == new.key);
-    let mut active: Vec<((u64, Dot), usize)> = Vec::new();
+    let mut active: Covering = Vec::new();
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut next_event = events.iter().map(event).peekable();
     let mut pos = 0;
