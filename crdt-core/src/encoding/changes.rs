@@ -1092,6 +1092,16 @@ mod tests {
         );
         // A known mark whose anchor reference is missing.
         assert!(decode_body(&one_op(1 << 8 | TEXT_MARK << 4 | EXTENDED)).is_err());
+        // A document refuses such changes whole with the typed error and stays as it was.
+        let mut doc = Doc::with_replica(r(5));
+        doc.text("t").insert(0, "kept").unwrap();
+        doc.commit();
+        assert!(matches!(
+            doc.apply_changes(&bytes),
+            Err(crate::DocError::Decode(DecodeError::UnknownOpKind(10)))
+        ));
+        assert_eq!(doc.text("t").to_string(), "kept");
+        assert_eq!(doc.change_count(), 1);
     }
 
     #[test]
@@ -1377,6 +1387,16 @@ mod tests {
         TextDelete(ContainerId, Dot, u64),
         ListInsert(ContainerId, Option<Dot>, Option<Dot>, Vec<i64>),
         ListDelete(ContainerId, Dot, u64),
+        Mark(ContainerId, Anchor, Anchor, String, Option<i64>),
+    }
+
+    fn arb_anchor() -> impl Strategy<Value = Anchor> {
+        prop_oneof![
+            Just(Anchor::Start),
+            Just(Anchor::End),
+            arb_dot().prop_map(Anchor::Before),
+            arb_dot().prop_map(Anchor::After),
+        ]
     }
 
     fn arb_op() -> impl Strategy<Value = OpShape> {
@@ -1410,6 +1430,14 @@ mod tests {
                 .prop_map(|(o, l, r, v)| OpShape::ListInsert(o, l, r, v)),
             (arb_obj(ContainerKind::List), arb_dot(), 1u64..5)
                 .prop_map(|(o, t, n)| OpShape::ListDelete(o, t, n)),
+            (
+                arb_obj(ContainerKind::Text),
+                arb_anchor(),
+                arb_anchor(),
+                "[a-c]{0,2}",
+                prop::option::of(any::<i64>())
+            )
+                .prop_map(|(o, a, b, k, v)| OpShape::Mark(o, a, b, k, v)),
         ]
     }
 
@@ -1479,6 +1507,13 @@ mod tests {
                 OpShape::ListDelete(o, target, len) => Box::new(move |_| Op::List {
                     obj: o.clone(),
                     op: SeqOp::Delete { target, len },
+                }),
+                OpShape::Mark(o, start, end, key, value) => Box::new(move |_| Op::TextMark {
+                    obj: o.clone(),
+                    start,
+                    end,
+                    key: key.clone(),
+                    value: value.map(Scalar::Int),
                 }),
             });
         }
