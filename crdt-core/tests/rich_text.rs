@@ -428,6 +428,29 @@ fn patches_carry_inserted_formatting_and_mark_changes_for_local_and_remote_edits
 }
 
 #[test]
+fn one_remote_batch_of_inserts_then_marks_on_part_of_them_keeps_the_view_in_step() {
+    // The inserts' formatting is resolved late (once per batch, or before a mark of the batch):
+    // a mark on part of an inserted run must not leak onto the rest of it.
+    let (mut a, mut b) = (doc(1), doc(2));
+    let mirror = subscribe_mirror(&mut b);
+    a.text("t").insert(0, "xy").unwrap();
+    a.commit();
+    a.text("t").mark(0, 2, "bold", true).unwrap();
+    a.commit();
+    a.text("t").insert(1, "abc").unwrap();
+    a.commit();
+    a.text("t").mark(1, 2, "italic", true).unwrap();
+    a.text("t").unmark(3, 4, "bold").unwrap();
+    a.text("t").delete(1, 1).unwrap();
+    a.commit();
+    a.text("t").insert(3, "z").unwrap();
+    a.commit();
+    sync(&mut a, &mut b);
+    assert_eq!(show(&mut b), "{xb|bold=true}cz{y|bold=true}");
+    assert_eq!(mirror.lock().unwrap().runs(), delta_runs(&mut b));
+}
+
+#[test]
 fn a_mark_that_changes_nothing_sends_no_patch_and_utf16_ranges_are_exact() {
     let (mut a, _) = pair("😀ab");
     a.text("t").mark(0, 3, "bold", true).unwrap();

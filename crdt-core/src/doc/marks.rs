@@ -357,10 +357,10 @@ fn event(&(pos, tag): &(u32, u32)) -> (usize, bool, usize) {
 /// attributes are borrowed, in key order: building maps is the caller's choice (the wasm
 /// binding builds JS objects directly; after a long session, allocating map nodes in a
 /// fragmented wasm heap cost more than the sweep).
-pub(crate) fn for_each_run(
+pub(crate) fn for_each_run<'m>(
     seq: &Sequence<TextContent>,
-    marks: &[StoredMark],
-    mut f: impl FnMut(usize, usize, &[(&str, &Scalar)]),
+    marks: &'m [StoredMark],
+    mut f: impl FnMut(usize, usize, &[(&'m str, &'m Scalar)]),
 ) {
     let len = seq.len();
     let events = boundaries(seq, marks, |_| true);
@@ -460,4 +460,65 @@ pub(crate) fn changed_by_last(
 /// The key and value of the last mark (what [`changed_by_last`] describes).
 pub(crate) fn last_key_value(marks: &[StoredMark]) -> Option<(&str, Option<&Scalar>)> {
     marks.last().map(|m| (m.key.as_str(), m.value.as_ref()))
+}
+
+/// A text insert of a remote batch whose patch still lacks its formatting: the patch's index in
+/// the batch's patches, the text, the first inserted element and the number inserted.
+#[derive(Clone, Debug)]
+pub(crate) struct DeferredInsert {
+    pub(crate) patch: usize,
+    pub(crate) obj: ContainerId,
+    pub(crate) first: Dot,
+    pub(crate) len: usize,
+}
+
+/// Sets the formatting of the text inserts `deferred` (all into `seq`, whose marks are `marks`)
+/// names among `patches`: one sweep over the text, then a lookup per insert, instead of
+/// resolving every mark for every insert (a remote batch of many inserts into a text of many
+/// marks). Called when the batch ends and before each mark operation of the batch on that
+/// text, so no mark has applied since these inserts: their characters still have the
+/// formatting they arrived with, the same for all of them, read from any that is still
+/// visible. Entries that do not match their patch (a stale entry) are skipped.
+pub(crate) fn fill_deferred(
+    seq: &Sequence<TextContent>,
+    marks: &[StoredMark],
+    deferred: &[DeferredInsert],
+    patches: &mut [(ContainerId, crate::doc::PatchAction)],
+) {
+    let mut runs: Vec<(usize, Vec<(&str, &Scalar)>)> = Vec::new();
+    for_each_run(seq, marks, |_, end, attributes| {
+        runs.push((end, attributes.to_vec()))
+    });
+    for d in deferred {
+        let Some((
+            obj,
+            crate::doc::PatchAction::TextInsert {
+                text, attributes, ..
+            },
+        )) = patches.get_mut(d.patch)
+        else {
+            continue;
+        };
+        if *obj != d.obj || text.chars().count() != d.len {
+            continue;
+        }
+        // Deleted since, all of them: their formatting shows nowhere.
+        let Some(pos) = visible_position(seq, d.first, d.len) else {
+            continue;
+        };
+        let run = runs.partition_point(|(end, _)| *end <= pos);
+        if let Some((_, resolved)) = runs.get(run) {
+            *attributes = to_attributes(resolved);
+        }
+    }
+}
+
+/// The position of the first still visible element of `first..first + len`.
+fn visible_position(seq: &Sequence<TextContent>, first: Dot, len: usize) -> Option<usize> {
+    (0..len as u64).find_map(|k| {
+        match seq.position_of(Dot::new(first.replica, first.counter.checked_add(k)?)) {
+            Some((pos, true)) => Some(pos),
+            _ => None,
+        }
+    })
 }

@@ -429,6 +429,7 @@ impl Doc {
             // Remote changes that waited for this replica's own events (possible only when a
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
+            self.state.deferred_inserts.clear();
             for change in released {
                 if check_replica_count(&self.log, &change.payload).is_ok()
                     && check_lamport(&self.log, &change.payload).is_ok()
@@ -441,6 +442,7 @@ impl Doc {
                     self.log.push(change.payload);
                 }
             }
+            self.state.fill_deferred_attributes(&mut patches);
             self.emit(EventOrigin::Remote, patches);
         }
         Some(id)
@@ -473,6 +475,7 @@ impl Doc {
         }
         let weight = bytes.len() / changes.len().max(1) + 64;
         let mut patches = Vec::new();
+        self.state.deferred_inserts.clear();
         let mut applied = Vec::new();
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
@@ -495,6 +498,7 @@ impl Doc {
                 }
             }
         }
+        self.state.fill_deferred_attributes(&mut patches);
         self.emit(EventOrigin::Remote, patches);
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));

@@ -93,6 +93,9 @@ pub(crate) struct DocState {
     /// The formatting marks of the texts (kept beside their sequences; see
     /// [`marks`](crate::doc::marks)).
     pub(crate) marks: MarkStore,
+    /// Text inserts of the remote batch being applied whose patches get their formatting when
+    /// the batch ends ([`DocState::fill_deferred_attributes`]).
+    pub(crate) deferred_inserts: Vec<marks::DeferredInsert>,
     /// Whether applying operations describes them as patches (only when someone subscribed:
     /// building patches costs a string per insert).
     pub(crate) patches_wanted: bool,
@@ -346,17 +349,33 @@ impl DocState {
             }
             Op::Text { obj, op } => {
                 let wanted = self.patches_wanted;
+                let marked = !self.marks.of(obj).is_empty();
+                let mut deferred = Vec::new();
                 let ContainerState::Text(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
                 let patches = seq.apply(op)?;
                 if wanted {
-                    let from = out.len();
                     for patch in patches {
+                        if let (SeqPatch::Insert { len, .. }, SeqOp::Insert { id, content, .. }) =
+                            (&patch, op)
+                        {
+                            if marked {
+                                // The patch holds the last `len` elements of the op (the others
+                                // had arrived before).
+                                let skipped = content.len().saturating_sub(*len) as u64;
+                                deferred.push(marks::DeferredInsert {
+                                    patch: out.len(),
+                                    obj: obj.clone(),
+                                    first: Dot::new(id.replica, id.counter + skipped),
+                                    len: *len,
+                                });
+                            }
+                        }
                         out.push((obj.clone(), text_patch(seq, patch)));
                     }
-                    self.fill_insert_attributes(obj, &mut out[from..]);
                 }
+                self.deferred_inserts.extend(deferred);
                 Ok(())
             }
             Op::TextMark { obj, .. } => self.apply_mark(dot, lamport, op, obj, out),
@@ -405,6 +424,9 @@ impl DocState {
         if !matches!(self.container_mut(obj)?, ContainerState::Text(_)) {
             return Err(DocError::WrongKind(obj.clone()));
         }
+        // Inserts of this batch still waiting for their formatting get it before the mark
+        // changes it (see `marks::fill_deferred`).
+        self.flush_deferred(Some(obj), out);
         let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
             return Err(DocError::WrongKind(obj.clone()));
         };
@@ -432,6 +454,35 @@ impl DocState {
             ));
         }
         Ok(())
+    }
+
+    /// Sets the formatting of the text inserts of the remote batch whose patches are `patches`
+    /// (see [`marks::fill_deferred`]), and forgets them.
+    pub(crate) fn fill_deferred_attributes(&mut self, patches: &mut [RawPatch]) {
+        self.flush_deferred(None, patches);
+    }
+
+    /// [`fill_deferred_attributes`](Self::fill_deferred_attributes) for the inserts into text
+    /// `only` (every text when `None`).
+    fn flush_deferred(&mut self, only: Option<&ContainerId>, patches: &mut [RawPatch]) {
+        if self.deferred_inserts.is_empty() {
+            return;
+        }
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_inserts)
+            .into_iter()
+            .partition(|d| only.is_none_or(|o| *o == d.obj));
+        self.deferred_inserts = later;
+        let mut done: Vec<&ContainerId> = Vec::new();
+        for entry in &now {
+            if done.contains(&&entry.obj) {
+                continue;
+            }
+            done.push(&entry.obj);
+            if let Some(ContainerState::Text(seq)) = self.containers.get(&entry.obj) {
+                let of_text: Vec<_> = now.iter().filter(|d| d.obj == entry.obj).cloned().collect();
+                marks::fill_deferred(seq, self.marks.of(&entry.obj), &of_text, patches);
+            }
+        }
     }
 
     /// Sets the formatting of the text inserts among `patches` (just applied to text `obj`).
