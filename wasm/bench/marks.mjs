@@ -149,9 +149,9 @@ async function child(name, tracePath, limit) {
 }
 
 function driver(args) {
-  const tracePath = args.find((a) => !a.startsWith("--") && !a.includes(",")) ??
-    fileURLToPath(new URL("../../traces/automerge-paper.json.gz", import.meta.url));
   const onlyAt = args.indexOf("--only");
+  const tracePath = args.find((a, i) => !a.startsWith("--") && i !== onlyAt + 1) ??
+    fileURLToPath(new URL("../../traces/automerge-paper.json.gz", import.meta.url));
   const only = onlyAt >= 0 ? args[onlyAt + 1].split(",") : libraries;
   const limit = args.includes("--quick") ? QUICK_EDITS : Infinity;
   console.log(`trace ${tracePath}: ${limit === Infinity ? "all" : limit} edits, a mark every ${MARK_EVERY}; ` +

@@ -47,10 +47,13 @@
 //!
 //! # Cost
 //!
-//! Reading the whole text as runs ([`for_each_run`]) resolves every mark's two anchors (O(log n) each)
-//! and sweeps the sorted boundaries once: O(m log n + m log m + n) for m marks, not
-//! characters times marks. The formatting of one inserted run, which insert patches carry, is
-//! O(m log n) and costs nothing when the text has no marks.
+//! Reading the whole text as runs ([`for_each_run`]) resolves every mark's two anchors (O(log n)
+//! each) and sweeps the sorted boundaries once: O(m log n + m log m + n) for m marks, not
+//! characters times marks. Events need the formatting of inserted text: a local insert resolves
+//! it at once (O(m log n), nothing for a text without marks); a remote batch resolves it for all
+//! its inserts with one sweep when it ends, and before each of its mark operations on that text
+//! ([`fill_deferred`]), so a batch that interleaves k marks with inserts costs O(k m log n).
+//! Nothing of this runs without a subscriber.
 
 use std::collections::BTreeMap;
 
