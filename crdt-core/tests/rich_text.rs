@@ -585,3 +585,14 @@ proptest! {
         prop_assert_eq!(&mirror.lock().unwrap().runs(), &expected);
     }
 }
+
+#[test]
+fn block_attributes_on_a_newline_do_not_spread_to_the_next_line() {
+    let (mut a, mut b) = pair("Title\nbody");
+    a.text("t").mark(5, 6, "header", 1).unwrap();
+    // Concurrently, b types at the start of the next line, right after the newline.
+    b.text("t").insert(6, "The ").unwrap();
+    sync_both(&mut a, &mut b);
+    assert_eq!(show(&mut a), "Title{\n|header=1}The body");
+    assert_eq!(show(&mut a), show(&mut b));
+}

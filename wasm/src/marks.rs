@@ -213,8 +213,9 @@ impl Text {
 #[wasm_bindgen]
 impl Doc {
     /// How this replica's marks of `key` treat text typed at their edges: `"after"` (the
-    /// default; bold grows as you type after it), `"none"` (the default of `link`, `href` and
-    /// `comment…` keys), `"before"` or `"both"`. Recorded in each mark, so replicas need not
+    /// default; bold grows as you type after it), `"none"` (the default of `link`, `href`,
+    /// `comment…` keys and Quill's block attributes such as `header` and `list`), `"before"` or
+    /// `"both"`. Recorded in each mark, so replicas need not
     /// agree; call it before marking.
     #[wasm_bindgen(js_name = setMarkExpand)]
     pub fn set_mark_expand(

@@ -32,9 +32,9 @@
 //! [`Doc::set_mark_expand`](crate::Doc::set_mark_expand), as Loro's `configTextStyle`), rather
 //! than an argument of every call, because every call for one key must agree: an unmark of bold
 //! must expand like bold did, or text typed after an unbolded word comes out bold again
-//! (automerge#577 was exactly this). Defaults: `link`, `href` and keys starting with `comment`
-//! do not expand; every other key expands after its end (bold, italic, code, colour: what
-//! editors do).
+//! (automerge#577 was exactly this). Defaults: links, comments (keys starting with `comment`)
+//! and Quill's block attributes on newlines (`header`, `list`, ...) do not expand; every other
+//! key expands after its end (bold, italic, code, colour: what editors do).
 //!
 //! # Resolution: the highest operation wins, per character and key
 //!
@@ -82,10 +82,23 @@ pub enum MarkExpand {
 }
 
 impl MarkExpand {
-    /// The default for `key`: `link`, `href` and keys starting with `comment` do not expand;
-    /// every other key expands after its end.
+    /// The default for `key`: links (`link`, `href`), comments (keys starting with
+    /// `comment`) and Quill's block attributes, which sit on one newline and must never spread
+    /// to the next line (`header`, `list`, `blockquote`, `code-block`, `align`, `indent`,
+    /// `direction`), do not expand; every other key expands after its end.
     pub fn default_for(key: &str) -> MarkExpand {
-        if key == "link" || key == "href" || key.starts_with("comment") {
+        const FIXED: [&str; 9] = [
+            "link",
+            "href",
+            "header",
+            "list",
+            "blockquote",
+            "code-block",
+            "align",
+            "indent",
+            "direction",
+        ];
+        if FIXED.contains(&key) || key.starts_with("comment") {
             MarkExpand::None
         } else {
             MarkExpand::After
