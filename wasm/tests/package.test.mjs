@@ -212,7 +212,7 @@ for (const moduleResolution of ["bundler", "node16"]) {
       files: ["use.ts"],
     }));
     writeFileSync(join(dir, "use.ts"), `
-      import init, { Doc, Text, type FrameInfo } from "crdt-sync";
+      import init, { Doc, Text, type DeltaRun, type FrameInfo } from "crdt-sync";
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
@@ -230,7 +230,13 @@ for (const moduleResolution of ["bundler", "node16"]) {
         void tabs; void info;
         // @ts-expect-error insert takes (index: number, text: string)
         text.insert("0", 1);
-        return status + text.toString();
+        text.mark(0, 5, "bold", true);
+        text.applyDelta([{ retain: 2, attributes: { bold: null } }, { insert: "!", attributes: { italic: true } }]);
+        const runs: DeltaRun[] = text.toDelta();
+        doc.setMarkExpand("link", "none");
+        // @ts-expect-error an expand mode is one of "none" | "before" | "after" | "both"
+        doc.setMarkExpand("link", "never");
+        return status + text.toString() + runs.length;
       }
     `);
     // The scratch project's package.json says "type": "module", which node16 resolution reads.
