@@ -465,22 +465,17 @@ impl DocState {
     /// [`fill_deferred_attributes`](Self::fill_deferred_attributes) for the inserts into text
     /// `only` (every text when `None`).
     fn flush_deferred(&mut self, only: Option<&ContainerId>, patches: &mut [RawPatch]) {
-        if self.deferred_inserts.is_empty() {
-            return;
-        }
-        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred_inserts)
-            .into_iter()
-            .partition(|d| only.is_none_or(|o| *o == d.obj));
-        self.deferred_inserts = later;
-        let mut done: Vec<&ContainerId> = Vec::new();
-        for entry in &now {
-            if done.contains(&&entry.obj) {
+        let mut deferred = std::mem::take(&mut self.deferred_inserts);
+        // One text at a time: the entries of the first text left, then the rest.
+        while let Some(obj) = deferred.first().map(|d| d.obj.clone()) {
+            let (this, rest): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|d| d.obj == obj);
+            deferred = rest;
+            if only.is_some_and(|o| *o != obj) {
+                self.deferred_inserts.extend(this);
                 continue;
             }
-            done.push(&entry.obj);
-            if let Some(ContainerState::Text(seq)) = self.containers.get(&entry.obj) {
-                let of_text: Vec<_> = now.iter().filter(|d| d.obj == entry.obj).cloned().collect();
-                marks::fill_deferred(seq, self.marks.of(&entry.obj), &of_text, patches);
+            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj) {
+                marks::fill_deferred(seq, self.marks.of(&obj), &this, patches);
             }
         }
     }
