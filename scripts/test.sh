@@ -14,6 +14,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 # The relay binary is built by the workspace tests; later steps reuse it instead of rebuilding.
 export CRDT_RELAY_BIN="$PWD/target/debug/sync-server"
+export CRDT_CLI_BIN="$PWD/target/debug/cli"
 cargo test --workspace
 echo "== Autobahn WebSocket test suite (sync-server/autobahn)"
 bash sync-server/autobahn/run.sh

@@ -18,7 +18,7 @@
 # Layout of wasm/pkg (the examples link examples/web/pkg to wasm/pkg/web, the browser tests
 # serve it):
 #   web/   crdt_wasm.js + crdt_wasm_bg.wasm (init() fetches it by URL), provider.js, idb.js,
-#          broadcast.js, and a .d.ts for each
+#          broadcast.js, webrtc.js (browsers only), and a .d.ts for each
 #   node/  crdt_wasm.js, provider.js: ESM entries that initialise the same web glue from the file
 #   package.json, README.md, LICENSE-MIT, LICENSE-APACHE
 set -euo pipefail
@@ -139,7 +139,7 @@ const dir = process.argv[1];
 const gz = (f) => gzipSync(readFileSync(`${dir}/${f}`), { level: 9 }).length;
 const raw = (f) => readFileSync(`${dir}/${f}`).length;
 let total = 0;
-for (const f of ["crdt_wasm_bg.wasm", "crdt_wasm.js", "provider.js", "idb.js", "broadcast.js"]) {
+for (const f of ["crdt_wasm_bg.wasm", "crdt_wasm.js", "provider.js", "idb.js", "broadcast.js", "webrtc.js"]) {
   let g;
   try { g = gz(f); } catch { continue; }
   if (f.startsWith("crdt_wasm")) total += g;

@@ -5,7 +5,8 @@
 #   - the real-browser tests (wasm/tests/browser/*.test.mjs: the package's test page, and the
 #     example pages of examples/web, the editor and the todo list) when Debian's chromium is
 #     installed (apt-get install -y chromium); skipped, and said so, otherwise. They run against
-#     the real relay binary: $CRDT_RELAY_BIN if set, else target/debug/sync-server, built here.
+#     the real relay binary: $CRDT_RELAY_BIN if set, else target/debug/sync-server, built here
+#     (and the terminal peer, $CRDT_CLI_BIN or target/debug/cli, for the WebRTC test).
 # npm dependencies come from wasm/package-lock.json (npm ci) when node_modules is missing or was
 # installed from another lock file (a stamp of it is kept in node_modules, as scripts/setup.sh does).
 set -euo pipefail
@@ -23,10 +24,11 @@ node --test tests/*.test.mjs
 
 if [ -x /usr/bin/chromium ]; then
     if [ -z "${CRDT_RELAY_BIN:-}" ]; then
-        (cd .. && cargo build -p sync-server --bin sync-server)
+        (cd .. && cargo build -p sync-server --bin sync-server -p examples --bin cli)
         target_dir="$(cd .. && cargo metadata --format-version 1 --no-deps | node -e \
             'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
         export CRDT_RELAY_BIN="$target_dir/debug/sync-server"
+        export CRDT_CLI_BIN="$target_dir/debug/cli"
     fi
     # One test file at a time: each starts a relay and a browser (the machine may have 2 cores).
     node --test --test-concurrency=1 tests/browser/*.test.mjs

@@ -11,7 +11,9 @@
 //! - [`types`]: delta-state CRDTs ([`GCounter`], [`PNCounter`], [`LwwRegister`], [`MvRegister`],
 //!   [`OrSet`], [`OrMap`]) and their [`Crdt`] trait.
 //! - [`doc`]: [`Doc`], the JSON-like document applications embed (maps, lists, texts,
-//!   counters), with transactions, causal apply, snapshots and change events.
+//!   counters), with transactions, causal apply, snapshots, change events, history
+//!   (`history`, `view_at`, `fork_at`, `diff`, `restore`; [`HistoryEntry`], [`HistoryError`]);
+//!   and [`UndoManager`], undo/redo of this replica's own edits under remote edits.
 //! - [`encoding`]: the binary formats of changes and snapshots.
 //! - [`sync`]: the sans-IO sync protocol ([`sync::SyncSession`], [`sync::Message`]).
 //! - [`seq`]: the sequence engine (FugueMax, run-length encoded B-tree); [`text`]: [`Text`];
@@ -38,10 +40,11 @@ pub use causal_context::{CausalContext, InvalidState};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};
 pub use doc::{
     ApplyOutcome, ContainerId, ContainerKind, CounterRef, Doc, DocError, DocEvent, EventOrigin,
-    ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, SubscriptionId,
-    TextRef, Value,
+    ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, Selection, StepOutcome,
+    SubscriptionId, TextRef, UndoManager, UndoOptions, Value,
 };
 pub use doc::{Attributes, DeltaOp, DeltaRun, MarkExpand};
+pub use doc::{CommitMeta, HistoryEntry, HistoryError};
 pub use encoding::DecodeError;
 pub use list::List;
 pub use seq::{Assoc, Cursor};

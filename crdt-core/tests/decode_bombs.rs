@@ -114,3 +114,42 @@ fn a_snapshot_whose_history_is_the_bomb_is_refused_by_load_with_bounded_allocati
         bomb.len()
     );
 }
+
+/// Issue #14: a change whose commit message claims 2^60 bytes (the last column of a small,
+/// stored batch, rewritten) is refused before anything is read or allocated for it.
+#[test]
+fn a_commit_message_claiming_a_huge_length_is_refused_without_allocating_it() {
+    let _lock = measuring();
+    let mut author = Doc::with_replica(ReplicaId::new(1));
+    author.text("body").insert(0, "x").unwrap();
+    author.commit_with(Some("hi"), Some(1)).unwrap();
+    let honest = author.encode_changes_since(&crdt_core::VersionVector::new());
+    assert_eq!(honest[7], 0, "a small batch is stored, not deflated");
+    // The body ends with the message column: its length (3), the message's length (2), "hi".
+    assert!(honest.ends_with(&[3, 2, b'h', b'i']));
+    let mut hostile = honest[..honest.len() - 4].to_vec();
+    let claim = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]; // 1 << 60 as a varint
+    hostile.push((claim.len() + 2) as u8);
+    hostile.extend_from_slice(&claim);
+    hostile.extend_from_slice(b"hi");
+
+    let mut doc = Doc::with_replica(ReplicaId::new(7));
+    let (result, peak) = peak_of(|| doc.apply_changes(&hostile));
+    assert!(
+        matches!(
+            result,
+            Err(DocError::Decode(DecodeError::Format(FormatError::CountTooLarge { claimed, .. })))
+                if claimed == 1 << 60
+        ),
+        "{result:?}"
+    );
+    assert!(
+        peak < 64 << 10,
+        "peak {peak} bytes for {} received",
+        hostile.len()
+    );
+    assert_eq!(doc.change_count(), 0);
+    // The honest batch applies, message and time included.
+    doc.apply_changes(&honest).unwrap();
+    assert_eq!(doc.history()[0].message.as_deref(), Some("hi"));
+}

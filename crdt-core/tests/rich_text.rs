@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use crdt_core::{
-    Attributes, DeltaOp, Doc, DocEvent, MarkExpand, PatchAction, ReplicaId, Scalar, VersionVector,
+    Attributes, DeltaOp, Doc, DocEvent, MarkExpand, PatchAction, ReplicaId, Scalar, UndoManager,
+    VersionVector,
 };
 use proptest::prelude::*;
 
@@ -595,4 +596,71 @@ fn block_attributes_on_a_newline_do_not_spread_to_the_next_line() {
     sync_both(&mut a, &mut b);
     assert_eq!(show(&mut a), "Title{\n|header=1}The body");
     assert_eq!(show(&mut a), show(&mut b));
+}
+
+#[test]
+fn undo_takes_a_mark_back_where_it_still_decides_and_redo_brings_it_back() {
+    let (mut a, mut b) = pair("The fox jumped.");
+    a.text("t").mark(0, 7, "color", "red").unwrap();
+    a.commit();
+    let mut undo = UndoManager::new(&a);
+    a.text("t").mark(4, 14, "color", "blue").unwrap();
+    a.text("t").mark(0, 3, "bold", true).unwrap();
+    a.commit();
+    undo.record(&a, 0);
+    undo.stop_capturing();
+    sync(&mut a, &mut b);
+    // A peer's later mark overrides part of a's blue: the undo leaves that part alone.
+    b.text("t").mark(8, 14, "color", "green").unwrap();
+    sync_both(&mut a, &mut b);
+    assert_eq!(
+        show(&mut a),
+        "{The|bold=true,color=red}{ |color=red}{fox |color=blue}{jumped|color=green}."
+    );
+    assert!(undo.undo(&mut a).unwrap().changed);
+    assert_eq!(show(&mut a), "{The fox|color=red} {jumped|color=green}.");
+    sync_both(&mut a, &mut b);
+    assert_eq!(show(&mut a), show(&mut b));
+    assert!(undo.redo(&mut a).unwrap().changed);
+    assert_eq!(
+        show(&mut a),
+        "{The|bold=true,color=red}{ |color=red}{fox |color=blue}{jumped|color=green}."
+    );
+}
+
+#[test]
+fn diff_between_versions_carries_formatting_and_mark_patches_as_a_subscriber_sees_them() {
+    let (mut a, _) = pair("ab");
+    a.commit();
+    let from = a.version();
+    a.text("t").mark(0, 2, "bold", true).unwrap();
+    a.commit();
+    a.text("t").insert(2, "c").unwrap();
+    a.commit();
+    let patches: Vec<PatchAction> = a
+        .diff(&from, &a.version())
+        .unwrap()
+        .into_iter()
+        .map(|p| p.action)
+        .collect();
+    let bold: Attributes = [("bold".to_owned(), Scalar::Bool(true))].into();
+    assert_eq!(
+        patches,
+        vec![
+            PatchAction::TextMark {
+                index: 0,
+                index_utf16: 0,
+                len: 2,
+                len_utf16: 2,
+                key: "bold".into(),
+                value: Some(Scalar::Bool(true)),
+            },
+            PatchAction::TextInsert {
+                index: 2,
+                index_utf16: 2,
+                text: "c".into(),
+                attributes: bold,
+            },
+        ]
+    );
 }

@@ -46,13 +46,14 @@ export function relayUrl() {
 
 /**
  * Opens document `docId`: loads the wasm module, restores the document from IndexedDB (so a
- * reload, even offline, shows everything) and syncs it through the relay.
+ * reload, even offline, shows everything) and syncs it through the relay, with the provider
+ * `makeProvider(url, docId, doc, options)` returns (default a WebSocketProvider).
  */
-export async function openDoc(docId) {
+export async function openDoc(docId, makeProvider = (...args) => new WebSocketProvider(...args)) {
   await init();
   const doc = new Doc();
   const store = new IndexedDBStore(docId, doc);
-  const provider = new WebSocketProvider(relayUrl(), docId, doc, { store });
+  const provider = makeProvider(relayUrl(), docId, doc, { store });
   provider.on("error", (e) => console.warn(`sync ${docId}:`, e));
   await store.whenLoaded();
   return { doc, store, provider };
@@ -63,6 +64,7 @@ const STATUS_TEXT = {
   connected: "connected, syncing…",
   synced: "online, in sync",
   offline: "offline: edits are kept and sent on reconnect",
+  direct: "relay down: syncing directly with peers",
 };
 
 /** Keeps `element` showing the provider's status (its `data-status` attribute drives the colour). */

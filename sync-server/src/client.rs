@@ -97,6 +97,22 @@ struct Shared {
     changed: watch::Sender<u64>,
     outbox: mpsc::UnboundedSender<(u64, Vec<u8>)>,
     peer: PeerId,
+    /// Where `Signal`s from the relay go (see [`SyncClient::signals`]); dropped when none listens.
+    signals: Mutex<Option<mpsc::UnboundedSender<Signal>>>,
+}
+
+/// A `Signal` the relay delivered: for a direct (peer-to-peer) link of document `doc`, from
+/// the peer `from`, addressed to this client as `to` (its peer id on this relay connection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signal {
+    /// The document whose room both peers joined.
+    pub doc: DocId,
+    /// The sender, as the relay names it.
+    pub from: PeerId,
+    /// This client, as the relay names it.
+    pub to: PeerId,
+    /// What the sender's WebRTC side sent.
+    pub payload: Vec<u8>,
 }
 
 impl Shared {
@@ -160,6 +176,7 @@ impl SyncClient {
             changed,
             outbox: outbox_tx,
             peer: PeerId(rand::random()),
+            signals: Mutex::new(None),
         });
         let url = url.to_owned();
         let (stop, stop_rx) = watch::channel(false);
@@ -205,6 +222,53 @@ impl SyncClient {
         self.shared.send(epoch, out);
         self.shared.bump();
         Some(result)
+    }
+
+    /// Changes document `id` other than by a local edit (e.g. a direct peer's changes applied by
+    /// its own session), then sends the relay what it lacks. `None` if the document is not joined.
+    pub fn update<R>(&self, id: &DocId, update: impl FnOnce(&mut Doc) -> R) -> Option<R> {
+        let mut state = self.shared.lock();
+        let epoch = state.epoch;
+        let entry = state.docs.get_mut(id)?;
+        let result = update(&mut entry.doc);
+        let out = entry.session.on_local_change(&entry.doc);
+        drop(state);
+        self.shared.send(epoch, out);
+        self.shared.bump();
+        Some(result)
+    }
+
+    /// Sends `payload` to peer `to` of document `id`'s room as a `Signal` (dropped while
+    /// disconnected); the relay names this client as the sender.
+    pub fn send_signal(&self, id: &DocId, to: PeerId, payload: Vec<u8>) {
+        let state = self.shared.lock();
+        let (epoch, connected) = (state.epoch, state.connected);
+        drop(state);
+        if connected {
+            let signal = Message::Signal {
+                doc: id.clone(),
+                from: self.shared.peer,
+                to,
+                payload,
+            };
+            self.shared.send(epoch, vec![signal]);
+        }
+    }
+
+    /// The `Signal`s the relay delivers from now on (replacing an earlier receiver).
+    pub fn signals(&self) -> mpsc::UnboundedReceiver<Signal> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .shared
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// A receiver that changes whenever the client's state does (a frame, an edit, a connect).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.shared.changed.subscribe()
     }
 
     /// Reads document `id`.
@@ -457,6 +521,24 @@ fn on_frame(shared: &Shared, bytes: &[u8]) -> Vec<Message> {
             return Vec::new();
         }
     };
+    if let Message::Signal {
+        doc,
+        from,
+        to,
+        payload,
+    } = message
+    {
+        let signals = shared.signals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = signals.as_ref() {
+            let _ = tx.send(Signal {
+                doc,
+                from,
+                to,
+                payload,
+            });
+        }
+        return Vec::new();
+    }
     let mut state = shared.lock();
     if let Message::Error { doc, code, message } = &message {
         tracing::info!(?doc, ?code, %message, "relay reported an error");

@@ -168,6 +168,10 @@ pub struct Limits {
     /// `Error` (too large) and not forwarded.
     pub max_presence_bytes: usize,
 
+    /// Largest signaling payload (a WebRTC offer, answer or ICE candidate) a peer may send to
+    /// another, in bytes; larger ones are refused with an `Error` (too large) and not routed.
+    pub max_signal_bytes: usize,
+
     /// Most concurrent connections from one IP address; further ones are refused with HTTP 429.
     pub max_connections_per_ip: usize,
 
@@ -199,6 +203,7 @@ impl Default for Limits {
             outbound_queue_bytes: 8 << 20,
             room_queue_bytes: 32 << 20,
             max_presence_bytes: 4 << 10,
+            max_signal_bytes: 16 << 10,
             max_connections_per_ip: 64,
             max_doc_bytes: 64 << 20,
             bytes_per_sec: 4 << 20,
@@ -300,6 +305,7 @@ impl Config {
             ("--outbound-queue-bytes", l.outbound_queue_bytes),
             ("--room-queue-bytes", l.room_queue_bytes),
             ("--max-presence-bytes", l.max_presence_bytes),
+            ("--max-signal-bytes", l.max_signal_bytes),
             ("--max-connections-per-ip", l.max_connections_per_ip),
             ("--max-doc-bytes", l.max_doc_bytes),
             (
@@ -490,6 +496,7 @@ mod tests {
         assert_eq!(c.limits.handshake_timeout(), Duration::from_secs(10));
         assert_eq!(c.limits.max_connections_per_ip, 64);
         assert_eq!(c.limits.max_presence_bytes, 4096);
+        assert_eq!(c.limits.max_signal_bytes, 16 << 10);
         assert_eq!(c.limits.outbound_queue_bytes, 8 << 20);
         assert_eq!(c.limits.max_doc_bytes, 64 << 20);
         assert_eq!(

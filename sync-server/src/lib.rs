@@ -15,6 +15,8 @@ pub mod auth;
 pub mod client;
 pub mod cluster;
 pub mod config;
+#[cfg(feature = "webrtc")]
+pub mod mesh;
 pub mod metrics;
 pub mod rate_limit;
 pub mod relay;

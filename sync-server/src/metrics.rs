@@ -59,11 +59,13 @@ pub enum Rejection {
     TokenExpired,
     /// Changes under a replica id another connection writes.
     ReplicaTaken,
+    /// A signal for a peer not in the document's room (or not on this node), or to oneself.
+    UnknownPeer,
 }
 
 impl Rejection {
     /// Every reason, in label order.
-    pub const ALL: [Rejection; 19] = [
+    pub const ALL: [Rejection; 20] = [
         Rejection::BadMessage,
         Rejection::UnsupportedVersion,
         Rejection::NotBinary,
@@ -83,6 +85,7 @@ impl Rejection {
         Rejection::TooManyConnectionsPerIp,
         Rejection::TokenExpired,
         Rejection::ReplicaTaken,
+        Rejection::UnknownPeer,
     ];
 
     /// The label value.
@@ -107,6 +110,7 @@ impl Rejection {
             Rejection::TooManyConnectionsPerIp => "too_many_connections_per_ip",
             Rejection::TokenExpired => "token_expired",
             Rejection::ReplicaTaken => "replica_taken",
+            Rejection::UnknownPeer => "unknown_peer",
         }
     }
 }

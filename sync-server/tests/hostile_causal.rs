@@ -72,6 +72,7 @@ fn counter_change(replica: ReplicaId, parents: Vec<Dot>, lamport: u64) -> Change
             obj: ContainerId::root("likes", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     }
 }
 

@@ -27,6 +27,8 @@ export interface ProviderEvents {
   presence: (peers: Map<string, Json>) => void;
   synced: () => void;
   error: (error: Error & { code?: number }) => void;
+  /** A Signal frame for this peer: the sender's and this peer's ids (hex) and the payload. */
+  signal: (signal: { kind: "signal"; doc: string; from: string; to: string; payload: Uint8Array }) => void;
 }
 
 /** The delay (ms) before reconnect attempt `attempt`: exponential from 250 ms to 30 s, jittered. */
@@ -53,6 +55,8 @@ export class WebSocketProvider {
   whenSynced(): Promise<void>;
   /** Sets (null: withdraws) this peer's presence. */
   setPresence(state: Json): void;
+  /** Sends `payload` to peer `to` of the document's room as a Signal frame; false while disconnected. */
+  sendSignal(to: string, payload: Uint8Array): boolean;
   /** Resolves when every change committed so far was persisted and handed to the socket. */
   flushed(): Promise<void>;
   destroy(): void;

@@ -11,21 +11,22 @@
 // - Reconnects with exponential backoff and jitter (250 ms doubling to 30 s), at once when the
 //   browser reports it is back online; drops the socket when the browser reports it is offline.
 // - Emits "status": "connecting" | "connected" | "synced" | "offline"; "presence": a Map from
-//   peer id (hex) to the decoded JSON state of every other peer; "synced"; "error": an Error.
+//   peer id (hex) to the decoded JSON state of every other peer; "synced"; "error": an Error;
+//   "signal": a Signal frame's `{ from, to, payload }` (WebRTC signaling, see ./webrtc.js).
 // - With a store (IndexedDBStore from ./idb.js), the document is loaded from it before the first
 //   Hello, and every local change is persisted before it is sent.
 // - With BroadcastChannel available, tabs of one origin exchange changes directly (TabChannel,
 //   ./broadcast.js), so they converge without the network.
 //
 // Edits are sent when committed (doc.commit()), one change per commit.
-import { SyncSession, describeFrame } from "./crdt_wasm.js";
+import { SyncSession, describeFrame, encodeSignalFrame } from "./crdt_wasm.js";
 import { TabChannel } from "./broadcast.js";
 
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 30_000;
 
 /** A small event emitter (on/off), as y-websocket's Observable. */
-class Emitter {
+export class Emitter {
   constructor() {
     this._handlers = new Map();
   }
@@ -300,6 +301,14 @@ export class WebSocketProvider extends Emitter {
     this._send(this.session.setPresence(this.doc.replicaId, bytes));
   }
 
+  /**
+   * Sends `payload` (bytes) to peer `to` (a peer id of the presence map) of this document's room
+   * as a Signal frame; the relay names this peer as its sender. False while disconnected.
+   */
+  sendSignal(to, payload) {
+    return this.connection.send(encodeSignalFrame(this.docId, to, payload));
+  }
+
   /** Waits until every change committed so far was persisted (with a store) and handed to the socket. */
   flushed() {
     return this._flushing;
@@ -346,6 +355,11 @@ export class WebSocketProvider extends Emitter {
   }
 
   _onFrame(frame, info) {
+    if (info.kind === "signal") {
+      // Addressed to this peer's WebRTC side (./webrtc.js), not to the sync session.
+      this._emit("signal", info);
+      return;
+    }
     let out;
     this._inReceive = true;
     try {

@@ -26,7 +26,7 @@ pub struct Doc {
 }
 
 impl Doc {
-    fn wrap(doc: crdt_core::Doc) -> Doc {
+    pub(crate) fn wrap(doc: crdt_core::Doc) -> Doc {
         Doc {
             shared: Rc::new(Shared::new(doc)),
         }
@@ -106,9 +106,19 @@ impl Doc {
     }
 
     /// Ends the open transaction: its edits become one change, and listeners get its event.
-    /// Returns whether there was anything to commit.
-    pub fn commit(&self) -> JsResult<bool> {
-        self.shared.with(|doc| Ok(doc.commit().is_some()))
+    /// `options` may record `{ message, time }` with it (see `history()`). Returns whether
+    /// there was anything to commit.
+    pub fn commit(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "CommitOptions")] options: Option<Object>,
+    ) -> JsResult<bool> {
+        let (message, time) = crate::history::commit_options(options)?;
+        self.shared.with(|doc| {
+            let id = doc
+                .commit_with(message.as_deref(), time)
+                .map_err(js_error)?;
+            Ok(id.is_some())
+        })
     }
 
     /// The committed changes held, as `{ [replicaHex]: counter }`.

@@ -20,7 +20,7 @@
 //! `len` of `textDelete` counts code points (the deleted characters are no longer in the text).
 //! `path` is `null` when the container is no longer reachable from a root.
 
-use crdt_core::doc::{DocEvent, EventOrigin, PatchAction, PathSegment, Value};
+use crdt_core::doc::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment, Value};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -55,8 +55,14 @@ pub fn event_to_js(event: &DocEvent) -> JsValue {
             EventOrigin::Remote => "remote",
         },
     );
+    set(&out, "patches", patches_to_js(&event.patches));
+    out.into()
+}
+
+/// Patches as an array of plain objects (the `patches` of an event, and `diff`'s result).
+pub(crate) fn patches_to_js(list: &[Patch]) -> Array {
     let patches = Array::new();
-    for patch in &event.patches {
+    for patch in list {
         let p = Object::new();
         let path: JsValue = match &patch.path {
             Some(segments) => segments
@@ -153,6 +159,5 @@ pub fn event_to_js(event: &DocEvent) -> JsValue {
         }
         patches.push(&p);
     }
-    set(&out, "patches", patches);
-    out.into()
+    patches
 }

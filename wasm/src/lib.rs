@@ -22,6 +22,8 @@
 //! - [`sync`]: `SyncSession`, the sans-IO sync protocol per document, for the WebSocket provider.
 //! - [`convert`]: how core values look in JS (replica ids, versions, scalars, cursors, trees).
 //! - [`events`]: change events as plain JS objects.
+//! - [`undo`]: `UndoManager`, undo/redo of this replica's own edits.
+//! - [`history`]: `history`, `viewAt`, `forkAt`, `fork`, `diff`, `restore`, commit options.
 //!
 //! Invariant: a binding never holds a borrow of the document while it calls into JS, so a JS
 //! callback may use the document freely; a call that finds the document busy throws.
@@ -34,6 +36,7 @@ pub mod counter;
 pub mod doc;
 mod error;
 pub mod events;
+pub mod history;
 pub mod list;
 pub mod map;
 pub mod marks;
@@ -41,6 +44,8 @@ mod shared;
 pub mod sync;
 pub mod text;
 mod types;
+pub mod undo;
 
 pub use crdt_core;
 pub use doc::Doc;
+pub use undo::UndoManager;

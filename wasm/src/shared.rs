@@ -8,10 +8,14 @@
 //! the document. The core subscription exists only while a JS listener does, so a document nobody
 //! listens to pays nothing for events.
 //!
+//! Observers: after each such call, before the events, [`CommitObserver`]s (undo managers) look
+//! at the document, so that an undo manager records each commit when it happens.
+//!
 //! Invariant: the document is borrowed only inside [`Shared::with`]; a re-entrant call (which the
 //! borrow rules would turn into a panic, i.e. a trap) is refused with an error instead.
 
 use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 use std::sync::{Arc, Mutex};
 
 use crdt_core::{Doc, DocEvent, SubscriptionId};
@@ -28,6 +32,14 @@ pub(crate) struct Shared {
     core_subscription: Cell<Option<SubscriptionId>>,
     listeners: RefCell<Vec<(u32, Function)>>,
     next_listener: Cell<u32>,
+    /// Told after each call that may have committed; weak, so a dropped observer just ends.
+    observers: RefCell<Vec<Weak<dyn CommitObserver>>>,
+}
+
+/// Something that looks at the document after each call that may have committed.
+pub(crate) trait CommitObserver {
+    /// Called with the document not borrowed (the observer borrows it as it needs).
+    fn after_call(&self, shared: &Shared) -> JsResult<()>;
 }
 
 impl Shared {
@@ -38,6 +50,7 @@ impl Shared {
             core_subscription: Cell::new(None),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(0),
+            observers: RefCell::new(Vec::new()),
         }
     }
 
@@ -50,8 +63,34 @@ impl Shared {
                 .map_err(|_| js_error("the document is busy (called from inside its own call)"))?;
             f(&mut doc)
         };
+        let observed = self.notify_observers();
         self.deliver()?;
+        observed?;
         result
+    }
+
+    /// Adds an observer (see [`CommitObserver`]), dropping the ones that ended.
+    pub(crate) fn observe(&self, observer: Weak<dyn CommitObserver>) {
+        let mut observers = self.observers.borrow_mut();
+        observers.retain(|o| o.strong_count() > 0);
+        observers.push(observer);
+    }
+
+    fn notify_observers(&self) -> JsResult<()> {
+        // A snapshot: an observer may add another while it is called.
+        let live: Vec<Rc<dyn CommitObserver>> = self
+            .observers
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let mut first_error = None;
+        for observer in live {
+            if let Err(e) = observer.after_call(self) {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Runs `f` on the document without delivering events (reads, and edits that emit nothing

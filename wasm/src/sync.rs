@@ -143,8 +143,9 @@ fn sync_error(error: SyncError<crdt_core::DocError>) -> JsValue {
 }
 
 /// What a driver needs to know of a frame before handing it to a session: `{ kind, doc }` with
-/// `kind` one of `"hello" | "changes" | "ack" | "presence" | "error"` and `doc` the document id
-/// (`undefined` for a connection-wide error); error frames add `code` (number) and `message`.
+/// `kind` one of `"hello" | "changes" | "ack" | "presence" | "error" | "signal"` and `doc` the
+/// document id (`undefined` for a connection-wide error); error frames add `code` (number) and
+/// `message`; signal frames add `from` and `to` (peer ids, hex) and `payload` (`Uint8Array`).
 /// Throws when the frame is malformed.
 #[wasm_bindgen(js_name = describeFrame, unchecked_return_type = "FrameInfo")]
 pub fn describe_frame(frame: &[u8]) -> JsResult<JsValue> {
@@ -156,6 +157,7 @@ pub fn describe_frame(frame: &[u8]) -> JsResult<JsValue> {
         Message::Ack { .. } => "ack",
         Message::Presence { .. } => "presence",
         Message::Error { .. } => "error",
+        Message::Signal { .. } => "signal",
     };
     set(&out, "kind", kind);
     if let Some(doc) = message.doc() {
@@ -164,6 +166,14 @@ pub fn describe_frame(frame: &[u8]) -> JsResult<JsValue> {
     if let Message::Error { code, message, .. } = &message {
         set(&out, "code", f64::from(code.code()));
         set(&out, "message", message.as_str());
+    }
+    if let Message::Signal {
+        from, to, payload, ..
+    } = &message
+    {
+        set(&out, "from", peer_to_string(*from));
+        set(&out, "to", peer_to_string(*to));
+        set(&out, "payload", bytes_to_js(payload));
     }
     Ok(out.into())
 }
@@ -177,5 +187,17 @@ pub fn encode_error_frame(doc: Option<String>, code: u16, message: &str) -> JsRe
         doc,
         code: ErrorCode::from_code(code),
         message: message.to_owned(),
+    }))
+}
+
+/// A `Signal` frame for document `doc` to peer `to` (hex, as presence names peers) carrying
+/// `payload` (a WebRTC offer, answer or candidate). The relay sets the sender.
+#[wasm_bindgen(js_name = encodeSignalFrame)]
+pub fn encode_signal_frame(doc: &str, to: &str, payload: &[u8]) -> JsResult<Vec<u8>> {
+    Ok(encode(&Message::Signal {
+        doc: DocId::new(doc).map_err(js_error)?,
+        from: PeerId(0),
+        to: PeerId(replica_from_str(to).map_err(js_error)?.get()),
+        payload: payload.to_vec(),
     }))
 }

@@ -43,9 +43,13 @@ export interface DocEvent {
 }
 /** What `describeFrame` tells of a frame. */
 export interface FrameInfo {
-  kind: "hello" | "changes" | "ack" | "presence" | "error";
+  kind: "hello" | "changes" | "ack" | "presence" | "error" | "signal";
   doc?: string;
   code?: number;
   message?: string;
+  /** Signals: the sender's and the addressee's peer ids, and the payload. */
+  from?: string;
+  to?: string;
+  payload?: Uint8Array;
 }
 "#;

@@ -33,6 +33,8 @@ const EXPECTED_FILES = [
   "web/idb.js",
   "web/provider.d.ts",
   "web/provider.js",
+  "web/webrtc.d.ts",
+  "web/webrtc.js",
 ];
 
 let work; // temp dir: the tarball, an empty npm cache, the scratch project
@@ -212,10 +214,19 @@ for (const moduleResolution of ["bundler", "node16"]) {
       files: ["use.ts"],
     }));
     writeFileSync(join(dir, "use.ts"), `
-      import init, { Doc, Text, type DeltaRun, type FrameInfo } from "crdt-sync";
+      import init, { Doc, Text, UndoManager, type DeltaRun, type FrameInfo, type TextSelection, type UndoEvent, type HistoryEntry, type Patch } from "crdt-sync";
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
+      import { WebRtcProvider, type PeerInfo, type WebRtcStatus } from "crdt-sync/webrtc";
+
+      export function direct(doc: Doc): PeerInfo[] {
+        const p2p = new WebRtcProvider("ws://127.0.0.1:8080/sync", "notes", doc, { maxDirectPeers: 2, iceServers: [] });
+        const status: WebRtcStatus = p2p.status;
+        p2p.on("peers", (peers: PeerInfo[]) => void peers.map((p) => p.direct && p.relay));
+        void status;
+        return p2p.peers();
+      }
 
       export async function main(): Promise<string> {
         await init();
@@ -228,8 +239,23 @@ for (const moduleResolution of ["bundler", "node16"]) {
         const tabs: TabChannel | null = null;
         const info: FrameInfo | null = null;
         void tabs; void info;
+        const undo = new UndoManager(doc, { captureTimeoutMs: 300, scope: ["body"] });
+        undo.subscribe((event: UndoEvent) => void event.canUndo);
+        undo.setSelection({ anchor: text.getCursor(0, "after"), head: text.getCursor(5, "before") });
+        undo.setSelection(null);
+        const undone: boolean = undo.undo() || undo.redo() || new UndoManager(doc).canUndo();
+        const restored: TextSelection | undefined = undo.restoredSelection;
+        void undone; void restored;
         // @ts-expect-error insert takes (index: number, text: string)
         text.insert("0", 1);
+        doc.commit();
+        doc.commit({ message: "typed", time: Date.now() });
+        const history: HistoryEntry[] = doc.history();
+        const past: Doc = doc.viewAt(doc.version());
+        const fork: Doc = doc.forkAt({}, "ab");
+        const changed: boolean = doc.restore({}, { message: "restore" }) || doc.restore({});
+        const patches: Patch[] = doc.diff({}, doc.version());
+        void history; void past; void fork; void changed; void patches;
         text.mark(0, 5, "bold", true);
         text.applyDelta([{ retain: 2, attributes: { bold: null } }, { insert: "!", attributes: { italic: true } }]);
         const runs: DeltaRun[] = text.toDelta();

@@ -16,6 +16,7 @@
 
 pub mod alloc_counter;
 pub mod doc;
+pub mod history;
 pub mod implementation;
 pub mod measure;
 pub mod ours;

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Dot, SeqRange};
+use crate::doc::commit_meta::CommitMeta;
 use crate::doc::marks::Anchor;
 use crate::doc::value::{ContainerId, ContainerKind, Scalar, Value};
 use crate::seq::Content;
@@ -131,6 +132,10 @@ pub struct Change {
     pub lamport: u64,
     /// The operations, in the order they were made.
     pub ops: Vec<Op>,
+    /// The author's commit message and wall-clock time, when given
+    /// ([`Doc::commit_with`](crate::Doc::commit_with)); boxed so that the many changes without
+    /// them cost one pointer.
+    pub meta: Option<Box<CommitMeta>>,
 }
 
 /// Why a change is not well formed (checked before it is buffered or applied).
@@ -166,6 +171,15 @@ pub enum ChangeError {
         id: SeqRange,
         /// What is wrong.
         reason: &'static str,
+    },
+    /// The commit message is longer than
+    /// [`MAX_MESSAGE_LEN`](crate::doc::MAX_MESSAGE_LEN).
+    #[error("change {id:?}: commit message of {len} bytes is too long")]
+    MessageTooLong {
+        /// The change's id.
+        id: SeqRange,
+        /// The message's length in bytes.
+        len: usize,
     },
     /// The Lamport timestamp is not above every operation it depends on, or would overflow.
     #[error("change {id:?}: bad lamport timestamp {lamport}")]
@@ -265,6 +279,9 @@ impl Change {
             });
         }
         self.check_parents()?;
+        if let Some(meta) = &self.meta {
+            meta.check(id)?;
+        }
         if self.lamport == 0 || self.lamport.checked_add(id.len()).is_none() {
             return Err(ChangeError::BadLamport {
                 id,

@@ -426,6 +426,48 @@ pub(crate) fn attributes_at(
     to_attributes(&resolved)
 }
 
+/// Calls `f(start, end, previous)` for the segments where mark `which` decides the value of its
+/// key (it outranks every other covering mark of the key) and that value differs from
+/// `previous`, the value the key would have without it. In order; adjacent segments may follow
+/// each other.
+fn for_each_decided<'m>(
+    seq: &Sequence<TextContent>,
+    marks: &'m [StoredMark],
+    which: usize,
+    mut f: impl FnMut(usize, usize, Option<&'m Scalar>),
+) {
+    let target = &marks[which];
+    let Some((start, end)) = span(seq, target) else {
+        return;
+    };
+    let events = boundaries(seq, marks, |m| m.key == target.key && m.id != target.id);
+    let mut active: Covering = Vec::new();
+    let mut next_event = events.iter().map(event).peekable();
+    let mut pos = 0;
+    while pos < end {
+        while let Some((_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
+            if is_start {
+                active.push((marks[i].rank(), i));
+            } else {
+                active.retain(|&(_, j)| j != i);
+            }
+        }
+        let mut next = next_event.peek().map_or(end, |e| e.0.min(end));
+        if pos < start {
+            // A segment lies wholly before the mark's range or wholly inside it.
+            next = next.min(start);
+        } else {
+            let previous = winner(&active).map(|i| &marks[i]);
+            let decides = previous.is_none_or(|p| p.rank() < target.rank());
+            let previous = previous.and_then(|p| p.value.as_ref());
+            if decides && previous != target.value.as_ref() {
+                f(pos, next, previous);
+            }
+        }
+        pos = next;
+    }
+}
+
 /// The visible ranges whose value of the last mark's key the last mark changed: where it
 /// outranks every other covering mark of its key and its value differs from theirs. Maximal
 /// ranges, in order.
@@ -433,44 +475,52 @@ pub(crate) fn changed_by_last(
     seq: &Sequence<TextContent>,
     marks: &[StoredMark],
 ) -> Vec<(usize, usize)> {
-    let Some((new, others)) = marks.split_last() else {
-        return Vec::new();
-    };
-    let Some((start, end)) = span(seq, new) else {
-        return Vec::new();
-    };
-    let events = boundaries(seq, others, |m| m.key == new.key);
-    let mut active: Covering = Vec::new();
     let mut out: Vec<(usize, usize)> = Vec::new();
-    let mut next_event = events.iter().map(event).peekable();
-    let mut pos = 0;
-    while pos < end {
-        while let Some((_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
-            if is_start {
-                active.push((others[i].rank(), i));
-            } else {
-                active.retain(|&(_, j)| j != i);
-            }
-        }
-        let mut next = next_event.peek().map_or(end, |e| e.0.min(end));
-        if pos < start {
-            // A segment lies wholly before the new range or wholly inside it.
-            next = next.min(start);
-        } else {
-            let changed = match winner(&active) {
-                None => new.value.is_some(),
-                Some(i) => others[i].rank() < new.rank() && others[i].value != new.value,
-            };
-            if changed {
-                match out.last_mut() {
-                    Some(last) if last.1 == pos => last.1 = next,
-                    _ => out.push((pos, next)),
-                }
-            }
-        }
-        pos = next;
+    if let Some(last) = marks.len().checked_sub(1) {
+        for_each_decided(seq, marks, last, |start, end, _| match out.last_mut() {
+            Some(range) if range.1 == start => range.1 = end,
+            _ => out.push((start, end)),
+        });
     }
     out
+}
+
+/// The operations that undo mark `id` of text `obj` now: where it still decides its key, a
+/// mark back to the value the key would have without it (an unmark where none), anchored as
+/// this replica's marks of that key are. Empty when it decides nothing any more (a later mark
+/// overrode it everywhere) or is unknown.
+pub(crate) fn inverse_ops(
+    seq: &Sequence<TextContent>,
+    store: &MarkStore,
+    obj: &ContainerId,
+    id: Dot,
+) -> Vec<Op> {
+    let marks = store.of(obj);
+    let Some(which) = marks.iter().position(|m| m.id == id) else {
+        return Vec::new();
+    };
+    let mut ranges: Vec<(usize, usize, Option<&Scalar>)> = Vec::new();
+    for_each_decided(seq, marks, which, |start, end, previous| {
+        match ranges.last_mut() {
+            Some(range) if range.1 == start && range.2 == previous => range.1 = end,
+            _ => ranges.push((start, end, previous)),
+        }
+    });
+    let key = &marks[which].key;
+    let expand = store.expand_of(key);
+    ranges
+        .into_iter()
+        .filter_map(|(start, end, previous)| {
+            let (first, last) = local_anchors(seq, start, end, expand)?;
+            Some(Op::TextMark {
+                obj: obj.clone(),
+                start: first,
+                end: last,
+                key: key.clone(),
+                value: previous.cloned(),
+            })
+        })
+        .collect()
 }
 
 /// The key and value of the last mark (what [`changed_by_last`] describes).

@@ -40,26 +40,34 @@
 //! ```
 
 mod change;
+mod commit_meta;
 mod container_tree;
 mod duplicate;
 mod event;
 mod handles;
+mod history;
 pub mod marks;
 mod oplog;
 mod replica;
+mod restore;
 mod rich_text;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
+mod time_travel;
+mod undo;
 mod value;
 
 use std::collections::BTreeMap;
 
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
+pub use commit_meta::{CommitMeta, MAX_MESSAGE_LEN};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
 pub use handles::{CounterRef, ListRef, MapRef, TextRef};
+pub use history::{HistoryEntry, HistoryError};
 pub use marks::{Anchor, Attributes, MarkExpand};
 pub use rich_text::{DeltaOp, DeltaRun};
+pub use undo::{Selection, StepOutcome, UndoManager, UndoOptions, DEFAULT_CAPTURE_TIMEOUT_MS};
 pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
@@ -143,6 +151,14 @@ pub enum DocError {
         /// One more than the highest timestamp in its causal past.
         expected: u64,
     },
+    /// A version asked of the history is not one this document can show
+    /// ([`Doc::view_at`], [`Doc::fork_at`], [`Doc::diff`], [`Doc::restore`]).
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// The document is a read-only view of a past version ([`Doc::view_at`]): it cannot be
+    /// edited nor receive changes. [`Doc::fork_at`] makes an editable copy.
+    #[error("the document is a read-only view of a past version")]
+    ReadOnly,
     /// A change carries an id range the document already holds, with other content: two
     /// writers used one replica id (or one forged the other's). The batch is refused whole.
     #[error(
@@ -405,6 +421,11 @@ impl Doc {
     /// Ends the open transaction: its operations become one [`Change`] in the history, and
     /// subscribers receive its patches. Does nothing when no operation is open.
     pub fn commit(&mut self) -> Option<SeqRange> {
+        self.commit_meta(None)
+    }
+
+    /// [`Doc::commit`], recording `meta` in the change.
+    fn commit_meta(&mut self, meta: Option<Box<CommitMeta>>) -> Option<SeqRange> {
         let txn = self.txn.take()?;
         if txn.ops.is_empty() {
             return None;
@@ -421,6 +442,7 @@ impl Doc {
             parents: txn.parents,
             lamport: txn.lamport,
             ops,
+            meta,
         };
         self.log.push(change);
         let released = self.buffer.mark_applied(id);
@@ -467,6 +489,9 @@ impl Doc {
     /// exist although their causal past is here) are dropped and reported as
     /// [`DocError::Rejected`] after the rest of the batch is applied.
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<ApplyOutcome, DocError> {
+        if self.state.read_only {
+            return Err(DocError::ReadOnly);
+        }
         self.commit();
         let changes: Vec<Change> = encoding::decode_changes(bytes)?;
         for change in &changes {

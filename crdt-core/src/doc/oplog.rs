@@ -86,11 +86,29 @@ impl OpLog {
 
     /// The Lamport timestamp of the operation at `dot`, if the log holds it.
     pub(crate) fn lamport_of(&self, dot: Dot) -> Option<u64> {
+        self.change_containing(dot)
+            .map(|change| change.lamport_of(dot))
+    }
+
+    /// The change holding the event `dot`, if the log holds it (O(log n)).
+    pub(crate) fn change_containing(&self, dot: Dot) -> Option<&Change> {
         let entries = self.by_replica.get(&dot.replica)?;
         let at = entries.partition_point(|&(last, _)| last < dot.counter);
         let &(_, index) = entries.get(at)?;
         let change = &self.changes[index];
-        change.id.contains(dot).then(|| change.lamport_of(dot))
+        change.id.contains(dot).then_some(change)
+    }
+
+    /// The changes of `replica` holding events after counter `after`, in counter order (what
+    /// an undo manager has not seen yet of its own replica's edits).
+    pub(crate) fn changes_of_after(
+        &self,
+        replica: ReplicaId,
+        after: u64,
+    ) -> impl Iterator<Item = &Change> + '_ {
+        let entries = self.by_replica.get(&replica).map_or(&[][..], |e| &e[..]);
+        let first = entries.partition_point(|&(last, _)| last <= after);
+        entries[first..].iter().map(|&(_, i)| &self.changes[i])
     }
 
     /// The Lamport timestamp an honest replica gives `change`: one more than the highest among

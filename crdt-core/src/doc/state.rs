@@ -99,6 +99,10 @@ pub(crate) struct DocState {
     /// Whether applying operations describes them as patches (only when someone subscribed:
     /// building patches costs a string per insert).
     pub(crate) patches_wanted: bool,
+    /// Whether this is a view of a past version ([`Doc::view_at`](crate::Doc::view_at)):
+    /// every local edit reaches its container through [`DocState::container_mut`] first, which
+    /// then refuses it.
+    pub(crate) read_only: bool,
 }
 
 impl DocState {
@@ -107,6 +111,9 @@ impl DocState {
         &mut self,
         id: &ContainerId,
     ) -> Result<&mut ContainerState, DocError> {
+        if self.read_only {
+            return Err(DocError::ReadOnly);
+        }
         if !self.containers.contains_key(id) {
             match id {
                 ContainerId::Root { kind, .. } => {

@@ -542,6 +542,7 @@ fn a_forged_right_origin_inside_a_run_converges_in_either_delivery_order() {
                 content: TextContent::from("X"),
             },
         }],
+        meta: None,
     });
     b.apply_changes(&x).expect("known origins, in order");
     sync(&a, &mut b);
@@ -585,6 +586,7 @@ fn forged_changes_are_refused_whole() {
                 },
             },
         ],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(bad_origin)),
@@ -608,6 +610,7 @@ fn forged_changes_are_refused_whole() {
             obj: ContainerId::root("c", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         bad_width.validate(),
@@ -634,6 +637,7 @@ fn forged_changes_are_refused_whole() {
                 content: TextContent::from(""),
             },
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(empty_insert)),
@@ -655,6 +659,7 @@ fn forged_changes_are_refused_whole() {
             },
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(ghost)),
@@ -673,6 +678,7 @@ fn forged_changes_are_refused_whole() {
             obj: ContainerId::root("t", ContainerKind::Text),
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(wrong_kind)),
@@ -760,6 +766,7 @@ fn deps_that_never_come_are_bounded() {
                 obj: ContainerId::root("c", ContainerKind::Counter),
                 delta: 1,
             }],
+            meta: None,
         };
         b.apply_changes(&forged(c)).unwrap();
     }
@@ -775,6 +782,7 @@ fn deps_that_never_come_are_bounded() {
             obj: ContainerId::root("c", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     };
     assert!(matches!(
         b.apply_changes(&forged(c)),
@@ -1021,6 +1029,7 @@ fn counter_change(r: ReplicaId, parents: Vec<Dot>, lamport: u64) -> Change {
             obj: ContainerId::root("c", ContainerKind::Counter),
             delta: 1,
         }],
+        meta: None,
     }
 }
 

@@ -34,6 +34,7 @@
 //! | `text` | text insert | the inserted text, all concatenated | UTF-8 |
 //! | `map_values` | map write, mark with a value | the new values (a mark's as a scalar new value) | MessagePack array |
 //! | `list_values` | list insert | the inserted values, all concatenated | MessagePack array |
+//! | `meta_*` | change | commit message and time (format 5; see [`commit_meta`](super::commit_meta)) | |
 //!
 //! Extended kinds: 0 is a text mark ([`Op::TextMark`]); its flags are `has_value << 4 | end << 2
 //! | start`, each anchor coded 0 (start of text), 1 (before a character), 2 (after one) or 3
@@ -71,6 +72,7 @@ use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
+use crate::encoding::commit_meta::{MetaReader, MetaWriter};
 use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
@@ -181,6 +183,7 @@ struct Writer<'a> {
     text: String,
     map_values: Vec<Packed<'a>>,
     list_values: Vec<&'a Value>,
+    meta: MetaWriter,
     /// Container, last element and right origin of the previous op when it was an insert.
     last_insert: Option<(u64, Dot, Option<Dot>)>,
 }
@@ -256,6 +259,7 @@ impl<'a> Writer<'a> {
         self.next_lamport = change.lamport.wrapping_add(change.id.len());
         self.change_ops.push(change.ops.len() as u64);
         self.parents(change);
+        self.meta.push(change.meta.as_deref());
         self.replica_state[r] = change.id.end;
         for (dot, op) in change.ops_with_dots() {
             self.op(dot, op);
@@ -449,6 +453,7 @@ impl<'a> Writer<'a> {
             &mut raw,
             &value_pack::array(&self.list_values, |o, v| value_pack::put_value(o, v)),
         );
+        self.meta.finish(&mut raw);
         raw
     }
 }
@@ -573,6 +578,7 @@ pub(crate) fn decode_raw<'a>(
         value_pack::read_array(r.bytes("list values")?, "list values", budget, |p| {
             p.value()
         })?;
+    let mut meta = MetaReader::new(&mut r, change_count)?;
     r.finish("change batch")?;
 
     let mut text_rest = text;
@@ -803,6 +809,7 @@ pub(crate) fn decode_raw<'a>(
             parents,
             lamport,
             ops,
+            meta: meta.next(budget)?,
         };
         next_lamport = lamport.wrapping_add(change.id.len());
         replica_state[ri] = change.id.end;
@@ -830,6 +837,7 @@ pub(crate) fn decode_raw<'a>(
     right_counters.finish()?;
     target_counters.finish("delete targets")?;
     counter_deltas.finish("counter deltas")?;
+    meta.finish()?;
     if !text_rest.is_empty() || map_values.next().is_some() || list_values.next().is_some() {
         return Err(DecodeError::Malformed(
             "content left over after the last op",
@@ -903,6 +911,7 @@ mod tests {
             parents: parents.iter().map(|&(a, c)| Dot::new(r(a), c)).collect(),
             lamport,
             ops: built,
+            meta: None,
         }
     }
 
@@ -1141,7 +1150,8 @@ mod tests {
         assert!(bytes.len() < text.len() / 2, "{} bytes", bytes.len());
     }
 
-    /// A body of a single change with the given raw columns, for forging hostile inputs.
+    /// A body with the given raw columns and changes without commit metadata (the three
+    /// metadata columns of format 5 follow), for forging hostile inputs.
     fn forged(change_count: u64, op_count: u64, columns: [&[u8]; 20]) -> Vec<u8> {
         let mut raw = Vec::new();
         put_u64(&mut raw, 1);
@@ -1154,6 +1164,10 @@ mod tests {
         put_u64(&mut raw, change_count);
         put_u64(&mut raw, op_count);
         for c in columns {
+            put_bytes(&mut raw, c);
+        }
+        let no_meta = run(change_count.min(i64::MAX as u64) as i64, 0);
+        for c in [&no_meta[..], &[], &[]] {
             put_bytes(&mut raw, c);
         }
         raw

@@ -14,7 +14,7 @@
 //! |---|---|
 //! | 0..4 | magic `b"CRDT"` |
 //! | 4 | kind: `b'C'` changes, `b'S'` snapshot |
-//! | 5 | format version, currently `3` |
+//! | 5 | format version, currently `5` |
 //! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the body, deflated when that makes it smaller |
 //!
 //! * Changes body: a batch of changes in causal order, in the columnar format of [`changes`]
@@ -25,7 +25,9 @@
 //!   (texts and lists as the sequence engine's own run-length encoded state), so that loading
 //!   does not replay operations.
 //!
-//! Version 2 (MessagePack bodies) is not read any more.
+//! Older versions are not read: 2 had MessagePack bodies, 3 stored a full version vector per
+//! change, 4 had no commit messages and times. A document or batch of an older version is
+//! refused as [`DecodeError::UnsupportedVersion`].
 //!
 //! Decoding is bounded by what was received, not by what the bytes claim: every length is
 //! checked against the bytes that remain before anything is allocated, run-length columns hold
@@ -41,6 +43,7 @@ use crate::doc::Change;
 pub(crate) mod budget;
 pub(crate) mod changes;
 pub(crate) mod column;
+pub(crate) mod commit_meta;
 pub mod compress;
 pub(crate) mod snapshot;
 pub(crate) mod value_pack;
@@ -53,7 +56,7 @@ use budget::DecodeBudget;
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
 /// The current format version.
-pub const FORMAT_VERSION: u8 = 4;
+pub const FORMAT_VERSION: u8 = 5;
 
 /// What an encoding holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -206,6 +206,7 @@ pub fn check_apply_changes(bytes: &[u8]) {
     }
     let mut doc = base_doc();
     let before = fingerprint(&doc);
+    let (base_version, base_content) = (doc.version(), doc.materialize());
     let saved = doc.save();
     match doc.apply_changes(bytes) {
         Ok(_) => {
@@ -243,6 +244,33 @@ pub fn check_apply_changes(bytes: &[u8]) {
     }
     doc.commit();
     check_round_trips(&mut doc, true);
+    check_history(&doc, &base_version, &base_content);
+}
+
+/// Issue #14: whatever was imported, the view at the document's own version is the document,
+/// and the view at the base document's version is the base document (a version the document
+/// held stays one it can show).
+fn check_history(
+    doc: &Doc,
+    base_version: &crate::VersionVector,
+    base_content: &std::collections::BTreeMap<String, crate::Materialized>,
+) {
+    let now = doc
+        .view_at(&doc.version())
+        .expect("the document's own version is a cut");
+    assert_eq!(
+        now.materialize(),
+        doc.materialize(),
+        "view_at(version) != the document"
+    );
+    let then = doc
+        .view_at(base_version)
+        .expect("a version the document held is a cut");
+    assert_eq!(
+        &then.materialize(),
+        base_content,
+        "view_at(base) != the base document"
+    );
 }
 
 /// `sync::decode` of a frame: a message that decodes re-encodes to one that decodes equal, and

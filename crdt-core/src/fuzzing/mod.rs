@@ -182,9 +182,15 @@ impl Target {
                         state: Some(b"cursor".to_vec()),
                     },
                     Message::Error {
-                        doc: Some(doc),
+                        doc: Some(doc.clone()),
                         code: ErrorCode::BadMessage,
                         message: "no".into(),
+                    },
+                    Message::Signal {
+                        doc,
+                        from: PeerId(4),
+                        to: PeerId(5),
+                        payload: br#"{"t":"offer","sdp":"v=0"}"#.to_vec(),
                     },
                 ]
                 .iter()

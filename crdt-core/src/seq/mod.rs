@@ -64,6 +64,7 @@ mod error;
 mod history;
 mod id_map;
 mod integrate;
+mod neighbour;
 mod op;
 pub(crate) mod ops_format;
 mod replicated;

@@ -12,6 +12,7 @@
 //! | 2 | [`Message::Ack`] | `[1, 2, doc: str, version: map<u64,u64>]` |
 //! | 3 | [`Message::Presence`] | `[1, 3, doc: str, peer: u64, clock: u64, state: bin \| nil]` |
 //! | 4 | [`Message::Error`] | `[1, 4, doc: str \| nil, code: u16, message: str]` |
+//! | 5 | [`Message::Signal`] | `[1, 5, doc: str, from: u64, to: u64, payload: bin]` |
 //!
 //! A version map goes from replica id to the highest contiguous counter seen of that replica
 //! (see [`VersionVector`]). A document id is 1 to [`MAX_DOC_ID_LEN`] bytes of `[A-Za-z0-9._~:/-]`.
@@ -68,6 +69,7 @@ const KIND_CHANGES: u64 = 1;
 const KIND_ACK: u64 = 2;
 const KIND_PRESENCE: u64 = 3;
 const KIND_ERROR: u64 = 4;
+const KIND_SIGNAL: u64 = 5;
 
 /// Why a string is not a [`DocId`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -208,13 +210,16 @@ pub enum ErrorCode {
     /// 10: `Changes` under a replica id that another live connection writes. The sender must
     /// continue under a fresh replica id (see the relay's protocol documentation).
     ReplicaTaken,
+    /// 11: a `Signal` addressed to a peer that is not in the document's room (it left, is in
+    /// another room, or in cluster mode is connected to another node).
+    UnknownPeer,
     /// A code this version does not know (sent by a newer peer); kept so it can be reported.
     Unknown(u16),
 }
 
 impl ErrorCode {
     /// Every code this version knows.
-    pub const KNOWN: [ErrorCode; 10] = [
+    pub const KNOWN: [ErrorCode; 11] = [
         ErrorCode::BadMessage,
         ErrorCode::UnsupportedVersion,
         ErrorCode::NotJoined,
@@ -225,6 +230,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::BadChanges,
         ErrorCode::ReplicaTaken,
+        ErrorCode::UnknownPeer,
     ];
 
     /// The wire value.
@@ -240,6 +246,7 @@ impl ErrorCode {
             ErrorCode::Internal => 8,
             ErrorCode::BadChanges => 9,
             ErrorCode::ReplicaTaken => 10,
+            ErrorCode::UnknownPeer => 11,
             ErrorCode::Unknown(code) => code,
         }
     }
@@ -303,6 +310,20 @@ pub enum Message {
         /// A human-readable explanation.
         message: String,
     },
+    /// A signaling payload (a WebRTC offer, answer or ICE candidate: opaque to the protocol)
+    /// from one peer of `doc`'s room to another, so that the two can open a direct channel and
+    /// run a [`SyncSession`](crate::sync::SyncSession) over it. A relay routes it only to `to`,
+    /// with `from` replaced by the sender's connection id (as for presence).
+    Signal {
+        /// The document whose room both peers joined.
+        doc: DocId,
+        /// The sender (set by the relay; a sender's own claim is not trusted).
+        from: PeerId,
+        /// The addressee: a peer id as presence carries it.
+        to: PeerId,
+        /// What the peers' WebRTC stacks exchange.
+        payload: Vec<u8>,
+    },
 }
 
 impl Message {
@@ -312,7 +333,8 @@ impl Message {
             Message::Hello { doc, .. }
             | Message::Changes { doc, .. }
             | Message::Ack { doc, .. }
-            | Message::Presence { doc, .. } => Some(doc),
+            | Message::Presence { doc, .. }
+            | Message::Signal { doc, .. } => Some(doc),
             Message::Error { doc, .. } => doc.as_ref(),
         }
     }
@@ -449,6 +471,18 @@ pub fn encode(message: &Message) -> Vec<u8> {
             put_uint(&mut out, u64::from(code.code()));
             put_str(&mut out, message);
         }
+        Message::Signal {
+            doc,
+            from,
+            to,
+            payload,
+        } => {
+            header(&mut out, 6, KIND_SIGNAL);
+            put_str(&mut out, doc.as_str());
+            put_uint(&mut out, from.0);
+            put_uint(&mut out, to.0);
+            put_bin(&mut out, payload);
+        }
     }
     out
 }
@@ -504,7 +538,7 @@ fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>
     let want = match kind {
         KIND_HELLO | KIND_ACK => 4,
         KIND_CHANGES | KIND_ERROR => 5,
-        KIND_PRESENCE => 6,
+        KIND_PRESENCE | KIND_SIGNAL => 6,
         other => return Ok(Err(ProtocolError::UnknownKind { kind: other })),
     };
     if len != want {
@@ -558,6 +592,17 @@ fn read_message(r: &mut PackReader<'_>) -> Result<Result<Message, ProtocolError>
                 peer,
                 clock,
                 state,
+            })
+        }
+        (KIND_SIGNAL, Some(doc)) => {
+            let from = PeerId(r.u64()?);
+            let to = PeerId(r.u64()?);
+            let payload = r.bin()?.to_vec();
+            id(doc).map(|doc| Message::Signal {
+                doc,
+                from,
+                to,
+                payload,
             })
         }
         (_, doc) => {
@@ -627,7 +672,7 @@ fn peek_header(frame: &[u8]) -> Result<(), ProtocolError> {
         return Err(ProtocolError::UnsupportedVersion { version });
     }
     let kind = int("message kind")?;
-    if kind > KIND_ERROR {
+    if kind > KIND_SIGNAL {
         return Err(ProtocolError::UnknownKind { kind });
     }
     Ok(())
@@ -717,12 +762,23 @@ mod tests {
             message: "no".into(),
         });
         assert_eq!(frame, [0x95, 0x01, 0x04, 0xc0, 0x05, 0xa2, b'n', b'o']);
+        let frame = encode(&Message::Signal {
+            doc: doc("d"),
+            from: PeerId(1),
+            to: PeerId(2),
+            payload: b"sdp".to_vec(),
+        });
+        // fixarray(6), version 1, kind 5, "d", from 1, to 2, bin 8 "sdp"
+        assert_eq!(
+            frame,
+            [0x96, 0x01, 0x05, 0xa1, b'd', 0x01, 0x02, 0xc4, 0x03, b's', b'd', b'p']
+        );
     }
 
     #[test]
     fn error_codes_are_stable() {
         let codes: Vec<u16> = ErrorCode::KNOWN.iter().map(|c| c.code()).collect();
-        assert_eq!(codes, (1..=10).collect::<Vec<_>>());
+        assert_eq!(codes, (1..=11).collect::<Vec<_>>());
         for c in ErrorCode::KNOWN {
             assert_eq!(ErrorCode::from_code(c.code()), c);
         }
@@ -750,6 +806,10 @@ mod tests {
         assert_eq!(
             decode(&[0x93, 0x01, 0x09, 0xa1, b'd']),
             Err(ProtocolError::UnknownKind { kind: 9 })
+        );
+        assert_eq!(
+            decode(&[0x93, 0x01, 0x06, 0xa1, b'd']),
+            Err(ProtocolError::UnknownKind { kind: 6 })
         );
         assert_eq!(decode(&[]), Err(ProtocolError::Truncated));
         assert!(matches!(
@@ -846,7 +906,7 @@ mod tests {
     fn message() -> impl Strategy<Value = Message> {
         let code = prop_oneof![
             prop::sample::select(ErrorCode::KNOWN.to_vec()),
-            (10u16..).prop_map(ErrorCode::Unknown),
+            (12u16..).prop_map(ErrorCode::Unknown),
             Just(ErrorCode::Unknown(0)),
         ];
         prop_oneof![
@@ -871,6 +931,14 @@ mod tests {
                 }),
             (prop::option::of(doc_id()), code, ".{0,40}")
                 .prop_map(|(doc, code, message)| { Message::Error { doc, code, message } }),
+            (doc_id(), any::<u64>(), any::<u64>(), bytes()).prop_map(|(doc, from, to, payload)| {
+                Message::Signal {
+                    doc,
+                    from: PeerId(from),
+                    to: PeerId(to),
+                    payload,
+                }
+            }),
         ]
     }
 

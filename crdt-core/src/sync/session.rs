@@ -258,6 +258,8 @@ impl SyncSession {
             }
             // Handled above.
             Message::Error { .. } => {}
+            // Signaling is the driver's business (it opens direct channels); nothing to sync.
+            Message::Signal { .. } => {}
         }
         out.extend(self.flush(doc));
         Ok(out)

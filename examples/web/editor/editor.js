@@ -6,15 +6,21 @@
 //   they were in the text, through stable cursors (getCursor/resolveCursor) taken whenever the
 //   selection moves, so a peer typing before your caret does not move it off your word;
 // - presence is { name, color, cursor: { anchor, head } } with stable cursors; the overlay
-//   resolves each peer's cursors in the local text and draws a caret, a name and the selection.
+//   resolves each peer's cursors in the local text and draws a caret, a name and the selection;
+// - undo/redo (buttons, Ctrl-Z / Ctrl-Shift-Z) take back this page's own edits only (undo.js).
 import { openDoc, identity, nameField, param, showStatus, badge, throttle } from "../shared.js";
 import { diff } from "./diff.js";
+import { p2pOption, showLinks, webRtcProvider } from "./p2p.js";
+import { installUndo } from "./undo.js";
+import { historyPanel } from "./history.js";
 
 const docId = param("doc", "notes");
 document.getElementById("doc").textContent = docId;
 document.getElementById("cli-doc").textContent = docId;
 
-const { doc, provider } = await openDoc(docId);
+const maxDirectPeers = p2pOption();
+const { doc, provider } = await openDoc(docId, maxDirectPeers === null ? undefined : webRtcProvider(maxDirectPeers));
+if (maxDirectPeers !== null) showLinks(provider, document.querySelector("header"));
 const text = doc.getText("body");
 const editor = document.getElementById("editor");
 const overlay = document.getElementById("overlay");
@@ -36,6 +42,7 @@ function captureSelection() {
     end: text.getCursor(editor.selectionEnd),
     direction: editor.selectionDirection,
   };
+  undo.noteSelection();
 }
 
 const publishPresence = throttle(() => {
@@ -44,6 +51,7 @@ const publishPresence = throttle(() => {
   provider.setPresence({
     name: me.name,
     color: me.color,
+    replica: doc.replicaId, // names this peer's changes in the history panel
     // Kept after the textarea loses focus: the others see where this peer was last.
     cursor: selection ? { anchor: anchorAt, head: headAt } : null,
   });
@@ -55,13 +63,26 @@ function selectionMoved() {
   publishPresence();
 }
 
+const undo = installUndo({
+  doc,
+  text,
+  editor,
+  undoButton: document.getElementById("undo"),
+  redoButton: document.getElementById("redo"),
+  render,
+  selectionChanged: () => {
+    captureSelection();
+    publishPresence();
+  },
+});
+
 editor.addEventListener("input", () => {
   const next = editor.value;
   const edit = diff(shown, next, editor.selectionEnd);
   if (edit.remove > 0) text.delete(edit.index, edit.remove);
   if (edit.insert.length > 0) text.insert(edit.index, edit.insert);
   shown = next;
-  doc.commit();
+  doc.commit({ time: Date.now() }); // the time shows in the history panel
   captureSelection();
   publishPresence();
   drawOverlay();
@@ -193,6 +214,13 @@ captureSelection();
 publishPresence();
 drawOverlay();
 
+const history = historyPanel({
+  doc,
+  textName: "body",
+  names: () => new Map([...provider.presence.values()].map((s) => [s?.replica, String(s?.name)])),
+  onRestore: render,
+});
+
 // For tests and the curious: the document and the provider.
-window.app = { doc, text, provider, editor, flushed: () => provider.flushed(), remoteCursors };
+window.app = { doc, text, provider, editor, undo: undo.undo, history, flushed: () => provider.flushed(), remoteCursors };
 document.documentElement.dataset.ready = "true";

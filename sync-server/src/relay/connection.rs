@@ -12,7 +12,8 @@
 //!   character boundary), however long the error it reports: decode errors quote what the peer
 //!   sent.
 //! - A read-only peer's changes never reach a room; a peer's presence is published under its
-//!   connection id, so no peer can speak for another.
+//!   connection id, and its signals leave under it (see [`signal`]), so no peer can speak for
+//!   another.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,6 +33,8 @@ use super::RelayContext;
 use crate::auth::{Access, Grant};
 use crate::metrics::Rejection;
 use crate::rate_limit::RateLimiter;
+
+mod signal;
 
 /// The longest close reason, in bytes: a close frame's payload is at most 125 bytes (RFC 6455
 /// §5.5), two of which are the code. The WebSocket layer does not check this when sending, and a
@@ -129,7 +132,10 @@ impl Connection {
         };
         let message = self.decode(&bytes)?;
         self.check_joins(&message)?;
-        if let Some(refusal) = self.check_presence(&message) {
+        if let Some(refusal) = self
+            .check_presence(&message)
+            .or_else(|| self.check_signal(&message))
+        {
             return Ok(vec![refusal]);
         }
         Ok(self.route(message, bytes.len()).into_iter().collect())
@@ -148,6 +154,11 @@ impl Connection {
             return Ok(());
         };
         self.ctx.metrics.rejected(Rejection::RateLimited);
+        tracing::info!(
+            conn = self.id,
+            what,
+            "rate limit exceeded; closing the connection"
+        );
         let error = Message::Error {
             doc: None,
             code: ErrorCode::RateLimited,
@@ -333,6 +344,15 @@ impl Connection {
                 peer: PeerId(self.id),
                 clock,
                 state,
+            },
+            // The sender is who the connection is, whatever the frame claims.
+            Message::Signal {
+                doc, to, payload, ..
+            } => Message::Signal {
+                doc,
+                from: PeerId(self.id),
+                to,
+                payload,
             },
             other => other,
         };

@@ -25,6 +25,7 @@
 //!   content is refused by the document, with an Error and never an Ack.
 //! - Presence is ephemeral: kept in the sender's session, forwarded, never stored, and cleared
 //!   for the others when the sender leaves.
+//! - A signal reaches only the peer it names, in this room (see [`signal`]).
 //!
 //! In cluster mode the room also has a [`RoomLink`]: changes other nodes stored are applied and
 //! fanned out to every peer here (they are durable already, so they are not stored again), and
@@ -42,6 +43,7 @@ use tokio::sync::mpsc;
 
 use super::byte_budget::Charge;
 mod replica_owners;
+mod signal;
 
 use super::encode_once::EncodeOnce;
 use super::peer::{CloseReason, ConnId, Outbound, PeerLink, Refused};
@@ -266,6 +268,10 @@ impl Room {
 
     fn on_message(&mut self, conn: ConnId, message: Message, at: Instant) {
         if !self.peers.contains_key(&conn) {
+            return;
+        }
+        if let Message::Signal { .. } = message {
+            self.route_signal(conn, message);
             return;
         }
         if let Some(refusal) = self.over_size_cap(&message) {

@@ -7,13 +7,13 @@ import { chromium } from "playwright-core";
 
 export const TIMEOUT = 15_000;
 
-/** Launches headless Debian chromium. */
-export function launch() {
+/** Launches headless Debian chromium, with `extraArgs` after the usual flags. */
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CRDT_CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--disable-quic"],
+      "--disable-sync", "--no-first-run", "--disable-quic", ...extraArgs],
   });
 }
 

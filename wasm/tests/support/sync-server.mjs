@@ -20,6 +20,15 @@ export function relayBinary() {
   return bin;
 }
 
+/** The terminal peer (examples' `cli`, whose `--p2p` joins the direct mesh): $CRDT_CLI_BIN or the workspace's. */
+export function cliBinary() {
+  const bin = process.env.CRDT_CLI_BIN ?? join(root, "target/debug/cli");
+  if (!existsSync(bin)) {
+    throw new Error(`no cli binary at ${bin}: run \`cargo build -p examples --bin cli\` or set CRDT_CLI_BIN`);
+  }
+  return bin;
+}
+
 export class SyncServer {
   constructor(staticDir, args) {
     this.staticDir = staticDir;

@@ -165,6 +165,11 @@ struct LimitArgs {
     #[arg(long, env = "SYNC_MAX_PRESENCE_BYTES", default_value_t = Limits::default().max_presence_bytes)]
     max_presence_bytes: usize,
 
+    /// Largest signaling payload (WebRTC offer, answer or ICE candidate) a peer may send to
+    /// another, in bytes; larger ones are refused and not routed.
+    #[arg(long, env = "SYNC_MAX_SIGNAL_BYTES", default_value_t = Limits::default().max_signal_bytes)]
+    max_signal_bytes: usize,
+
     /// Most concurrent connections from one IP address; further ones get HTTP 429.
     #[arg(long, env = "SYNC_MAX_CONNECTIONS_PER_IP", default_value_t = Limits::default().max_connections_per_ip)]
     max_connections_per_ip: usize,
@@ -265,6 +270,7 @@ impl From<LimitArgs> for Limits {
             outbound_queue_bytes: a.outbound_queue_bytes,
             room_queue_bytes: a.room_queue_bytes,
             max_presence_bytes: a.max_presence_bytes,
+            max_signal_bytes: a.max_signal_bytes,
             max_connections_per_ip: a.max_connections_per_ip,
             max_doc_bytes: a.max_doc_bytes,
             bytes_per_sec: a.bytes_per_sec,
@@ -323,6 +329,7 @@ mod tests {
             "--outbound-queue-bytes=12",
             "--room-queue-bytes=14",
             "--max-presence-bytes=15",
+            "--max-signal-bytes=20",
             "--max-connections-per-ip=16",
             "--max-doc-bytes=17",
             "--bytes-per-sec=18",
@@ -361,6 +368,7 @@ mod tests {
                 outbound_queue_bytes: 12,
                 room_queue_bytes: 14,
                 max_presence_bytes: 15,
+                max_signal_bytes: 20,
                 max_connections_per_ip: 16,
                 max_doc_bytes: 17,
                 bytes_per_sec: 18,
