@@ -664,3 +664,22 @@ fn diff_between_versions_carries_formatting_and_mark_patches_as_a_subscriber_see
         ]
     );
 }
+
+#[test]
+fn restoring_a_version_brings_back_its_formatting_too() {
+    let (mut a, mut b) = pair("The fox jumped.");
+    a.text("t").mark(4, 7, "bold", true).unwrap();
+    a.text("t").mark(0, 3, "link", "x").unwrap();
+    a.commit();
+    let formatted = a.version();
+    let before = show(&mut a);
+    a.text("t").unmark(0, 15, "bold").unwrap();
+    a.text("t").mark(8, 14, "italic", true).unwrap();
+    a.text("t").delete(4, 4).unwrap();
+    a.commit();
+    assert_eq!(show(&mut a), "{The|link=x} {jumped|italic=true}.");
+    a.restore(&formatted).unwrap();
+    assert_eq!(show(&mut a), before);
+    sync_both(&mut a, &mut b);
+    assert_eq!(show(&mut b), before);
+}

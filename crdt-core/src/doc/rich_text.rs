@@ -264,6 +264,54 @@ impl TextRef<'_> {
         Ok(())
     }
 
+    /// Gives the text the formatting `target` (runs `(start, end, attributes)` covering the
+    /// whole text, whose characters are the same as when `target` was read): a mark or unmark
+    /// for each range and key that differs, adjacent ranges joined. What restoring a past
+    /// version does after the characters are back.
+    pub(crate) fn set_formatting(
+        &mut self,
+        target: &[(usize, usize, Attributes)],
+    ) -> Result<(), DocError> {
+        let mut current: Vec<(usize, usize, Attributes)> = Vec::new();
+        if let Some(ContainerState::Text(seq)) = self.doc.state.container(&self.id) {
+            marks::for_each_run(seq, self.doc.state.marks.of(&self.id), |s, e, a| {
+                current.push((s, e, marks::to_attributes(a)))
+            });
+        }
+        // (key, value, start, end) to write, joined when adjacent and equal.
+        let mut edits: Vec<(String, Option<Scalar>, usize, usize)> = Vec::new();
+        let mut push = |key: &str, value: Option<&Scalar>, start: usize, end: usize| {
+            let joined = edits
+                .iter_mut()
+                .rev()
+                .find(|(k, v, _, e)| k == key && v.as_ref() == value && *e == start);
+            match joined {
+                Some(edit) => edit.3 = end,
+                None => edits.push((key.to_owned(), value.cloned(), start, end)),
+            }
+        };
+        let (mut i, mut j, mut pos) = (0, 0, 0);
+        while i < target.len() && j < current.len() {
+            let (want, have) = (&target[i], &current[j]);
+            let end = want.1.min(have.1);
+            for (key, value) in &want.2 {
+                if have.2.get(key) != Some(value) {
+                    push(key, Some(value), pos, end);
+                }
+            }
+            for key in have.2.keys().filter(|k| !want.2.contains_key(*k)) {
+                push(key, None, pos, end);
+            }
+            pos = end;
+            i += usize::from(want.1 == end);
+            j += usize::from(have.1 == end);
+        }
+        for (key, value, start, end) in edits {
+            self.write_mark(start, end, &key, value)?;
+        }
+        Ok(())
+    }
+
     /// The scalar position `len` units after scalar position `pos`.
     fn advance(&self, pos: usize, len: usize, utf16: bool) -> Result<usize, DocError> {
         if !utf16 {
