@@ -43,6 +43,7 @@ pub use doc::{
     ListRef, MapRef, Materialized, Patch, PatchAction, PathSegment, Scalar, Selection, StepOutcome,
     SubscriptionId, TextRef, UndoManager, UndoOptions, Value,
 };
+pub use doc::{Attributes, DeltaOp, DeltaRun, MarkExpand};
 pub use doc::{CommitMeta, HistoryEntry, HistoryError};
 pub use encoding::DecodeError;
 pub use list::List;

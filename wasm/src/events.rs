@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Actions and their fields: `mapPut {key, value, conflicts}`, `mapDelete {key}`,
-//! `textInsert {index, indexUtf16, text}`, `textDelete {index, indexUtf16, len}`, `listInsert {index, values}`,
+//! `textInsert {index, indexUtf16, text, attributes?}` (`attributes`: the formatting of the inserted
+//! text, absent when plain), `textMark {index, indexUtf16, len, lenUtf16, key, value}` (formatting
+//! `key` of that range is now `value`, `null` when removed), `textDelete {index, indexUtf16, len}`,
+//! `listInsert {index, values}`,
 //! `listDelete {index, len}`, `counterAdd {delta}`. A container value (in `mapPut`/`listInsert`)
 //! is shown as `{ container: kind }`; reach it through the handle's `get`.
 //!
@@ -22,6 +25,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::scalar_to_js;
+use crate::marks::attributes_to_js;
 
 fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.
@@ -92,11 +96,35 @@ pub(crate) fn patches_to_js(list: &[Patch]) -> Array {
                 index,
                 index_utf16,
                 text,
+                attributes,
             } => {
                 set(&p, "action", "textInsert");
                 set(&p, "index", *index as f64);
                 set(&p, "indexUtf16", *index_utf16 as f64);
                 set(&p, "text", text.as_str());
+                if !attributes.is_empty() {
+                    set(&p, "attributes", attributes_to_js(attributes));
+                }
+            }
+            PatchAction::TextMark {
+                index,
+                index_utf16,
+                len,
+                len_utf16,
+                key,
+                value,
+            } => {
+                set(&p, "action", "textMark");
+                set(&p, "index", *index as f64);
+                set(&p, "indexUtf16", *index_utf16 as f64);
+                set(&p, "len", *len as f64);
+                set(&p, "lenUtf16", *len_utf16 as f64);
+                set(&p, "key", key.as_str());
+                set(
+                    &p,
+                    "value",
+                    value.as_ref().map_or(JsValue::NULL, scalar_to_js),
+                );
             }
             PatchAction::TextDelete {
                 index,

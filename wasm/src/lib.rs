@@ -18,6 +18,7 @@
 //!
 //! - [`doc`]: `Doc` (create, containers, commit, version, export/import, save/load, events).
 //! - [`text`], [`map`], [`list`], [`counter`]: container handles.
+//! - [`marks`]: rich text on `Text` (`mark`, `unmark`, `toDelta`, `applyDelta`).
 //! - [`sync`]: `SyncSession`, the sans-IO sync protocol per document, for the WebSocket provider.
 //! - [`convert`]: how core values look in JS (replica ids, versions, scalars, cursors, trees).
 //! - [`events`]: change events as plain JS objects.
@@ -38,6 +39,7 @@ pub mod events;
 pub mod history;
 pub mod list;
 pub mod map;
+pub mod marks;
 mod shared;
 pub mod sync;
 pub mod text;

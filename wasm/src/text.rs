@@ -14,8 +14,8 @@ use crate::shared::Shared;
 /// A text container of a document (`doc.getText(name)`).
 #[wasm_bindgen]
 pub struct Text {
-    shared: Rc<Shared>,
-    id: ContainerId,
+    pub(crate) shared: Rc<Shared>,
+    pub(crate) id: ContainerId,
 }
 
 impl Text {

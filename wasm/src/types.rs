@@ -29,7 +29,8 @@ export interface Cursor {
 export type Patch = { path: (string | number)[] | null; container: ContainerKind } & (
   | { action: "mapPut"; key: string; value: Scalar | { container: ContainerKind }; conflicts: number }
   | { action: "mapDelete"; key: string }
-  | { action: "textInsert"; index: number; indexUtf16: number; text: string }
+  | { action: "textInsert"; index: number; indexUtf16: number; text: string; attributes?: Attributes }
+  | { action: "textMark"; index: number; indexUtf16: number; len: number; lenUtf16: number; key: string; value: Scalar }
   | { action: "textDelete"; index: number; indexUtf16: number; len: number; lenUtf16: number }
   | { action: "listInsert"; index: number; values: (Scalar | { container: ContainerKind })[] }
   | { action: "listDelete"; index: number; len: number }

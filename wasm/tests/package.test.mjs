@@ -214,7 +214,7 @@ for (const moduleResolution of ["bundler", "node16"]) {
       files: ["use.ts"],
     }));
     writeFileSync(join(dir, "use.ts"), `
-      import init, { Doc, Text, UndoManager, type FrameInfo, type TextSelection, type UndoEvent, type HistoryEntry, type Patch } from "crdt-sync";
+      import init, { Doc, Text, UndoManager, type DeltaRun, type FrameInfo, type TextSelection, type UndoEvent, type HistoryEntry, type Patch } from "crdt-sync";
       import { WebSocketProvider, type ProviderStatus } from "crdt-sync/provider";
       import { IndexedDBStore } from "crdt-sync/idb";
       import { TabChannel } from "crdt-sync/broadcast";
@@ -256,7 +256,13 @@ for (const moduleResolution of ["bundler", "node16"]) {
         const changed: boolean = doc.restore({}, { message: "restore" }) || doc.restore({});
         const patches: Patch[] = doc.diff({}, doc.version());
         void history; void past; void fork; void changed; void patches;
-        return status + text.toString();
+        text.mark(0, 5, "bold", true);
+        text.applyDelta([{ retain: 2, attributes: { bold: null } }, { insert: "!", attributes: { italic: true } }]);
+        const runs: DeltaRun[] = text.toDelta();
+        doc.setMarkExpand("link", "none");
+        // @ts-expect-error an expand mode is one of "none" | "before" | "after" | "both"
+        doc.setMarkExpand("link", "never");
+        return status + text.toString() + runs.length;
       }
     `);
     // The scratch project's package.json says "type": "module", which node16 resolution reads.

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Dot, SeqRange};
 use crate::doc::commit_meta::CommitMeta;
+use crate::doc::marks::Anchor;
 use crate::doc::value::{ContainerId, ContainerKind, Scalar, Value};
 use crate::seq::Content;
 use crate::seq::{ListContent, SeqOp, TextContent};
@@ -67,6 +68,20 @@ pub enum Op {
         /// The operation.
         op: SeqOp<ListContent<Value>>,
     },
+    /// Sets `key` to `value` (removes it when `None`) on the characters of text `obj` between
+    /// `start` and `end`; see [`marks`](crate::doc::marks) for how ranges and conflicts resolve.
+    TextMark {
+        /// The text.
+        obj: ContainerId,
+        /// Where the range starts.
+        start: Anchor,
+        /// Where the range ends.
+        end: Anchor,
+        /// The formatting key (`bold`, `link`).
+        key: String,
+        /// The value, or `None` to remove the key.
+        value: Option<Scalar>,
+    },
     /// Adds `delta` to counter `obj`.
     CounterAdd {
         /// The counter.
@@ -99,6 +114,7 @@ impl Op {
             | Op::MapDelete { obj, .. }
             | Op::Text { obj, .. }
             | Op::List { obj, .. }
+            | Op::TextMark { obj, .. }
             | Op::CounterAdd { obj, .. } => obj,
         }
     }
@@ -236,6 +252,9 @@ impl Change {
                         }
                     }
                 }
+                Op::TextMark {
+                    start, end, key, ..
+                } => check_mark(*start, *end, key).map_err(|r| bad(index, r))?,
                 Op::CounterAdd { obj, .. } => {
                     if obj.kind() != ContainerKind::Counter {
                         return Err(bad(index, "counter op on a non-counter"));
@@ -244,7 +263,7 @@ impl Change {
             }
             let expected_kind = match op {
                 Op::MapSet { .. } | Op::MapDelete { .. } => ContainerKind::Map,
-                Op::Text { .. } => ContainerKind::Text,
+                Op::Text { .. } | Op::TextMark { .. } => ContainerKind::Text,
                 Op::List { .. } => ContainerKind::List,
                 Op::CounterAdd { .. } => ContainerKind::Counter,
             };
@@ -302,6 +321,19 @@ fn check_container_id(id: &ContainerId) -> Result<(), &'static str> {
         ContainerId::Created { id, .. } if id.counter == 0 => Err("container named by counter 0"),
         _ => Ok(()),
     }
+}
+
+fn check_mark(start: Anchor, end: Anchor, key: &str) -> Result<(), &'static str> {
+    if key.len() > MAX_KEY_LEN {
+        return Err("mark key too long");
+    }
+    if [start, end]
+        .iter()
+        .any(|a| a.dot().is_some_and(|d| d.counter == 0))
+    {
+        return Err("mark anchored to counter 0");
+    }
+    Ok(())
 }
 
 fn check_seq_op<C: Content>(op: &SeqOp<C>, dot: Dot) -> Result<(), &'static str> {

@@ -1,7 +1,8 @@
 //! Change events: what a [`Doc`](crate::Doc) tells its subscribers after each local commit or
 //! remote apply, as patches a UI can apply without re-reading the document.
 
-use crate::doc::value::{ContainerId, Value};
+use crate::doc::marks::Attributes;
+use crate::doc::value::{ContainerId, Scalar, Value};
 
 /// One step of a path from a root container down to a nested one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub enum PatchAction {
         index_utf16: usize,
         /// The inserted characters.
         text: String,
+        /// Their formatting (the marks covering them; empty when none).
+        attributes: Attributes,
     },
     /// `len` characters were deleted at `index`.
     TextDelete {
@@ -52,6 +55,22 @@ pub enum PatchAction {
         /// Length of the deleted characters in UTF-16 code units: with `index_utf16`, the range
         /// a JavaScript string or an editor counting UTF-16 removes.
         len_utf16: usize,
+    },
+    /// The formatting key `key` of the `len` characters at `index` is now `value` (`None`:
+    /// removed). Only ranges whose value changed are reported.
+    TextMark {
+        /// Position of the first character.
+        index: usize,
+        /// The same position in UTF-16 code units.
+        index_utf16: usize,
+        /// Number of characters.
+        len: usize,
+        /// Their length in UTF-16 code units.
+        len_utf16: usize,
+        /// The formatting key.
+        key: String,
+        /// The new value, or `None` when the key no longer applies.
+        value: Option<Scalar>,
     },
     /// `values` were inserted at `index`.
     ListInsert {

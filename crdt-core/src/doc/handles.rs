@@ -31,8 +31,8 @@ fn out_of_bounds(pos: usize, len: usize) -> DocError {
 
 /// A text container: Unicode scalar positions, with UTF-16 conversions for JS and editors.
 pub struct TextRef<'a> {
-    doc: &'a mut Doc,
-    id: ContainerId,
+    pub(super) doc: &'a mut Doc,
+    pub(super) id: ContainerId,
 }
 
 impl<'a> TextRef<'a> {
@@ -82,8 +82,13 @@ impl<'a> TextRef<'a> {
                 index: pos,
                 index_utf16: crate::doc::state::utf16_of(seq, pos),
                 text: text.to_owned(),
+                attributes: Default::default(),
             };
-            vec![(self.id.clone(), patch)]
+            let mut patches = vec![(self.id.clone(), patch)];
+            self.doc
+                .state
+                .fill_insert_attributes(&self.id, &mut patches);
+            patches
         } else {
             Vec::new()
         };

@@ -46,14 +46,16 @@ mod duplicate;
 mod event;
 mod handles;
 mod history;
+pub mod marks;
 mod oplog;
 mod replica;
 mod restore;
+mod rich_text;
 pub(crate) mod state;
 #[cfg(test)]
 mod tests;
-mod undo;
 mod time_travel;
+mod undo;
 mod value;
 
 use std::collections::BTreeMap;
@@ -62,8 +64,10 @@ pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_L
 pub use commit_meta::{CommitMeta, MAX_MESSAGE_LEN};
 pub use event::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment};
 pub use handles::{CounterRef, ListRef, MapRef, TextRef};
-pub use undo::{Selection, StepOutcome, UndoManager, UndoOptions, DEFAULT_CAPTURE_TIMEOUT_MS};
 pub use history::{HistoryEntry, HistoryError};
+pub use marks::{Anchor, Attributes, MarkExpand};
+pub use rich_text::{DeltaOp, DeltaRun};
+pub use undo::{Selection, StepOutcome, UndoManager, UndoOptions, DEFAULT_CAPTURE_TIMEOUT_MS};
 pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
@@ -446,6 +450,7 @@ impl Doc {
             // Remote changes that waited for this replica's own events (possible only when a
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
+            self.state.deferred_inserts.clear();
             for change in released {
                 if check_replica_count(&self.log, &change.payload).is_ok()
                     && check_lamport(&self.log, &change.payload).is_ok()
@@ -458,6 +463,7 @@ impl Doc {
                     self.log.push(change.payload);
                 }
             }
+            self.state.fill_deferred_attributes(&mut patches);
             self.emit(EventOrigin::Remote, patches);
         }
         Some(id)
@@ -493,6 +499,7 @@ impl Doc {
         }
         let weight = bytes.len() / changes.len().max(1) + 64;
         let mut patches = Vec::new();
+        self.state.deferred_inserts.clear();
         let mut applied = Vec::new();
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
@@ -515,6 +522,7 @@ impl Doc {
                 }
             }
         }
+        self.state.fill_deferred_attributes(&mut patches);
         self.emit(EventOrigin::Remote, patches);
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
@@ -601,6 +609,8 @@ impl Doc {
             state.parents.insert(id, link);
         }
         container_tree::check_container_tree(&state)?;
+        // Container states hold no marks: they are the history's mark operations.
+        state.marks.rebuild(log.changes());
         let mut buffer = CausalBuffer::with_applied(log.version().clone(), BufferLimits::default());
         for change in snapshot.pending {
             let released = buffer.insert(to_causal(change), 0)?;

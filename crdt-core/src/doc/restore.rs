@@ -89,8 +89,14 @@ impl Doc {
         let empty_map = MapState::default();
         match (past.container(then), now.kind()) {
             (Some(ContainerState::Counter(n)), _) => self.restore_counter(*n, now),
-            (Some(ContainerState::Text(seq)), _) => self.restore_text(seq, now),
-            (None, ContainerKind::Text) => self.restore_text(&empty_text, now),
+            (Some(ContainerState::Text(seq)), _) => {
+                self.restore_text(seq, now)?;
+                self.restore_formatting(seq, past.marks.of(then), now)
+            }
+            (None, ContainerKind::Text) => {
+                self.restore_text(&empty_text, now)?;
+                self.restore_formatting(&empty_text, &[], now)
+            }
             (Some(ContainerState::List(seq)), _) => self.restore_list(past, seq, now, depth),
             (None, ContainerKind::List) => self.restore_list(past, &empty_list, now, depth),
             (Some(ContainerState::Map(map)), _) => self.restore_map(past, map, now, depth),
@@ -128,6 +134,20 @@ impl Doc {
             text.insert(start, then.slice(start, end).as_str())?;
         }
         Ok(())
+    }
+
+    /// Gives text `now` (whose characters are those of `then` again) the formatting `then` had.
+    fn restore_formatting(
+        &mut self,
+        then: &Sequence<crate::seq::TextContent>,
+        then_marks: &[crate::doc::marks::StoredMark],
+        now: &ContainerId,
+    ) -> Result<(), DocError> {
+        let mut runs = Vec::new();
+        crate::doc::marks::for_each_run(then, then_marks, |start, end, attributes| {
+            runs.push((start, end, crate::doc::marks::to_attributes(attributes)))
+        });
+        self.text_at(now)?.set_formatting(&runs)
     }
 
     fn restore_list(

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Dot;
 use crate::doc::change::{Change, NewValue, Op};
 use crate::doc::event::{PatchAction, PathSegment};
+use crate::doc::marks::{self, MarkStore};
 use crate::doc::value::{ContainerId, ContainerKind, Materialized, Value};
 use crate::doc::DocError;
 use crate::seq::batch_ids::BatchIds;
@@ -89,6 +90,12 @@ pub(crate) type RawPatch = (ContainerId, PatchAction);
 pub(crate) struct DocState {
     pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
     pub(crate) parents: BTreeMap<ContainerId, ParentLink>,
+    /// The formatting marks of the texts (kept beside their sequences; see
+    /// [`marks`](crate::doc::marks)).
+    pub(crate) marks: MarkStore,
+    /// Text inserts of the remote batch being applied whose patches get their formatting when
+    /// the batch ends ([`DocState::fill_deferred_attributes`]).
+    pub(crate) deferred_inserts: Vec<marks::DeferredInsert>,
     /// Whether applying operations describes them as patches (only when someone subscribed:
     /// building patches costs a string per insert).
     pub(crate) patches_wanted: bool,
@@ -257,6 +264,18 @@ impl DocState {
                     }
                 }
                 Op::MapDelete { .. } | Op::CounterAdd { .. } => {}
+                Op::TextMark { start, end, .. } => {
+                    let seq = match self.container(obj) {
+                        Some(ContainerState::Text(s)) => Some(s),
+                        _ => None,
+                    };
+                    let here = inserted.get(obj).unwrap_or(&none);
+                    for d in [start, end].into_iter().filter_map(|a| a.dot()) {
+                        if !seq.is_some_and(|s| s.contains(d)) && !here.contains(d) {
+                            return Err(DocError::Seq(crate::seq::SeqError::UnknownId(d)));
+                        }
+                    }
+                }
                 Op::Text { op, .. } => {
                     let seq = match self.container(obj) {
                         Some(ContainerState::Text(s)) => Some(s),
@@ -337,17 +356,36 @@ impl DocState {
             }
             Op::Text { obj, op } => {
                 let wanted = self.patches_wanted;
+                let marked = !self.marks.of(obj).is_empty();
+                let mut deferred = Vec::new();
                 let ContainerState::Text(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
                 let patches = seq.apply(op)?;
                 if wanted {
                     for patch in patches {
+                        if let (SeqPatch::Insert { len, .. }, SeqOp::Insert { id, content, .. }) =
+                            (&patch, op)
+                        {
+                            if marked {
+                                // The patch holds the last `len` elements of the op (the others
+                                // had arrived before).
+                                let skipped = content.len().saturating_sub(*len) as u64;
+                                deferred.push(marks::DeferredInsert {
+                                    patch: out.len(),
+                                    obj: obj.clone(),
+                                    first: Dot::new(id.replica, id.counter + skipped),
+                                    len: *len,
+                                });
+                            }
+                        }
                         out.push((obj.clone(), text_patch(seq, patch)));
                     }
                 }
+                self.deferred_inserts.extend(deferred);
                 Ok(())
             }
+            Op::TextMark { obj, .. } => self.apply_mark(dot, lamport, op, obj, out),
             Op::List { obj, op } => {
                 if let SeqOp::Insert { content, .. } = op {
                     for value in &content.0 {
@@ -376,6 +414,95 @@ impl DocState {
                     }
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Applies mark operation `op` on text `obj`, describing the ranges whose formatting it
+    /// changed.
+    fn apply_mark(
+        &mut self,
+        dot: Dot,
+        lamport: u64,
+        op: &Op,
+        obj: &ContainerId,
+        out: &mut Vec<RawPatch>,
+    ) -> Result<(), DocError> {
+        if !matches!(self.container_mut(obj)?, ContainerState::Text(_)) {
+            return Err(DocError::WrongKind(obj.clone()));
+        }
+        // Inserts of this batch still waiting for their formatting get it before the mark
+        // changes it (see `marks::fill_deferred`).
+        self.flush_deferred(Some(obj), out);
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+            return Err(DocError::WrongKind(obj.clone()));
+        };
+        let Some(all) = self.marks.add(dot, lamport, op) else {
+            return Ok(());
+        };
+        if !self.patches_wanted {
+            return Ok(());
+        }
+        let Some((key, value)) = marks::last_key_value(all) else {
+            return Ok(());
+        };
+        for (start, end) in marks::changed_by_last(seq, all) {
+            let index_utf16 = utf16_of(seq, start);
+            out.push((
+                obj.clone(),
+                PatchAction::TextMark {
+                    index: start,
+                    index_utf16,
+                    len: end - start,
+                    len_utf16: utf16_of(seq, end) - index_utf16,
+                    key: key.to_owned(),
+                    value: value.cloned(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the formatting of the text inserts of the remote batch whose patches are `patches`
+    /// (see [`marks::fill_deferred`]), and forgets them.
+    pub(crate) fn fill_deferred_attributes(&mut self, patches: &mut [RawPatch]) {
+        self.flush_deferred(None, patches);
+    }
+
+    /// [`fill_deferred_attributes`](Self::fill_deferred_attributes) for the inserts into text
+    /// `only` (every text when `None`).
+    fn flush_deferred(&mut self, only: Option<&ContainerId>, patches: &mut [RawPatch]) {
+        let mut deferred = std::mem::take(&mut self.deferred_inserts);
+        // One text at a time: the entries of the first text left, then the rest.
+        while let Some(obj) = deferred.first().map(|d| d.obj.clone()) {
+            let (this, rest): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|d| d.obj == obj);
+            deferred = rest;
+            if only.is_some_and(|o| *o != obj) {
+                self.deferred_inserts.extend(this);
+                continue;
+            }
+            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj) {
+                marks::fill_deferred(seq, self.marks.of(&obj), &this, patches);
+            }
+        }
+    }
+
+    /// Sets the formatting of the text inserts among `patches` (just applied to text `obj`).
+    /// Nothing to do for a text without marks.
+    pub(crate) fn fill_insert_attributes(&self, obj: &ContainerId, patches: &mut [RawPatch]) {
+        let all = self.marks.of(obj);
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+            return;
+        };
+        if all.is_empty() {
+            return;
+        }
+        for (_, patch) in patches {
+            if let PatchAction::TextInsert {
+                index, attributes, ..
+            } = patch
+            {
+                *attributes = marks::attributes_at(seq, all, *index);
             }
         }
     }
@@ -513,6 +640,7 @@ fn text_patch(seq: &Sequence<TextContent>, patch: SeqPatch) -> PatchAction {
             index: pos,
             index_utf16: utf16_of(seq, pos),
             text: seq.slice(pos, pos + len).into_string(),
+            attributes: marks::Attributes::new(),
         },
         SeqPatch::Delete {
             pos,

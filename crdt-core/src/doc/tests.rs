@@ -298,7 +298,8 @@ fn events_describe_local_and_remote_changes() {
         &PatchAction::TextInsert {
             index: 0,
             index_utf16: 0,
-            text: "hi".into()
+            text: "hi".into(),
+            attributes: Default::default(),
         }
     )));
     assert_eq!(got[1].origin, EventOrigin::Local);
@@ -341,12 +342,14 @@ fn text_patches_carry_utf16_positions_for_local_and_remote_changes() {
             PatchAction::TextInsert {
                 index: 0,
                 index_utf16: 0,
-                text: "😀é".into()
+                text: "😀é".into(),
+                attributes: Default::default(),
             },
             PatchAction::TextInsert {
                 index: 2,
                 index_utf16: 3,
-                text: "x😀".into()
+                text: "x😀".into(),
+                attributes: Default::default(),
             },
             PatchAction::TextDelete {
                 index: 1,
@@ -358,7 +361,8 @@ fn text_patches_carry_utf16_positions_for_local_and_remote_changes() {
             PatchAction::TextInsert {
                 index: 0,
                 index_utf16: 0,
-                text: "ab".into()
+                text: "ab".into(),
+                attributes: Default::default(),
             },
         ],
         "{got:?}"

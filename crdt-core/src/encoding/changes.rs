@@ -21,20 +21,27 @@
 //! | `parent_count` | change | 0 for the default parents, else the number of parents + 1 | run-length |
 //! | `parent_replica` | stored parent | replica index | run-length |
 //! | `parent_counter` | stored parent | its counter | varint |
-//! | `op_head` | op | `len << 4 \| continues << 3 \| kind` | run-length |
+//! | `op_head` | op | `len << 4 \| continues << 3 \| kind`; for kind 7 (extended), `flags << 8 \| extended kind << 4 \| 7` | run-length |
 //! | `op_obj` | op | container index | run-length |
-//! | `op_key` | map op | key index | run-length |
+//! | `op_key` | map op, mark | key index | run-length |
 //! | `pred_count` | map op | number of `pred` ids | run-length |
 //! | `ref_agents` | reference | 0 for none, else replica index + 1 | run-length |
-//! | `ref_counters` | `pred` id | its counter minus the op's counter | zigzag varint |
+//! | `ref_counters` | `pred` id, mark anchor | its counter minus the op's counter | zigzag varint |
 //! | `left_counters` | present left origin | its counter minus the op's counter | zigzag, run-length |
 //! | `right_counters` | present right origin | its counter minus the left origin's (the op's when none) | zigzag, run-length |
 //! | `target_counters` | delete | first target minus the previous delete's first target | zigzag varint |
 //! | `counter_deltas` | counter op | the delta | zigzag varint |
 //! | `text` | text insert | the inserted text, all concatenated | UTF-8 |
-//! | `map_values` | map write | the new values | MessagePack array |
+//! | `map_values` | map write, mark with a value | the new values (a mark's as a scalar new value) | MessagePack array |
 //! | `list_values` | list insert | the inserted values, all concatenated | MessagePack array |
 //! | `meta_*` | change | commit message and time (format 5; see [`commit_meta`](super::commit_meta)) | |
+//!
+//! Extended kinds: 0 is a text mark ([`Op::TextMark`]); its flags are `has_value << 4 | end << 2
+//! | start`, each anchor coded 0 (start of text), 1 (before a character), 2 (after one) or 3
+//! (end of text); an anchor on a character stores it as a reference (its agent in `ref_agents`,
+//! its counter in `ref_counters`), start then end. Any other extended kind is refused with
+//! [`DecodeError::UnknownOpKind`]: a change from a newer build that this one cannot apply. Old
+//! builds, which know kinds 0 to 6 only, refuse kind 7 as malformed.
 //!
 //! A change's id end is its start plus the width of its ops (not stored). Its `parents` (a
 //! frontier, usually one event) are stored only when they are not the default: the replica's
@@ -59,7 +66,7 @@
 use std::collections::HashMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange};
-use crate::doc::{Change, ContainerId, ContainerKind, NewValue, Op, Value};
+use crate::doc::{Anchor, Change, ContainerId, ContainerKind, NewValue, Op, Scalar, Value};
 use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
@@ -79,7 +86,15 @@ const TEXT_DELETE: u64 = 3;
 const LIST_INSERT: u64 = 4;
 const LIST_DELETE: u64 = 5;
 const COUNTER_ADD: u64 = 6;
+/// An extended op: its kind is the low 4 bits of `op_head >> 4` (see the module docs).
+const EXTENDED: u64 = 7;
 const CONTINUES: u64 = 8;
+/// Extended kinds.
+const TEXT_MARK: u64 = 0;
+/// Mark flags (in `op_head >> 8`): anchor codes of the start and end, and whether a value is
+/// stored.
+const MARK_HAS_VALUE: u64 = 16;
+const MARK_FLAGS_END: u64 = 32;
 
 pub(crate) fn kind_code(kind: ContainerKind) -> u8 {
     match kind {
@@ -116,6 +131,22 @@ fn default_parent(replica: ReplicaId, start: u64) -> Option<Dot> {
     (start > 1).then(|| Dot::new(replica, start - 1))
 }
 
+/// A value of the `map_values` column: a map write's, or a mark's (stored as a scalar new
+/// value, so that both share one column and one decoder).
+enum Packed<'a> {
+    New(&'a NewValue),
+    Mark(&'a Scalar),
+}
+
+fn anchor_code(anchor: Anchor) -> u64 {
+    match anchor {
+        Anchor::Start => 0,
+        Anchor::Before(_) => 1,
+        Anchor::After(_) => 2,
+        Anchor::End => 3,
+    }
+}
+
 /// Builds the columns of a batch of changes.
 #[derive(Default)]
 struct Writer<'a> {
@@ -150,7 +181,7 @@ struct Writer<'a> {
     last_target: u64,
     counter_deltas: Vec<u8>,
     text: String,
-    map_values: Vec<&'a NewValue>,
+    map_values: Vec<Packed<'a>>,
     list_values: Vec<&'a Value>,
     meta: MetaWriter,
     /// Container, last element and right origin of the previous op when it was an insert.
@@ -243,7 +274,7 @@ impl<'a> Writer<'a> {
         match op {
             Op::MapSet { key, pred, .. } | Op::MapDelete { key, pred, .. } => {
                 let kind = if let Op::MapSet { value, .. } = op {
-                    self.map_values.push(value);
+                    self.map_values.push(Packed::New(value));
                     MAP_SET
                 } else {
                     MAP_DELETE
@@ -257,6 +288,13 @@ impl<'a> Writer<'a> {
                     put_i64(&mut self.ref_counters, delta(p.counter, dot.counter));
                 }
             }
+            Op::TextMark {
+                start,
+                end,
+                key,
+                value,
+                ..
+            } => self.mark(dot, *start, *end, key, value.as_ref()),
             Op::CounterAdd { delta, .. } => {
                 self.op_head.push(COUNTER_ADD);
                 put_i64(&mut self.counter_deltas, *delta);
@@ -273,6 +311,29 @@ impl<'a> Writer<'a> {
                 }
                 self.seq_op(obj, dot, op, LIST_INSERT, last_insert);
             }
+        }
+    }
+
+    /// A mark: head with flags, key, anchors' references, value.
+    fn mark(
+        &mut self,
+        dot: Dot,
+        start: Anchor,
+        end: Anchor,
+        key: &'a str,
+        value: Option<&'a Scalar>,
+    ) {
+        let has_value = if value.is_some() { MARK_HAS_VALUE } else { 0 };
+        let flags = anchor_code(start) | anchor_code(end) << 2 | has_value;
+        self.op_head.push(flags << 8 | TEXT_MARK << 4 | EXTENDED);
+        let k = self.key(key);
+        self.op_key.push(k);
+        for d in [start, end].into_iter().filter_map(Anchor::dot) {
+            self.ref_agent(Some(d));
+            put_i64(&mut self.ref_counters, delta(d.counter, dot.counter));
+        }
+        if let Some(v) = value {
+            self.map_values.push(Packed::Mark(v));
         }
     }
 
@@ -383,7 +444,10 @@ impl<'a> Writer<'a> {
         put_bytes(&mut raw, self.text.as_bytes());
         put_bytes(
             &mut raw,
-            &value_pack::array(&self.map_values, |o, v| value_pack::put_new_value(o, v)),
+            &value_pack::array(&self.map_values, |o, v| match v {
+                Packed::New(v) => value_pack::put_new_value(o, v),
+                Packed::Mark(s) => value_pack::put_new_scalar(o, s),
+            }),
         );
         put_bytes(
             &mut raw,
@@ -692,6 +756,43 @@ pub(crate) fn decode_raw<'a>(
                         }
                     }
                 }
+                EXTENDED => match len & 15 {
+                    TEXT_MARK => {
+                        let mut next_ref = || -> Result<Dot, DecodeError> {
+                            let replica = ref_agent(&mut ref_agents)?
+                                .ok_or(DecodeError::Malformed("empty mark anchor"))?;
+                            let d = ref_counters.i64("reference counters")?;
+                            Ok(Dot::new(replica, add_delta(dot.counter, d)))
+                        };
+                        let flags = len >> 4;
+                        if flags >= MARK_FLAGS_END {
+                            return Err(DecodeError::Malformed("unknown mark flags"));
+                        }
+                        let start = anchor_from(flags & 3, &mut next_ref)?;
+                        let end = anchor_from((flags >> 2) & 3, &mut next_ref)?;
+                        let key = keys[index_in(op_key.next_value()?, keys.len())?];
+                        budget.charge(key.len(), "mark keys")?;
+                        let value = if flags & MARK_HAS_VALUE != 0 {
+                            match map_values.next() {
+                                Some(NewValue::Scalar(s)) => Some(s),
+                                Some(NewValue::Container(_)) => {
+                                    return Err(DecodeError::Malformed("container as a mark value"))
+                                }
+                                None => return Err(DecodeError::Malformed("missing mark value")),
+                            }
+                        } else {
+                            None
+                        };
+                        Op::TextMark {
+                            obj,
+                            start,
+                            end,
+                            key: key.to_owned(),
+                            value,
+                        }
+                    }
+                    other => return Err(DecodeError::UnknownOpKind(EXTENDED + other)),
+                },
                 _ => return Err(DecodeError::Malformed("unknown op kind")),
             };
             next = next
@@ -743,6 +844,19 @@ pub(crate) fn decode_raw<'a>(
         ));
     }
     Ok(changes)
+}
+
+/// The anchor with code `code` (see the module docs), reading its character with `next_ref`.
+fn anchor_from(
+    code: u64,
+    next_ref: &mut impl FnMut() -> Result<Dot, DecodeError>,
+) -> Result<Anchor, DecodeError> {
+    Ok(match code {
+        0 => Anchor::Start,
+        1 => Anchor::Before(next_ref()?),
+        2 => Anchor::After(next_ref()?),
+        _ => Anchor::End,
+    })
 }
 
 fn index_in(i: u64, len: usize) -> Result<usize, DecodeError> {
@@ -907,20 +1021,96 @@ mod tests {
                     }),
                 ],
             ),
-            // A start that is not right after the replica's previous change.
+            // A start that is not right after the replica's previous change; then marks with
+            // every anchor shape, with and without a value.
             change(
                 1,
                 40,
                 3,
                 &[(2, 2)],
-                vec![text_insert(
-                    &t,
-                    Some(Dot::new(r(1), 1)),
-                    Some(Dot::new(r(1), 2)),
-                    "y",
-                )],
+                vec![
+                    text_insert(&t, Some(Dot::new(r(1), 1)), Some(Dot::new(r(1), 2)), "y"),
+                    mark(
+                        &t,
+                        Anchor::Before(Dot::new(r(1), 1)),
+                        Anchor::After(Dot::new(r(1), 40)),
+                        Some(Scalar::Str("https://x".into())),
+                    ),
+                    mark(&t, Anchor::Start, Anchor::End, None),
+                    mark(
+                        &t,
+                        Anchor::After(Dot::new(r(2), 3)),
+                        Anchor::Before(Dot::new(r(1), 4)),
+                        Some(Scalar::Bool(true)),
+                    ),
+                ],
             ),
         ]
+    }
+
+    fn mark(
+        obj: &ContainerId,
+        start: Anchor,
+        end: Anchor,
+        value: Option<Scalar>,
+    ) -> Box<dyn Fn(Dot) -> Op> {
+        let obj = obj.clone();
+        Box::new(move |_| Op::TextMark {
+            obj: obj.clone(),
+            start,
+            end,
+            key: if value.is_some() { "link" } else { "bold" }.into(),
+            value: value.clone(),
+        })
+    }
+
+    /// A body of one op with head `head` on a map, every other column empty.
+    fn one_op(head: u64) -> Vec<u8> {
+        let empty: &[u8] = &[];
+        let nil = msgpack(&Vec::<u8>::new());
+        let (zero, one, head) = (run(1, 0), run(1, 1), run(1, head));
+        forged(
+            1,
+            1,
+            [
+                &zero, &zero, &zero, &one, &zero, empty, empty, &head, &zero, &zero, &zero, empty,
+                empty, empty, empty, empty, empty, empty, &nil, &nil,
+            ],
+        )
+    }
+
+    #[test]
+    fn op_kinds_this_build_does_not_know_are_refused_with_a_typed_error() {
+        // Extended kinds 1.. are kinds 8..: a newer build's ops.
+        for ext in [1u64, 2, 15] {
+            assert_eq!(
+                decode_body(&one_op(ext << 4 | EXTENDED)),
+                Err(DecodeError::UnknownOpKind(EXTENDED + ext))
+            );
+        }
+        // Through the whole decoder path a peer uses (framed, compressed), with a mark of
+        // unknown flags refused as malformed, not a panic.
+        let bytes = crate::encoding::frame(
+            crate::encoding::EncodingKind::Changes,
+            &one_op(3 << 4 | EXTENDED),
+        );
+        assert_eq!(decode_changes(&bytes), Err(DecodeError::UnknownOpKind(10)));
+        assert_eq!(
+            decode_body(&one_op(MARK_FLAGS_END << 8 | TEXT_MARK << 4 | EXTENDED)),
+            Err(DecodeError::Malformed("unknown mark flags"))
+        );
+        // A known mark whose anchor reference is missing.
+        assert!(decode_body(&one_op(1 << 8 | TEXT_MARK << 4 | EXTENDED)).is_err());
+        // A document refuses such changes whole with the typed error and stays as it was.
+        let mut doc = Doc::with_replica(r(5));
+        doc.text("t").insert(0, "kept").unwrap();
+        doc.commit();
+        assert!(matches!(
+            doc.apply_changes(&bytes),
+            Err(crate::DocError::Decode(DecodeError::UnknownOpKind(10)))
+        ));
+        assert_eq!(doc.text("t").to_string(), "kept");
+        assert_eq!(doc.change_count(), 1);
     }
 
     #[test]
@@ -1211,6 +1401,16 @@ mod tests {
         TextDelete(ContainerId, Dot, u64),
         ListInsert(ContainerId, Option<Dot>, Option<Dot>, Vec<i64>),
         ListDelete(ContainerId, Dot, u64),
+        Mark(ContainerId, Anchor, Anchor, String, Option<i64>),
+    }
+
+    fn arb_anchor() -> impl Strategy<Value = Anchor> {
+        prop_oneof![
+            Just(Anchor::Start),
+            Just(Anchor::End),
+            arb_dot().prop_map(Anchor::Before),
+            arb_dot().prop_map(Anchor::After),
+        ]
     }
 
     fn arb_op() -> impl Strategy<Value = OpShape> {
@@ -1244,6 +1444,14 @@ mod tests {
                 .prop_map(|(o, l, r, v)| OpShape::ListInsert(o, l, r, v)),
             (arb_obj(ContainerKind::List), arb_dot(), 1u64..5)
                 .prop_map(|(o, t, n)| OpShape::ListDelete(o, t, n)),
+            (
+                arb_obj(ContainerKind::Text),
+                arb_anchor(),
+                arb_anchor(),
+                "[a-c]{0,2}",
+                prop::option::of(any::<i64>())
+            )
+                .prop_map(|(o, a, b, k, v)| OpShape::Mark(o, a, b, k, v)),
         ]
     }
 
@@ -1313,6 +1521,13 @@ mod tests {
                 OpShape::ListDelete(o, target, len) => Box::new(move |_| Op::List {
                     obj: o.clone(),
                     op: SeqOp::Delete { target, len },
+                }),
+                OpShape::Mark(o, start, end, key, value) => Box::new(move |_| Op::TextMark {
+                    obj: o.clone(),
+                    start,
+                    end,
+                    key: key.clone(),
+                    value: value.map(Scalar::Int),
                 }),
             });
         }

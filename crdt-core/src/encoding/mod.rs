@@ -108,6 +108,10 @@ pub enum DecodeError {
     /// A decoded structure is inconsistent (an index out of range, columns that disagree).
     #[error("malformed body: {0}")]
     Malformed(&'static str),
+    /// An operation of a kind this build does not know (made by a newer build): the change
+    /// cannot be applied here.
+    #[error("operation kind {0} is unknown to this build (upgrade to apply these changes)")]
+    UnknownOpKind(u64),
 }
 
 /// Wraps the raw body `raw` in the header for `kind` and the envelope.

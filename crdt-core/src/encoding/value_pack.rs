@@ -144,13 +144,16 @@ pub(crate) fn put_value(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
+/// Appends `NewValue::Scalar(scalar)` without building it.
+pub(crate) fn put_new_scalar(out: &mut Vec<u8>, scalar: &Scalar) {
+    put_variant(out, "Scalar");
+    put_scalar(out, scalar);
+}
+
 /// Appends a [`NewValue`].
 pub(crate) fn put_new_value(out: &mut Vec<u8>, value: &NewValue) {
     match value {
-        NewValue::Scalar(s) => {
-            put_variant(out, "Scalar");
-            put_scalar(out, s);
-        }
+        NewValue::Scalar(s) => put_new_scalar(out, s),
         NewValue::Container(kind) => {
             put_variant(out, "Container");
             put_str(out, kind_name(*kind));

@@ -8,6 +8,7 @@
 //! | map set | if its value still stands alone: write back the value it replaced (or delete the key); if a concurrent value stands beside it, only remove ours; if someone overwrote it, nothing |
 //! | map delete | if the key is still empty: write back the value it removed |
 //! | counter add | add the negated delta |
+//! | text mark | where it still decides its key: a mark back to the value the key had without it (an unmark where none) |
 //!
 //! The walk goes backwards because later operations may act on what earlier ones made (a
 //! step that typed a word and deleted a letter of it gets the letter back before the word
@@ -123,6 +124,7 @@ fn invert_op(
         }
         Op::MapSet { key, pred, .. } => undo_map_set(doc, remap, obj, key, dot, pred),
         Op::MapDelete { key, pred, .. } => undo_map_delete(doc, remap, obj, key, pred),
+        Op::TextMark { .. } => undo_mark(doc, obj, dot),
         Op::CounterAdd { delta, .. } => {
             if !matches!(doc.state.container(obj), Some(ContainerState::Counter(_))) {
                 return Ok(false);
@@ -134,6 +136,21 @@ fn invert_op(
             apply_local(doc, op).map(|_| *delta != 0)
         }
     }
+}
+
+/// Undoes our mark `dot` (see [`crate::doc::marks::inverse_ops`]).
+fn undo_mark(doc: &mut Doc, obj: &ContainerId, dot: Dot) -> Result<bool, DocError> {
+    let ops = match doc.state.container(obj) {
+        Some(ContainerState::Text(seq)) => {
+            crate::doc::marks::inverse_ops(seq, &doc.state.marks, obj, dot)
+        }
+        _ => Vec::new(),
+    };
+    let changed = !ops.is_empty();
+    for op in ops {
+        apply_local(doc, op)?;
+    }
+    Ok(changed)
 }
 
 /// Undoes our write `dot` of `key`, which replaced the values `pred`.
