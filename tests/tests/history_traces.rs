@@ -40,7 +40,7 @@ impl Replica for Recording {
             *t.borrow_mut() += 1;
             *t.borrow()
         });
-        if n % SAMPLE_EVERY == 0 {
+        if n.is_multiple_of(SAMPLE_EVERY) {
             let entry = (self.0.version(), self.0.content());
             RECORDED.with(|r| r.borrow_mut().push(entry));
         }

@@ -290,13 +290,14 @@ export function offsetToPos(lines, offset) {
 
 /**
  * The delta that turns the text of `oldDoc` into the text of `newDoc` (two states of one
- * editor), or null when their texts are equal. ProseMirror's own structural diff
+ * editor), or null when their texts are equal. `changed` (`{ from, to }`, positions in
+ * `newDoc`), when known from the transactions' steps, is where the change was made. ProseMirror's own structural diff
  * (`findDiffStart`/`findDiffEnd`) bounds the change; the region is widened to whole lines (a
  * block's attributes live on its newline) and then trimmed to the characters that differ, so
  * typing one character is one insert, formatting a word is a retain with attributes, and
  * nothing outside the change is touched (concurrent edits around it keep their place).
  */
-export function localDelta(oldDoc, newDoc, names = schemaNames(newDoc.type.schema)) {
+export function localDelta(oldDoc, newDoc, names = schemaNames(newDoc.type.schema), changed = null) {
   const start = oldDoc.content.findDiffStart(newDoc.content);
   if (start === null) return null;
   let { a: endA, b: endB } = oldDoc.content.findDiffEnd(newDoc.content);
@@ -313,7 +314,11 @@ export function localDelta(oldDoc, newDoc, names = schemaNames(newDoc.type.schem
   const newTo = lineEnd(newLines, posToOffset(newLines, endB));
   const before = linesSlice(oldLines, from, oldTo);
   const after = linesSlice(newLines, from, newTo);
-  const ops = regionDelta(before, after);
+  // Where the transaction's steps say the change starts: an insert or delete inside a run of
+  // equal characters is placed there, so typing "a" before "aaa" inserts before them, not
+  // after (a diff alone cannot tell).
+  const at = changed ? Math.max(0, posToOffset(newLines, changed.from) - from) : Infinity;
+  const ops = regionDelta(before, after, at);
   if (ops.length === 0) return null;
   if (from === 0) return ops;
   // The unchanged text before the region, merged with the region's own leading plain retain.
@@ -339,17 +344,34 @@ function lineEnd(lines, offset) {
   return last ? last.offset + last.size + 1 : 0;
 }
 
-/** Delta ops for one region: kept characters (with attribute changes), then the replaced middle. */
-function regionDelta(before, after) {
+/**
+ * Delta ops for one region: kept characters (with attribute changes), then the replaced middle.
+ * An insert or a delete that could sit anywhere in a run of equal characters is slid back
+ * towards `at` (the region offset where the editor made the change).
+ */
+function regionDelta(before, after, at) {
   const a = before.chars;
   const b = after.chars;
   let prefix = 0;
   while (prefix < a.length && prefix < b.length && a[prefix] === b[prefix]) prefix++;
+  // Never between the two halves of a surrogate pair ("👋" and "👌" share their first half).
+  if (prefix > 0 && isHighSurrogate(a[prefix - 1])) prefix--;
   let suffix = 0;
-  while (suffix < a.length - prefix && suffix < b.length - prefix && a[a.length - 1 - suffix] === b[b.length - 1 - suffix]) suffix++;
+  while (suffix < a.length - prefix && suffix < b.length - prefix &&
+    a[a.length - 1 - suffix] === b[b.length - 1 - suffix]) suffix++;
+  if (suffix > 0 && isLowSurrogate(a[a.length - suffix])) suffix--;
+  const removed = a.length - prefix - suffix;
+  const added = b.length - prefix - suffix;
+  // Only a pure insert or a pure delete can slide: text[prefix - 1] equals the middle's last
+  // character, so moving the middle one place back gives the same result (not across pairs).
+  const run = added > 0 && removed === 0 ? b : removed > 0 && added === 0 ? a : null;
+  const len = Math.max(added, removed);
+  while (run && prefix > at && run[prefix - 1] === run[prefix - 1 + len] && !isSurrogate(run[prefix - 1])) {
+    prefix--;
+    suffix++;
+  }
   const ops = [];
   retainRange(ops, before.attrs, after.attrs, 0, 0, prefix);
-  const removed = a.length - prefix - suffix;
   if (removed > 0) ops.push({ delete: removed });
   insertRange(ops, b, after.attrs, prefix, b.length - suffix);
   retainRange(ops, before.attrs, after.attrs, a.length - suffix, b.length - suffix, suffix);
@@ -357,6 +379,10 @@ function regionDelta(before, after) {
   while (ops.length && ops[ops.length - 1].retain !== undefined && !ops[ops.length - 1].attributes) ops.pop();
   return ops;
 }
+
+const isHighSurrogate = (unit) => unit >= "\ud800" && unit <= "\udbff";
+const isLowSurrogate = (unit) => unit >= "\udc00" && unit <= "\udfff";
+const isSurrogate = (unit) => unit >= "\ud800" && unit <= "\udfff";
 
 /** Retains `n` kept characters, with the attributes that changed on them. */
 function retainRange(ops, oldAttrs, newAttrs, oldAt, newAt, n) {

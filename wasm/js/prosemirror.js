@@ -14,6 +14,7 @@
 // - Presence is `{ name, color, cursor: { anchor, head } }` with stable cursors at text offsets,
 //   the shape the other example pages use: the plain-text pages show the same carets.
 import { Plugin, PluginKey, TextSelection } from "prosemirror-state";
+import { Mapping } from "prosemirror-transform";
 import { Decoration, DecorationSet } from "prosemirror-view";
 
 import { deltaToDoc, docLines, localDelta, offsetToPos, posToOffset, schemaNames } from "./prosemirror-text.js";
@@ -36,8 +37,64 @@ const PRESENCE_INTERVAL_MS = 40;
 export function crdtSync(doc, textName) {
   return new Plugin({
     key: crdtSyncKey,
+    // Only observes: records where each update's transactions changed the document.
+    appendTransaction: (transactions, oldState, newState) => {
+      recordChange(transactions, oldState, newState);
+      return null;
+    },
     view: (view) => new TextSync(view, doc, doc.getText(textName), textName),
   });
+}
+
+/**
+ * Where transactions changed the document, by the state they made: `{ base, mapping, from, to }`
+ * with `base` the state before them, `mapping` theirs, and `from..to` the changed range in the
+ * new state's document. Weakly held: a state nobody keeps is dropped with its entry.
+ */
+const changes = new WeakMap();
+
+function recordChange(transactions, oldState, newState) {
+  let range = null;
+  const mapping = new Mapping();
+  for (const tr of transactions) {
+    if (!tr.docChanged) continue;
+    if (range) range = { from: tr.mapping.map(range.from, -1), to: tr.mapping.map(range.to, 1) };
+    tr.mapping.maps.forEach((map, i) => {
+      const rest = tr.mapping.slice(i + 1);
+      map.forEach((_oldStart, _oldEnd, newStart, newEnd) => {
+        const from = rest.map(newStart, -1);
+        const to = rest.map(newEnd, 1);
+        range = range ? { from: Math.min(range.from, from), to: Math.max(range.to, to) } : { from, to };
+      });
+    });
+    mapping.appendMapping(tr.mapping);
+  }
+  if (range) changes.set(newState, { base: oldState, mapping, from: range.from, to: range.to });
+}
+
+/**
+ * Where the document changed between `prevState` and `state`, from the recorded entries (an
+ * update whose plugins appended transactions records one per round), or null when unknown.
+ */
+function changedBetween(prevState, state) {
+  const chain = [];
+  for (let at = state; at !== prevState; ) {
+    const entry = changes.get(at);
+    if (!entry || chain.length > 16) return null;
+    chain.unshift(entry);
+    at = entry.base;
+  }
+  let range = null;
+  for (const entry of chain) {
+    if (range) {
+      const from = entry.mapping.map(range.from, -1);
+      const to = entry.mapping.map(range.to, 1);
+      range = { from: Math.min(from, entry.from), to: Math.max(to, entry.to) };
+    } else {
+      range = { from: entry.from, to: entry.to };
+    }
+  }
+  return range;
 }
 
 /** The text offsets of the selection's anchor and head in `state`. */
@@ -67,7 +124,9 @@ class TextSync {
   }
 
   update(view, prevState) {
-    if (view.state.doc !== prevState.doc && !this.applying) this.push(prevState.doc, view.state.doc);
+    if (view.state.doc !== prevState.doc && !this.applying) {
+      this.push(prevState.doc, view.state.doc, changedBetween(prevState, view.state));
+    }
     this.captureSelection();
   }
 
@@ -76,9 +135,9 @@ class TextSync {
     this.doc.unsubscribe(this.listener);
   }
 
-  /** Writes a local transaction's change as one committed change. */
-  push(before, after) {
-    let ops = localDelta(before, after, this.names);
+  /** Writes a local transaction's change (made at `changed`, if known) as one committed change. */
+  push(before, after, changed) {
+    let ops = localDelta(before, after, this.names, changed);
     if (!ops) return;
     this.writing = true;
     try {
@@ -135,16 +194,12 @@ class TextSync {
 
   captureSelection() {
     const { anchor, head } = selectionOffsets(this.view.state);
-    const length = this.text.length;
-    this.selection = {
-      anchor: this.text.getCursor(Math.min(anchor, length)),
-      head: this.text.getCursor(Math.min(head, length)),
-    };
+    this.selection = { anchor: cursorAt(this.text, anchor), head: cursorAt(this.text, head) };
   }
 
   /** Puts the selection where its stable cursors are in the new text. */
   restoreSelection(tr) {
-    if (!this.selection) return;
+    if (!this.selection?.anchor || !this.selection.head) return;
     const anchor = this.text.resolveCursor(this.selection.anchor);
     const head = this.text.resolveCursor(this.selection.head);
     if (!Number.isInteger(anchor) || !Number.isInteger(head)) return;
@@ -152,6 +207,19 @@ class TextSync {
     const $anchor = tr.doc.resolve(offsetToPos(lines, anchor));
     const $head = tr.doc.resolve(offsetToPos(lines, head));
     tr.setSelection(TextSelection.between($anchor, $head));
+  }
+}
+
+/**
+ * A stable cursor at text offset `offset`, clamped to the text; an offset between the two halves
+ * of a surrogate pair (which a selection set by code can hold) moves before the pair.
+ */
+function cursorAt(text, offset) {
+  const at = Math.min(offset, text.length);
+  try {
+    return text.getCursor(at);
+  } catch {
+    return at > 0 ? text.getCursor(at - 1) : null;
   }
 }
 
@@ -219,14 +287,10 @@ class PresencePublisher {
 
   publish() {
     const { anchor, head } = selectionOffsets(this.view.state);
-    const length = this.text.length;
     this.provider.setPresence({
       name: this.user.name ?? "anonymous",
       color: this.user.color ?? "#888888",
-      cursor: {
-        anchor: this.text.getCursor(Math.min(anchor, length)),
-        head: this.text.getCursor(Math.min(head, length)),
-      },
+      cursor: { anchor: cursorAt(this.text, anchor), head: cursorAt(this.text, head) },
     });
   }
 }
