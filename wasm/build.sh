@@ -132,6 +132,8 @@ for entry in "$root"/examples/vendor/*.js; do
     NODE_PATH="$here/node_modules" "$esbuild" "$entry" --bundle --format=esm --minify \
         --log-level=warning --outfile="$root/examples/web/vendor/$(basename "$entry")"
 done
+# ProseMirror's own style rules (white-space handling of the editable element).
+cp "$here/node_modules/prosemirror-view/style/prosemirror.css" "$root/examples/web/vendor/"
 # The example pages' service worker (examples/web/sw.js) keeps these files for offline use. Its
 # build file lists every page, script, style sheet and wasm module under examples/web (the
 # package through the pkg link) with a hash of their contents as the version, so a rebuild that

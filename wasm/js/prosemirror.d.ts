@@ -33,6 +33,9 @@ export function docToDelta(doc: PMNode, names?: SchemaNames): DeltaInsert[];
 /** The text offsets of a state's selection. */
 export function selectionOffsets(state: EditorState): { anchor: number; head: number };
 
+/** A text selection of `state` from text offsets (an undo's selection, a remote caret). */
+export function selectionAt(state: EditorState, anchor: number, head?: number): import("prosemirror-state").TextSelection;
+
 /** The sync plugin's key; the transactions it dispatches carry the meta "remote". */
 export const crdtSyncKey: PluginKey;
 /** The cursors plugin's key. */
@@ -48,5 +51,8 @@ export interface PresenceSource {
   on(event: "presence", handler: (peers: Map<string, Json>) => void): () => void;
 }
 
-/** Publishes this peer's selection through `provider` and draws the other peers' carets and selections. */
-export function crdtCursors(doc: Doc, textName: string, provider: PresenceSource, user?: { name?: string; color?: string }): Plugin;
+/**
+ * Publishes this peer's selection through `provider` as `{ ...user, name, color, cursor }` and
+ * draws the other peers' carets and selections.
+ */
+export function crdtCursors(doc: Doc, textName: string, provider: PresenceSource, user?: { name?: string; color?: string; [key: string]: Json | undefined }): Plugin;

@@ -104,6 +104,14 @@ export function selectionOffsets(state) {
   return { anchor: posToOffset(lines, anchor), head: posToOffset(lines, head) };
 }
 
+/** A text selection of `state` from text offsets (an undo's selection, a remote caret). */
+export function selectionAt(state, anchor, head = anchor) {
+  const lines = docLines(state.doc, schemaNames(state.schema));
+  const $anchor = state.doc.resolve(offsetToPos(lines, anchor));
+  const $head = state.doc.resolve(offsetToPos(lines, head));
+  return TextSelection.between($anchor, $head);
+}
+
 class TextSync {
   constructor(view, doc, text, textName) {
     this.view = view;
@@ -231,7 +239,7 @@ function linearLength(doc, names) {
 }
 
 /**
- * The plugin that publishes this peer's selection (`{ name, color, cursor }`) through
+ * The plugin that publishes this peer's selection (`{ ...user, name, color, cursor }`) through
  * `provider` and draws every other peer's caret and selection.
  */
 export function crdtCursors(doc, textName, provider, user = {}) {
@@ -268,7 +276,8 @@ class PresencePublisher {
   }
 
   update(view, prevState) {
-    if (!view.state.selection.eq(prevState.selection) || view.state.doc !== prevState.doc) this.publishSoon();
+    // Any new state (a moved selection, an edit, a page's own transaction after a rename).
+    if (view.state !== prevState) this.publishSoon();
   }
 
   destroy() {
@@ -288,6 +297,7 @@ class PresencePublisher {
   publish() {
     const { anchor, head } = selectionOffsets(this.view.state);
     this.provider.setPresence({
+      ...this.user, // any other fields the page shares (read at each publish: getters work)
       name: this.user.name ?? "anonymous",
       color: this.user.color ?? "#888888",
       cursor: { anchor: cursorAt(this.text, anchor), head: cursorAt(this.text, head) },

@@ -31,6 +31,9 @@ const EXPECTED_FILES = [
   "web/crdt_wasm_bg.wasm",
   "web/idb.d.ts",
   "web/idb.js",
+  "web/prosemirror-text.js",
+  "web/prosemirror.d.ts",
+  "web/prosemirror.js",
   "web/provider.d.ts",
   "web/provider.js",
   "web/webrtc.d.ts",
@@ -83,7 +86,7 @@ test("the package has a name, the workspace's version, a licence and no runtime 
   }
   // The editor libraries are peers of their bindings only, and optional: the core needs none.
   for (const peer of Object.keys(manifest.peerDependencies ?? {})) {
-    assert.ok(peer.startsWith("@codemirror/"), `unexpected peer dependency ${peer}`);
+    assert.ok(peer.startsWith("@codemirror/") || peer.startsWith("prosemirror-"), `unexpected peer dependency ${peer}`);
     assert.equal(manifest.peerDependenciesMeta?.[peer]?.optional, true, `${peer} is not optional`);
   }
   assert.equal(packed.name, "crdt-sync");
@@ -301,6 +304,44 @@ test("the CodeMirror binding's types check against CodeMirror's own (optional pe
       void tagged;
       // @ts-expect-error the text is named by a string
       crdtCollab(doc, 1);
+      return state;
+    }
+  `);
+  try {
+    run(process.execPath, [tsc, "-p", dir], project);
+  } catch (e) {
+    assert.fail(`tsc failed:\n${e.stdout}${e.stderr}`);
+  }
+});
+
+test("the ProseMirror binding's types check against ProseMirror's own (optional peers)", () => {
+  const dir = join(project, "ts-prosemirror");
+  mkdirSync(dir, { recursive: true });
+  const modules = fileURLToPath(new URL("../node_modules/", import.meta.url));
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
+    compilerOptions: {
+      target: "es2022", module: "esnext", moduleResolution: "bundler", strict: true, noEmit: true,
+      types: [], lib: ["es2022", "esnext.disposable", "dom"],
+      paths: { "prosemirror-*": [`${modules}prosemirror-*`] },
+    },
+    files: ["use.ts"],
+  }));
+  writeFileSync(join(dir, "use.ts"), `
+    import { Doc } from "crdt-sync";
+    import { crdtCursors, crdtSync, deltaToDoc, docToDelta, schema, selectionAt, type DeltaInsert } from "crdt-sync/prosemirror";
+    import { WebSocketProvider } from "crdt-sync/provider";
+    import { EditorState } from "prosemirror-state";
+
+    export function editor(doc: Doc, provider: WebSocketProvider): EditorState {
+      const state = EditorState.create({
+        schema,
+        plugins: [crdtSync(doc, "body"), crdtCursors(doc, "body", provider, { name: "Ada", color: "#4363d8" })],
+      });
+      const delta: DeltaInsert[] = docToDelta(deltaToDoc([{ insert: "hi\\n", attributes: { header: 1 } }]));
+      void delta;
+      void selectionAt(state, 0);
+      // @ts-expect-error the text is named by a string
+      crdtSync(doc, 1);
       return state;
     }
   `);

@@ -1,17 +1,31 @@
-// The collaborative editor. The textarea is a view of the document's "body" text:
-// - a local edit (the textarea's `input` event) becomes one delete and one insert at UTF-16
-//   offsets (the common prefix and suffix of the old and new value are kept; the caret tells
-//   where a typed run ended, and a surrogate pair is never split), committed as one change;
-// - a remote change replaces the textarea's value and puts the caret and selection back where
-//   they were in the text, through stable cursors (getCursor/resolveCursor) taken whenever the
-//   selection moves, so a peer typing before your caret does not move it off your word;
-// - presence is { name, color, cursor: { anchor, head } } with stable cursors; the overlay
-//   resolves each peer's cursors in the local text and draws a caret, a name and the selection;
-// - undo/redo (buttons, Ctrl-Z / Ctrl-Shift-Z) take back this page's own edits only (undo.js).
-import { openDoc, identity, nameField, param, showStatus, badge, throttle } from "../shared.js";
-import { diff } from "./diff.js";
+// The collaborative editor: ProseMirror over the document's "body" text, bound both ways by the
+// package's ProseMirror binding (pkg/prosemirror.js):
+// - the note is rich text: bold, italic, links, headings, bullet and numbered lists. In the text
+//   each block is a line whose newline carries the block's kind, so the terminal peer (the CLI)
+//   and any plain view read the same note as lines;
+// - local edits become one committed change per editor transaction (a keystroke); other peers'
+//   edits, a restore and an undo arrive as changes the binding shows, with the caret kept on its
+//   character;
+// - presence is { name, color, replica, cursor: { anchor, head } } with stable cursors; the
+//   binding draws each peer's caret, name and selection;
+// - undo/redo take back this page's own edits only (undo.js); the history panel shows and
+//   restores earlier versions (history.js); `?p2p` syncs directly with other browsers (p2p.js).
+import {
+  DOMSerializer,
+  EditorState,
+  EditorView,
+  baseKeymap,
+  keymap,
+  liftListItem,
+  setBlockType,
+  splitListItem,
+  toggleMark,
+  wrapInList,
+} from "../vendor/prosemirror.js";
+import { crdtCursors, crdtSync, deltaToDoc, schema, selectionAt, selectionOffsets } from "../pkg/prosemirror.js";
+import { openDoc, identity, nameField, param, showStatus, badge } from "../shared.js";
 import { p2pOption, showLinks, webRtcProvider } from "./p2p.js";
-import { installUndo } from "./undo.js";
+import { editorUndo } from "./undo.js";
 import { historyPanel } from "./history.js";
 
 const docId = param("doc", "notes");
@@ -22,205 +36,184 @@ const maxDirectPeers = p2pOption();
 const { doc, provider } = await openDoc(docId, maxDirectPeers === null ? undefined : webRtcProvider(maxDirectPeers));
 if (maxDirectPeers !== null) showLinks(provider, document.querySelector("header"));
 const text = doc.getText("body");
-const editor = document.getElementById("editor");
-const overlay = document.getElementById("overlay");
-const peersEl = document.getElementById("peers");
 const me = identity();
 showStatus(provider, document.getElementById("status"));
 
-/** The value the textarea showed after the last sync between it and the document. */
-let shown = text.toString();
-editor.value = shown;
-editor.disabled = false;
+/** What presence shares besides the caret: read at each publish, so a rename shows. */
+const user = {
+  get name() {
+    return me.name;
+  },
+  get color() {
+    return me.color;
+  },
+  get replica() {
+    return doc.replicaId; // names this peer's changes in the history panel
+  },
+};
 
-/** The local selection as stable cursors (start, end, direction), refreshed as it moves. */
-let selection = null;
+const { nodes, marks } = schema;
+const undo = editorUndo(doc, text);
+const formatting = {
+  bold: toggleMark(marks.bold),
+  italic: toggleMark(marks.italic),
+  paragraph: setBlockType(nodes.paragraph),
+  h1: setBlockType(nodes.heading, { level: 1 }),
+  h2: setBlockType(nodes.heading, { level: 2 }),
+  bullet: toggleList(nodes.bullet_list),
+  ordered: toggleList(nodes.ordered_list),
+  link: toggleLink,
+};
 
-function captureSelection() {
-  selection = {
-    start: text.getCursor(editor.selectionStart),
-    end: text.getCursor(editor.selectionEnd),
-    direction: editor.selectionDirection,
-  };
-  undo.noteSelection();
-}
-
-const publishPresence = throttle(() => {
-  const anchorAt = selection?.direction === "backward" ? selection.end : selection?.start;
-  const headAt = selection?.direction === "backward" ? selection.start : selection?.end;
-  provider.setPresence({
-    name: me.name,
-    color: me.color,
-    replica: doc.replicaId, // names this peer's changes in the history panel
-    // Kept after the textarea loses focus: the others see where this peer was last.
-    cursor: selection ? { anchor: anchorAt, head: headAt } : null,
-  });
-}, 40);
-
-function selectionMoved() {
-  if (editor.value !== shown) return; // an input event follows and handles it
-  captureSelection();
-  publishPresence();
-}
-
-const undo = installUndo({
-  doc,
-  text,
-  editor,
-  undoButton: document.getElementById("undo"),
-  redoButton: document.getElementById("redo"),
-  render,
-  selectionChanged: () => {
-    captureSelection();
-    publishPresence();
+const view = new EditorView(document.getElementById("editor"), {
+  state: EditorState.create({
+    schema,
+    plugins: [
+      crdtSync(doc, "body"),
+      crdtCursors(doc, "body", provider, user),
+      undo.plugin,
+      keymap({
+        "Mod-z": undo.command(false),
+        "Mod-Shift-z": undo.command(true),
+        "Mod-y": undo.command(true),
+        "Mod-b": formatting.bold,
+        "Mod-i": formatting.italic,
+        Enter: splitListItem(nodes.list_item),
+      }),
+      keymap(baseKeymap),
+    ],
+  }),
+  dispatchTransaction(tr) {
+    view.updateState(view.state.apply(tr));
+    drawToolbar();
   },
 });
 
-editor.addEventListener("input", () => {
-  const next = editor.value;
-  const edit = diff(shown, next, editor.selectionEnd);
-  if (edit.remove > 0) text.delete(edit.index, edit.remove);
-  if (edit.insert.length > 0) text.insert(edit.index, edit.insert);
-  shown = next;
-  doc.commit({ time: Date.now() }); // the time shows in the history panel
-  captureSelection();
-  publishPresence();
-  drawOverlay();
-});
-for (const event of ["keyup", "mouseup", "select", "focus"]) editor.addEventListener(event, selectionMoved);
-document.addEventListener("selectionchange", selectionMoved);
-editor.addEventListener("scroll", () => {
-  overlay.scrollTop = editor.scrollTop;
-});
-new ResizeObserver(() => {
-  overlay.style.width = `${editor.offsetWidth}px`;
-  overlay.style.height = `${editor.offsetHeight}px`;
-  overlay.style.paddingRight = `calc(.75rem + ${editor.offsetWidth - editor.clientWidth - 2}px)`;
-  drawOverlay();
-}).observe(editor);
-
-/** Shows a remote change: the new value, with the local caret and selection kept in place. */
-function render() {
-  const next = text.toString();
-  if (next !== shown) {
-    const focused = document.activeElement === editor;
-    const scroll = editor.scrollTop;
-    editor.value = next;
-    shown = next;
-    if (selection) {
-      const start = text.resolveCursor(selection.start) ?? 0;
-      const end = text.resolveCursor(selection.end) ?? start;
-      editor.setSelectionRange(Math.min(start, end), Math.max(start, end), selection.direction);
+/** Lists toggle: in a list of this kind, lift the item out; else wrap (or re-kind) into one. */
+function toggleList(type) {
+  return (state, dispatch) => {
+    const { $from } = state.selection;
+    const list = $from.depth >= 2 ? $from.node($from.depth - 2) : null;
+    if (list?.type === type) return liftListItem(nodes.list_item)(state, dispatch);
+    if (list) {
+      if (dispatch) dispatch(state.tr.setNodeMarkup($from.before($from.depth - 2), type));
+      return true;
     }
-    editor.scrollTop = scroll;
-    if (!focused && document.activeElement === editor) editor.blur();
-  }
-  drawOverlay();
+    return wrapInList(type)(state, dispatch);
+  };
 }
 
-doc.subscribe((event) => {
-  if (event.origin === "remote") render();
-});
+/** Links: removes the link under the selection, or asks for an address and links the selection. */
+function toggleLink(state, dispatch) {
+  const { from, to, empty } = state.selection;
+  if (state.doc.rangeHasMark(from, to, marks.link)) {
+    if (dispatch) dispatch(state.tr.removeMark(from, to, marks.link));
+    return true;
+  }
+  if (empty) return false;
+  const href = globalThis.prompt?.("Link to", "https://");
+  if (!href) return false;
+  return toggleMark(marks.link, { href })(state, dispatch);
+}
 
-/** The other peers' carets and selections, resolved in the local text. */
+/** The toolbar: each button runs its command; bold/italic show whether they are on. */
+const buttons = Object.fromEntries(Object.keys(formatting).map((id) => [id, document.getElementById(id)]));
+for (const [id, button] of Object.entries(buttons)) {
+  button.addEventListener("mousedown", (event) => event.preventDefault()); // keep the editor's selection
+  button.addEventListener("click", () => {
+    formatting[id](view.state, view.dispatch, view);
+    view.focus();
+  });
+}
+function drawToolbar() {
+  const { state } = view;
+  const active = (type) => {
+    const { from, $from, to, empty } = state.selection;
+    return empty ? Boolean(type.isInSet(state.storedMarks || $from.marks())) : state.doc.rangeHasMark(from, to, type);
+  };
+  buttons.bold.setAttribute("aria-pressed", String(active(marks.bold)));
+  buttons.italic.setAttribute("aria-pressed", String(active(marks.italic)));
+}
+undo.wire(view, document.getElementById("undo"), document.getElementById("redo"));
+
+/** The note as the editor shows it, as plain lines (blocks joined by "\n"). */
+function shown() {
+  return view.state.doc.textBetween(0, view.state.doc.content.size, "\n");
+}
+
+/** The other peers' carets and selection anchors, as text offsets. */
 function remoteCursors() {
   const out = [];
   for (const [peer, state] of provider.presence) {
-    const cursor = state?.cursor;
-    if (!cursor?.head) continue;
-    let head, anchor;
+    let head;
     try {
-      head = text.resolveCursor(cursor.head);
-      anchor = cursor.anchor ? text.resolveCursor(cursor.anchor) : head;
+      head = state?.cursor?.head ? text.resolveCursor(state.cursor.head) : undefined;
     } catch {
-      continue; // not a cursor this document understands
+      head = undefined; // not a cursor this document understands
     }
-    if (head === undefined) continue; // points at text not received yet
-    anchor ??= head;
-    out.push({ peer, name: String(state.name ?? "anonymous"), color: String(state.color ?? "#888"), head, anchor });
+    if (!Number.isInteger(head)) continue;
+    let anchor;
+    try {
+      anchor = state.cursor.anchor ? text.resolveCursor(state.cursor.anchor) : head;
+    } catch {
+      anchor = head;
+    }
+    out.push({ peer, name: String(state.name ?? "anonymous"), head, anchor: Number.isInteger(anchor) ? anchor : head });
   }
   return out;
 }
 
-/** Redraws the overlay: the text (invisible) with selection spans and caret markers. */
-function drawOverlay() {
-  const value = shown;
-  const cursors = remoteCursors();
-  const points = new Set([0, value.length]);
-  for (const c of cursors) {
-    points.add(c.head);
-    points.add(c.anchor);
-  }
-  const cuts = [...points].sort((a, b) => a - b);
-  const fragment = document.createDocumentFragment();
-  for (let i = 0; i < cuts.length; i++) {
-    const at = cuts[i];
-    for (const c of cursors) {
-      if (c.head !== at) continue;
-      const caret = document.createElement("span");
-      caret.className = "caret";
-      caret.dataset.name = c.name;
-      caret.dataset.peer = c.peer;
-      caret.style.setProperty("--color", c.color);
-      fragment.append(caret);
-    }
-    if (i + 1 === cuts.length) break;
-    const piece = value.slice(at, cuts[i + 1]);
-    const owner = cursors.find((c) => Math.min(c.head, c.anchor) <= at && at < Math.max(c.head, c.anchor));
-    if (owner) {
-      const span = document.createElement("span");
-      span.className = "sel";
-      span.style.setProperty("--color", owner.color);
-      span.textContent = piece;
-      fragment.append(span);
-    } else {
-      fragment.append(piece);
-    }
-  }
-  fragment.append("\u200b"); // so that a final empty line takes its height, as in the textarea
-  overlay.replaceChildren(fragment);
-  overlay.scrollTop = editor.scrollTop;
-  drawPeers(cursors);
-}
-
-function lineAndColumn(offset) {
-  const before = shown.slice(0, offset);
-  const line = before.split("\n").length;
-  return `${line}:${offset - before.lastIndexOf("\n")}`;
-}
-
-function drawPeers(cursors) {
-  const at = new Map(cursors.map((c) => [c.peer, c.head]));
-  const badges = [];
-  for (const [peer, state] of provider.presence) {
-    const where = at.has(peer) ? ` @${lineAndColumn(at.get(peer))}` : "";
-    const b = badge(state ?? {}, where);
+/** The header's list of peers, each with the line and column of their caret. */
+function drawPeers() {
+  const at = new Map(remoteCursors().map((c) => [c.peer, c.head]));
+  const note = text.toString();
+  const where = (offset) => {
+    const before = note.slice(0, offset);
+    return ` @${before.split("\n").length}:${offset - before.lastIndexOf("\n")}`;
+  };
+  const badges = [...provider.presence].map(([peer, state]) => {
+    const b = badge(state ?? {}, at.has(peer) ? where(at.get(peer)) : "");
     b.dataset.peer = peer;
-    badges.push(b);
-  }
+    return b;
+  });
   if (badges.length === 0) {
     const alone = document.createElement("span");
     alone.className = "hint";
     alone.textContent = provider.status === "synced" ? "no one else here" : "";
     badges.push(alone);
   }
-  peersEl.replaceChildren(...badges);
+  document.getElementById("peers").replaceChildren(...badges);
 }
+provider.on("presence", drawPeers);
+provider.on("status", drawPeers);
+nameField(me, document.getElementById("name"), () => view.dispatch(view.state.tr.setMeta("rename", true)));
+drawPeers();
+drawToolbar();
 
-provider.on("presence", drawOverlay);
-provider.on("status", drawOverlay);
-nameField(me, document.getElementById("name"), publishPresence);
-captureSelection();
-publishPresence();
-drawOverlay();
-
+const serializer = DOMSerializer.fromSchema(schema);
 const history = historyPanel({
   doc,
   textName: "body",
   names: () => new Map([...provider.presence.values()].map((s) => [s?.replica, String(s?.name)])),
-  onRestore: render,
+  preview: (element, past) => element.replaceChildren(serializer.serializeFragment(deltaToDoc(past.getText("body").toDelta()).content)),
 });
 
-// For tests and the curious: the document and the provider.
-window.app = { doc, text, provider, editor, undo: undo.undo, history, flushed: () => provider.flushed(), remoteCursors };
+// For tests and the curious.
+window.app = {
+  doc,
+  text,
+  provider,
+  view,
+  undo: undo.undo,
+  history,
+  shown,
+  caret: () => selectionOffsets(view.state).head,
+  /** Selects text offsets `anchor..head`, as a user would. */
+  select: (anchor, head = anchor) => {
+    view.focus();
+    view.dispatch(view.state.tr.setSelection(selectionAt(view.state, anchor, head)));
+  },
+  remoteCursors,
+  flushed: () => provider.flushed(),
+};
 document.documentElement.dataset.ready = "true";

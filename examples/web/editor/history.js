@@ -17,9 +17,10 @@ export function versionAfter(entries, k) {
 /**
  * Wires the panel of editor/index.html (#history, #history-slider, #history-label,
  * #history-preview, #history-restore) to `doc`. `names()` maps replica ids to people's names;
- * `onRestore()` is called after a restore, to show the restored text in the editor.
+ * `preview(element, view)` shows a read-only document (default: its text `textName` as plain
+ * text). The editor follows a restore by itself: it is a change of the document.
  */
-export function historyPanel({ doc, textName, names, onRestore }) {
+export function historyPanel({ doc, textName, names, preview: showPreview }) {
   const panel = document.getElementById("history");
   const slider = document.getElementById("history-slider");
   const label = document.getElementById("history-label");
@@ -46,7 +47,8 @@ export function historyPanel({ doc, textName, names, onRestore }) {
     const k = Number(slider.value);
     const view = doc.viewAt(versionAfter(entries, k));
     try {
-      preview.textContent = view.getText(textName).toString();
+      if (showPreview) showPreview(preview, view);
+      else preview.textContent = view.getText(textName).toString();
     } finally {
       view.free();
     }
@@ -70,7 +72,6 @@ export function historyPanel({ doc, textName, names, onRestore }) {
   restore.addEventListener("click", () => {
     const k = Number(slider.value);
     doc.restore(versionAfter(entries, k), { message: `Restored version ${k}`, time: Date.now() });
-    onRestore();
     slider.value = slider.max; // the restore is the newest change: show "now"
     refresh();
   });

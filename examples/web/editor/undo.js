@@ -1,86 +1,82 @@
 // Undo and redo for the editor: the Undo/Redo buttons, Ctrl-Z / Ctrl-Shift-Z (and Ctrl-Y, and
 // Cmd on macOS), and the browser's own undo (the Edit menu: `beforeinput` "historyUndo") all go
-// to one UndoManager of the document's "body" text, never to the textarea's native undo stack
-// (which knows nothing of the other peers' edits and would undo theirs too).
+// to one UndoManager of the document's "body" text. ProseMirror's own history plugin is not
+// used: it knows nothing of the other peers' edits and would undo theirs too.
 //
 // Only this page's own edits are undone; the other peers' text stays. The manager is told the
 // selection as stable cursors whenever it moves (the start sticks to the character after it,
 // the end to the one before, so text a peer types at either edge stays outside); an undo gives
 // back the selection from before the undone step, a redo the one from after it, and the caret
-// goes there.
+// goes there. The undo itself is a change of the document: the binding shows it like any other.
+import { Plugin } from "prosemirror-state";
 import { UndoManager } from "../pkg/crdt_wasm.js";
+import { selectionAt, selectionOffsets } from "../pkg/prosemirror.js";
 
 /**
- * Wires undo/redo into the editor page.
- * @param {object} page
- * @param {Doc} page.doc the document
- * @param {Text} page.text its "body" text
- * @param {HTMLTextAreaElement} page.editor the textarea showing it
- * @param {HTMLButtonElement} page.undoButton
- * @param {HTMLButtonElement} page.redoButton
- * @param {() => void} page.render shows the document's text in the textarea
- * @param {() => void} page.selectionChanged tells the page the caret moved (presence, cursors)
+ * The page's undo: `{ undo, plugin, command(redo) }`. Add `plugin` to the editor's plugins
+ * (it tells the manager where the selection is), then call `wire(view, buttons)`.
  */
-export function installUndo({ doc, text, editor, undoButton, redoButton, render, selectionChanged }) {
+export function editorUndo(doc, text) {
   const undo = new UndoManager(doc, { scope: ["body"] });
 
-  function showStacks() {
-    undoButton.disabled = !undo.canUndo();
-    redoButton.disabled = !undo.canRedo();
-  }
-  undo.subscribe(showStacks);
-  showStacks();
-
-  /** Tells the manager where the selection is now (call whenever it moves). */
-  function noteSelection() {
-    const start = editor.selectionStart;
-    const end = editor.selectionEnd;
-    const startCursor = text.getCursor(start, "after");
-    const endCursor = start === end ? startCursor : text.getCursor(end, "before");
-    const backward = editor.selectionDirection === "backward";
-    undo.setSelection({
-      anchor: backward ? endCursor : startCursor,
-      head: backward ? startCursor : endCursor,
-    });
+  function noteSelection(state) {
+    const { anchor, head } = selectionOffsets(state);
+    const [start, end] = anchor <= head ? [anchor, head] : [head, anchor];
+    const length = text.length;
+    const startCursor = text.getCursor(Math.min(start, length), "after");
+    const endCursor = start === end ? startCursor : text.getCursor(Math.min(end, length), "before");
+    undo.setSelection(anchor <= head ? { anchor: startCursor, head: endCursor } : { anchor: endCursor, head: startCursor });
   }
 
-  /** Shows the text after an undo or redo, with the step's selection. */
-  function showStep() {
-    render();
-    const selection = undo.restoredSelection;
+  // After the sync plugin in the plugin list, so a commit is recorded before the selection
+  // that follows it (a redo gives back the selection from right after its step).
+  const plugin = new Plugin({
+    view: (view) => {
+      noteSelection(view.state);
+      return { update: (v) => noteSelection(v.state) };
+    },
+    props: {
+      handleDOMEvents: {
+        beforeinput: (view, event) => {
+          if (event.inputType !== "historyUndo" && event.inputType !== "historyRedo") return false;
+          event.preventDefault();
+          run(view, event.inputType === "historyRedo");
+          return true;
+        },
+      },
+    },
+  });
+
+  /** Undoes (or redoes) one step and puts the step's selection back. */
+  function run(view, redo) {
+    const changed = redo ? undo.redo() : undo.undo();
+    const selection = changed ? undo.restoredSelection : null;
     if (selection) {
       const anchor = text.resolveCursor(selection.anchor);
       const head = text.resolveCursor(selection.head) ?? anchor;
-      if (anchor !== undefined) {
-        const direction = head < anchor ? "backward" : "forward";
-        editor.setSelectionRange(Math.min(anchor, head), Math.max(anchor, head), direction);
-      }
+      if (Number.isInteger(anchor)) view.dispatch(view.state.tr.setSelection(selectionAt(view.state, anchor, head)));
     }
-    selectionChanged();
-    noteSelection();
+    view.focus();
+    return changed;
   }
 
-  function run(redo) {
-    const changed = redo ? undo.redo() : undo.undo();
-    if (changed) showStep();
-    editor.focus();
+  /** A ProseMirror command that undoes (or redoes). */
+  const command = (redo) => (_state, _dispatch, view) => {
+    if (view) run(view, redo);
+    return true;
+  };
+
+  /** The buttons follow the stacks. */
+  function wire(view, undoButton, redoButton) {
+    const show = () => {
+      undoButton.disabled = !undo.canUndo();
+      redoButton.disabled = !undo.canRedo();
+    };
+    undo.subscribe(show);
+    show();
+    undoButton.addEventListener("click", () => run(view, false));
+    redoButton.addEventListener("click", () => run(view, true));
   }
 
-  undoButton.addEventListener("click", () => run(false));
-  redoButton.addEventListener("click", () => run(true));
-  editor.addEventListener("keydown", (event) => {
-    if (!(event.ctrlKey || event.metaKey) || event.altKey) return;
-    const key = event.key.toLowerCase();
-    const redo = (key === "z" && event.shiftKey) || (key === "y" && !event.shiftKey);
-    if (key !== "z" && !redo) return;
-    event.preventDefault();
-    run(redo);
-  });
-  editor.addEventListener("beforeinput", (event) => {
-    if (event.inputType !== "historyUndo" && event.inputType !== "historyRedo") return;
-    event.preventDefault();
-    run(event.inputType === "historyRedo");
-  });
-
-  return { undo, noteSelection };
+  return { undo, plugin, command, wire };
 }

@@ -1,10 +1,12 @@
-// The editor example (examples/web/editor) in headless chromium against the real relay binary:
-// two browsers (separate contexts: separate storage, no shared BroadcastChannel) type into one
-// note and converge, see each other's name and caret, keep their own caret when the other types
-// before it; with the relay stopped both edit offline and merge when it is back; a reload shows
-// everything, even with the relay's WebSocket unreachable (IndexedDB); and saves a screenshot of
-// two converged peers side by side as a test artifact: target/test-artifacts/editor-two-peers.png,
-// or the path in CRDT_SCREENSHOT.
+// The editor example (examples/web/editor: ProseMirror through crdt-sync/prosemirror) in headless
+// chromium against the real relay binary: two browsers (separate contexts: separate storage, no
+// shared BroadcastChannel) type into one note and converge, see each other's name and caret, keep
+// their own caret when the other types before it; they type concurrently inside and around
+// formatted spans and end with the same ProseMirror document; with the relay stopped both edit
+// offline and merge when it is back; a reload shows everything, even with the relay's WebSocket
+// unreachable (IndexedDB); and a screenshot of two converged peers with headings, a list, bold
+// text and carets is saved as a test artifact: target/test-artifacts/editor-two-peers.png, or
+// the path in CRDT_SCREENSHOT.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -26,9 +28,12 @@ after(async () => {
   await relay?.close();
 });
 
-const value = (page) => page.locator("#editor").inputValue();
-const waitForValue = (page, want) =>
-  page.waitForFunction((w) => document.getElementById("editor").value === w, want, { timeout: TIMEOUT });
+/** The note as the page's editor shows it, as plain lines. */
+const value = (page) => page.evaluate(() => window.app.shown());
+const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
+/** The editor's ProseMirror document as JSON. */
+const pmJson = (page) => page.evaluate(() => JSON.stringify(window.app.view.state.doc.toJSON()));
+const editable = (page) => page.locator("#editor .ProseMirror");
 
 test("two browsers edit one note live, offline edits merge, a reload keeps everything", async () => {
   const docId = `editor-${Date.now()}`;
@@ -41,29 +46,29 @@ test("two browsers edit one note live, offline edits merge, a reload keeps every
   assert.match(await a.locator("#status").textContent(), /in sync/);
 
   // Typing in one window shows up in the other (UTF-16: an emoji is two code units).
-  await a.locator("#editor").click();
+  await editable(a).click();
   await a.keyboard.type("Hello 👋 from Alice.");
   await waitForValue(b, "Hello 👋 from Alice.");
-  await b.locator("#editor").click();
-  await b.keyboard.press("End");
+  await editable(b).click();
+  await b.keyboard.press("Control+End");
   await b.keyboard.type(" Bob here.");
   await waitForValue(a, "Hello 👋 from Alice. Bob here.");
-  assert.equal(await a.evaluate(() => window.app.text.toString()), "Hello 👋 from Alice. Bob here.");
+  assert.equal(await a.evaluate(() => window.app.text.toString()), "Hello 👋 from Alice. Bob here.\n", "the text: one line per block");
 
   // Presence: each sees the other's name, and a caret where the other's caret is.
-  await b.waitForFunction(() => document.querySelector('#overlay .caret[data-name="Alice"]') !== null, null, { timeout: TIMEOUT });
+  await b.waitForFunction(() => document.querySelector('.crdt-caret[data-name="Alice"]') !== null, null, { timeout: TIMEOUT });
   await a.waitForFunction(() => document.querySelector("#peers")?.textContent.includes("Bob"), null, { timeout: TIMEOUT });
   // Bob's caret is at the end (after "here."): Alice sees it there.
   const end = (await value(a)).length;
   await a.waitForFunction((n) => window.app.remoteCursors().some((c) => c.name === "Bob" && c.head === n), end, { timeout: TIMEOUT });
 
   // Alice types before Bob's caret: Bob's caret moves with his text, it does not stay at the offset.
-  const bobCaret = await b.evaluate(() => document.getElementById("editor").selectionStart);
+  const bobCaret = await b.evaluate(() => window.app.caret());
   assert.equal(bobCaret, end);
-  await a.keyboard.press("Home");
+  await a.keyboard.press("Control+Home");
   await a.keyboard.type(">> ");
   await waitForValue(b, ">> Hello 👋 from Alice. Bob here.");
-  assert.equal(await b.evaluate(() => document.getElementById("editor").selectionStart), end + 3);
+  assert.equal(await b.evaluate(() => window.app.caret()), end + 3);
   await b.keyboard.type("!");
   await waitForValue(a, ">> Hello 👋 from Alice. Bob here.!");
 
@@ -72,10 +77,10 @@ test("two browsers edit one note live, offline edits merge, a reload keeps every
   await waitForStatus(a, "offline");
   await waitForStatus(b, "offline");
   assert.match(await a.locator("#status").textContent(), /offline/);
-  await a.keyboard.press("End");
+  await a.keyboard.press("Control+End");
   await a.keyboard.press("Enter");
   await a.keyboard.type("Alice, offline.");
-  await b.keyboard.press("Home");
+  await b.keyboard.press("Control+Home");
   await b.keyboard.type("[Bob offline] ");
   await relay.restart();
   const merged = "[Bob offline] >> Hello 👋 from Alice. Bob here.!\nAlice, offline.";
@@ -108,7 +113,7 @@ test("a browser that alone goes offline catches up when it is back", async () =>
   const b = await openPage(cb, url("Bob"));
   await waitForStatus(a, "synced");
   await waitForStatus(b, "synced");
-  await a.locator("#editor").click();
+  await editable(a).click();
   await a.keyboard.type("shared line");
   await waitForValue(b, "shared line");
 
@@ -121,10 +126,10 @@ test("a browser that alone goes offline catches up when it is back", async () =>
   });
   await ca.setOffline(true);
   await a.waitForFunction(() => window.statuses.includes("offline"), null, { timeout: TIMEOUT });
-  await a.keyboard.press("End");
+  await a.keyboard.press("Control+End");
   await a.keyboard.type(" + Alice offline");
-  await b.locator("#editor").click();
-  await b.keyboard.press("Home");
+  await editable(b).click();
+  await b.keyboard.press("Control+Home");
   await b.keyboard.type("Bob online: ");
   assert.equal(await value(a), "shared line + Alice offline");
   assert.equal(await value(b), "Bob online: shared line");
@@ -132,6 +137,52 @@ test("a browser that alone goes offline catches up when it is back", async () =>
   const merged = "Bob online: shared line + Alice offline";
   await waitForValue(a, merged);
   await waitForValue(b, merged);
+  await ca.close();
+  await cb.close();
+});
+
+test("two browsers type concurrently inside and around formatted spans and end with one document", async () => {
+  const docId = `editor-rich-${Date.now()}`;
+  const url = (name) => `${relay.httpUrl}editor/?doc=${docId}&name=${name}`;
+  const [ca, cb] = [await browser.newContext(), await browser.newContext()];
+  const a = await openPage(ca, url("Alice"));
+  const b = await openPage(cb, url("Bob"));
+  await waitForStatus(a, "synced");
+  await waitForStatus(b, "synced");
+  await editable(a).click();
+  await a.keyboard.type("one two three");
+  await waitForValue(b, "one two three");
+  // Alice makes "two" bold and "three" a link target's text in italics.
+  await a.evaluate(() => window.app.select(4, 7));
+  await a.locator("#bold").click();
+  await a.evaluate(() => window.app.select(8, 13));
+  await a.keyboard.press("Control+i");
+  await b.waitForFunction(() => window.app.view.state.doc.toString().includes('bold("two")'), null, { timeout: TIMEOUT });
+
+  // Both type at once: Alice inside the bold word, Bob at its end and before "three".
+  await a.evaluate(() => window.app.select(5));
+  await b.evaluate(() => window.app.select(7));
+  await Promise.all([a.keyboard.type("WW"), b.keyboard.type("BB")]);
+  await b.evaluate(() => window.app.select(window.app.shown().indexOf("three")));
+  await Promise.all([a.keyboard.press("Enter"), b.keyboard.type("x ")]);
+  const settled = async () => {
+    const deadline = Date.now() + TIMEOUT;
+    for (;;) {
+      const [ja, jb] = [await pmJson(a), await pmJson(b)];
+      if (ja === jb && (await value(a)).includes("x ")) return ja;
+      if (Date.now() > deadline) assert.fail(`documents differ:\n${ja}\n${jb}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const json = JSON.parse(await settled());
+  // Valid for the schema, identical on both pages, everything typed is there.
+  await a.evaluate(() => window.app.view.state.doc.check());
+  const all = await value(a);
+  for (const piece of ["WW", "BB", "x ", "three"]) assert.ok(all.includes(piece), `${piece} in ${JSON.stringify(all)}`);
+  // Typing inside the bold word is bold (bold expands as a user expects).
+  const texts = (node) => (node.type === "text" ? [node] : (node.content ?? []).flatMap(texts));
+  const boldText = texts(json).filter((t) => t.marks?.some((m) => m.type === "bold")).map((t) => t.text).join("");
+  assert.ok(boldText.includes("WW"), JSON.stringify(json));
   await ca.close();
   await cb.close();
 });
@@ -159,28 +210,48 @@ test("two converged peers side by side, saved as a screenshot", async () => {
     }
   };
   const [left, right] = [await frameOf("Ada"), await frameOf("Grace")];
-  await left.locator("#editor").click();
-  await page.keyboard.type("Shopping for the weekend\n- bread\n- cheese\n");
-  await right.waitForFunction(() => document.getElementById("editor").value.endsWith("cheese\n"), null, { timeout: TIMEOUT });
-  await right.locator("#editor").click();
+  // Ada writes a heading and starts a list through the toolbar; Grace adds to the list and
+  // bolds a word; the frames share the page's keyboard, so each clicks into its editor first.
+  await left.locator("#editor .ProseMirror").click();
+  await page.keyboard.type("Shopping for the weekend");
+  await left.locator("#h1").click();
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("bread");
+  await left.locator("#bullet").click();
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("cheese");
+  await right.waitForFunction(() => window.app.shown().endsWith("cheese"), null, { timeout: TIMEOUT });
+  await right.locator("#editor .ProseMirror").click();
   await page.keyboard.press("Control+End");
-  await page.keyboard.type("- apples (Grace)");
-  await left.waitForFunction(() => document.getElementById("editor").value.endsWith("(Grace)"), null, { timeout: TIMEOUT });
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("apples");
+  await page.keyboard.down("Shift");
+  for (let i = 0; i < "apples".length; i++) await page.keyboard.press("ArrowLeft");
+  await page.keyboard.up("Shift");
+  await right.locator("#bold").click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Control+b"); // bold goes on at the end of a bold word: turn it off
+  await page.keyboard.type(" (Grace)");
+  await left.waitForFunction(() => window.app.shown().endsWith("(Grace)"), null, { timeout: TIMEOUT });
   // Ada selects "cheese".
   await left.evaluate(() => {
-    const e = document.getElementById("editor");
-    const at = e.value.indexOf("cheese");
-    e.focus();
-    e.setSelectionRange(at, at + 6);
-    e.dispatchEvent(new Event("select"));
+    const at = window.app.text.toString().indexOf("cheese");
+    window.app.select(at, at + 6);
   });
   await left.waitForFunction(() => window.app.remoteCursors().some((c) => c.name === "Grace"), null, { timeout: TIMEOUT });
   await right.waitForFunction(() => window.app.remoteCursors().some((c) => c.name === "Ada" && c.anchor !== c.head), null, { timeout: TIMEOUT });
-  const want = "Shopping for the weekend\n- bread\n- cheese\n- apples (Grace)";
+  const want = "Shopping for the weekend\nbread\ncheese\napples (Grace)";
+  const docs = [];
   for (const f of [left, right]) {
-    assert.equal(await f.locator("#editor").inputValue(), want);
+    assert.equal(await f.evaluate(() => window.app.shown()), want);
+    docs.push(await f.evaluate(() => window.app.view.state.doc.toString()));
     await f.evaluate(() => window.scrollTo(0, 0));
   }
+  assert.equal(docs[0], docs[1]);
+  assert.equal(docs[0], 'doc(heading("Shopping for the weekend"), bullet_list(list_item(paragraph("bread")), ' +
+    'list_item(paragraph("cheese")), list_item(paragraph(bold("apples"), " (Grace)"))))');
+  // The plain text the terminal peer reads: one line per block.
+  assert.equal(await left.evaluate(() => window.app.text.toString()), `${want}\n`);
   mkdirSync(dirname(screenshotPath), { recursive: true });
   await page.screenshot({ path: screenshotPath });
   const png = readFileSync(screenshotPath);
