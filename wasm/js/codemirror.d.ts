@@ -1,6 +1,6 @@
 // Types of codemirror.js: the CodeMirror 6 binding (`crdt-sync/codemirror`).
 import type { AnnotationType, Extension } from "@codemirror/state";
-import type { Doc } from "./crdt_wasm.js";
+import type { Doc, Text, UndoManager } from "./crdt_wasm.js";
 import type { Json } from "./provider.js";
 
 /** What the binding needs of a provider to publish and show carets (a WebSocketProvider fits). */
@@ -18,6 +18,8 @@ export interface CrdtCollabOptions {
   provider?: PresenceSource;
   /** This peer's name and colour (a hex colour such as "#4363d8") in presence. */
   user?: { name?: string; color?: string };
+  /** Each commit's options (e.g. `{ time: Date.now() }`, shown by the history). */
+  commitOptions?: () => { message?: string; time?: number };
 }
 
 /** Tags the transactions the binding makes from the document's patches. */
@@ -28,3 +30,9 @@ export const remoteChange: AnnotationType<boolean>;
  * change per local transaction; remote patches applied as changes the selection maps through.
  */
 export function crdtCollab(doc: Doc, textName: string, options?: CrdtCollabOptions): Extension;
+
+/**
+ * Undo/redo through the document's UndoManager (only this peer's edits): Mod-z, Mod-Shift-z and
+ * Mod-y, the selection noted as it moves and put back after each step. `text` is the bound text.
+ */
+export function crdtUndo(undo: UndoManager, text: Text): Extension;

@@ -12,8 +12,8 @@
 //   with stable cursors (`text.getCursor`), so carets stay on their character while text arrives.
 //   A remote name is shown as text and a remote colour is used only when it is a hex colour:
 //   presence comes from other peers and is not trusted.
-import { Annotation, ChangeSet, RangeSetBuilder, StateEffect } from "@codemirror/state";
-import { Decoration, EditorView, ViewPlugin, WidgetType } from "@codemirror/view";
+import { Annotation, ChangeSet, Prec, RangeSetBuilder, StateEffect, Transaction } from "@codemirror/state";
+import { Decoration, EditorView, ViewPlugin, WidgetType, keymap } from "@codemirror/view";
 
 /** Marks the transactions the binding makes from document patches (not to be written back). */
 export const remoteChange = Annotation.define();
@@ -27,11 +27,12 @@ const PRESENCE_INTERVAL_MS = 40;
 /**
  * The extension that binds `view` to the root text `textName` of `doc`. Options: `provider`
  * (a WebSocketProvider or anything with `presence`, `setPresence` and `on("presence")`) and
- * `user` (`{ name, color }`) to publish this peer's caret and show the others'.
+ * `user` (`{ name, color }`) to publish this peer's caret and show the others'; `commitOptions()`
+ * gives each commit's options (e.g. `{ time: Date.now() }` for the history).
  */
 export function crdtCollab(doc, textName, options = {}) {
   const text = doc.getText(textName);
-  const sync = ViewPlugin.define((view) => new TextSync(view, doc, text, textName));
+  const sync = ViewPlugin.define((view) => new TextSync(view, doc, text, textName, options.commitOptions));
   const extensions = [sync];
   if (options.provider) {
     const presence = options.provider;
@@ -48,9 +49,10 @@ export function crdtCollab(doc, textName, options = {}) {
 
 /** Two-way sync of the editor's content and the text. */
 class TextSync {
-  constructor(view, doc, text, textName) {
+  constructor(view, doc, text, textName, commitOptions) {
     this.view = view;
     this.doc = doc;
+    this.commitOptions = commitOptions;
     this.text = text;
     this.textName = textName;
     /** True while the binding writes the text: the events of those commits are its own. */
@@ -85,7 +87,7 @@ class TextSync {
         if (toA > fromA) this.text.delete(fromB, toA - fromA);
         if (inserted.length > 0) this.text.insert(fromB, inserted.toString());
       });
-      this.doc.commit();
+      this.doc.commit(this.commitOptions?.());
     } finally {
       this.writing = false;
     }
@@ -104,7 +106,8 @@ class TextSync {
       length = step.newLength;
     }
     if (!changes.empty) {
-      this.view.dispatch({ changes, annotations: remoteChange.of(true) });
+      // Not in CodeMirror's own history either: undoing there must not take back others' edits.
+      this.view.dispatch({ changes, annotations: [remoteChange.of(true), Transaction.addToHistory.of(false)] });
     }
     this.replaceAllIfDiverged();
   }
@@ -123,9 +126,56 @@ class TextSync {
     if (want === have) return;
     this.view.dispatch({
       changes: { from: 0, to: have.length, insert: want },
-      annotations: remoteChange.of(true),
+      annotations: [remoteChange.of(true), Transaction.addToHistory.of(false)],
     });
   }
+}
+
+/**
+ * Undo and redo through the document's `UndoManager` (crdt-sync's), which takes back only this
+ * peer's edits and leaves the others' in place: Mod-z, Mod-Shift-z and Mod-y (ahead of
+ * CodeMirror's own history keys), the manager told the selection as it moves, and the step's
+ * selection put back after an undo or redo. `text` is the bound text.
+ */
+export function crdtUndo(undo, text) {
+  const run = (redo) => (view) => {
+    const changed = redo ? undo.redo() : undo.undo();
+    // The binding has already shown the step (it is a change of the document).
+    const selection = changed ? undo.restoredSelection : null;
+    if (selection) {
+      const length = view.state.doc.length;
+      const anchor = text.resolveCursor(selection.anchor);
+      const head = text.resolveCursor(selection.head) ?? anchor;
+      if (Number.isInteger(anchor)) view.dispatch({ selection: { anchor: Math.min(anchor, length), head: Math.min(head, length) } });
+    }
+    return true;
+  };
+  const note = (state) => {
+    const { anchor, head } = state.selection.main;
+    const [from, to] = anchor <= head ? [anchor, head] : [head, anchor];
+    const start = text.getCursor(from, "after");
+    const end = from === to ? start : text.getCursor(to, "before");
+    undo.setSelection(anchor <= head ? { anchor: start, head: end } : { anchor: end, head: start });
+  };
+  return [
+    // One handler reading the event itself: a synthetic Ctrl-Shift-z may carry key "z" (not
+    // "Z"), which CodeMirror's key names would take for Ctrl-z.
+    Prec.high(keymap.of([{
+      any: (view, event) => {
+        if (!(event.ctrlKey || event.metaKey) || event.altKey) return false;
+        const key = event.key.toLowerCase();
+        const redo = (key === "z" && event.shiftKey) || (key === "y" && !event.shiftKey);
+        if (key !== "z" && !redo) return false;
+        event.preventDefault();
+        return run(redo)(view);
+      },
+    }])),
+    // After the sync plugin: a commit is recorded before the selection that follows it.
+    ViewPlugin.define((view) => {
+      note(view.state);
+      return { update: (update) => (update.selectionSet || update.docChanged) && note(update.state) };
+    }),
+  ];
 }
 
 /** One text patch as a CodeMirror change set over a document of `length`, or null. */

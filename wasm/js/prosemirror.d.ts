@@ -41,8 +41,11 @@ export const crdtSyncKey: PluginKey;
 /** The cursors plugin's key. */
 export const crdtCursorsKey: PluginKey;
 
-/** Keeps the editor and the root text `textName` of `doc` in step, both ways. */
-export function crdtSync(doc: Doc, textName: string): Plugin;
+/**
+ * Keeps the editor and the root text `textName` of `doc` in step, both ways: one committed change
+ * per editor transaction, with the options `commitOptions()` gives (e.g. `{ time: Date.now() }`).
+ */
+export function crdtSync(doc: Doc, textName: string, options?: { commitOptions?: () => { message?: string; time?: number } }): Plugin;
 
 /** What the cursors plugin needs of a provider (a WebSocketProvider fits). */
 export interface PresenceSource {

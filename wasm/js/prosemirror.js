@@ -32,9 +32,10 @@ const PRESENCE_INTERVAL_MS = 40;
 /**
  * The plugin that binds the editor to the root text `textName` of `doc`. The editor's schema
  * may be this module's `schema` or any schema with the same kinds of nodes and marks under
- * ProseMirror's or TipTap's names (see `schemaNames`).
+ * ProseMirror's or TipTap's names (see `schemaNames`). `options.commitOptions()`, if given,
+ * gives each commit's options (e.g. `{ time: Date.now() }` for the history).
  */
-export function crdtSync(doc, textName) {
+export function crdtSync(doc, textName, options = {}) {
   return new Plugin({
     key: crdtSyncKey,
     // Only observes: records where each update's transactions changed the document.
@@ -42,7 +43,7 @@ export function crdtSync(doc, textName) {
       recordChange(transactions, oldState, newState);
       return null;
     },
-    view: (view) => new TextSync(view, doc, doc.getText(textName), textName),
+    view: (view) => new TextSync(view, doc, doc.getText(textName), textName, options.commitOptions),
   });
 }
 
@@ -113,9 +114,10 @@ export function selectionAt(state, anchor, head = anchor) {
 }
 
 class TextSync {
-  constructor(view, doc, text, textName) {
+  constructor(view, doc, text, textName, commitOptions) {
     this.view = view;
     this.doc = doc;
+    this.commitOptions = commitOptions;
     this.text = text;
     this.textName = textName;
     this.names = schemaNames(view.state.schema);
@@ -161,7 +163,7 @@ class TextSync {
         ops = localDelta(deltaToDoc(this.text.toDelta(), this.names), after, this.names);
       }
       if (ops) this.text.applyDelta(ops);
-      this.doc.commit();
+      this.doc.commit(this.commitOptions?.());
     } finally {
       this.writing = false;
     }

@@ -1,9 +1,10 @@
 // The code editor: CodeMirror 6 over the document's "code" text, bound both ways by the
 // package's CodeMirror binding (pkg/codemirror.js), which also publishes this peer's selection
-// and draws the others' from presence. Everything else (loading, IndexedDB, the relay) is the
+// and draws the others' from presence, and undoes this page's own edits (crdtUndo). Everything else (loading, IndexedDB, the relay) is the
 // same as the other pages (../shared.js).
 import { EditorView, basicSetup, javascript } from "../vendor/codemirror.js";
-import { crdtCollab } from "../pkg/codemirror.js";
+import { UndoManager } from "../pkg/crdt_wasm.js";
+import { crdtCollab, crdtUndo } from "../pkg/codemirror.js";
 import { openDoc, identity, nameField, param, showStatus, badge } from "../shared.js";
 
 const docId = param("doc", "code");
@@ -14,9 +15,14 @@ const text = doc.getText("code");
 const me = identity();
 showStatus(provider, document.getElementById("status"));
 
+// Undo takes back this page's own edits only (CodeMirror's own history would undo the others').
+const undo = new UndoManager(doc, { scope: ["code"] });
 const view = new EditorView({
   doc: text.toString(),
-  extensions: [basicSetup, javascript(), EditorView.lineWrapping, crdtCollab(doc, "code", { provider, user: me })],
+  extensions: [basicSetup, javascript(), EditorView.lineWrapping,
+    crdtCollab(doc, "code", { provider, user: me, commitOptions: () => ({ time: Date.now() }) }),
+    crdtUndo(undo, text),
+  ],
   parent: document.getElementById("editor"),
 });
 
@@ -35,5 +41,5 @@ nameField(me, document.getElementById("name"), () => view.dispatch({ selection: 
 drawPeers();
 
 // For tests and the curious.
-window.app = { doc, text, provider, view, flushed: () => provider.flushed() };
+window.app = { doc, text, provider, view, undo, flushed: () => provider.flushed() };
 document.documentElement.dataset.ready = "true";

@@ -14,6 +14,7 @@ import {
   DOMSerializer,
   EditorState,
   EditorView,
+  Selection,
   baseKeymap,
   keymap,
   liftListItem,
@@ -69,7 +70,7 @@ const view = new EditorView(document.getElementById("editor"), {
   state: EditorState.create({
     schema,
     plugins: [
-      crdtSync(doc, "body"),
+      crdtSync(doc, "body", { commitOptions: () => ({ time: Date.now() }) }), // the time shows in the history
       crdtCursors(doc, "body", provider, user),
       undo.plugin,
       keymap({
@@ -208,6 +209,12 @@ window.app = {
   history,
   shown,
   caret: () => selectionOffsets(view.state).head,
+  /** Puts the caret at the start or the end of the note, as Ctrl-Home / Ctrl-End would. */
+  moveTo: (where) => {
+    view.focus();
+    const { doc: pm } = view.state;
+    view.dispatch(view.state.tr.setSelection(where === "start" ? Selection.atStart(pm) : Selection.atEnd(pm)));
+  },
   /** Selects text offsets `anchor..head`, as a user would. */
   select: (anchor, head = anchor) => {
     view.focus();

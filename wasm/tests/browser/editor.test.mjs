@@ -31,6 +31,16 @@ after(async () => {
 /** The note as the page's editor shows it, as plain lines. */
 const value = (page) => page.evaluate(() => window.app.shown());
 const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
+
+/**
+ * Puts the caret at the note's start or end. Through the page (`app.moveTo`), not Ctrl-Home /
+ * Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange, and keys
+ * typed before that would land at the old caret.
+ */
+const caretTo = async (page, where) => {
+  await page.locator("#editor .ProseMirror").click();
+  await page.evaluate((w) => window.app.moveTo(w), where);
+};
 /** The editor's ProseMirror document as JSON. */
 const pmJson = (page) => page.evaluate(() => JSON.stringify(window.app.view.state.doc.toJSON()));
 const editable = (page) => page.locator("#editor .ProseMirror");
@@ -49,8 +59,7 @@ test("two browsers edit one note live, offline edits merge, a reload keeps every
   await editable(a).click();
   await a.keyboard.type("Hello 👋 from Alice.");
   await waitForValue(b, "Hello 👋 from Alice.");
-  await editable(b).click();
-  await b.keyboard.press("Control+End");
+  await caretTo(b, "end");
   await b.keyboard.type(" Bob here.");
   await waitForValue(a, "Hello 👋 from Alice. Bob here.");
   assert.equal(await a.evaluate(() => window.app.text.toString()), "Hello 👋 from Alice. Bob here.\n", "the text: one line per block");
@@ -65,7 +74,7 @@ test("two browsers edit one note live, offline edits merge, a reload keeps every
   // Alice types before Bob's caret: Bob's caret moves with his text, it does not stay at the offset.
   const bobCaret = await b.evaluate(() => window.app.caret());
   assert.equal(bobCaret, end);
-  await a.keyboard.press("Control+Home");
+  await caretTo(a, "start");
   await a.keyboard.type(">> ");
   await waitForValue(b, ">> Hello 👋 from Alice. Bob here.");
   assert.equal(await b.evaluate(() => window.app.caret()), end + 3);
@@ -77,10 +86,10 @@ test("two browsers edit one note live, offline edits merge, a reload keeps every
   await waitForStatus(a, "offline");
   await waitForStatus(b, "offline");
   assert.match(await a.locator("#status").textContent(), /offline/);
-  await a.keyboard.press("Control+End");
+  await caretTo(a, "end");
   await a.keyboard.press("Enter");
   await a.keyboard.type("Alice, offline.");
-  await b.keyboard.press("Control+Home");
+  await caretTo(b, "start");
   await b.keyboard.type("[Bob offline] ");
   await relay.restart();
   const merged = "[Bob offline] >> Hello 👋 from Alice. Bob here.!\nAlice, offline.";
@@ -126,10 +135,9 @@ test("a browser that alone goes offline catches up when it is back", async () =>
   });
   await ca.setOffline(true);
   await a.waitForFunction(() => window.statuses.includes("offline"), null, { timeout: TIMEOUT });
-  await a.keyboard.press("Control+End");
+  await caretTo(a, "end");
   await a.keyboard.type(" + Alice offline");
-  await editable(b).click();
-  await b.keyboard.press("Control+Home");
+  await caretTo(b, "start");
   await b.keyboard.type("Bob online: ");
   assert.equal(await value(a), "shared line + Alice offline");
   assert.equal(await value(b), "Bob online: shared line");
@@ -183,6 +191,29 @@ test("two browsers type concurrently inside and around formatted spans and end w
   const texts = (node) => (node.type === "text" ? [node] : (node.content ?? []).flatMap(texts));
   const boldText = texts(json).filter((t) => t.marks?.some((m) => m.type === "bold")).map((t) => t.text).join("");
   assert.ok(boldText.includes("WW"), JSON.stringify(json));
+
+  // A peer's hostile formatting is shown inertly: a javascript: link is not a link.
+  await b.evaluate(() => {
+    const { text, doc } = window.app;
+    text.mark(0, 3, "link", "javascript:alert(1)");
+    doc.commit();
+  });
+  await a.waitForFunction(() => document.querySelector("#editor .unsafe-link") !== null, null, { timeout: TIMEOUT });
+  assert.equal(await a.locator('#editor a[href^="javascript"]').count(), 0);
+  // A peer whose name and colour would smuggle markup and CSS into the others' pages (its page
+  // publishes them as its presence) is drawn inertly.
+  const cc = await browser.newContext();
+  const evil = await openPage(cc, `${relay.httpUrl}editor/?doc=${docId}&name=${encodeURIComponent("<img src=x onerror=alert(1)>")}` +
+    `&color=${encodeURIComponent("red; background: url(http://127.0.0.1:9/x)")}`);
+  await evil.waitForFunction(() => window.app.text.length > 2, null, { timeout: TIMEOUT });
+  await evil.evaluate(() => window.app.select(0, 2));
+  const hostile = await (await a.waitForFunction(() => {
+    const caret = [...document.querySelectorAll(".crdt-caret")].find((c) => c.dataset.name.startsWith("<img"));
+    return caret ? { images: caret.querySelectorAll("img").length, style: caret.getAttribute("style") } : null;
+  }, null, { timeout: TIMEOUT })).jsonValue();
+  assert.equal(hostile.images, 0);
+  assert.doesNotMatch(hostile.style, /url\(/);
+  await cc.close();
   await ca.close();
   await cb.close();
 });
@@ -222,14 +253,15 @@ test("two converged peers side by side, saved as a screenshot", async () => {
   await page.keyboard.type("cheese");
   await right.waitForFunction(() => window.app.shown().endsWith("cheese"), null, { timeout: TIMEOUT });
   await right.locator("#editor .ProseMirror").click();
-  await page.keyboard.press("Control+End");
+  await right.evaluate(() => window.app.moveTo("end"));
   await page.keyboard.press("Enter");
   await page.keyboard.type("apples");
-  await page.keyboard.down("Shift");
-  for (let i = 0; i < "apples".length; i++) await page.keyboard.press("ArrowLeft");
-  await page.keyboard.up("Shift");
+  await right.evaluate(() => {
+    const at = window.app.text.toString().indexOf("apples");
+    window.app.select(at, at + "apples".length);
+  });
   await right.locator("#bold").click();
-  await page.keyboard.press("Control+End");
+  await right.evaluate(() => window.app.moveTo("end"));
   await page.keyboard.press("Control+b"); // bold goes on at the end of a bold word: turn it off
   await page.keyboard.type(" (Grace)");
   await left.waitForFunction(() => window.app.shown().endsWith("(Grace)"), null, { timeout: TIMEOUT });

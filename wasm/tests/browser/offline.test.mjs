@@ -34,9 +34,19 @@ after(async () => {
 });
 
 const editorUrl = (server, docId, name) => `${server.httpUrl}editor/?doc=${docId}&name=${name}`;
-const value = (page) => page.locator("#editor").inputValue();
-const waitForValue = (page, want) =>
-  page.waitForFunction((w) => document.getElementById("editor").value === w, want, { timeout: TIMEOUT });
+/** The note as the page's editor shows it, as plain lines. */
+const value = (page) => page.evaluate(() => window.app.shown());
+const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
+
+/**
+ * Puts the caret at the note's start or end. Through the page (`app.moveTo`), not Ctrl-Home /
+ * Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange, and keys
+ * typed before that would land at the old caret.
+ */
+const caretTo = async (page, where) => {
+  await page.locator("#editor .ProseMirror").click();
+  await page.evaluate((w) => window.app.moveTo(w), where);
+};
 /** Waits until a service worker controls `page` (it has then cached every file of the build). */
 const waitForOfflineReady = (page) =>
   page.waitForFunction(() => document.documentElement.dataset.offline === "ready", null, { timeout: TIMEOUT });
@@ -99,7 +109,7 @@ test("the editor reopens offline from its service worker, is edited, and converg
   }
   for (const f of ["/healthz", "/metrics", "/sync"]) assert.ok(!files.includes(f), `${f} not cached`);
 
-  await a.locator("#editor").click();
+  await a.locator("#editor .ProseMirror").click();
   await a.keyboard.type("Written online.");
   const b = await openPage(cb, editorUrl(relay, docId, "Bob"));
   await waitForValue(b, "Written online.");
@@ -124,11 +134,9 @@ test("the editor reopens offline from its service worker, is edited, and converg
   assert.notEqual(await a.evaluate(() => window.app.provider.status), "synced");
 
   // Both edit apart: Alice offline, Bob online.
-  await a.locator("#editor").click();
-  await a.keyboard.press("End");
+  await caretTo(a, "end");
   await a.keyboard.type(" Edited on a plane.");
-  await b.locator("#editor").click();
-  await b.keyboard.press("Home");
+  await caretTo(b, "start");
   await b.keyboard.type("Bob: ");
   assert.equal(await value(a), "Written online. Edited on a plane.");
   assert.equal(await value(b), "Bob: Written online.");

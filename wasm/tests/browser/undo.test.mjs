@@ -20,9 +20,19 @@ after(async () => {
   await relay?.close();
 });
 
-const value = (page) => page.locator("#editor").inputValue();
-const waitForValue = (page, want) =>
-  page.waitForFunction((w) => document.getElementById("editor").value === w, want, { timeout: TIMEOUT });
+/** The note as the page's editor shows it, as plain lines. */
+const value = (page) => page.evaluate(() => window.app.shown());
+const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
+
+/**
+ * Puts the caret at the note's start or end. Through the page (`app.moveTo`), not Ctrl-Home /
+ * Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange, and keys
+ * typed before that would land at the old caret.
+ */
+const caretTo = async (page, where) => {
+  await page.locator("#editor .ProseMirror").click();
+  await page.evaluate((w) => window.app.moveTo(w), where);
+};
 
 /**
  * Presses `key` until the textarea shows `want` (the typing may have been recorded as more
@@ -46,25 +56,24 @@ test("one browser undoes and redoes its own typing; the other's text stays and b
   await waitForStatus(b, "synced");
   assert.equal(await a.locator("#undo").isDisabled(), true, "nothing to undo yet");
 
-  await b.locator("#editor").click();
+  await b.locator("#editor .ProseMirror").click();
   await b.keyboard.type("Bob's line.");
   await waitForValue(a, "Bob's line.");
-  await a.locator("#editor").click();
-  await a.keyboard.press("End");
+  await caretTo(a, "end");
   await a.keyboard.type(" Alice adds this.");
   await waitForValue(b, "Bob's line. Alice adds this.");
   // Bob types more while Alice's typing stands (before it, so positions shift under it).
-  await b.keyboard.press("Home");
+  await caretTo(b, "start");
   await b.keyboard.type(">> ");
   await waitForValue(a, ">> Bob's line. Alice adds this.");
   assert.equal(await a.locator("#undo").isDisabled(), false);
 
   // Ctrl-Z in Alice's window takes back her typing only, on both pages.
-  await a.locator("#editor").focus();
+  await a.locator("#editor .ProseMirror").focus();
   await pressUntil(a, "Control+z", ">> Bob's line.");
   await waitForValue(b, ">> Bob's line.");
   // The caret is back where it was before she typed: at the end of Bob's line.
-  assert.equal(await a.evaluate(() => document.getElementById("editor").selectionStart), ">> Bob's line.".length);
+  assert.equal(await a.evaluate(() => window.app.caret()), ">> Bob's line.".length);
   assert.equal(await a.locator("#undo").isDisabled(), true, "Bob's typing is not Alice's to undo");
   assert.equal(await a.locator("#redo").isDisabled(), false);
 
@@ -74,10 +83,10 @@ test("one browser undoes and redoes its own typing; the other's text stays and b
   }
   assert.equal(await value(a), ">> Bob's line. Alice adds this.");
   await waitForValue(b, ">> Bob's line. Alice adds this.");
-  assert.equal(await a.evaluate(() => document.getElementById("editor").selectionStart), ">> Bob's line. Alice adds this.".length);
+  assert.equal(await a.evaluate(() => window.app.caret()), ">> Bob's line. Alice adds this.".length);
 
   // Bob's own Ctrl-Shift-Z has nothing to redo and Ctrl-Z undoes only his typing.
-  await b.locator("#editor").focus();
+  await b.locator("#editor .ProseMirror").focus();
   await b.keyboard.press("Control+Shift+z");
   assert.equal(await value(b), ">> Bob's line. Alice adds this.");
   await pressUntil(b, "Control+z", " Alice adds this.");
