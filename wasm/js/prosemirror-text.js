@@ -77,8 +77,9 @@ function markKey(names, type) {
   return type.name;
 }
 
-/** A mark as an attribute value: its only attribute (a link's href) or `true`. */
+/** A mark as an attribute value: a link's href, a mark's only attribute, or `true`. */
 function markValue(mark) {
+  if (typeof mark.attrs.href === "string") return mark.attrs.href; // TipTap's link has more attributes
   const attrs = Object.values(mark.attrs);
   return attrs.length === 1 ? attrs[0] : true;
 }
@@ -89,15 +90,19 @@ function markFor(names, key, value) {
   const type = key === "bold" ? names.bold : key === "italic" ? names.italic : names.schema.marks[key];
   if (!type) return null;
   const attrNames = Object.keys(type.spec.attrs ?? {});
-  if (attrNames.length === 0) return type.create();
-  if (attrNames.length === 1 && (typeof value === "string" || typeof value === "number")) {
-    try {
-      return type.create({ [attrNames[0]]: value });
-    } catch {
-      return null; // a value the schema's validation refuses
-    }
+  const name = attrNames.includes("href") ? "href" : attrNames.length === 1 ? attrNames[0] : null;
+  if (name === null) return attrNames.length === 0 || value === true ? tryCreate(type, null) : null;
+  if (typeof value !== "string" && typeof value !== "number") return null;
+  return tryCreate(type, { [name]: value });
+}
+
+/** A mark of `type`, or null when the schema refuses the attributes (its own validation). */
+function tryCreate(type, attrs) {
+  try {
+    return type.create(attrs);
+  } catch {
+    return null;
   }
-  return null;
 }
 
 /**

@@ -17,7 +17,7 @@ import { Plugin, PluginKey, TextSelection } from "prosemirror-state";
 import { Mapping } from "prosemirror-transform";
 import { Decoration, DecorationSet } from "prosemirror-view";
 
-import { deltaToDoc, docLines, localDelta, offsetToPos, posToOffset, schemaNames } from "./prosemirror-text.js";
+import { deltaToDoc, docLines, docToDelta, localDelta, offsetToPos, posToOffset, schemaNames } from "./prosemirror-text.js";
 
 export { schema, schemaNames, deltaToDoc, docToDelta } from "./prosemirror-text.js";
 
@@ -166,6 +166,14 @@ class TextSync {
       this.doc.commit(this.commitOptions?.());
     } finally {
       this.writing = false;
+    }
+    // Structure the text cannot hold (a list nested in a list item, a block kind the model does
+    // not map) is shown as the text holds it, so every editor shows the same document. Not
+    // during this update: ProseMirror takes no dispatch while it updates its plugins.
+    if (!deltaToDoc(docToDelta(after, this.names), this.names).eq(after)) {
+      queueMicrotask(() => {
+        if (!this.destroyed) this.pull();
+      });
     }
   }
 
