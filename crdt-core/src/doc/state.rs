@@ -11,7 +11,7 @@
 //! ([`DocState::check_change`]), so a change that refers to elements or containers that do not
 //! exist is refused whole and leaves the state untouched.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -240,14 +240,17 @@ impl DocState {
     pub(crate) fn check_change(&self, change: &Change) -> Result<(), DocError> {
         // Containers and element ids the change itself creates: a later op of the change may
         // use them. Indexed, so that a change of many ops (a whole history merged as one
-        // change) is checked in O(n log n), not O(n^2).
-        let mut created: HashSet<ContainerId> = HashSet::new();
-        let mut inserted: HashMap<ContainerId, BatchIds> = HashMap::new();
+        // change) is checked in O(n log n), not O(n^2); ordered, not hashed, since the change
+        // is a peer's (std's hash keys are fixed on wasm32-unknown-unknown, so collisions could
+        // be precomputed). One map: a container the change creates gets an entry (no ids yet),
+        // as does an existing one the change inserts into; only the first kind is looked up
+        // for existence, and the second exists anyway.
+        let mut inserted: BTreeMap<ContainerId, BatchIds> = BTreeMap::new();
         let none = BatchIds::default();
         let last = change.ops.len().saturating_sub(1);
         for (i, (dot, op)) in change.ops_with_dots().enumerate() {
             let obj = op.obj();
-            if !self.exists(obj) && !created.contains(obj) {
+            if !self.exists(obj) && !inserted.contains_key(obj) {
                 return Err(DocError::NoSuchContainer(obj.clone()));
             }
             match op {
@@ -260,7 +263,7 @@ impl DocState {
                         if self.containers.contains_key(&id) {
                             return Err(DocError::IdReused(dot));
                         }
-                        created.insert(id);
+                        inserted.entry(id).or_default();
                     }
                 }
                 Op::MapDelete { .. } | Op::CounterAdd { .. } => {}
@@ -295,7 +298,7 @@ impl DocState {
                                 if self.containers.contains_key(id) {
                                     return Err(DocError::IdReused(dot));
                                 }
-                                created.insert(id.clone());
+                                inserted.entry(id.clone()).or_default();
                             }
                         }
                     }
