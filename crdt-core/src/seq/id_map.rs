@@ -50,7 +50,10 @@ struct CounterSpan {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdMap {
     replicas: Vec<ReplicaId>,
-    agent_of: BTreeMap<ReplicaId, u32>,
+    /// Agent (index in `replicas`) of each replica. Held as u64, though agents are u32: the
+    /// map type [`crate::VersionVector`] already uses, so no more `BTreeMap` code in the wasm
+    /// build (kilobytes per key/value type).
+    agent_of: BTreeMap<ReplicaId, u64>,
     lv_spans: Vec<LvSpan>,
     by_replica: Vec<Vec<CounterSpan>>,
     next_lv: u32,
@@ -63,7 +66,8 @@ impl IdMap {
     }
 
     fn agent(&self, replica: ReplicaId) -> Option<u32> {
-        self.agent_of.get(&replica).copied()
+        // Every value was inserted from a u32 (`alloc`, `from_runs`).
+        self.agent_of.get(&replica).map(|&a| a as u32)
     }
 
     /// The span of `replica` containing `counter`, if any.
@@ -231,12 +235,12 @@ impl IdMap {
     pub(crate) fn alloc(&mut self, dot: Dot, len: u32) -> u32 {
         let lv = self.next_lv;
         self.next_lv += len;
-        let agent = match self.agent_of.get(&dot.replica) {
-            Some(&a) => a,
+        let agent = match self.agent(dot.replica) {
+            Some(a) => a,
             None => {
                 let a = self.replicas.len() as u32;
                 self.replicas.push(dot.replica);
-                self.agent_of.insert(dot.replica, a);
+                self.agent_of.insert(dot.replica, u64::from(a));
                 self.by_replica.push(Vec::new());
                 a
             }
@@ -292,12 +296,12 @@ impl IdMap {
         let mut per_agent: Vec<(u32, CounterSpan)> = Vec::with_capacity(runs.len());
         for &(dot, len) in runs {
             let lv = map.next_lv;
-            let agent = match map.agent_of.get(&dot.replica) {
-                Some(&a) => a,
+            let agent = match map.agent(dot.replica) {
+                Some(a) => a,
                 None => {
                     let a = map.replicas.len() as u32;
                     map.replicas.push(dot.replica);
-                    map.agent_of.insert(dot.replica, a);
+                    map.agent_of.insert(dot.replica, u64::from(a));
                     map.by_replica.push(Vec::new());
                     a
                 }

@@ -117,7 +117,7 @@ pub(crate) struct ReplicaTable {
     replicas: Vec<ReplicaId>,
     // Not a hash map: what is encoded may come from a hostile peer, and std's hash keys are
     // fixed on wasm32-unknown-unknown.
-    index: BTreeMap<ReplicaId, u32>,
+    index: BTreeMap<ReplicaId, u64>,
     last: Option<(ReplicaId, u32)>,
 }
 
@@ -130,7 +130,9 @@ impl ReplicaTable {
             }
         }
         let next = self.replicas.len() as u32;
-        let i = *self.index.entry(r).or_insert(next);
+        // u64 in the map (the map type of `VersionVector`: no new code in the wasm build);
+        // every value is a u32 index inserted here.
+        let i = *self.index.entry(r).or_insert(u64::from(next)) as u32;
         let new = i == next;
         if new {
             self.replicas.push(r);
@@ -290,11 +292,11 @@ pub(crate) fn read_replicas(r: &mut ColumnReader<'_>) -> Result<Vec<ReplicaId>, 
     // Grown as entries are read (each takes 8 bytes), not sized from the count.
     let mut replicas = Vec::new();
     // Each replica with its index: ordered (hostile input; no fixed-key hashing), and the map
-    // type the sequences' agent tables already use (no new code in the wasm build).
+    // type of `VersionVector` (no new code in the wasm build).
     let mut seen = BTreeMap::new();
     for i in 0..n {
         let id = ReplicaId(r.fixed_u64("replica id")?);
-        if seen.insert(id, i as u32).is_some() {
+        if seen.insert(id, i as u64).is_some() {
             return Err(SeqError::Malformed("duplicate replica in table"));
         }
         replicas.push(id);
