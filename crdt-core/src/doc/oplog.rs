@@ -6,7 +6,7 @@
 //! Runs of typing stay runs inside each change (one `SeqOp::Insert` per burst), so the log is
 //! run-length encoded in memory and on the wire.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::Change;
@@ -20,8 +20,10 @@ pub(crate) struct OpLog {
     version: VersionVector,
     /// The frontier: the last events of the changes no other change in the log names as a
     /// parent (nor follows, for its own replica's). What the next local commit names as its
-    /// parents. A set, so that many concurrent changes cost `log n` each.
-    heads: BTreeSet<Dot>,
+    /// parents. At most one per replica (a replica's change covers its previous one), so held
+    /// as replica -> counter: `log n` per change however many are concurrent, and the map type
+    /// of `VersionVector` (a `BTreeSet<Dot>` was kilobytes more of the wasm build).
+    heads: BTreeMap<ReplicaId, u64>,
     max_lamport: u64,
 }
 
@@ -47,14 +49,17 @@ impl OpLog {
         let id = change.id;
         let own_previous = (id.start > 1).then(|| Dot::new(id.replica, id.start - 1));
         for covered in change.parents.iter().chain(own_previous.as_ref()) {
-            self.heads.remove(covered);
+            if self.heads.get(&covered.replica) == Some(&covered.counter) {
+                self.heads.remove(&covered.replica);
+            }
         }
-        self.heads.insert(Dot::new(id.replica, id.end - 1));
+        self.heads.insert(id.replica, id.end - 1);
     }
 
     /// The frontier of the log, sorted: the parents of the next local change.
     pub(crate) fn heads(&self) -> Vec<Dot> {
-        self.heads.iter().copied().collect()
+        // In replica order, which is `Dot` order with one head per replica.
+        self.heads.iter().map(|(&r, &c)| Dot::new(r, c)).collect()
     }
 
     /// The version the log covers.
