@@ -368,9 +368,12 @@ impl IdMap {
 /// Which leaf of the tree holds each local version: a piecewise-constant map stored as
 /// `BTreeMap<first lv of a piece, leaf>`; a piece extends to the next key. Consecutive local
 /// versions in the same leaf share a piece, so sequential typing costs no index update at all.
+/// Keys and leaves are u32s held as u64: `BTreeMap<u64, u64>` compiles to the same code as
+/// `VersionVector`'s `BTreeMap<ReplicaId, u64>`, which the wasm build then keeps once (a map
+/// type of its own was ~10 KB of code there).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LeafIndex {
-    map: BTreeMap<u32, u32>,
+    map: BTreeMap<u64, u64>,
     end: u32,
     /// The leaf of the last piece (the one reaching `end`), to skip a lookup when appending.
     last: u32,
@@ -382,7 +385,7 @@ impl LeafIndex {
         if lv >= self.end {
             return None;
         }
-        self.map.range(..=lv).next_back().map(|(_, &leaf)| leaf)
+        self.map.range(..=u64::from(lv)).next_back().map(|(_, &leaf)| leaf as u32)
     }
 
     /// Records that local versions `a..b` are in `leaf`.
@@ -393,7 +396,7 @@ impl LeafIndex {
         if a >= self.end {
             // Fresh local versions (appended at the end of the lv space).
             if self.map.is_empty() || self.last != leaf {
-                self.map.insert(a, leaf);
+                self.map.insert(u64::from(a), u64::from(leaf));
             }
             self.end = b;
             self.last = leaf;
@@ -406,21 +409,21 @@ impl LeafIndex {
             return;
         }
         let after = if b < self.end { self.get(b) } else { None };
-        while let Some((&k, _)) = self.map.range(a..b).next() {
+        while let Some((&k, _)) = self.map.range(u64::from(a)..u64::from(b)).next() {
             self.map.remove(&k);
         }
         if let Some(v) = after {
-            self.map.entry(b).or_insert(v);
+            self.map.entry(u64::from(b)).or_insert(u64::from(v));
         }
         if b > self.end {
             self.end = b;
         }
         // Coalesce with the neighbours when they point at the same leaf.
-        if self.map.range(..a).next_back().map(|(_, &l)| l) != Some(leaf) {
-            self.map.insert(a, leaf);
+        if self.map.range(..u64::from(a)).next_back().map(|(_, &l)| l) != Some(u64::from(leaf)) {
+            self.map.insert(u64::from(a), u64::from(leaf));
         }
-        if self.map.get(&b) == Some(&leaf) {
-            self.map.remove(&b);
+        if self.map.get(&u64::from(b)) == Some(&u64::from(leaf)) {
+            self.map.remove(&u64::from(b));
         }
     }
 
@@ -428,10 +431,10 @@ impl LeafIndex {
     /// when a leaf split moves runs: two lookups and at most three changes, instead of the
     /// general path's remove-and-coalesce. Returns false, changing nothing, otherwise.
     fn set_within_piece(&mut self, a: u32, b: u32, leaf: u32) -> bool {
-        let Some((k, v)) = self.map.range(..=a).next_back().map(|(&k, &v)| (k, v)) else {
+        let Some((k, v)) = self.map.range(..=u64::from(a)).next_back().map(|(&k, &v)| (k as u32, v as u32)) else {
             return false;
         };
-        let next = self.map.range(a + 1..).next().map(|(&k, &v)| (k, v));
+        let next = self.map.range(u64::from(a) + 1..).next().map(|(&k, &v)| (k as u32, v as u32));
         let piece_end = next.map_or(self.end, |(k2, _)| k2);
         if b > piece_end {
             return false;
@@ -442,18 +445,18 @@ impl LeafIndex {
         // After b: the rest of the piece keeps its leaf; a next piece in `leaf` merges.
         match next {
             _ if b < piece_end => {
-                self.map.insert(b, v);
+                self.map.insert(u64::from(b), u64::from(v));
             }
             Some((k2, v2)) if k2 == b && v2 == leaf => {
-                self.map.remove(&b);
+                self.map.remove(&u64::from(b));
             }
             _ => {}
         }
         // From a: a new piece, unless it merges into a previous piece in `leaf`.
-        if k == a && self.map.range(..a).next_back().map(|(_, &l)| l) == Some(leaf) {
-            self.map.remove(&a);
+        if k == a && self.map.range(..u64::from(a)).next_back().map(|(_, &l)| l) == Some(u64::from(leaf)) {
+            self.map.remove(&u64::from(a));
         } else {
-            self.map.insert(a, leaf);
+            self.map.insert(u64::from(a), u64::from(leaf));
         }
         true
     }
@@ -545,7 +548,7 @@ mod tests {
                     proptest::prop_assert_eq!(ix.get(lv as u32), Some(l), "lv {}", lv);
                 }
                 proptest::prop_assert_eq!(ix.get(model.len() as u32), None);
-                let values: Vec<u32> = ix.map.values().copied().collect();
+                let values: Vec<u64> = ix.map.values().copied().collect();
                 proptest::prop_assert!(values.windows(2).all(|w| w[0] != w[1]), "maximal pieces");
                 proptest::prop_assert_eq!(ix.last, model[model.len() - 1]);
             }
