@@ -781,11 +781,13 @@ impl ContainerSnapshot {
         Ok(match self {
             ContainerSnapshot::Map(entries) => {
                 let mut map = state::MapState::default();
-                for (key, mut values) in entries {
+                for (key, values) in entries {
                     if values.is_empty() {
                         continue;
                     }
-                    values.sort_by_key(|e| (e.lamport, e.id.replica, e.id.counter));
+                    let values = crate::sort_keys::sorted_by_key(values, |e| {
+                        (e.lamport, e.id.replica.0, e.id.counter)
+                    });
                     map.entries.insert(key, values);
                 }
                 ContainerState::Map(map)

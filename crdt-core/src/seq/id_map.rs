@@ -331,7 +331,8 @@ impl IdMap {
                 },
             ));
         }
-        per_agent.sort_unstable_by_key(|(a, s)| (*a, s.counter));
+        let per_agent =
+            crate::sort_keys::sorted_by_key(per_agent, |(a, s)| (u64::from(*a), s.counter, 0));
         for (agent, span) in per_agent {
             let spans = &mut map.by_replica[agent as usize];
             if let Some(last) = spans.last_mut() {
