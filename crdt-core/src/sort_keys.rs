@@ -15,7 +15,10 @@ pub(crate) fn sorted_by_key<T>(items: Vec<T>, key: impl Fn(&T) -> (u64, u64, u64
     order.sort_unstable();
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
     // `order` holds each index once: every slot is taken exactly once.
-    order.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
+    order
+        .into_iter()
+        .filter_map(|(_, i)| slots[i].take())
+        .collect()
 }
 
 #[cfg(test)]

@@ -386,7 +386,10 @@ impl LeafIndex {
         if lv >= self.end {
             return None;
         }
-        self.map.range(..=u64::from(lv)).next_back().map(|(_, &leaf)| leaf as u32)
+        self.map
+            .range(..=u64::from(lv))
+            .next_back()
+            .map(|(_, &leaf)| leaf as u32)
     }
 
     /// Records that local versions `a..b` are in `leaf`.
@@ -432,10 +435,19 @@ impl LeafIndex {
     /// when a leaf split moves runs: two lookups and at most three changes, instead of the
     /// general path's remove-and-coalesce. Returns false, changing nothing, otherwise.
     fn set_within_piece(&mut self, a: u32, b: u32, leaf: u32) -> bool {
-        let Some((k, v)) = self.map.range(..=u64::from(a)).next_back().map(|(&k, &v)| (k as u32, v as u32)) else {
+        let Some((k, v)) = self
+            .map
+            .range(..=u64::from(a))
+            .next_back()
+            .map(|(&k, &v)| (k as u32, v as u32))
+        else {
             return false;
         };
-        let next = self.map.range(u64::from(a) + 1..).next().map(|(&k, &v)| (k as u32, v as u32));
+        let next = self
+            .map
+            .range(u64::from(a) + 1..)
+            .next()
+            .map(|(&k, &v)| (k as u32, v as u32));
         let piece_end = next.map_or(self.end, |(k2, _)| k2);
         if b > piece_end {
             return false;
@@ -454,7 +466,9 @@ impl LeafIndex {
             _ => {}
         }
         // From a: a new piece, unless it merges into a previous piece in `leaf`.
-        if k == a && self.map.range(..u64::from(a)).next_back().map(|(_, &l)| l) == Some(u64::from(leaf)) {
+        if k == a
+            && self.map.range(..u64::from(a)).next_back().map(|(_, &l)| l) == Some(u64::from(leaf))
+        {
             self.map.remove(&u64::from(a));
         } else {
             self.map.insert(u64::from(a), u64::from(leaf));
