@@ -1,6 +1,6 @@
 //! The history of a document: every [`Change`] it has applied, in the order applied (a causal
-//! order), indexed by replica so that "everything not covered by this version" is found by a
-//! binary search per replica rather than a scan of the whole log.
+//! order), indexed by replica so that "everything not covered by this version" starts at the
+//! first change a binary search per replica finds, rather than at the start of the log.
 //!
 //! History is not state: the materialized content lives in [`DocState`](super::state::DocState).
 //! Runs of typing stay runs inside each change (one `SeqOp::Insert` per burst), so the log is
@@ -153,5 +153,102 @@ impl OpLog {
     /// Number of changes.
     pub(crate) fn len(&self) -> usize {
         self.changes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::change::Op;
+    use crate::doc::value::{ContainerId, ContainerKind};
+
+    fn change(replica: u64, counter: u64, parents: &[(u64, u64)]) -> Change {
+        Change {
+            id: SeqRange {
+                replica: ReplicaId::new(replica),
+                start: counter,
+                end: counter + 1,
+            },
+            parents: parents
+                .iter()
+                .map(|&(r, c)| Dot::new(ReplicaId::new(r), c))
+                .collect(),
+            lamport: 1,
+            ops: vec![Op::CounterAdd {
+                obj: ContainerId::root("c", ContainerKind::Counter),
+                delta: 1,
+            }],
+            meta: None,
+        }
+    }
+
+    /// a1, b1 concurrent; a2 after b1; c1 after a2; b2 after b1 (concurrent with a2 and c1).
+    fn log() -> OpLog {
+        let mut log = OpLog::default();
+        for c in [
+            change(1, 1, &[]),
+            change(2, 1, &[]),
+            change(1, 2, &[(2, 1)]),
+            change(3, 1, &[(1, 2)]),
+            change(2, 2, &[]),
+        ] {
+            log.push(c);
+        }
+        log
+    }
+
+    fn ids(changes: Vec<&Change>) -> Vec<(u64, u64)> {
+        changes
+            .iter()
+            .map(|c| (c.id.replica.0, c.id.start))
+            .collect()
+    }
+
+    #[test]
+    fn changes_since_is_what_the_version_lacks_in_log_order() {
+        let log = log();
+        let version = |entries: &[(u64, u64)]| -> VersionVector {
+            entries
+                .iter()
+                .map(|&(r, c)| (ReplicaId::new(r), c))
+                .collect()
+        };
+        let all = [(1, 1), (2, 1), (1, 2), (3, 1), (2, 2)];
+        assert_eq!(ids(log.changes_since(&VersionVector::new())), all);
+        assert_eq!(ids(log.changes_since(&version(&[(1, 1)]))), all[1..]);
+        assert_eq!(
+            ids(log.changes_since(&version(&[(2, 1)]))),
+            [(1, 1), (1, 2), (3, 1), (2, 2)]
+        );
+        assert_eq!(
+            ids(log.changes_since(&version(&[(1, 2), (2, 1)]))),
+            [(3, 1), (2, 2)]
+        );
+        assert_eq!(
+            ids(log.changes_since(&version(&[(1, 2), (2, 2), (3, 1)]))),
+            []
+        );
+        assert_eq!(
+            ids(log.changes_since(&version(&[(1, 9), (2, 9), (3, 9)]))),
+            []
+        );
+    }
+
+    #[test]
+    fn heads_are_the_uncovered_last_events_one_per_replica() {
+        let log = log();
+        // a2 is c1's parent; b1 is a2's parent and b2's own previous event.
+        let d = |r, c| Dot::new(ReplicaId::new(r), c);
+        assert_eq!(log.heads(), [d(2, 2), d(3, 1)]);
+        let mut log = OpLog::default();
+        log.push(change(5, 1, &[]));
+        log.push(change(4, 1, &[]));
+        assert_eq!(
+            log.heads(),
+            [d(4, 1), d(5, 1)],
+            "sorted, concurrent heads kept"
+        );
+        log.push(change(5, 2, &[(4, 1)]));
+        assert_eq!(log.heads(), [d(5, 2)]);
     }
 }
