@@ -289,7 +289,8 @@ impl<P> CausalBuffer<P> {
                 }
                 self.bytes += bytes;
                 self.blocked_on.entry(blocker).or_default().push(first);
-                self.waiting.insert(first, Box::new(Waiting { change, bytes }));
+                self.waiting
+                    .insert(first, Box::new(Waiting { change, bytes }));
                 Ok(delivery)
             }
         }

@@ -86,7 +86,7 @@ fn check_child(
         parent: parent.clone(),
         key,
     };
-    if state.parents.get(child) != Some(&expected) {
+    if state.parents.get(child).map(|link| &**link) != Some(&expected) {
         return Err(bad("a nested container's parent link names another place"));
     }
     Ok(())
@@ -326,10 +326,10 @@ mod tests {
             );
             cyclic.parents.insert(
                 x.clone(),
-                ParentLink {
+                Box::new(ParentLink {
                     parent: y.clone(),
                     key: ParentKey::Map("k".into()),
-                },
+                }),
             );
         }
         assert_eq!(
@@ -340,10 +340,10 @@ mod tests {
         let mut mistyped = doc.state.clone();
         mistyped.parents.insert(
             child,
-            ParentLink {
+            Box::new(ParentLink {
                 parent: ContainerId::root("x", ContainerKind::Text),
                 key: ParentKey::Map("t".into()),
-            },
+            }),
         );
         assert!(matches!(
             check_container_tree(&mistyped),

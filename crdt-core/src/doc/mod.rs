@@ -557,7 +557,12 @@ impl Doc {
             .iter()
             .map(|(id, c)| (id, ContainerSnapshot::of(c)))
             .collect();
-        let parents: Vec<(&ContainerId, &ParentLink)> = self.state.parents.iter().collect();
+        let parents: Vec<(&ContainerId, &ParentLink)> = self
+            .state
+            .parents
+            .iter()
+            .map(|(id, link)| (id, &**link))
+            .collect();
         let pending: Vec<&Change> = self.buffer.pending().map(|c| &c.payload).collect();
         let snapshot = SnapshotRef {
             version: self.log.version(),
@@ -606,7 +611,7 @@ impl Doc {
             if !state.containers.contains_key(&id) {
                 return Err(DocError::BadSnapshot("parent link of a missing container"));
             }
-            state.parents.insert(id, link);
+            state.parents.insert(id, Box::new(link));
         }
         container_tree::check_container_tree(&state)?;
         // Container states hold no marks: they are the history's mark operations.

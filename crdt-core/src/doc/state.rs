@@ -89,7 +89,10 @@ pub(crate) type RawPatch = (ContainerId, PatchAction);
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DocState {
     pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
-    pub(crate) parents: BTreeMap<ContainerId, ParentLink>,
+    /// Boxed, as `check_change`'s batch ids are: `ContainerId -> Box<_>` maps share one copy of
+    /// the `BTreeMap` code in the wasm build (its code depends only on the layout of keys and
+    /// values).
+    pub(crate) parents: BTreeMap<ContainerId, Box<ParentLink>>,
     /// The formatting marks of the texts (kept beside their sequences; see
     /// [`marks`](crate::doc::marks)).
     pub(crate) marks: MarkStore,
@@ -142,7 +145,7 @@ impl DocState {
         self.containers
             .entry(id.clone())
             .or_insert_with(|| ContainerState::new(kind));
-        self.parents.insert(id, link);
+        self.parents.insert(id, Box::new(link));
     }
 
     // ----- maps -----
@@ -245,7 +248,7 @@ impl DocState {
         // be precomputed). One map: a container the change creates gets an entry (no ids yet),
         // as does an existing one the change inserts into; only the first kind is looked up
         // for existence, and the second exists anyway.
-        let mut inserted: BTreeMap<ContainerId, BatchIds> = BTreeMap::new();
+        let mut inserted: BTreeMap<ContainerId, Box<BatchIds>> = BTreeMap::new();
         let none = BatchIds::default();
         let last = change.ops.len().saturating_sub(1);
         for (i, (dot, op)) in change.ops_with_dots().enumerate() {
@@ -272,7 +275,7 @@ impl DocState {
                         Some(ContainerState::Text(s)) => Some(s),
                         _ => None,
                     };
-                    let here = inserted.get(obj).unwrap_or(&none);
+                    let here = inserted.get(obj).map_or(&none, |ids| &**ids);
                     for d in [start, end].into_iter().filter_map(|a| a.dot()) {
                         if !seq.is_some_and(|s| s.contains(d)) && !here.contains(d) {
                             return Err(DocError::Seq(crate::seq::SeqError::UnknownId(d)));
@@ -284,14 +287,14 @@ impl DocState {
                         Some(ContainerState::Text(s)) => Some(s),
                         _ => None,
                     };
-                    check_seq_op(op, seq, inserted.get(obj).unwrap_or(&none))?;
+                    check_seq_op(op, seq, inserted.get(obj).map_or(&none, |ids| &**ids))?;
                 }
                 Op::List { op, .. } => {
                     let seq = match self.container(obj) {
                         Some(ContainerState::List(s)) => Some(s),
                         _ => None,
                     };
-                    check_seq_op(op, seq, inserted.get(obj).unwrap_or(&none))?;
+                    check_seq_op(op, seq, inserted.get(obj).map_or(&none, |ids| &**ids))?;
                     if let SeqOp::Insert { content, .. } = op {
                         for value in &content.0 {
                             if let Value::Container(id) = value {
@@ -321,7 +324,7 @@ impl DocState {
                 match inserted.get_mut(obj) {
                     Some(ids) => ids.insert(id.replica, id.counter, end),
                     None => {
-                        let mut ids = BatchIds::default();
+                        let mut ids = Box::<BatchIds>::default();
                         ids.insert(id.replica, id.counter, end);
                         inserted.insert(obj.clone(), ids);
                     }
