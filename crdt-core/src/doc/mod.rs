@@ -605,7 +605,9 @@ impl Doc {
             if id.kind() != container.kind() {
                 return Err(DocError::BadSnapshot("container state of the wrong kind"));
             }
-            state.containers.insert(id, container.into_state(budget)?);
+            state
+                .containers
+                .insert(id, Box::new(container.into_state(budget)?));
         }
         for (id, link) in snapshot.parents {
             if !state.containers.contains_key(&id) {

@@ -88,7 +88,9 @@ pub(crate) type RawPatch = (ContainerId, PatchAction);
 /// that no choice of container names by a peer can degrade.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DocState {
-    pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
+    /// Boxed, like the parent links: `ContainerId -> Box<_>` maps share one copy of the
+    /// `BTreeMap` code in the wasm build.
+    pub(crate) containers: BTreeMap<ContainerId, Box<ContainerState>>,
     /// Boxed, as `check_change`'s batch ids are: `ContainerId -> Box<_>` maps share one copy of
     /// the `BTreeMap` code in the wasm build (its code depends only on the layout of keys and
     /// values).
@@ -121,19 +123,20 @@ impl DocState {
             match id {
                 ContainerId::Root { kind, .. } => {
                     self.containers
-                        .insert(id.clone(), ContainerState::new(*kind));
+                        .insert(id.clone(), Box::new(ContainerState::new(*kind)));
                 }
                 ContainerId::Created { .. } => return Err(DocError::NoSuchContainer(id.clone())),
             }
         }
         self.containers
             .get_mut(id)
+            .map(|c| &mut **c)
             .ok_or_else(|| DocError::NoSuchContainer(id.clone()))
     }
 
     /// The container `id`, if it exists (roots exist once touched).
     pub(crate) fn container(&self, id: &ContainerId) -> Option<&ContainerState> {
-        self.containers.get(id)
+        self.containers.get(id).map(|c| &**c)
     }
 
     fn exists(&self, id: &ContainerId) -> bool {
@@ -144,7 +147,7 @@ impl DocState {
         let kind = id.kind();
         self.containers
             .entry(id.clone())
-            .or_insert_with(|| ContainerState::new(kind));
+            .or_insert_with(|| Box::new(ContainerState::new(kind)));
         self.parents.insert(id, Box::new(link));
     }
 
@@ -440,7 +443,7 @@ impl DocState {
         // Inserts of this batch still waiting for their formatting get it before the mark
         // changes it (see `marks::fill_deferred`).
         self.flush_deferred(Some(obj), out);
-        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj).map(|c| &**c) else {
             return Err(DocError::WrongKind(obj.clone()));
         };
         let Some(all) = self.marks.add(dot, lamport, op) else {
@@ -487,7 +490,7 @@ impl DocState {
                 self.deferred_inserts.extend(this);
                 continue;
             }
-            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj) {
+            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj).map(|c| &**c) {
                 marks::fill_deferred(seq, self.marks.of(&obj), &this, patches);
             }
         }
@@ -497,7 +500,7 @@ impl DocState {
     /// Nothing to do for a text without marks.
     pub(crate) fn fill_insert_attributes(&self, obj: &ContainerId, patches: &mut [RawPatch]) {
         let all = self.marks.of(obj);
-        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj).map(|c| &**c) else {
             return;
         };
         if all.is_empty() {
