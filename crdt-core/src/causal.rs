@@ -121,9 +121,13 @@ pub struct CausalBuffer<P> {
     applied: VersionVector,
     limits: BufferLimits,
     /// Waiting changes keyed by their first event.
-    waiting: BTreeMap<Dot, Waiting<P>>,
+    waiting: BTreeMap<Dot, Box<Waiting<P>>>,
     /// For each event something waits on, the first events of the changes waiting on it.
-    blocked_on: BTreeMap<Dot, Vec<Dot>>,
+    /// Both maps hold boxes: a map's code depends only on the layout of its keys and values, so
+    /// the two share one copy of the `BTreeMap` code in the wasm build (~9 KB less) for one
+    /// allocation more per waiting change, taken only by changes that arrive out of order.
+    #[allow(clippy::box_collection)] // the box is the point, as said above
+    blocked_on: BTreeMap<Dot, Box<Vec<Dot>>>,
     bytes: usize,
 }
 
@@ -285,7 +289,8 @@ impl<P> CausalBuffer<P> {
                 }
                 self.bytes += bytes;
                 self.blocked_on.entry(blocker).or_default().push(first);
-                self.waiting.insert(first, Waiting { change, bytes });
+                self.waiting
+                    .insert(first, Box::new(Waiting { change, bytes }));
                 Ok(delivery)
             }
         }
@@ -344,7 +349,7 @@ impl<P> CausalBuffer<P> {
                 let Some(firsts) = self.blocked_on.remove(&blocker) else {
                     continue;
                 };
-                for first in firsts {
+                for first in *firsts {
                     let Some(entry) = self.waiting.remove(&first) else {
                         continue;
                     };

@@ -360,18 +360,16 @@ where
 }
 
 impl FromIterator<(ReplicaId, u64)> for VersionVector {
-    /// Keeps the highest counter per replica, whatever the order of the input: one sort (none
-    /// for sorted input), then the map is built in key order.
+    /// Keeps the highest counter per replica, whatever the order of the input: each entry goes
+    /// straight into the map (O(n log n), as a sort would be, without a sort's kilobytes of
+    /// code for this element type in the wasm build).
     fn from_iter<I: IntoIterator<Item = (ReplicaId, u64)>>(iter: I) -> Self {
-        let mut entries: Vec<(ReplicaId, u64)> = iter.into_iter().filter(|e| e.1 > 0).collect();
-        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            entries.sort_unstable();
-            // Sorted by (replica, counter): the last entry of each replica is its highest.
-            entries.reverse();
-            entries.dedup_by_key(|e| e.0);
-            entries.reverse();
+        let mut map = BTreeMap::new();
+        for (replica, counter) in iter.into_iter().filter(|e| e.1 > 0) {
+            let highest = map.entry(replica).or_insert(counter);
+            *highest = (*highest).max(counter);
         }
-        VersionVector(map_of_sorted(entries.into_iter()))
+        VersionVector(map)
     }
 }
 

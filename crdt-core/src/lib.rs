@@ -31,6 +31,7 @@ pub mod encoding;
 pub mod fuzzing;
 pub mod list;
 pub mod seq;
+mod sort_keys;
 pub mod sync;
 pub mod text;
 pub mod types;

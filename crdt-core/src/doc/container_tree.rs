@@ -27,7 +27,7 @@ use crate::doc::DocError;
 /// Checks that `state`'s containers form a tree as described in the [module docs](self).
 pub(crate) fn check_container_tree(state: &DocState) -> Result<(), DocError> {
     for (id, container) in &state.containers {
-        match container {
+        match &**container {
             ContainerState::Map(map) => {
                 for (key, entries) in &map.entries {
                     for entry in entries {
@@ -86,7 +86,7 @@ fn check_child(
         parent: parent.clone(),
         key,
     };
-    if state.parents.get(child) != Some(&expected) {
+    if state.parents.get(child).map(|link| &**link) != Some(&expected) {
         return Err(bad("a nested container's parent link names another place"));
     }
     Ok(())
@@ -232,6 +232,7 @@ mod tests {
             .state
             .containers
             .get_mut(&ContainerId::root("m", ContainerKind::Map))
+            .map(|c| &mut **c)
         else {
             panic!("the root map exists");
         };
@@ -248,6 +249,7 @@ mod tests {
             .state
             .containers
             .get_mut(&ContainerId::root("m", ContainerKind::Map))
+            .map(|c| &mut **c)
         else {
             panic!("the root map exists");
         };
@@ -271,7 +273,8 @@ mod tests {
     fn a_root_as_a_value_is_refused() {
         let mut doc = nested_doc();
         let root = ContainerId::root("m", ContainerKind::Map);
-        let Some(ContainerState::Map(map)) = doc.state.containers.get_mut(&root) else {
+        let Some(ContainerState::Map(map)) = doc.state.containers.get_mut(&root).map(|c| &mut **c)
+        else {
             panic!("the root map exists");
         };
         // A map holding itself would materialize forever without the depth cap.
@@ -322,14 +325,14 @@ mod tests {
         for (x, y) in [(&a, &b), (&b, &a)] {
             cyclic.containers.insert(
                 x.clone(),
-                ContainerState::Map(crate::doc::state::MapState::default()),
+                Box::new(ContainerState::Map(crate::doc::state::MapState::default())),
             );
             cyclic.parents.insert(
                 x.clone(),
-                ParentLink {
+                Box::new(ParentLink {
                     parent: y.clone(),
                     key: ParentKey::Map("k".into()),
-                },
+                }),
             );
         }
         assert_eq!(
@@ -340,10 +343,10 @@ mod tests {
         let mut mistyped = doc.state.clone();
         mistyped.parents.insert(
             child,
-            ParentLink {
+            Box::new(ParentLink {
                 parent: ContainerId::root("x", ContainerKind::Text),
                 key: ParentKey::Map("t".into()),
-            },
+            }),
         );
         assert!(matches!(
             check_container_tree(&mistyped),

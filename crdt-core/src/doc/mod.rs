@@ -557,7 +557,12 @@ impl Doc {
             .iter()
             .map(|(id, c)| (id, ContainerSnapshot::of(c)))
             .collect();
-        let parents: Vec<(&ContainerId, &ParentLink)> = self.state.parents.iter().collect();
+        let parents: Vec<(&ContainerId, &ParentLink)> = self
+            .state
+            .parents
+            .iter()
+            .map(|(id, link)| (id, &**link))
+            .collect();
         let pending: Vec<&Change> = self.buffer.pending().map(|c| &c.payload).collect();
         let snapshot = SnapshotRef {
             version: self.log.version(),
@@ -600,13 +605,15 @@ impl Doc {
             if id.kind() != container.kind() {
                 return Err(DocError::BadSnapshot("container state of the wrong kind"));
             }
-            state.containers.insert(id, container.into_state(budget)?);
+            state
+                .containers
+                .insert(id, Box::new(container.into_state(budget)?));
         }
         for (id, link) in snapshot.parents {
             if !state.containers.contains_key(&id) {
                 return Err(DocError::BadSnapshot("parent link of a missing container"));
             }
-            state.parents.insert(id, link);
+            state.parents.insert(id, Box::new(link));
         }
         container_tree::check_container_tree(&state)?;
         // Container states hold no marks: they are the history's mark operations.
@@ -781,11 +788,13 @@ impl ContainerSnapshot {
         Ok(match self {
             ContainerSnapshot::Map(entries) => {
                 let mut map = state::MapState::default();
-                for (key, mut values) in entries {
+                for (key, values) in entries {
                     if values.is_empty() {
                         continue;
                     }
-                    values.sort_by_key(|e| (e.lamport, e.id.replica, e.id.counter));
+                    let values = crate::sort_keys::sorted_by_key(values, |e| {
+                        (e.lamport, e.id.replica.0, e.id.counter)
+                    });
                     map.entries.insert(key, values);
                 }
                 ContainerState::Map(map)

@@ -1,12 +1,12 @@
 //! The history of a document: every [`Change`] it has applied, in the order applied (a causal
-//! order), indexed by replica so that "everything not covered by this version" is found by a
-//! binary search per replica rather than a scan of the whole log.
+//! order), indexed by replica so that "everything not covered by this version" starts at the
+//! first change a binary search per replica finds, rather than at the start of the log.
 //!
 //! History is not state: the materialized content lives in [`DocState`](super::state::DocState).
 //! Runs of typing stay runs inside each change (one `SeqOp::Insert` per burst), so the log is
 //! run-length encoded in memory and on the wire.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::Change;
@@ -20,8 +20,10 @@ pub(crate) struct OpLog {
     version: VersionVector,
     /// The frontier: the last events of the changes no other change in the log names as a
     /// parent (nor follows, for its own replica's). What the next local commit names as its
-    /// parents. A set, so that many concurrent changes cost `log n` each.
-    heads: BTreeSet<Dot>,
+    /// parents. At most one per replica (a replica's change covers its previous one), so held
+    /// as replica -> counter: `log n` per change however many are concurrent, and the map type
+    /// of `VersionVector` (a `BTreeSet<Dot>` was kilobytes more of the wasm build).
+    heads: BTreeMap<ReplicaId, u64>,
     max_lamport: u64,
 }
 
@@ -47,14 +49,17 @@ impl OpLog {
         let id = change.id;
         let own_previous = (id.start > 1).then(|| Dot::new(id.replica, id.start - 1));
         for covered in change.parents.iter().chain(own_previous.as_ref()) {
-            self.heads.remove(covered);
+            if self.heads.get(&covered.replica) == Some(&covered.counter) {
+                self.heads.remove(&covered.replica);
+            }
         }
-        self.heads.insert(Dot::new(id.replica, id.end - 1));
+        self.heads.insert(id.replica, id.end - 1);
     }
 
     /// The frontier of the log, sorted: the parents of the next local change.
     pub(crate) fn heads(&self) -> Vec<Dot> {
-        self.heads.iter().copied().collect()
+        // In replica order, which is `Dot` order with one head per replica.
+        self.heads.iter().map(|(&r, &c)| Dot::new(r, c)).collect()
     }
 
     /// The version the log covers.
@@ -74,14 +79,22 @@ impl OpLog {
 
     /// The changes holding events not covered by `since`, in the log's (causal) order.
     pub(crate) fn changes_since(&self, since: &VersionVector) -> Vec<&Change> {
-        let mut indexes = Vec::new();
-        for (replica, entries) in &self.by_replica {
+        // The first change not covered, then the log from there on, less what `since` covers:
+        // the changes come out in log order without sorting their indexes (each element type
+        // sorted is kilobytes of the wasm build), at the cost of passing over the covered
+        // changes logged after the first uncovered one.
+        let first = self.by_replica.iter().filter_map(|(replica, entries)| {
             let known = since.get(*replica);
             let first = entries.partition_point(|&(last, _)| last <= known);
-            indexes.extend(entries[first..].iter().map(|&(_, i)| i));
-        }
-        indexes.sort_unstable();
-        indexes.into_iter().map(|i| &self.changes[i]).collect()
+            entries.get(first).map(|&(_, i)| i)
+        });
+        let Some(first) = first.min() else {
+            return Vec::new();
+        };
+        self.changes[first..]
+            .iter()
+            .filter(|c| c.id.end - 1 > since.get(c.id.replica))
+            .collect()
     }
 
     /// The Lamport timestamp of the operation at `dot`, if the log holds it.
@@ -140,5 +153,102 @@ impl OpLog {
     /// Number of changes.
     pub(crate) fn len(&self) -> usize {
         self.changes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::change::Op;
+    use crate::doc::value::{ContainerId, ContainerKind};
+
+    fn change(replica: u64, counter: u64, parents: &[(u64, u64)]) -> Change {
+        Change {
+            id: SeqRange {
+                replica: ReplicaId::new(replica),
+                start: counter,
+                end: counter + 1,
+            },
+            parents: parents
+                .iter()
+                .map(|&(r, c)| Dot::new(ReplicaId::new(r), c))
+                .collect(),
+            lamport: 1,
+            ops: vec![Op::CounterAdd {
+                obj: ContainerId::root("c", ContainerKind::Counter),
+                delta: 1,
+            }],
+            meta: None,
+        }
+    }
+
+    /// a1, b1 concurrent; a2 after b1; c1 after a2; b2 after b1 (concurrent with a2 and c1).
+    fn log() -> OpLog {
+        let mut log = OpLog::default();
+        for c in [
+            change(1, 1, &[]),
+            change(2, 1, &[]),
+            change(1, 2, &[(2, 1)]),
+            change(3, 1, &[(1, 2)]),
+            change(2, 2, &[]),
+        ] {
+            log.push(c);
+        }
+        log
+    }
+
+    fn ids(changes: Vec<&Change>) -> Vec<(u64, u64)> {
+        changes
+            .iter()
+            .map(|c| (c.id.replica.0, c.id.start))
+            .collect()
+    }
+
+    #[test]
+    fn changes_since_is_what_the_version_lacks_in_log_order() {
+        let log = log();
+        let version = |entries: &[(u64, u64)]| -> VersionVector {
+            entries
+                .iter()
+                .map(|&(r, c)| (ReplicaId::new(r), c))
+                .collect()
+        };
+        let all = [(1, 1), (2, 1), (1, 2), (3, 1), (2, 2)];
+        assert_eq!(ids(log.changes_since(&VersionVector::new())), all);
+        assert_eq!(ids(log.changes_since(&version(&[(1, 1)]))), all[1..]);
+        assert_eq!(
+            ids(log.changes_since(&version(&[(2, 1)]))),
+            [(1, 1), (1, 2), (3, 1), (2, 2)]
+        );
+        assert_eq!(
+            ids(log.changes_since(&version(&[(1, 2), (2, 1)]))),
+            [(3, 1), (2, 2)]
+        );
+        assert_eq!(
+            ids(log.changes_since(&version(&[(1, 2), (2, 2), (3, 1)]))),
+            []
+        );
+        assert_eq!(
+            ids(log.changes_since(&version(&[(1, 9), (2, 9), (3, 9)]))),
+            []
+        );
+    }
+
+    #[test]
+    fn heads_are_the_uncovered_last_events_one_per_replica() {
+        let log = log();
+        // a2 is c1's parent; b1 is a2's parent and b2's own previous event.
+        let d = |r, c| Dot::new(ReplicaId::new(r), c);
+        assert_eq!(log.heads(), [d(2, 2), d(3, 1)]);
+        let mut log = OpLog::default();
+        log.push(change(5, 1, &[]));
+        log.push(change(4, 1, &[]));
+        assert_eq!(
+            log.heads(),
+            [d(4, 1), d(5, 1)],
+            "sorted, concurrent heads kept"
+        );
+        log.push(change(5, 2, &[(4, 1)]));
+        assert_eq!(log.heads(), [d(5, 2)]);
     }
 }

@@ -11,7 +11,7 @@
 //! ([`DocState::check_change`]), so a change that refers to elements or containers that do not
 //! exist is refused whole and leaves the state untouched.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -88,8 +88,13 @@ pub(crate) type RawPatch = (ContainerId, PatchAction);
 /// that no choice of container names by a peer can degrade.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DocState {
-    pub(crate) containers: BTreeMap<ContainerId, ContainerState>,
-    pub(crate) parents: BTreeMap<ContainerId, ParentLink>,
+    /// Boxed, like the parent links: `ContainerId -> Box<_>` maps share one copy of the
+    /// `BTreeMap` code in the wasm build.
+    pub(crate) containers: BTreeMap<ContainerId, Box<ContainerState>>,
+    /// Boxed, as `check_change`'s batch ids are: `ContainerId -> Box<_>` maps share one copy of
+    /// the `BTreeMap` code in the wasm build (its code depends only on the layout of keys and
+    /// values).
+    pub(crate) parents: BTreeMap<ContainerId, Box<ParentLink>>,
     /// The formatting marks of the texts (kept beside their sequences; see
     /// [`marks`](crate::doc::marks)).
     pub(crate) marks: MarkStore,
@@ -118,19 +123,20 @@ impl DocState {
             match id {
                 ContainerId::Root { kind, .. } => {
                     self.containers
-                        .insert(id.clone(), ContainerState::new(*kind));
+                        .insert(id.clone(), Box::new(ContainerState::new(*kind)));
                 }
                 ContainerId::Created { .. } => return Err(DocError::NoSuchContainer(id.clone())),
             }
         }
         self.containers
             .get_mut(id)
+            .map(|c| &mut **c)
             .ok_or_else(|| DocError::NoSuchContainer(id.clone()))
     }
 
     /// The container `id`, if it exists (roots exist once touched).
     pub(crate) fn container(&self, id: &ContainerId) -> Option<&ContainerState> {
-        self.containers.get(id)
+        self.containers.get(id).map(|c| &**c)
     }
 
     fn exists(&self, id: &ContainerId) -> bool {
@@ -141,8 +147,8 @@ impl DocState {
         let kind = id.kind();
         self.containers
             .entry(id.clone())
-            .or_insert_with(|| ContainerState::new(kind));
-        self.parents.insert(id, link);
+            .or_insert_with(|| Box::new(ContainerState::new(kind)));
+        self.parents.insert(id, Box::new(link));
     }
 
     // ----- maps -----
@@ -240,14 +246,17 @@ impl DocState {
     pub(crate) fn check_change(&self, change: &Change) -> Result<(), DocError> {
         // Containers and element ids the change itself creates: a later op of the change may
         // use them. Indexed, so that a change of many ops (a whole history merged as one
-        // change) is checked in O(n log n), not O(n^2).
-        let mut created: HashSet<ContainerId> = HashSet::new();
-        let mut inserted: HashMap<ContainerId, BatchIds> = HashMap::new();
+        // change) is checked in O(n log n), not O(n^2); ordered, not hashed, since the change
+        // is a peer's (std's hash keys are fixed on wasm32-unknown-unknown, so collisions could
+        // be precomputed). One map: a container the change creates gets an entry (no ids yet),
+        // as does an existing one the change inserts into; only the first kind is looked up
+        // for existence, and the second exists anyway.
+        let mut inserted: BTreeMap<ContainerId, Box<BatchIds>> = BTreeMap::new();
         let none = BatchIds::default();
         let last = change.ops.len().saturating_sub(1);
         for (i, (dot, op)) in change.ops_with_dots().enumerate() {
             let obj = op.obj();
-            if !self.exists(obj) && !created.contains(obj) {
+            if !self.exists(obj) && !inserted.contains_key(obj) {
                 return Err(DocError::NoSuchContainer(obj.clone()));
             }
             match op {
@@ -260,7 +269,7 @@ impl DocState {
                         if self.containers.contains_key(&id) {
                             return Err(DocError::IdReused(dot));
                         }
-                        created.insert(id);
+                        inserted.entry(id).or_default();
                     }
                 }
                 Op::MapDelete { .. } | Op::CounterAdd { .. } => {}
@@ -269,7 +278,7 @@ impl DocState {
                         Some(ContainerState::Text(s)) => Some(s),
                         _ => None,
                     };
-                    let here = inserted.get(obj).unwrap_or(&none);
+                    let here = inserted.get(obj).map_or(&none, |ids| &**ids);
                     for d in [start, end].into_iter().filter_map(|a| a.dot()) {
                         if !seq.is_some_and(|s| s.contains(d)) && !here.contains(d) {
                             return Err(DocError::Seq(crate::seq::SeqError::UnknownId(d)));
@@ -281,21 +290,21 @@ impl DocState {
                         Some(ContainerState::Text(s)) => Some(s),
                         _ => None,
                     };
-                    check_seq_op(op, seq, inserted.get(obj).unwrap_or(&none))?;
+                    check_seq_op(op, seq, inserted.get(obj).map_or(&none, |ids| &**ids))?;
                 }
                 Op::List { op, .. } => {
                     let seq = match self.container(obj) {
                         Some(ContainerState::List(s)) => Some(s),
                         _ => None,
                     };
-                    check_seq_op(op, seq, inserted.get(obj).unwrap_or(&none))?;
+                    check_seq_op(op, seq, inserted.get(obj).map_or(&none, |ids| &**ids))?;
                     if let SeqOp::Insert { content, .. } = op {
                         for value in &content.0 {
                             if let Value::Container(id) = value {
                                 if self.containers.contains_key(id) {
                                     return Err(DocError::IdReused(dot));
                                 }
-                                created.insert(id.clone());
+                                inserted.entry(id.clone()).or_default();
                             }
                         }
                     }
@@ -318,7 +327,7 @@ impl DocState {
                 match inserted.get_mut(obj) {
                     Some(ids) => ids.insert(id.replica, id.counter, end),
                     None => {
-                        let mut ids = BatchIds::default();
+                        let mut ids = Box::<BatchIds>::default();
                         ids.insert(id.replica, id.counter, end);
                         inserted.insert(obj.clone(), ids);
                     }
@@ -434,7 +443,7 @@ impl DocState {
         // Inserts of this batch still waiting for their formatting get it before the mark
         // changes it (see `marks::fill_deferred`).
         self.flush_deferred(Some(obj), out);
-        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj).map(|c| &**c) else {
             return Err(DocError::WrongKind(obj.clone()));
         };
         let Some(all) = self.marks.add(dot, lamport, op) else {
@@ -481,7 +490,7 @@ impl DocState {
                 self.deferred_inserts.extend(this);
                 continue;
             }
-            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj) {
+            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj).map(|c| &**c) {
                 marks::fill_deferred(seq, self.marks.of(&obj), &this, patches);
             }
         }
@@ -491,7 +500,7 @@ impl DocState {
     /// Nothing to do for a text without marks.
     pub(crate) fn fill_insert_attributes(&self, obj: &ContainerId, patches: &mut [RawPatch]) {
         let all = self.marks.of(obj);
-        let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
+        let Some(ContainerState::Text(seq)) = self.containers.get(obj).map(|c| &**c) else {
             return;
         };
         if all.is_empty() {

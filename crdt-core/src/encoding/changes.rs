@@ -63,7 +63,7 @@
 //! every column is consumed exactly, and every failure is a [`DecodeError`]. Semantic checks
 //! ([`Change::validate`], causality) are the caller's.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::{Anchor, Change, ContainerId, ContainerKind, NewValue, Op, Scalar, Value};
@@ -151,11 +151,13 @@ fn anchor_code(anchor: Anchor) -> u64 {
 #[derive(Default)]
 struct Writer<'a> {
     replicas: Vec<ReplicaId>,
-    replica_index: HashMap<ReplicaId, u64>,
+    // Ordered maps, not hash maps: the changes encoded may come from a hostile peer, and std's
+    // hash keys are fixed on wasm32-unknown-unknown (collisions could be precomputed).
+    replica_index: BTreeMap<ReplicaId, u64>,
     containers: Vec<&'a ContainerId>,
-    container_index: HashMap<&'a ContainerId, u64>,
+    container_index: BTreeMap<&'a ContainerId, u64>,
     keys: Vec<&'a str>,
-    key_index: HashMap<&'a str, u64>,
+    key_index: BTreeMap<&'a str, u64>,
     /// Per replica index: end of its previous change.
     replica_state: Vec<u64>,
     next_lamport: u64,

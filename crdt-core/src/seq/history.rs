@@ -85,7 +85,9 @@ pub(crate) enum LoggedOp {
 pub(crate) struct OpLog {
     entries: Vec<Entry>,
     replicas: Vec<ReplicaId>,
-    agent_of: BTreeMap<ReplicaId, u32>,
+    /// Agent of each replica: u64 values (all from u32s), the map type of
+    /// [`crate::VersionVector`] (no more `BTreeMap` code in the wasm build).
+    agent_of: BTreeMap<ReplicaId, u64>,
     /// Per agent, the positions in `entries` of its entries, ascending.
     by_agent: Vec<Vec<u32>>,
     version: VersionVector,
@@ -101,11 +103,11 @@ impl OpLog {
 
     fn agent(&mut self, replica: ReplicaId) -> u32 {
         if let Some(&a) = self.agent_of.get(&replica) {
-            return a;
+            return a as u32; // inserted from a u32 below
         }
         let a = self.replicas.len() as u32;
         self.replicas.push(replica);
-        self.agent_of.insert(replica, a);
+        self.agent_of.insert(replica, u64::from(a));
         self.by_agent.push(Vec::new());
         a
     }

@@ -50,7 +50,10 @@ struct CounterSpan {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdMap {
     replicas: Vec<ReplicaId>,
-    agent_of: BTreeMap<ReplicaId, u32>,
+    /// Agent (index in `replicas`) of each replica. Held as u64, though agents are u32: the
+    /// map type [`crate::VersionVector`] already uses, so no more `BTreeMap` code in the wasm
+    /// build (kilobytes per key/value type).
+    agent_of: BTreeMap<ReplicaId, u64>,
     lv_spans: Vec<LvSpan>,
     by_replica: Vec<Vec<CounterSpan>>,
     next_lv: u32,
@@ -63,7 +66,8 @@ impl IdMap {
     }
 
     fn agent(&self, replica: ReplicaId) -> Option<u32> {
-        self.agent_of.get(&replica).copied()
+        // Every value was inserted from a u32 (`alloc`, `from_runs`).
+        self.agent_of.get(&replica).map(|&a| a as u32)
     }
 
     /// The span of `replica` containing `counter`, if any.
@@ -231,12 +235,12 @@ impl IdMap {
     pub(crate) fn alloc(&mut self, dot: Dot, len: u32) -> u32 {
         let lv = self.next_lv;
         self.next_lv += len;
-        let agent = match self.agent_of.get(&dot.replica) {
-            Some(&a) => a,
+        let agent = match self.agent(dot.replica) {
+            Some(a) => a,
             None => {
                 let a = self.replicas.len() as u32;
                 self.replicas.push(dot.replica);
-                self.agent_of.insert(dot.replica, a);
+                self.agent_of.insert(dot.replica, u64::from(a));
                 self.by_replica.push(Vec::new());
                 a
             }
@@ -292,12 +296,12 @@ impl IdMap {
         let mut per_agent: Vec<(u32, CounterSpan)> = Vec::with_capacity(runs.len());
         for &(dot, len) in runs {
             let lv = map.next_lv;
-            let agent = match map.agent_of.get(&dot.replica) {
-                Some(&a) => a,
+            let agent = match map.agent(dot.replica) {
+                Some(a) => a,
                 None => {
                     let a = map.replicas.len() as u32;
                     map.replicas.push(dot.replica);
-                    map.agent_of.insert(dot.replica, a);
+                    map.agent_of.insert(dot.replica, u64::from(a));
                     map.by_replica.push(Vec::new());
                     a
                 }
@@ -327,7 +331,8 @@ impl IdMap {
                 },
             ));
         }
-        per_agent.sort_unstable_by_key(|(a, s)| (*a, s.counter));
+        let per_agent =
+            crate::sort_keys::sorted_by_key(per_agent, |(a, s)| (u64::from(*a), s.counter, 0));
         for (agent, span) in per_agent {
             let spans = &mut map.by_replica[agent as usize];
             if let Some(last) = spans.last_mut() {
@@ -364,9 +369,12 @@ impl IdMap {
 /// Which leaf of the tree holds each local version: a piecewise-constant map stored as
 /// `BTreeMap<first lv of a piece, leaf>`; a piece extends to the next key. Consecutive local
 /// versions in the same leaf share a piece, so sequential typing costs no index update at all.
+/// Keys and leaves are u32s held as u64: `BTreeMap<u64, u64>` compiles to the same code as
+/// `VersionVector`'s `BTreeMap<ReplicaId, u64>`, which the wasm build then keeps once (a map
+/// type of its own was ~10 KB of code there).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LeafIndex {
-    map: BTreeMap<u32, u32>,
+    map: BTreeMap<u64, u64>,
     end: u32,
     /// The leaf of the last piece (the one reaching `end`), to skip a lookup when appending.
     last: u32,
@@ -378,7 +386,10 @@ impl LeafIndex {
         if lv >= self.end {
             return None;
         }
-        self.map.range(..=lv).next_back().map(|(_, &leaf)| leaf)
+        self.map
+            .range(..=u64::from(lv))
+            .next_back()
+            .map(|(_, &leaf)| leaf as u32)
     }
 
     /// Records that local versions `a..b` are in `leaf`.
@@ -389,7 +400,7 @@ impl LeafIndex {
         if a >= self.end {
             // Fresh local versions (appended at the end of the lv space).
             if self.map.is_empty() || self.last != leaf {
-                self.map.insert(a, leaf);
+                self.map.insert(u64::from(a), u64::from(leaf));
             }
             self.end = b;
             self.last = leaf;
@@ -402,21 +413,21 @@ impl LeafIndex {
             return;
         }
         let after = if b < self.end { self.get(b) } else { None };
-        while let Some((&k, _)) = self.map.range(a..b).next() {
+        while let Some((&k, _)) = self.map.range(u64::from(a)..u64::from(b)).next() {
             self.map.remove(&k);
         }
         if let Some(v) = after {
-            self.map.entry(b).or_insert(v);
+            self.map.entry(u64::from(b)).or_insert(u64::from(v));
         }
         if b > self.end {
             self.end = b;
         }
         // Coalesce with the neighbours when they point at the same leaf.
-        if self.map.range(..a).next_back().map(|(_, &l)| l) != Some(leaf) {
-            self.map.insert(a, leaf);
+        if self.map.range(..u64::from(a)).next_back().map(|(_, &l)| l) != Some(u64::from(leaf)) {
+            self.map.insert(u64::from(a), u64::from(leaf));
         }
-        if self.map.get(&b) == Some(&leaf) {
-            self.map.remove(&b);
+        if self.map.get(&u64::from(b)) == Some(&u64::from(leaf)) {
+            self.map.remove(&u64::from(b));
         }
     }
 
@@ -424,10 +435,19 @@ impl LeafIndex {
     /// when a leaf split moves runs: two lookups and at most three changes, instead of the
     /// general path's remove-and-coalesce. Returns false, changing nothing, otherwise.
     fn set_within_piece(&mut self, a: u32, b: u32, leaf: u32) -> bool {
-        let Some((k, v)) = self.map.range(..=a).next_back().map(|(&k, &v)| (k, v)) else {
+        let Some((k, v)) = self
+            .map
+            .range(..=u64::from(a))
+            .next_back()
+            .map(|(&k, &v)| (k as u32, v as u32))
+        else {
             return false;
         };
-        let next = self.map.range(a + 1..).next().map(|(&k, &v)| (k, v));
+        let next = self
+            .map
+            .range(u64::from(a) + 1..)
+            .next()
+            .map(|(&k, &v)| (k as u32, v as u32));
         let piece_end = next.map_or(self.end, |(k2, _)| k2);
         if b > piece_end {
             return false;
@@ -438,18 +458,20 @@ impl LeafIndex {
         // After b: the rest of the piece keeps its leaf; a next piece in `leaf` merges.
         match next {
             _ if b < piece_end => {
-                self.map.insert(b, v);
+                self.map.insert(u64::from(b), u64::from(v));
             }
             Some((k2, v2)) if k2 == b && v2 == leaf => {
-                self.map.remove(&b);
+                self.map.remove(&u64::from(b));
             }
             _ => {}
         }
         // From a: a new piece, unless it merges into a previous piece in `leaf`.
-        if k == a && self.map.range(..a).next_back().map(|(_, &l)| l) == Some(leaf) {
-            self.map.remove(&a);
+        if k == a
+            && self.map.range(..u64::from(a)).next_back().map(|(_, &l)| l) == Some(u64::from(leaf))
+        {
+            self.map.remove(&u64::from(a));
         } else {
-            self.map.insert(a, leaf);
+            self.map.insert(u64::from(a), u64::from(leaf));
         }
         true
     }
@@ -541,7 +563,7 @@ mod tests {
                     proptest::prop_assert_eq!(ix.get(lv as u32), Some(l), "lv {}", lv);
                 }
                 proptest::prop_assert_eq!(ix.get(model.len() as u32), None);
-                let values: Vec<u32> = ix.map.values().copied().collect();
+                let values: Vec<u64> = ix.map.values().copied().collect();
                 proptest::prop_assert!(values.windows(2).all(|w| w[0] != w[1]), "maximal pieces");
                 proptest::prop_assert_eq!(ix.last, model[model.len() - 1]);
             }

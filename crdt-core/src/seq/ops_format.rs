@@ -31,7 +31,7 @@
 //! [`Replicated`]: super::Replicated
 //! [`Replicated::encode_ops_since`]: super::Replicated::encode_ops_since
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::content::Content;
 use super::error::SeqError;
@@ -115,7 +115,9 @@ pub(crate) struct OpBatch<C> {
 #[derive(Default)]
 pub(crate) struct ReplicaTable {
     replicas: Vec<ReplicaId>,
-    index: HashMap<ReplicaId, u32>,
+    // Not a hash map: what is encoded may come from a hostile peer, and std's hash keys are
+    // fixed on wasm32-unknown-unknown.
+    index: BTreeMap<ReplicaId, u64>,
     last: Option<(ReplicaId, u32)>,
 }
 
@@ -128,7 +130,9 @@ impl ReplicaTable {
             }
         }
         let next = self.replicas.len() as u32;
-        let i = *self.index.entry(r).or_insert(next);
+        // u64 in the map (the map type of `VersionVector`: no new code in the wasm build);
+        // every value is a u32 index inserted here.
+        let i = *self.index.entry(r).or_insert(u64::from(next)) as u32;
         let new = i == next;
         if new {
             self.replicas.push(r);
@@ -287,10 +291,12 @@ pub(crate) fn read_replicas(r: &mut ColumnReader<'_>) -> Result<Vec<ReplicaId>, 
     let n = r.count("replica table", 8, r.remaining())?;
     // Grown as entries are read (each takes 8 bytes), not sized from the count.
     let mut replicas = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for _ in 0..n {
+    // Each replica with its index: ordered (hostile input; no fixed-key hashing), and the map
+    // type of `VersionVector` (no new code in the wasm build).
+    let mut seen = BTreeMap::new();
+    for i in 0..n {
         let id = ReplicaId(r.fixed_u64("replica id")?);
-        if !seen.insert(id) {
+        if seen.insert(id, i as u64).is_some() {
             return Err(SeqError::Malformed("duplicate replica in table"));
         }
         replicas.push(id);
