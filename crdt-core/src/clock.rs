@@ -467,7 +467,8 @@ mod tests {
     #[test]
     fn merging_two_large_vectors_takes_linear_time() {
         // The attack of issue #17: 300k replica ids, then 300k lower ids. Inserting each into a
-        // sorted vector took minutes; one pass takes milliseconds even in a debug build.
+        // sorted vector took minutes; one pass takes milliseconds even in a debug build. The
+        // bound is far from both, so a machine loaded by other work cannot fail it.
         const N: u64 = 300_000;
         let high: VersionVector = (0..N).map(|i| (r(N + i), 1)).collect();
         let low: VersionVector = (0..N).rev().map(|i| (r(i), 1)).collect();
@@ -477,7 +478,7 @@ mod tests {
         let mut other_way = low.clone();
         other_way.merge(&high);
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
+            started.elapsed() < std::time::Duration::from_secs(30),
             "took {:?}",
             started.elapsed()
         );
