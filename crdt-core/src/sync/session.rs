@@ -495,7 +495,7 @@ mod tests {
             pair.receive(0, ack);
         }
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
+            started.elapsed() < std::time::Duration::from_secs(30),
             "took {:?}",
             started.elapsed()
         );
