@@ -9,17 +9,25 @@
 //   node wasm/bench/marks.mjs [trace.json.gz] [--quick] [--only NAME,...]
 //
 // --quick replays only the first 20,000 edits (a few seconds in all; what CI-like runs use).
+// NAME is a row's name as printed (e.g. --only "crdt-wasm,crdt-wasm import+listener").
 // Every library gets the same marks: after every 100th edit, the key alternates between "bold"
 // and "italic" (value true), on the 12 characters ending 2 before the edit's position (so that
 // typing goes on outside the new mark).
 // Both keys expand after their end in all three (crdt-wasm's default, Loro's configTextStyle
 // "after", Yjs's formatting attributes), and one commit/transaction per trace transaction.
+//
+// crdt-wasm has three more rows, for what events cost (nothing is built without a listener):
+// "crdt-wasm+listener" is the same replay with a `subscribe` listener (an editor's path: every
+// commit describes its edits, inserted text with its formatting); "crdt-wasm import" and
+// "crdt-wasm import+listener" time one `import` of the whole replayed history (every change and
+// mark in one batch) into a fresh document, without and with a listener (the replay that made
+// the history is not timed).
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
-const libraries = ["crdt-wasm", "yjs", "loro"];
+const libraries = ["crdt-wasm", "crdt-wasm+listener", "crdt-wasm import", "crdt-wasm import+listener", "yjs", "loro"];
 const QUICK_EDITS = 20_000;
 const MARK_EVERY = 100;
 const MARK_LEN = 12;
@@ -45,13 +53,22 @@ function replayTrace(trace, limit, edit, mark, commit) {
   }
 }
 
-/** Per library: run(trace, limit) -> { text(), toDelta() }. */
+/** Patches seen by the listener of the rows that have one (reported, so that it is not idle). */
+let patchesSeen = 0;
+function countPatches(event) {
+  patchesSeen += event.patches.length;
+}
+
+/** Per library: run(trace, limit) -> { text(), toDelta() }, or { timed() } when only timed()
+ * (which returns { text(), toDelta() }) is to be timed. */
 async function library(name) {
   switch (name) {
-    case "crdt-wasm": {
+    case "crdt-wasm":
+    case "crdt-wasm+listener": {
       const { Doc } = await import("../pkg/node/crdt_wasm.js");
       return (trace, limit) => {
         const doc = new Doc();
+        if (name === "crdt-wasm+listener") doc.subscribe(countPatches);
         const text = doc.getText("text");
         replayTrace(
           trace,
@@ -65,6 +82,36 @@ async function library(name) {
         );
         doc.commit();
         return { text: () => text.toString(), toDelta: () => text.toDelta() };
+      };
+    }
+    case "crdt-wasm import":
+    case "crdt-wasm import+listener": {
+      const { Doc } = await import("../pkg/node/crdt_wasm.js");
+      // The untimed part: the history to import.
+      return (trace, limit) => {
+        const source = new Doc();
+        const text = source.getText("text");
+        replayTrace(
+          trace,
+          limit,
+          (pos, del, ins) => {
+            if (del > 0) text.delete(pos, del);
+            if (ins) text.insert(pos, ins);
+          },
+          (start, end, key) => text.mark(start, end, key, true),
+          () => source.commit(),
+        );
+        const bytes = source.exportSince(undefined);
+        source.free();
+        return {
+          timed: () => {
+            const doc = new Doc();
+            if (name === "crdt-wasm import+listener") doc.subscribe(countPatches);
+            doc.import(bytes);
+            const imported = doc.getText("text");
+            return { text: () => imported.toString(), toDelta: () => imported.toDelta() };
+          },
+        };
       };
     }
     case "yjs": {
@@ -136,8 +183,13 @@ function deltaHash(delta) {
 async function child(name, tracePath, limit) {
   const trace = loadTrace(tracePath);
   const run = await library(name);
-  const start = process.hrtime.bigint();
-  const doc = run(trace, limit);
+  let start = process.hrtime.bigint();
+  let doc = run(trace, limit);
+  if (doc.timed) {
+    globalThis.gc?.();
+    start = process.hrtime.bigint();
+    doc = doc.timed();
+  }
   const applyMs = Number(process.hrtime.bigint() - start) / 1e6;
   // The replay's garbage is collected first, so that toDelta is timed without it.
   globalThis.gc?.();
@@ -145,7 +197,7 @@ async function child(name, tracePath, limit) {
   const delta = doc.toDelta();
   const deltaMs = Number(process.hrtime.bigint() - deltaStart) / 1e6;
   const correct = limit === Infinity ? doc.text() === trace.endContent : delta.map((r) => r.insert).join("") === doc.text();
-  console.log(JSON.stringify({ name, applyMs, deltaMs, runs: delta.length, chars: doc.text().length, correct, hash: deltaHash(delta) }));
+  console.log(JSON.stringify({ name, applyMs, deltaMs, runs: delta.length, chars: doc.text().length, correct, hash: deltaHash(delta), patchesSeen }));
 }
 
 function driver(args) {
@@ -156,8 +208,8 @@ function driver(args) {
   const limit = args.includes("--quick") ? QUICK_EDITS : Infinity;
   console.log(`trace ${tracePath}: ${limit === Infinity ? "all" : limit} edits, a mark every ${MARK_EVERY}; ` +
     `node ${process.version}; a fresh process per row`);
-  console.log("| library | apply trace + marks ms | toDelta ms | runs | chars | delta hash | correct |");
-  console.log("|---|---:|---:|---:|---:|---|---|");
+  console.log("| library | apply trace + marks ms | toDelta ms | runs | chars | delta hash | correct | patches seen |");
+  console.log("|---|---:|---:|---:|---:|---|---|---:|");
   const self = fileURLToPath(import.meta.url);
   for (const name of only) {
     const out = spawnSync(process.execPath, ["--expose-gc", self, "--child", name, tracePath, String(limit)],
@@ -167,7 +219,7 @@ function driver(args) {
       continue;
     }
     const r = JSON.parse(out.stdout.trim().split("\n").pop());
-    console.log(`| ${name} | ${r.applyMs.toFixed(0)} | ${r.deltaMs.toFixed(1)} | ${r.runs} | ${r.chars} | ${r.hash} | ${r.correct} |`);
+    console.log(`| ${name} | ${r.applyMs.toFixed(0)} | ${r.deltaMs.toFixed(1)} | ${r.runs} | ${r.chars} | ${r.hash} | ${r.correct} | ${r.patchesSeen} |`);
   }
 }
 
