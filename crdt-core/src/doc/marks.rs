@@ -322,7 +322,7 @@ pub(super) fn boundary(seq: &Sequence<TextContent>, anchor: Anchor) -> Option<us
 }
 
 /// The visible range a mark covers now, if it covers any character.
-fn span(seq: &Sequence<TextContent>, mark: &StoredMark) -> Option<(usize, usize)> {
+pub(super) fn span(seq: &Sequence<TextContent>, mark: &StoredMark) -> Option<(usize, usize)> {
     let start = boundary(seq, mark.start)?;
     let end = boundary(seq, mark.end)?;
     (start < end).then_some((start, end))

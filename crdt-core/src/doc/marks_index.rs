@@ -193,7 +193,9 @@ impl MarkIndex {
         let mut out: Vec<(usize, usize)> = Vec::new();
         for &(first, end) in groups {
             // Segment k lies between edges k - 1 and k; `add` never reports segment 0.
-            let start = first.checked_sub(1).and_then(|e| self.edge_position(seq, e));
+            let start = first
+                .checked_sub(1)
+                .and_then(|e| self.edge_position(seq, e));
             let end = self.edge_position(seq, end - 1);
             let (Some(start), Some(end)) = (start, end) else {
                 continue;

@@ -48,6 +48,8 @@ mod handles;
 mod history;
 pub mod marks;
 mod marks_index;
+#[cfg(test)]
+mod marks_tests;
 mod oplog;
 mod replica;
 mod restore;
@@ -607,10 +609,12 @@ impl Doc {
         }
         container_tree::check_container_tree(&state)?;
         // Container states hold no marks: they are the history's mark operations.
-        state.marks.rebuild(log.changes(), |obj| match state.containers.get(obj) {
-            Some(ContainerState::Text(seq)) => Some(seq),
-            _ => None,
-        });
+        state
+            .marks
+            .rebuild(log.changes(), |obj| match state.containers.get(obj) {
+                Some(ContainerState::Text(seq)) => Some(seq),
+                _ => None,
+            });
         let mut buffer = CausalBuffer::with_applied(log.version().clone(), BufferLimits::default());
         for change in snapshot.pending {
             let released = buffer.insert(to_causal(change), 0)?;
