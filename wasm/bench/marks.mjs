@@ -20,9 +20,11 @@
 // "crdt-wasm+listener" is the same replay with a `subscribe` listener (an editor's path: every
 // commit describes its edits, inserted text with its formatting); "crdt-wasm import" and
 // "crdt-wasm import+listener" time one `import` of the whole replayed history (every change and
-// mark in one batch) into a fresh document, without and with a listener (the replay that made
-// the history is not timed).
-import { readFileSync } from "node:fs";
+// mark in one batch, exported by another process first, not timed) into a fresh document,
+// without and with a listener.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -51,6 +53,27 @@ function replayTrace(trace, limit, edit, mark, commit) {
     }
     commit();
   }
+}
+
+/** The export file of the import rows (set by the child's arguments). */
+let exported = "";
+
+/** Replays the trace through crdt-wasm and writes its whole history, in one export, to `out`. */
+async function exportHistory(tracePath, limit, out) {
+  const { Doc } = await import("../pkg/node/crdt_wasm.js");
+  const doc = new Doc();
+  const text = doc.getText("text");
+  replayTrace(
+    loadTrace(tracePath),
+    limit,
+    (pos, del, ins) => {
+      if (del > 0) text.delete(pos, del);
+      if (ins) text.insert(pos, ins);
+    },
+    (start, end, key) => text.mark(start, end, key, true),
+    () => doc.commit(),
+  );
+  writeFileSync(out, doc.exportSince(undefined));
 }
 
 /** Patches seen by the listener of the rows that have one (reported, so that it is not idle). */
@@ -87,32 +110,16 @@ async function library(name) {
     case "crdt-wasm import":
     case "crdt-wasm import+listener": {
       const { Doc } = await import("../pkg/node/crdt_wasm.js");
-      // The untimed part: the history to import.
-      return (trace, limit) => {
-        const source = new Doc();
-        const text = source.getText("text");
-        replayTrace(
-          trace,
-          limit,
-          (pos, del, ins) => {
-            if (del > 0) text.delete(pos, del);
-            if (ins) text.insert(pos, ins);
-          },
-          (start, end, key) => text.mark(start, end, key, true),
-          () => source.commit(),
-        );
-        const bytes = source.exportSince(undefined);
-        source.free();
-        return {
-          timed: () => {
-            const doc = new Doc();
-            if (name === "crdt-wasm import+listener") doc.subscribe(countPatches);
-            doc.import(bytes);
-            const imported = doc.getText("text");
-            return { text: () => imported.toString(), toDelta: () => imported.toDelta() };
-          },
-        };
-      };
+      // The history another process exported (a fresh wasm heap, as a client that loads it).
+      return () => ({
+        timed: () => {
+          const doc = new Doc();
+          if (name === "crdt-wasm import+listener") doc.subscribe(countPatches);
+          doc.import(readFileSync(exported));
+          const imported = doc.getText("text");
+          return { text: () => imported.toString(), toDelta: () => imported.toDelta() };
+        },
+      });
     }
     case "yjs": {
       const Y = await import("yjs");
@@ -211,8 +218,14 @@ function driver(args) {
   console.log("| library | apply trace + marks ms | toDelta ms | runs | chars | delta hash | correct | patches seen |");
   console.log("|---|---:|---:|---:|---:|---|---|---:|");
   const self = fileURLToPath(import.meta.url);
+  const scratch = mkdtempSync(join(tmpdir(), "marks-bench-"));
+  const history = join(scratch, "history.bin");
+  if (only.some((name) => name.startsWith("crdt-wasm import"))) {
+    const out = spawnSync(process.execPath, [self, "--export", tracePath, String(limit), history], { encoding: "utf8" });
+    if (out.status !== 0) throw new Error(`export failed: ${out.stderr}`);
+  }
   for (const name of only) {
-    const out = spawnSync(process.execPath, ["--expose-gc", self, "--child", name, tracePath, String(limit)],
+    const out = spawnSync(process.execPath, ["--expose-gc", self, "--child", name, tracePath, String(limit), history],
       { encoding: "utf8", maxBuffer: 1 << 24 });
     if (out.status !== 0) {
       console.log(`| ${name} | failed: ${out.stderr.trim().split("\n").pop()} |`);
@@ -221,12 +234,18 @@ function driver(args) {
     const r = JSON.parse(out.stdout.trim().split("\n").pop());
     console.log(`| ${name} | ${r.applyMs.toFixed(0)} | ${r.deltaMs.toFixed(1)} | ${r.runs} | ${r.chars} | ${r.hash} | ${r.correct} | ${r.patchesSeen} |`);
   }
+  rmSync(scratch, { recursive: true, force: true });
 }
 
 const argv = process.argv.slice(2);
+const limitOf = (arg) => (arg === "Infinity" ? Infinity : Number(arg));
 if (argv[0] === "--child") {
-  const [, name, tracePath, limit] = argv;
-  await child(name, tracePath, limit === "Infinity" ? Infinity : Number(limit));
+  const [, name, tracePath, limit, history] = argv;
+  exported = history;
+  await child(name, tracePath, limitOf(limit));
+} else if (argv[0] === "--export") {
+  const [, tracePath, limit, out] = argv;
+  await exportHistory(tracePath, limitOf(limit), out);
 } else {
   driver(argv);
 }
