@@ -176,17 +176,26 @@ impl TextMarks {
         &self.marks
     }
 
-    /// Whether the text has no mark operation.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.marks.is_empty()
-    }
-
     /// The formatting of the character at visible position `pos` of `seq` (this text):
     /// O(log m log n).
     pub(crate) fn attributes_at(&self, seq: &Sequence<TextContent>, pos: usize) -> Attributes {
         let mut resolved = Vec::new();
         self.index
             .attributes_at(seq, &self.marks, pos, &mut resolved);
+        to_attributes(&resolved)
+    }
+
+    /// The formatting of text just inserted at visible position `pos` of `seq` (this text):
+    /// as [`attributes_at`](Self::attributes_at), O(log n) when in the segment of the previous
+    /// insert.
+    pub(crate) fn attributes_of_insert(
+        &mut self,
+        seq: &Sequence<TextContent>,
+        pos: usize,
+    ) -> Attributes {
+        let mut resolved = Vec::new();
+        self.index
+            .attributes_of_insert(seq, &self.marks, pos, &mut resolved);
         to_attributes(&resolved)
     }
 
@@ -238,6 +247,14 @@ impl MarkStore {
             .iter()
             .find(|(id, _)| id == obj)
             .map_or(&NO_MARKS, |(_, marks)| marks)
+    }
+
+    /// The marks of text `obj`, if it has any, for the insert path's hint.
+    pub(crate) fn of_mut(&mut self, obj: &ContainerId) -> Option<&mut TextMarks> {
+        self.texts
+            .iter_mut()
+            .find(|(id, _)| id == obj)
+            .map(|(_, marks)| marks)
     }
 
     /// Adds the mark operation `op` (with id `id` and Lamport time `lamport`) to its text, whose

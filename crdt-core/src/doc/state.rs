@@ -440,13 +440,13 @@ impl DocState {
     }
 
     /// Sets the formatting of the text inserts among `patches` (just applied to text `obj`):
-    /// O(log m log n) each for m marks ([`marks_index`](crate::doc::marks_index)). Nothing to
-    /// do for a text without marks.
-    pub(crate) fn fill_insert_attributes(&self, obj: &ContainerId, patches: &mut [RawPatch]) {
-        let text = self.marks.of(obj);
-        if text.is_empty() {
+    /// O(log m log n) each for m marks, O(log n) while inserts stay between the same mark
+    /// anchors ([`marks_index`](crate::doc::marks_index)). Nothing to do for a text without
+    /// marks.
+    pub(crate) fn fill_insert_attributes(&mut self, obj: &ContainerId, patches: &mut [RawPatch]) {
+        let Some(text) = self.marks.of_mut(obj) else {
             return;
-        }
+        };
         let Some(ContainerState::Text(seq)) = self.containers.get(obj) else {
             return;
         };
@@ -455,7 +455,7 @@ impl DocState {
                 index, attributes, ..
             } = patch
             {
-                *attributes = text.attributes_at(seq, *index);
+                *attributes = text.attributes_of_insert(seq, *index);
             }
         }
     }
