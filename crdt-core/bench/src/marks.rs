@@ -33,7 +33,7 @@ pub struct MarksCheckError(String);
 /// Replays `w` into `doc` with a commit per transaction and a mark every [`MARK_EVERY`] edits;
 /// returns the number of marks made.
 pub fn replay_marked(w: &Workload, doc: &mut Doc) -> usize {
-    let (mut n, mut marks) = (0, 0);
+    let (mut n, mut marks) = (0usize, 0);
     for txn in w.txns() {
         let mut text = doc.text(TEXT);
         for edit in txn {
@@ -48,10 +48,10 @@ pub fn replay_marked(w: &Workload, doc: &mut Doc) -> usize {
             }
             n += 1;
             let len = text.len();
-            if n % MARK_EVERY == 0 && len > 0 {
+            if n.is_multiple_of(MARK_EVERY) && len > 0 {
                 // The 12 characters ending 2 before the edit: typing goes on outside the mark.
                 let end = edit.pos.saturating_sub(2).max(1).min(len);
-                let key = if (n / MARK_EVERY) % 2 == 0 {
+                let key = if (n / MARK_EVERY).is_multiple_of(2) {
                     "bold"
                 } else {
                     "italic"
