@@ -47,13 +47,13 @@
 //!
 //! # Cost
 //!
-//! Each text's marks are indexed by document order ([`marks_index`](super::marks_index)): the
+//! Each text's marks are indexed by document order (module `doc::marks_index`): the
 //! formatting of a position, which every inserted run's event needs, costs O(log m log n) for
 //! m marks, and a new mark finds the ranges it changed among the segments it covers, not among
 //! all marks. So a keystroke with a listener, and each operation of a remote batch that
 //! interleaves marks with inserts, cost O(log m log n) rather than O(m log n). Reading the whole
 //! text as runs walks the index once: O(m log n + n), not characters times marks. Undoing a
-//! mark ([`inverse_ops`]) sweeps its key's marks, O(m log n), once per undo.
+//! mark (`inverse_ops`) sweeps its key's marks, O(m log n), once per undo.
 
 use std::collections::BTreeMap;
 
@@ -497,7 +497,7 @@ pub(crate) fn inverse_ops(
         .collect()
 }
 
-/// The key and value of the last mark (what [`changed_by_last`] describes).
+/// The key and value of the last mark (the one [`MarkStore::add`] just added).
 pub(crate) fn last_key_value(marks: &[StoredMark]) -> Option<(&str, Option<&Scalar>)> {
     marks.last().map(|m| (m.key.as_str(), m.value.as_ref()))
 }
