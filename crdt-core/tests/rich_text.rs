@@ -430,8 +430,8 @@ fn patches_carry_inserted_formatting_and_mark_changes_for_local_and_remote_edits
 
 #[test]
 fn one_remote_batch_of_inserts_then_marks_on_part_of_them_keeps_the_view_in_step() {
-    // The inserts' formatting is resolved late (once per batch, or before a mark of the batch):
-    // a mark on part of an inserted run must not leak onto the rest of it.
+    // Each insert of the batch gets the formatting its place has when it applies: a later mark
+    // of the same batch on part of an inserted run must not leak onto the rest of it.
     let (mut a, mut b) = (doc(1), doc(2));
     let mirror = subscribe_mirror(&mut b);
     a.text("t").insert(0, "xy").unwrap();

@@ -18,6 +18,7 @@ pub mod alloc_counter;
 pub mod doc;
 pub mod history;
 pub mod implementation;
+pub mod marks;
 pub mod measure;
 pub mod ours;
 

@@ -47,13 +47,13 @@
 //!
 //! # Cost
 //!
-//! Reading the whole text as runs ([`for_each_run`]) resolves every mark's two anchors (O(log n)
-//! each) and sweeps the sorted boundaries once: O(m log n + m log m + n) for m marks, not
-//! characters times marks. Events need the formatting of inserted text: a local insert resolves
-//! it at once (O(m log n), nothing for a text without marks); a remote batch resolves it for all
-//! its inserts with one sweep when it ends, and before each of its mark operations on that text
-//! ([`fill_deferred`]), so a batch that interleaves k marks with inserts costs O(k m log n).
-//! Nothing of this runs without a subscriber.
+//! Each text's marks are indexed by document order (module `doc::marks_index`): the
+//! formatting of a position, which every inserted run's event needs, costs O(log m log n) for
+//! m marks, and a new mark finds the ranges it changed among the segments it covers, not among
+//! all marks. So a keystroke with a listener, and each operation of a remote batch that
+//! interleaves marks with inserts, cost O(log m log n) rather than O(m log n). Reading the whole
+//! text as runs walks the index once: O(m log n + n), not characters times marks. Undoing a
+//! mark (`inverse_ops`) sweeps its key's marks, O(m log n), once per undo.
 
 use std::collections::BTreeMap;
 
@@ -61,6 +61,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Dot;
 use crate::doc::change::{Change, Op};
+use crate::doc::marks_index::{count_work, MarkIndex};
 use crate::doc::value::{ContainerId, Scalar};
 use crate::seq::{Sequence, TextContent};
 
@@ -142,17 +143,73 @@ impl Anchor {
 pub(crate) struct StoredMark {
     id: Dot,
     lamport: u64,
-    start: Anchor,
-    end: Anchor,
-    key: String,
+    pub(super) start: Anchor,
+    pub(super) end: Anchor,
+    pub(super) key: String,
     /// `None` removes the key (an unmark). A `Scalar::Null` value is stored as `None`.
-    value: Option<Scalar>,
+    pub(super) value: Option<Scalar>,
 }
 
 impl StoredMark {
     /// Order of precedence: the highest wins.
-    fn rank(&self) -> (u64, Dot) {
+    pub(super) fn rank(&self) -> (u64, Dot) {
         (self.lamport, self.id)
+    }
+}
+
+/// The mark operations of one text, in the order they applied, and their index.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TextMarks {
+    marks: Vec<StoredMark>,
+    index: MarkIndex,
+}
+
+/// What [`MarkStore::of`] returns for a text without marks.
+static NO_MARKS: TextMarks = TextMarks {
+    marks: Vec::new(),
+    index: MarkIndex::EMPTY,
+};
+
+impl TextMarks {
+    /// The mark operations, in the order they applied.
+    pub(crate) fn marks(&self) -> &[StoredMark] {
+        &self.marks
+    }
+
+    /// The formatting of the character at visible position `pos` of `seq` (this text):
+    /// O(log m log n).
+    pub(crate) fn attributes_at(&self, seq: &Sequence<TextContent>, pos: usize) -> Attributes {
+        let mut resolved = Vec::new();
+        self.index
+            .attributes_at(seq, &self.marks, pos, &mut resolved);
+        to_attributes(&resolved)
+    }
+
+    /// The formatting of text just inserted at visible position `pos` of `seq` (this text):
+    /// as [`attributes_at`](Self::attributes_at), O(log n) when in the segment of the previous
+    /// insert.
+    pub(crate) fn attributes_of_insert(
+        &mut self,
+        seq: &Sequence<TextContent>,
+        pos: usize,
+    ) -> Attributes {
+        let mut resolved = Vec::new();
+        self.index
+            .attributes_of_insert(seq, &self.marks, pos, &mut resolved);
+        to_attributes(&resolved)
+    }
+
+    /// Calls `f(start, end, attributes)` for the whole text `seq` as maximal runs of equal
+    /// formatting, in order (nothing for an empty text). The attributes are borrowed, in key
+    /// order: building maps is the caller's choice (the wasm binding builds JS objects directly;
+    /// after a long session, allocating map nodes in a fragmented wasm heap cost more than the
+    /// sweep).
+    pub(crate) fn for_each_run<'m>(
+        &'m self,
+        seq: &Sequence<TextContent>,
+        f: impl FnMut(usize, usize, &[(&'m str, &'m Scalar)]),
+    ) {
+        self.index.for_each_run(seq, &self.marks, f);
     }
 }
 
@@ -162,7 +219,7 @@ impl StoredMark {
 /// configured, and every map type instantiated costs kilobytes of the wasm package.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MarkStore {
-    texts: Vec<(ContainerId, Vec<StoredMark>)>,
+    texts: Vec<(ContainerId, TextMarks)>,
     /// Keys whose expansion differs from [`MarkExpand::default_for`] (local configuration).
     expand: Vec<(String, MarkExpand)>,
 }
@@ -185,16 +242,33 @@ impl MarkStore {
     }
 
     /// The marks of text `obj` (empty when it has none).
-    pub(crate) fn of(&self, obj: &ContainerId) -> &[StoredMark] {
+    pub(crate) fn of(&self, obj: &ContainerId) -> &TextMarks {
         self.texts
             .iter()
             .find(|(id, _)| id == obj)
-            .map_or(&[], |(_, marks)| marks.as_slice())
+            .map_or(&NO_MARKS, |(_, marks)| marks)
     }
 
-    /// Adds the mark operation `op` (with id `id` and Lamport time `lamport`) to its text and
-    /// returns the text's marks, the new one last. Other ops are ignored (returns `None`).
-    pub(crate) fn add(&mut self, id: Dot, lamport: u64, op: &Op) -> Option<&[StoredMark]> {
+    /// The marks of text `obj`, if it has any, for the insert path's hint.
+    pub(crate) fn of_mut(&mut self, obj: &ContainerId) -> Option<&mut TextMarks> {
+        self.texts
+            .iter_mut()
+            .find(|(id, _)| id == obj)
+            .map(|(_, marks)| marks)
+    }
+
+    /// Adds the mark operation `op` (with id `id` and Lamport time `lamport`) to its text, whose
+    /// sequence is `seq`, and returns the visible ranges whose value of the mark's key it
+    /// changed (maximal, in order; computed only when `ranges` is set). Other ops are ignored
+    /// (returns `None`).
+    pub(crate) fn add(
+        &mut self,
+        seq: &Sequence<TextContent>,
+        id: Dot,
+        lamport: u64,
+        op: &Op,
+        ranges: bool,
+    ) -> Option<Vec<(usize, usize)>> {
         let Op::TextMark {
             obj,
             start,
@@ -208,12 +282,12 @@ impl MarkStore {
         let at = match self.texts.iter().position(|(id, _)| id == obj) {
             Some(at) => at,
             None => {
-                self.texts.push((obj.clone(), Vec::new()));
+                self.texts.push((obj.clone(), TextMarks::default()));
                 self.texts.len() - 1
             }
         };
-        let marks = &mut self.texts[at].1;
-        marks.push(StoredMark {
+        let text = &mut self.texts[at].1;
+        text.marks.push(StoredMark {
             id,
             lamport,
             start: *start,
@@ -221,23 +295,39 @@ impl MarkStore {
             key: key.clone(),
             value: value.clone().filter(|v| *v != Scalar::Null),
         });
-        Some(marks)
+        let groups = text.index.add(seq, &text.marks, text.marks.len() - 1);
+        Some(if ranges {
+            text.index.visible_ranges(seq, &groups)
+        } else {
+            Vec::new()
+        })
     }
 
-    /// Rebuilds the marks from a history (loading a snapshot, whose states hold no marks).
-    pub(crate) fn rebuild(&mut self, changes: &[Change]) {
+    /// Rebuilds the marks from a history (loading a snapshot, whose states hold no marks),
+    /// indexing them against the current sequences (`seq_of`): document order does not change
+    /// with later edits, so this indexes them as applying them one by one did.
+    pub(crate) fn rebuild<'s>(
+        &mut self,
+        changes: &[Change],
+        seq_of: impl Fn(&ContainerId) -> Option<&'s Sequence<TextContent>>,
+    ) {
         self.texts.clear();
+        let empty = Sequence::new();
         for change in changes {
             for (dot, op) in change.ops_with_dots() {
-                self.add(dot, change.lamport_of(dot), op);
+                if let Op::TextMark { obj, .. } = op {
+                    let seq = seq_of(obj).unwrap_or(&empty);
+                    self.add(seq, dot, change.lamport_of(dot), op, false);
+                }
             }
         }
     }
 }
 
 /// The visible position of the gap `anchor` names, or `None` for an unknown character (only in
-/// a corrupted snapshot: operations are checked before they apply).
-fn boundary(seq: &Sequence<TextContent>, anchor: Anchor) -> Option<usize> {
+/// a corrupted snapshot: operations are checked before they apply). O(log n).
+pub(super) fn boundary(seq: &Sequence<TextContent>, anchor: Anchor) -> Option<usize> {
+    count_work(1);
     match anchor {
         Anchor::Start => Some(0),
         Anchor::End => Some(seq.len()),
@@ -249,7 +339,7 @@ fn boundary(seq: &Sequence<TextContent>, anchor: Anchor) -> Option<usize> {
 }
 
 /// The visible range a mark covers now, if it covers any character.
-fn span(seq: &Sequence<TextContent>, mark: &StoredMark) -> Option<(usize, usize)> {
+pub(super) fn span(seq: &Sequence<TextContent>, mark: &StoredMark) -> Option<(usize, usize)> {
     let start = boundary(seq, mark.start)?;
     let end = boundary(seq, mark.end)?;
     (start < end).then_some((start, end))
@@ -280,49 +370,8 @@ pub(crate) fn local_anchors(
     Some((first, last))
 }
 
-/// The marks covering the characters between two boundaries: per key (sorted by key), the
-/// covering operations as `(rank, index in the text's marks)`. Few keys and few overlapping
-/// marks: vectors.
-#[derive(Default)]
-struct Active<'a> {
-    keys: Vec<(&'a str, Covering)>,
-}
-
-/// The marks covering a segment for one key: `(rank, index in the text's marks)`.
+/// The marks of one key covering a segment: `(rank, index in the text's marks)`.
 type Covering = Vec<((u64, Dot), usize)>;
-
-impl<'a> Active<'a> {
-    fn add(&mut self, marks: &'a [StoredMark], i: usize) {
-        let m = &marks[i];
-        let at = self.keys.partition_point(|(k, _)| *k < m.key.as_str());
-        match self.keys.get_mut(at) {
-            Some((k, set)) if *k == m.key => set.push((m.rank(), i)),
-            _ => self.keys.insert(at, (&m.key, vec![(m.rank(), i)])),
-        }
-    }
-
-    fn remove(&mut self, marks: &'a [StoredMark], i: usize) {
-        let key = marks[i].key.as_str();
-        if let Some(k) = self.keys.iter().position(|(k, _)| *k == key) {
-            let set = &mut self.keys[k].1;
-            set.retain(|&(_, j)| j != i);
-            if set.is_empty() {
-                self.keys.remove(k);
-            }
-        }
-    }
-
-    /// The winning value of every key that has one, in key order, into `out` (cleared first):
-    /// borrowed, so that comparing two segments allocates nothing.
-    fn resolve_into(&self, marks: &'a [StoredMark], out: &mut Vec<(&'a str, &'a Scalar)>) {
-        out.clear();
-        for (key, set) in &self.keys {
-            if let Some(value) = winner(set).and_then(|i| marks[i].value.as_ref()) {
-                out.push((key, value));
-            }
-        }
-    }
-}
 
 /// Resolved attributes as an owned map.
 pub(crate) fn to_attributes(resolved: &[(&str, &Scalar)]) -> Attributes {
@@ -368,64 +417,6 @@ fn event(&(pos, tag): &(u32, u32)) -> (usize, bool, usize) {
     (pos as usize, tag & 1 == 1, (tag >> 1) as usize)
 }
 
-/// Calls `f(start, end, attributes)` for the whole text as maximal runs of equal formatting, in
-/// order, by one sweep over the sorted mark boundaries (nothing for an empty text). The
-/// attributes are borrowed, in key order: building maps is the caller's choice (the wasm
-/// binding builds JS objects directly; after a long session, allocating map nodes in a
-/// fragmented wasm heap cost more than the sweep).
-pub(crate) fn for_each_run<'m>(
-    seq: &Sequence<TextContent>,
-    marks: &'m [StoredMark],
-    mut f: impl FnMut(usize, usize, &[(&'m str, &'m Scalar)]),
-) {
-    let len = seq.len();
-    let events = boundaries(seq, marks, |_| true);
-    let mut active = Active::default();
-    // The formatting of the open run and of the next segment.
-    let (mut current, mut next_attributes) = (Vec::new(), Vec::new());
-    let mut run_start = 0;
-    let mut next_event = events.iter().map(event).peekable();
-    let mut pos = 0;
-    while pos < len {
-        while let Some((_, is_start, i)) = next_event.next_if(|e| e.0 <= pos) {
-            if is_start {
-                active.add(marks, i);
-            } else {
-                active.remove(marks, i);
-            }
-        }
-        active.resolve_into(marks, &mut next_attributes);
-        if next_attributes != current {
-            if pos > run_start {
-                f(run_start, pos, &current);
-            }
-            run_start = pos;
-            std::mem::swap(&mut current, &mut next_attributes);
-        }
-        pos = next_event.peek().map_or(len, |e| e.0.min(len));
-    }
-    if len > run_start {
-        f(run_start, len, &current);
-    }
-}
-
-/// The formatting of the character at visible position `pos`: O(marks log n).
-pub(crate) fn attributes_at(
-    seq: &Sequence<TextContent>,
-    marks: &[StoredMark],
-    pos: usize,
-) -> Attributes {
-    let mut active = Active::default();
-    for (i, mark) in marks.iter().enumerate() {
-        if matches!(span(seq, mark), Some((s, e)) if s <= pos && pos < e) {
-            active.add(marks, i);
-        }
-    }
-    let mut resolved = Vec::new();
-    active.resolve_into(marks, &mut resolved);
-    to_attributes(&resolved)
-}
-
 /// Calls `f(start, end, previous)` for the segments where mark `which` decides the value of its
 /// key (it outranks every other covering mark of the key) and that value differs from
 /// `previous`, the value the key would have without it. In order; adjacent segments may follow
@@ -468,23 +459,6 @@ fn for_each_decided<'m>(
     }
 }
 
-/// The visible ranges whose value of the last mark's key the last mark changed: where it
-/// outranks every other covering mark of its key and its value differs from theirs. Maximal
-/// ranges, in order.
-pub(crate) fn changed_by_last(
-    seq: &Sequence<TextContent>,
-    marks: &[StoredMark],
-) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    if let Some(last) = marks.len().checked_sub(1) {
-        for_each_decided(seq, marks, last, |start, end, _| match out.last_mut() {
-            Some(range) if range.1 == start => range.1 = end,
-            _ => out.push((start, end)),
-        });
-    }
-    out
-}
-
 /// The operations that undo mark `id` of text `obj` now: where it still decides its key, a
 /// mark back to the value the key would have without it (an unmark where none), anchored as
 /// this replica's marks of that key are. Empty when it decides nothing any more (a later mark
@@ -495,7 +469,7 @@ pub(crate) fn inverse_ops(
     obj: &ContainerId,
     id: Dot,
 ) -> Vec<Op> {
-    let marks = store.of(obj);
+    let marks = store.of(obj).marks();
     let Some(which) = marks.iter().position(|m| m.id == id) else {
         return Vec::new();
     };
@@ -523,68 +497,7 @@ pub(crate) fn inverse_ops(
         .collect()
 }
 
-/// The key and value of the last mark (what [`changed_by_last`] describes).
+/// The key and value of the last mark (the one [`MarkStore::add`] just added).
 pub(crate) fn last_key_value(marks: &[StoredMark]) -> Option<(&str, Option<&Scalar>)> {
     marks.last().map(|m| (m.key.as_str(), m.value.as_ref()))
-}
-
-/// A text insert of a remote batch whose patch still lacks its formatting: the patch's index in
-/// the batch's patches, the text, the first inserted element and the number inserted.
-#[derive(Clone, Debug)]
-pub(crate) struct DeferredInsert {
-    pub(crate) patch: usize,
-    pub(crate) obj: ContainerId,
-    pub(crate) first: Dot,
-    pub(crate) len: usize,
-}
-
-/// Sets the formatting of the text inserts `deferred` (all into `seq`, whose marks are `marks`)
-/// names among `patches`: one sweep over the text, then a lookup per insert, instead of
-/// resolving every mark for every insert (a remote batch of many inserts into a text of many
-/// marks). Called when the batch ends and before each mark operation of the batch on that
-/// text, so no mark has applied since these inserts: their characters still have the
-/// formatting they arrived with, the same for all of them, read from any that is still
-/// visible. Entries that do not match their patch (a stale entry) are skipped.
-pub(crate) fn fill_deferred(
-    seq: &Sequence<TextContent>,
-    marks: &[StoredMark],
-    deferred: &[DeferredInsert],
-    patches: &mut [(ContainerId, crate::doc::PatchAction)],
-) {
-    let mut runs: Vec<(usize, Vec<(&str, &Scalar)>)> = Vec::new();
-    for_each_run(seq, marks, |_, end, attributes| {
-        runs.push((end, attributes.to_vec()))
-    });
-    for d in deferred {
-        let Some((
-            obj,
-            crate::doc::PatchAction::TextInsert {
-                text, attributes, ..
-            },
-        )) = patches.get_mut(d.patch)
-        else {
-            continue;
-        };
-        if *obj != d.obj || text.chars().count() != d.len {
-            continue;
-        }
-        // Deleted since, all of them: their formatting shows nowhere.
-        let Some(pos) = visible_position(seq, d.first, d.len) else {
-            continue;
-        };
-        let run = runs.partition_point(|(end, _)| *end <= pos);
-        if let Some((_, resolved)) = runs.get(run) {
-            *attributes = to_attributes(resolved);
-        }
-    }
-}
-
-/// The position of the first still visible element of `first..first + len`.
-fn visible_position(seq: &Sequence<TextContent>, first: Dot, len: usize) -> Option<usize> {
-    (0..len as u64).find_map(|k| {
-        match seq.position_of(Dot::new(first.replica, first.counter.checked_add(k)?)) {
-            Some((pos, true)) => Some(pos),
-            _ => None,
-        }
-    })
 }

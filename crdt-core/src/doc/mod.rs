@@ -47,6 +47,9 @@ mod event;
 mod handles;
 mod history;
 pub mod marks;
+mod marks_index;
+#[cfg(test)]
+mod marks_tests;
 mod oplog;
 mod replica;
 mod restore;
@@ -450,7 +453,6 @@ impl Doc {
             // Remote changes that waited for this replica's own events (possible only when a
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
-            self.state.deferred_inserts.clear();
             for change in released {
                 if check_replica_count(&self.log, &change.payload).is_ok()
                     && check_lamport(&self.log, &change.payload).is_ok()
@@ -463,7 +465,6 @@ impl Doc {
                     self.log.push(change.payload);
                 }
             }
-            self.state.fill_deferred_attributes(&mut patches);
             self.emit(EventOrigin::Remote, patches);
         }
         Some(id)
@@ -499,7 +500,6 @@ impl Doc {
         }
         let weight = bytes.len() / changes.len().max(1) + 64;
         let mut patches = Vec::new();
-        self.state.deferred_inserts.clear();
         let mut applied = Vec::new();
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
@@ -522,7 +522,6 @@ impl Doc {
                 }
             }
         }
-        self.state.fill_deferred_attributes(&mut patches);
         self.emit(EventOrigin::Remote, patches);
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
@@ -617,7 +616,12 @@ impl Doc {
         }
         container_tree::check_container_tree(&state)?;
         // Container states hold no marks: they are the history's mark operations.
-        state.marks.rebuild(log.changes());
+        state.marks.rebuild(log.changes(), |obj| {
+            match state.containers.get(obj).map(|c| &**c) {
+                Some(ContainerState::Text(seq)) => Some(seq),
+                _ => None,
+            }
+        });
         let mut buffer = CausalBuffer::with_applied(log.version().clone(), BufferLimits::default());
         for change in snapshot.pending {
             let released = buffer.insert(to_causal(change), 0)?;

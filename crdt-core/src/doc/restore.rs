@@ -95,7 +95,7 @@ impl Doc {
             }
             (None, ContainerKind::Text) => {
                 self.restore_text(&empty_text, now)?;
-                self.restore_formatting(&empty_text, &[], now)
+                self.restore_formatting(&empty_text, &Default::default(), now)
             }
             (Some(ContainerState::List(seq)), _) => self.restore_list(past, seq, now, depth),
             (None, ContainerKind::List) => self.restore_list(past, &empty_list, now, depth),
@@ -140,11 +140,11 @@ impl Doc {
     fn restore_formatting(
         &mut self,
         then: &Sequence<crate::seq::TextContent>,
-        then_marks: &[crate::doc::marks::StoredMark],
+        then_marks: &crate::doc::marks::TextMarks,
         now: &ContainerId,
     ) -> Result<(), DocError> {
         let mut runs = Vec::new();
-        crate::doc::marks::for_each_run(then, then_marks, |start, end, attributes| {
+        then_marks.for_each_run(then, |start, end, attributes| {
             runs.push((start, end, crate::doc::marks::to_attributes(attributes)))
         });
         self.text_at(now)?.set_formatting(&runs)

@@ -178,7 +178,7 @@ impl TextRef<'_> {
     pub fn attributes_at(&self, pos: usize) -> Attributes {
         match self.doc.state.container(&self.id) {
             Some(ContainerState::Text(seq)) if pos < seq.len() => {
-                marks::attributes_at(seq, self.doc.state.marks.of(&self.id), pos)
+                self.doc.state.marks.of(&self.id).attributes_at(seq, pos)
             }
             _ => Attributes::new(),
         }
@@ -203,11 +203,13 @@ impl TextRef<'_> {
         let Some(ContainerState::Text(seq)) = self.doc.state.container(&self.id) else {
             return;
         };
-        marks::for_each_run(
-            seq,
-            self.doc.state.marks.of(&self.id),
-            |start, end, attributes| f(seq.slice(start, end).into_string(), attributes),
-        );
+        self.doc
+            .state
+            .marks
+            .of(&self.id)
+            .for_each_run(seq, |start, end, attributes| {
+                f(seq.slice(start, end).into_string(), attributes)
+            });
     }
 
     /// Applies a delta whose lengths count Unicode scalar values.
@@ -274,9 +276,8 @@ impl TextRef<'_> {
     ) -> Result<(), DocError> {
         let mut current: Vec<(usize, usize, Attributes)> = Vec::new();
         if let Some(ContainerState::Text(seq)) = self.doc.state.container(&self.id) {
-            marks::for_each_run(seq, self.doc.state.marks.of(&self.id), |s, e, a| {
-                current.push((s, e, marks::to_attributes(a)))
-            });
+            let text_marks = self.doc.state.marks.of(&self.id);
+            text_marks.for_each_run(seq, |s, e, a| current.push((s, e, marks::to_attributes(a))));
         }
         // (key, value, start, end) to write, joined when adjacent and equal.
         let mut edits: Vec<(String, Option<Scalar>, usize, usize)> = Vec::new();

@@ -98,9 +98,6 @@ pub(crate) struct DocState {
     /// The formatting marks of the texts (kept beside their sequences; see
     /// [`marks`](crate::doc::marks)).
     pub(crate) marks: MarkStore,
-    /// Text inserts of the remote batch being applied whose patches get their formatting when
-    /// the batch ends ([`DocState::fill_deferred_attributes`]).
-    pub(crate) deferred_inserts: Vec<marks::DeferredInsert>,
     /// Whether applying operations describes them as patches (only when someone subscribed:
     /// building patches costs a string per insert).
     pub(crate) patches_wanted: bool,
@@ -365,33 +362,17 @@ impl DocState {
             }
             Op::Text { obj, op } => {
                 let wanted = self.patches_wanted;
-                let marked = !self.marks.of(obj).is_empty();
-                let mut deferred = Vec::new();
                 let ContainerState::Text(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
                 let patches = seq.apply(op)?;
                 if wanted {
+                    let first = out.len();
                     for patch in patches {
-                        if let (SeqPatch::Insert { len, .. }, SeqOp::Insert { id, content, .. }) =
-                            (&patch, op)
-                        {
-                            if marked {
-                                // The patch holds the last `len` elements of the op (the others
-                                // had arrived before).
-                                let skipped = content.len().saturating_sub(*len) as u64;
-                                deferred.push(marks::DeferredInsert {
-                                    patch: out.len(),
-                                    obj: obj.clone(),
-                                    first: Dot::new(id.replica, id.counter + skipped),
-                                    len: *len,
-                                });
-                            }
-                        }
                         out.push((obj.clone(), text_patch(seq, patch)));
                     }
+                    self.fill_insert_attributes(obj, &mut out[first..]);
                 }
-                self.deferred_inserts.extend(deferred);
                 Ok(())
             }
             Op::TextMark { obj, .. } => self.apply_mark(dot, lamport, op, obj, out),
@@ -440,22 +421,17 @@ impl DocState {
         if !matches!(self.container_mut(obj)?, ContainerState::Text(_)) {
             return Err(DocError::WrongKind(obj.clone()));
         }
-        // Inserts of this batch still waiting for their formatting get it before the mark
-        // changes it (see `marks::fill_deferred`).
-        self.flush_deferred(Some(obj), out);
         let Some(ContainerState::Text(seq)) = self.containers.get(obj).map(|c| &**c) else {
             return Err(DocError::WrongKind(obj.clone()));
         };
-        let Some(all) = self.marks.add(dot, lamport, op) else {
+        let wanted = self.patches_wanted;
+        let Some(changed) = self.marks.add(seq, dot, lamport, op, wanted) else {
             return Ok(());
         };
-        if !self.patches_wanted {
-            return Ok(());
-        }
-        let Some((key, value)) = marks::last_key_value(all) else {
+        let Some((key, value)) = marks::last_key_value(self.marks.of(obj).marks()) else {
             return Ok(());
         };
-        for (start, end) in marks::changed_by_last(seq, all) {
+        for (start, end) in changed {
             let index_utf16 = utf16_of(seq, start);
             out.push((
                 obj.clone(),
@@ -472,46 +448,23 @@ impl DocState {
         Ok(())
     }
 
-    /// Sets the formatting of the text inserts of the remote batch whose patches are `patches`
-    /// (see [`marks::fill_deferred`]), and forgets them.
-    pub(crate) fn fill_deferred_attributes(&mut self, patches: &mut [RawPatch]) {
-        self.flush_deferred(None, patches);
-    }
-
-    /// [`fill_deferred_attributes`](Self::fill_deferred_attributes) for the inserts into text
-    /// `only` (every text when `None`).
-    fn flush_deferred(&mut self, only: Option<&ContainerId>, patches: &mut [RawPatch]) {
-        let mut deferred = std::mem::take(&mut self.deferred_inserts);
-        // One text at a time: the entries of the first text left, then the rest.
-        while let Some(obj) = deferred.first().map(|d| d.obj.clone()) {
-            let (this, rest): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|d| d.obj == obj);
-            deferred = rest;
-            if only.is_some_and(|o| *o != obj) {
-                self.deferred_inserts.extend(this);
-                continue;
-            }
-            if let Some(ContainerState::Text(seq)) = self.containers.get(&obj).map(|c| &**c) {
-                marks::fill_deferred(seq, self.marks.of(&obj), &this, patches);
-            }
-        }
-    }
-
-    /// Sets the formatting of the text inserts among `patches` (just applied to text `obj`).
-    /// Nothing to do for a text without marks.
-    pub(crate) fn fill_insert_attributes(&self, obj: &ContainerId, patches: &mut [RawPatch]) {
-        let all = self.marks.of(obj);
+    /// Sets the formatting of the text inserts among `patches` (just applied to text `obj`):
+    /// O(log m log n) each for m marks, O(log n) while inserts stay between the same mark
+    /// anchors ([`marks_index`](crate::doc::marks_index)). Nothing to do for a text without
+    /// marks.
+    pub(crate) fn fill_insert_attributes(&mut self, obj: &ContainerId, patches: &mut [RawPatch]) {
+        let Some(text) = self.marks.of_mut(obj) else {
+            return;
+        };
         let Some(ContainerState::Text(seq)) = self.containers.get(obj).map(|c| &**c) else {
             return;
         };
-        if all.is_empty() {
-            return;
-        }
         for (_, patch) in patches {
             if let PatchAction::TextInsert {
                 index, attributes, ..
             } = patch
             {
-                *attributes = marks::attributes_at(seq, all, *index);
+                *attributes = text.attributes_of_insert(seq, *index);
             }
         }
     }

@@ -100,8 +100,6 @@ impl Doc {
         for change in history.changes_between(from, to) {
             state.apply_change(change, &mut raw)?;
         }
-        // Text inserts get their formatting as they do for a subscriber (once per batch).
-        state.fill_deferred_attributes(&mut raw);
         Ok(raw
             .into_iter()
             .map(|(obj, action)| Patch {

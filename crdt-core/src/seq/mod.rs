@@ -683,6 +683,13 @@ impl<C: Content> Sequence<C> {
         Some((leaf, ri, off))
     }
 
+    /// Document order of two known elements, tombstones included (`None` when either is
+    /// unknown). Stable: concurrent inserts never reorder existing elements. O(log n).
+    pub(crate) fn cmp_ids(&self, a: Dot, b: Dot) -> Option<std::cmp::Ordering> {
+        let (a, b) = (self.ids.lv_of(a)?, self.ids.lv_of(b)?);
+        self.cmp_lv(a, b).ok()
+    }
+
     /// Document order of two elements.
     fn cmp_lv(&self, a: u32, b: u32) -> Result<std::cmp::Ordering, SeqError> {
         if a == b {
