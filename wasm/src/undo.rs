@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The manager records each commit right after it happens (it observes the document's calls,
-//! see [`crate::shared`]) with `Date.now()` as the time, so commits closer together than
+//! see the `shared` module) with `Date.now()` as the time, so commits closer together than
 //! `captureTimeoutMs` form one step. Its state lives in an `Rc` the document holds weakly; no
 //! JS is called while the document or the manager is borrowed, so listeners may undo, redo or
 //! edit freely.

@@ -3,7 +3,7 @@
 //!
 //! # Representation: spans beside the characters, anchored to character ids
 //!
-//! A mark operation ([`Op::TextMark`](crate::doc::Op::TextMark)) names a key (`bold`, `link`), a
+//! A mark operation ([`Op::TextMark`]) names a key (`bold`, `link`), a
 //! value (`None` removes the key: an unmark is a mark without a value, as Peritext's
 //! `removeMark` and Automerge's `unmark`) and two [`Anchor`]s, each the gap just before or just
 //! after one character, or the start or end of the text. Anchors name characters by id, so a

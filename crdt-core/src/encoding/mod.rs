@@ -17,10 +17,10 @@
 //! | 5 | format version, currently `5` |
 //! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the body, deflated when that makes it smaller |
 //!
-//! * Changes body: a batch of changes in causal order, in the columnar format of [`changes`]
+//! * Changes body: a batch of changes in causal order, in the columnar format of the `changes` module
 //!   (tables of replicas, containers and keys; change columns with deltas and dependency
 //!   differences; op columns with runs of typing costing almost nothing; all text in one column).
-//! * Snapshot body ([`snapshot`]): the version, the history and the changes still waiting for
+//! * Snapshot body (the `snapshot` module): the version, the history and the changes still waiting for
 //!   their causal past (both as change batches), and the materialized state of every container
 //!   (texts and lists as the sequence engine's own run-length encoded state), so that loading
 //!   does not replay operations.

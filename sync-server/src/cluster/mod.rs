@@ -3,7 +3,7 @@
 //! - **Changes**: the truth is each document's Redis stream, appended by [`RedisStore`] in one
 //!   atomic script (so every node sees one order) before a change is acknowledged. Appending also
 //!   publishes [`ClusterEvent::Appended`] on the document's channel; a node holding the document
-//!   wakes up and reads the stream from the last entry it saw ([`RoomLink`]). Pub/sub is only the
+//!   wakes up and reads the stream from the last entry it saw (`RoomLink`). Pub/sub is only the
 //!   wake-up: after a reconnect to Redis every room re-reads the stream from its position, so a
 //!   missed notification loses nothing; re-delivery is harmless because applying changes is
 //!   idempotent (version vectors).
@@ -11,7 +11,7 @@
 //!   i.e. while its own peers use it (rooms unload when idle).
 //! - **Presence** is published on the document's channel with the node's id. Each node keeps a
 //!   heartbeat key with a time to live; when the key of a node whose peers' presence we show
-//!   expires, we clear their presence ([`heartbeat`]). A node that (re)subscribes asks the others
+//!   expires, we clear their presence (`heartbeat`). A node that (re)subscribes asks the others
 //!   to publish their presence again ([`ClusterEvent::Query`]).
 //!
 //! Invariant: nothing here is needed for correctness of the documents except the stream; every
@@ -19,7 +19,7 @@
 //! Socket.IO's and y-redis's adapters, with y-redis's "stream as truth, pub/sub as hint".
 //!
 //! What lives in Redis (key names, the events on a document's channel, node ids, the store) has
-//! one home, [`crate::storage::redis`]: the backplane uses it, and nothing there uses the
+//! one home, `crate::storage::redis`: the backplane uses it, and nothing there uses the
 //! backplane.
 //!
 //! [`RedisStore`]: crate::storage::RedisStore

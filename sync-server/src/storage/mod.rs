@@ -7,7 +7,7 @@
 //! replaying snapshot then batches in order rebuilds the document. Compaction replaces a prefix
 //! of the log by a snapshot that covers it.
 //!
-//! Invariants every backend keeps (the shared tests in [`conformance`] check them):
+//! Invariants every backend keeps (the shared tests in `conformance` check them):
 //! - [`Store::append`] returns only once every batch it was given is durable, and a batch is
 //!   stored whole or not at all (a crash never leaves half a batch).
 //! - [`Store::compact`] is atomic: a reader sees the old snapshot and every batch, or the new

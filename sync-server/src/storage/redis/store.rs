@@ -120,7 +120,7 @@ pub struct LogEntry {
     pub bytes: Vec<u8>,
 }
 
-/// What [`fetch`] read: the snapshot when it covers entries after the reader's position, and the
+/// What `fetch` read: the snapshot when it covers entries after the reader's position, and the
 /// entries after both.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fetched {
@@ -250,7 +250,7 @@ fn parse_entry(entry: Value) -> Result<LogEntry, RedisReplyError> {
     }
 }
 
-/// A [`Store`] in Redis; see the [module docs](self).
+/// A [`Store`](crate::storage::Store) in Redis, with the layout the `redis` module docs describe.
 ///
 /// ```no_run
 /// use sync_server::storage::{RedisStore, Store};
