@@ -11,6 +11,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo doc (warnings are errors: no broken or private links in public docs)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 echo "== cargo test"
 # The relay binary is built by the workspace tests; later steps reuse it instead of rebuilding.
 export CRDT_RELAY_BIN="$PWD/target/debug/sync-server"

@@ -1,7 +1,7 @@
 //! [`MeshPeer`]: a native peer of the browsers' WebRTC mesh. Beside a [`SyncClient`] joined to a
 //! document, it opens direct links (WebRTC data channels, with [str0m], a sans-IO WebRTC stack
 //! driven here by one UDP socket and tokio's clock) to the document's other peers, browsers
-//! running the JS package's `WebRtcProvider` or other native peers, and runs a [`SyncSession`]
+//! running the JS package's `WebRtcProvider` or other native peers, and runs a [`SyncSession`](crdt_core::sync::SyncSession)
 //! over each, so they keep syncing when the relay is away.
 //!
 //! It speaks the browser provider's mesh exactly (see [`signal`] for the payloads, [`framing`]
