@@ -1,37 +1,5 @@
-//! Causal delivery for op- and change-based data: a [`CausalBuffer`] accepts changes in any order
-//! and any number of times, and releases each exactly once, only after everything it depends on.
-//!
-//! A change is named by the run of events it holds, `replica` counters `start..end` (a
-//! [`SeqRange`]), and depends on its *parents*: the events its causal past ends at (a frontier,
-//! usually one event). It is *ready* when every parent is applied and when its own replica's
-//! events up to `start - 1` are applied (each replica's events apply in order, without gaps).
-//! As applied events are summarised by a version vector with no gaps, a parent applied means
-//! its whole causal past is. Changes that arrive
-//! early wait here; a change whose events are all applied already is a duplicate and is dropped.
-//!
-//! Memory is bounded: the buffer holds at most [`BufferLimits::max_changes`] changes and
-//! [`BufferLimits::max_bytes`] bytes (as the caller weighs them); past that, [`CausalBuffer::insert`]
-//! returns [`CausalError::BufferFull`] and keeps what it had. Waiting changes are indexed by the one
-//! event each is blocked on, so releasing is proportional to what is released, not to what waits.
-//!
-//! ```
-//! use crdt_core::{CausalBuffer, CausalChange, BufferLimits, Dot, ReplicaId, SeqRange};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let change = |replica, start, end, parents: Vec<Dot>, payload| CausalChange {
-//!     id: SeqRange { replica, start, end }, parents, payload };
-//!
-//! let mut buffer = CausalBuffer::new(BufferLimits::default());
-//! // `b`'s change, made after event 2 of `a`, arrives first: it waits.
-//! let after_a = change(b, 1, 2, vec![Dot::new(a, 2)], "reply");
-//! assert!(buffer.insert(after_a, 6).unwrap().is_empty());
-//! let released = buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap();
-//! let payloads: Vec<_> = released.iter().map(|c| c.payload).collect();
-//! assert_eq!(payloads, ["first", "reply"]);
-//! // A duplicate is ignored.
-//! assert!(buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap().is_empty());
-//! assert_eq!(buffer.applied().get(a), 2);
-//! ```
+//! The [`CausalBuffer`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -116,7 +84,42 @@ struct Waiting<P> {
     bytes: usize,
 }
 
-/// Holds changes until their causal past is applied; see the [module docs](self).
+/// Holds changes until their causal past is applied.
+///
+/// Causal delivery for op- and change-based data: a [`CausalBuffer`] accepts changes in any order
+/// and any number of times, and releases each exactly once, only after everything it depends on.
+///
+/// A change is named by the run of events it holds, `replica` counters `start..end` (a
+/// [`SeqRange`]), and depends on its *parents*: the events its causal past ends at (a frontier,
+/// usually one event). It is *ready* when every parent is applied and when its own replica's
+/// events up to `start - 1` are applied (each replica's events apply in order, without gaps).
+/// As applied events are summarised by a version vector with no gaps, a parent applied means
+/// its whole causal past is. Changes that arrive
+/// early wait here; a change whose events are all applied already is a duplicate and is dropped.
+///
+/// Memory is bounded: the buffer holds at most [`BufferLimits::max_changes`] changes and
+/// [`BufferLimits::max_bytes`] bytes (as the caller weighs them); past that, [`CausalBuffer::insert`]
+/// returns [`CausalError::BufferFull`] and keeps what it had. Waiting changes are indexed by the one
+/// event each is blocked on, so releasing is proportional to what is released, not to what waits.
+///
+/// ```
+/// use crdt_core::{CausalBuffer, CausalChange, BufferLimits, Dot, ReplicaId, SeqRange};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let change = |replica, start, end, parents: Vec<Dot>, payload| CausalChange {
+///     id: SeqRange { replica, start, end }, parents, payload };
+///
+/// let mut buffer = CausalBuffer::new(BufferLimits::default());
+/// // `b`'s change, made after event 2 of `a`, arrives first: it waits.
+/// let after_a = change(b, 1, 2, vec![Dot::new(a, 2)], "reply");
+/// assert!(buffer.insert(after_a, 6).unwrap().is_empty());
+/// let released = buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap();
+/// let payloads: Vec<_> = released.iter().map(|c| c.payload).collect();
+/// assert_eq!(payloads, ["first", "reply"]);
+/// // A duplicate is ignored.
+/// assert!(buffer.insert(change(a, 1, 3, vec![], "first"), 5).unwrap().is_empty());
+/// assert_eq!(buffer.applied().get(a), 2);
+/// ```
 pub struct CausalBuffer<P> {
     applied: VersionVector,
     limits: BufferLimits,

@@ -51,7 +51,7 @@ pub enum InvalidState {
 }
 
 /// The set of events a replica has seen: a [`VersionVector`] for the contiguous prefix of each
-/// replica's events plus the out-of-order dots beyond it. See the [module docs](self).
+/// replica's events plus the out-of-order dots beyond it. See the module docs.
 #[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(try_from = "WireCausalContext")]
 pub struct CausalContext {

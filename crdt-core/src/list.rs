@@ -1,23 +1,5 @@
-//! [`List<T>`]: a standalone collaborative list of values, the sequence engine ([`crate::seq`],
-//! FugueMax) over [`ListContent<T>`], with the same sync pair as [`crate::Text`]. Runs of values
-//! inserted together by one replica are one entry in memory and on the wire. Invariant: the list
-//! is the same on every replica that applied the same ops, in any causal order.
-//!
-//! ```
-//! use crdt_core::{List, ReplicaId};
-//!
-//! let mut a: List<String> = List::new(ReplicaId::new(1));
-//! let mut b: List<String> = List::new(ReplicaId::new(2));
-//! a.insert(0, "milk".to_string()).unwrap();
-//! b.apply_encoded(&a.encode_ops_since(b.version())).unwrap();
-//! a.insert(1, "eggs".to_string()).unwrap();
-//! b.insert(0, "bread".to_string()).unwrap();
-//! let to_b = a.encode_ops_since(b.version());
-//! a.apply_encoded(&b.encode_ops_since(a.version())).unwrap();
-//! b.apply_encoded(&to_b).unwrap();
-//! assert_eq!(a.iter().cloned().collect::<Vec<_>>(), ["bread", "milk", "eggs"]);
-//! assert_eq!(a.get(0), b.get(0));
-//! ```
+//! The [`List`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use std::fmt;
 
@@ -30,7 +12,28 @@ use crate::seq::{Assoc, Cursor, ListContent, Replicated, SeqError};
 /// Errors of [`List`] operations and decoding (the sequence engine's error type).
 pub type ListError = SeqError;
 
-/// A collaborative list; see the [module docs](self).
+/// A collaborative list.
+///
+/// [`List<T>`]: a standalone collaborative list of values, the sequence engine (`crate::seq`,
+/// FugueMax) over `ListContent<T>`, with the same sync pair as [`crate::Text`]. Runs of values
+/// inserted together by one replica are one entry in memory and on the wire. Invariant: the list
+/// is the same on every replica that applied the same ops, in any causal order.
+///
+/// ```
+/// use crdt_core::{List, ReplicaId};
+///
+/// let mut a: List<String> = List::new(ReplicaId::new(1));
+/// let mut b: List<String> = List::new(ReplicaId::new(2));
+/// a.insert(0, "milk".to_string()).unwrap();
+/// b.apply_encoded(&a.encode_ops_since(b.version())).unwrap();
+/// a.insert(1, "eggs".to_string()).unwrap();
+/// b.insert(0, "bread".to_string()).unwrap();
+/// let to_b = a.encode_ops_since(b.version());
+/// a.apply_encoded(&b.encode_ops_since(a.version())).unwrap();
+/// b.apply_encoded(&to_b).unwrap();
+/// assert_eq!(a.iter().cloned().collect::<Vec<_>>(), ["bread", "milk", "eggs"]);
+/// assert_eq!(a.get(0), b.get(0));
+/// ```
 #[derive(Clone, Debug)]
 pub struct List<T: Clone + fmt::Debug + Serialize + DeserializeOwned> {
     inner: Replicated<ListContent<T>>,

@@ -1,29 +1,5 @@
-//! [`Text`]: a standalone collaborative text, the sequence engine ([`crate::seq`], FugueMax) over
-//! characters, with its own replica id, version vector and op history, and a sync pair
-//! ([`Text::encode_ops_since`] / [`Text::apply_encoded`]).
-//!
-//! Positions count Unicode scalar values (Rust `char`s). Editors and JavaScript count UTF-16
-//! code units: use the `*_utf16` methods, which convert in O(log n) because the tree tracks
-//! UTF-16 lengths. Invariant: the text is the same on every replica that applied the same ops, in
-//! any causal order; a failed call changes nothing.
-//!
-//! ```
-//! use crdt_core::{ReplicaId, Text, VersionVector};
-//!
-//! let mut alice = Text::new(ReplicaId::new(1));
-//! let mut bob = Text::new(ReplicaId::new(2));
-//! alice.insert(0, "Hello!").unwrap();
-//! bob.apply_encoded(&alice.encode_ops_since(bob.version())).unwrap();
-//! // Concurrent edits.
-//! alice.insert(5, ", world").unwrap();
-//! bob.delete(5, 1).unwrap();
-//! bob.insert(5, "?").unwrap();
-//! let (from_alice, from_bob) = (alice.encode_ops_since(bob.version()), bob.encode_ops_since(alice.version()));
-//! bob.apply_encoded(&from_alice).unwrap();
-//! alice.apply_encoded(&from_bob).unwrap();
-//! assert_eq!(alice.to_string(), "Hello, world?");
-//! assert_eq!(bob.to_string(), alice.to_string());
-//! ```
+//! The [`Text`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use std::fmt;
 
@@ -33,7 +9,34 @@ use crate::seq::{Assoc, Cursor, Replicated, SeqError, TextContent};
 /// Errors of [`Text`] operations and decoding (the sequence engine's error type).
 pub type TextError = SeqError;
 
-/// A collaborative text; see the [module docs](self).
+/// A collaborative text.
+///
+/// [`Text`]: a standalone collaborative text, the sequence engine (`crate::seq`, FugueMax) over
+/// characters, with its own replica id, version vector and op history, and a sync pair
+/// ([`Text::encode_ops_since`] / [`Text::apply_encoded`]).
+///
+/// Positions count Unicode scalar values (Rust `char`s). Editors and JavaScript count UTF-16
+/// code units: use the `*_utf16` methods, which convert in O(log n) because the tree tracks
+/// UTF-16 lengths. Invariant: the text is the same on every replica that applied the same ops, in
+/// any causal order; a failed call changes nothing.
+///
+/// ```
+/// use crdt_core::{ReplicaId, Text, VersionVector};
+///
+/// let mut alice = Text::new(ReplicaId::new(1));
+/// let mut bob = Text::new(ReplicaId::new(2));
+/// alice.insert(0, "Hello!").unwrap();
+/// bob.apply_encoded(&alice.encode_ops_since(bob.version())).unwrap();
+/// // Concurrent edits.
+/// alice.insert(5, ", world").unwrap();
+/// bob.delete(5, 1).unwrap();
+/// bob.insert(5, "?").unwrap();
+/// let (from_alice, from_bob) = (alice.encode_ops_since(bob.version()), bob.encode_ops_since(alice.version()));
+/// bob.apply_encoded(&from_alice).unwrap();
+/// alice.apply_encoded(&from_bob).unwrap();
+/// assert_eq!(alice.to_string(), "Hello, world?");
+/// assert_eq!(bob.to_string(), alice.to_string());
+/// ```
 #[derive(Clone, Debug)]
 pub struct Text {
     inner: Replicated<TextContent>,

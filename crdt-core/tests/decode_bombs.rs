@@ -10,8 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crdt_core::encoding::{DecodeError, FormatError};
 use crdt_core::fuzzing::bombs::{map_delete_bomb, snapshot_bomb};
+use crdt_core::{DecodeError, FormatError};
 use crdt_core::{Doc, DocError, ReplicaId};
 
 /// The system allocator, counting live bytes and their peak.

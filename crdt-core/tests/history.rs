@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crdt_core::doc::HistoryError;
+use crdt_core::HistoryError;
 use crdt_core::{ContainerKind, Doc, DocError, Dot, Materialized, Patch, ReplicaId, VersionVector};
 
 /// A small deterministic generator (64-bit LCG), so every run makes the same histories.

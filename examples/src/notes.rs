@@ -7,8 +7,8 @@
 //! so lines typed in a terminal never split a word someone else is typing in a browser. This is
 //! the layout of Yjs's and Automerge's text demos: one root text, awareness beside it.
 
-use crdt_core::doc::{ContainerId, ContainerKind, Materialized};
 use crdt_core::sync::PeerId;
+use crdt_core::{ContainerId, ContainerKind, Materialized};
 use crdt_core::{Doc, DocError};
 use serde::{Deserialize, Serialize};
 

@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crdt_core::doc::Materialized;
 use crdt_core::sync::DocId;
 use crdt_core::Doc;
+use crdt_core::Materialized;
 use sync_server::auth::{Access, Authorizer, Claims};
 use sync_server::{ClientOptions, Config, Relay, SyncClient};
 

@@ -11,9 +11,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use common::*;
-use crdt_core::doc::{Change, Op};
 use crdt_core::fuzzing::forge;
 use crdt_core::sync::{decode, encode, DocId, ErrorCode, Message, MAX_VERSION_ENTRIES};
+use crdt_core::{Change, Op};
 use crdt_core::{ContainerId, ContainerKind, Dot, ReplicaId, SeqRange, VersionVector};
 use futures_util::{SinkExt, StreamExt};
 use support::*;

@@ -11,8 +11,8 @@
 //! Invariant: a JS value that does not fit is refused with an error naming what was expected;
 //! numbers are never silently truncated.
 
-use crdt_core::doc::Materialized;
-use crdt_core::seq::{Assoc, Cursor};
+use crdt_core::Materialized;
+use crdt_core::{Assoc, Cursor};
 use crdt_core::{Dot, ReplicaId, Scalar, VersionVector};
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;

@@ -216,7 +216,7 @@ impl Doc {
     #[wasm_bindgen(js_name = toJSON)]
     pub fn to_json(&self) -> JsResult<JsValue> {
         self.shared.read(|doc| {
-            let tree = crdt_core::doc::Materialized::Map(doc.materialize());
+            let tree = crdt_core::Materialized::Map(doc.materialize());
             Ok(materialized_to_js(&tree))
         })
     }

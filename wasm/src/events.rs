@@ -20,7 +20,7 @@
 //! `len` of `textDelete` counts code points (the deleted characters are no longer in the text).
 //! `path` is `null` when the container is no longer reachable from a root.
 
-use crdt_core::doc::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment, Value};
+use crdt_core::{DocEvent, EventOrigin, Patch, PatchAction, PathSegment, Value};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 

@@ -21,7 +21,7 @@ use crate::convert::{counter_from_f64, replica_to_string, version_from_js};
 use crate::doc::Doc;
 use crate::error::{js_error, JsResult};
 use crate::events::patches_to_js;
-use crdt_core::doc::HistoryEntry;
+use crdt_core::HistoryEntry;
 
 fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.

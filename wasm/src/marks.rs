@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The semantics (Peritext: concurrent formatting and typing merge as users expect) are the
-//! core's (`crdt_core::doc::marks`). A malformed delta (not an array, an entry with neither
+//! core's (`crdt_core::marks`). A malformed delta (not an array, an entry with neither
 //! `insert`, `retain` nor `delete`, a length that is not a whole number, an unsupported value)
 //! throws before anything changes; a retain or delete past the end throws whole, as the core
 //! checks it first.

@@ -69,7 +69,7 @@ pub enum Op {
         op: SeqOp<ListContent<Value>>,
     },
     /// Sets `key` to `value` (removes it when `None`) on the characters of text `obj` between
-    /// `start` and `end`; see [`marks`](crate::doc::marks) for how ranges and conflicts resolve.
+    /// `start` and `end`; see `marks` for how ranges and conflicts resolve.
     TextMark {
         /// The text.
         obj: ContainerId,

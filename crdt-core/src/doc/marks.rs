@@ -69,7 +69,7 @@ use crate::seq::{Sequence, TextContent};
 pub type Attributes = BTreeMap<String, Scalar>;
 
 /// Whether text inserted at the edges of a mark's range joins it; see the
-/// [module docs](self#expansion-how-the-anchors-are-chosen).
+/// module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarkExpand {
     /// Neither edge grows (links, comments).

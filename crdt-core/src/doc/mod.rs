@@ -1,43 +1,5 @@
-//! The document applications embed: a [`Doc`] holds named root containers (maps, lists, texts,
-//! counters) whose values are scalars or nested containers, and syncs with any peer by exchanging
-//! encoded [`Change`]s.
-//!
-//! * **Transactions.** Local operations apply at once and are grouped into one [`Change`] on
-//!   [`Doc::commit`]. Uncommitted operations are visible locally but not yet part of
-//!   [`Doc::version`], [`Doc::encode_changes_since`] or events; [`Doc::save`] and
-//!   [`Doc::apply_changes`] commit first.
-//! * **Causality.** [`Doc::apply_changes`] takes changes in any order and any number of times.
-//!   Those whose causal past has not arrived wait in a bounded [`CausalBuffer`] and apply when the
-//!   gap fills; duplicates are no-ops. Replicas that hold the same changes hold the same content.
-//! * **Maps** keep every concurrent value of a key; all replicas show the same winner (highest
-//!   Lamport timestamp, then replica id), and [`MapRef::get_all`] shows the others, as Automerge's
-//!   conflicts do.
-//! * **Texts and lists** use the FugueMax sequence engine ([`crate::seq`]): concurrent insertions
-//!   at one place never interleave.
-//! * **History and state are separate**: the op log (every change, for catching peers up) and the
-//!   materialized state (for reading and for fast loads). [`Doc::save`] stores both, so
-//!   [`Doc::load`] replays nothing.
-//!
-//! ```
-//! use crdt_core::{Doc, ReplicaId, VersionVector};
-//!
-//! let mut alice = Doc::with_replica(ReplicaId::new(1));
-//! alice.text("body").insert(0, "hello").unwrap();
-//! alice.map("meta").set("title", "Notes").unwrap();
-//! alice.commit();
-//!
-//! let mut bob = Doc::with_replica(ReplicaId::new(2));
-//! bob.apply_changes(&alice.encode_changes_since(&VersionVector::new())).unwrap();
-//! bob.text("body").insert(5, " world").unwrap();
-//! bob.commit();
-//!
-//! alice.apply_changes(&bob.encode_changes_since(&alice.version())).unwrap();
-//! assert_eq!(alice.text("body").to_string(), "hello world");
-//! assert_eq!(alice.materialize(), bob.materialize());
-//!
-//! let restored = crdt_core::Doc::load(&alice.save()).unwrap();
-//! assert_eq!(restored.materialize(), alice.materialize());
-//! ```
+//! The [`Doc`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 mod change;
 mod commit_meta;
@@ -133,7 +95,7 @@ pub enum DocError {
     /// A snapshot's parts do not agree with each other.
     #[error("inconsistent snapshot: {0}")]
     BadSnapshot(&'static str),
-    /// A change would add a replica to a document that holds [`MAX_REPLICAS`] already. It is
+    /// A change would add a replica to a document that holds `MAX_REPLICAS` already. It is
     /// refused whole.
     #[error("change {id:?}: the document holds events of {max} replicas already")]
     TooManyReplicas {
@@ -199,7 +161,48 @@ struct Transaction {
     patches: Vec<RawPatch>,
 }
 
-/// A replicated JSON-like document. See the [module docs](self).
+/// A replicated JSON-like document.
+///
+/// The document applications embed: a [`Doc`] holds named root containers (maps, lists, texts,
+/// counters) whose values are scalars or nested containers, and syncs with any peer by exchanging
+/// encoded [`Change`]s.
+///
+/// * **Transactions.** Local operations apply at once and are grouped into one [`Change`] on
+///   [`Doc::commit`]. Uncommitted operations are visible locally but not yet part of
+///   [`Doc::version`], [`Doc::encode_changes_since`] or events; [`Doc::save`] and
+///   [`Doc::apply_changes`] commit first.
+/// * **Causality.** [`Doc::apply_changes`] takes changes in any order and any number of times.
+///   Those whose causal past has not arrived wait in a bounded [`CausalBuffer`] and apply when the
+///   gap fills; duplicates are no-ops. Replicas that hold the same changes hold the same content.
+/// * **Maps** keep every concurrent value of a key; all replicas show the same winner (highest
+///   Lamport timestamp, then replica id), and [`MapRef::get_all`] shows the others, as Automerge's
+///   conflicts do.
+/// * **Texts and lists** use the FugueMax sequence engine (`crate::seq`): concurrent insertions
+///   at one place never interleave.
+/// * **History and state are separate**: the op log (every change, for catching peers up) and the
+///   materialized state (for reading and for fast loads). [`Doc::save`] stores both, so
+///   [`Doc::load`] replays nothing.
+///
+/// ```
+/// use crdt_core::{Doc, ReplicaId, VersionVector};
+///
+/// let mut alice = Doc::with_replica(ReplicaId::new(1));
+/// alice.text("body").insert(0, "hello").unwrap();
+/// alice.map("meta").set("title", "Notes").unwrap();
+/// alice.commit();
+///
+/// let mut bob = Doc::with_replica(ReplicaId::new(2));
+/// bob.apply_changes(&alice.encode_changes_since(&VersionVector::new())).unwrap();
+/// bob.text("body").insert(5, " world").unwrap();
+/// bob.commit();
+///
+/// alice.apply_changes(&bob.encode_changes_since(&alice.version())).unwrap();
+/// assert_eq!(alice.text("body").to_string(), "hello world");
+/// assert_eq!(alice.materialize(), bob.materialize());
+///
+/// let restored = crdt_core::Doc::load(&alice.save()).unwrap();
+/// assert_eq!(restored.materialize(), alice.materialize());
+/// ```
 pub struct Doc {
     replica: ReplicaId,
     log: OpLog,

@@ -1,28 +1,5 @@
-//! [`GCounter`]: a grow-only counter.
-//!
-//! Each replica counts its own increments in its own slot; the value is the sum of the slots and
-//! merge takes the maximum of each slot (Shapiro et al., "A comprehensive study of Convergent and
-//! Commutative Replicated Data Types", 2011, §3.1.1; as a delta CRDT, Almeida et al. 2018, §4).
-//! The delta of an increment is the one slot it changed.
-//!
-//! **Invariant**: slots are never zero (a zero slot is not stored), so equal counters are `==`.
-//! Sums saturate at `u64::MAX` rather than wrap.
-//!
-//! ```
-//! use crdt_core::{Crdt, GCounter, ReplicaId};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let mut left = GCounter::new();
-//! let mut right = GCounter::new();
-//! let delta_a = left.increment(a, 2);
-//! let delta_b = right.increment(b, 3);
-//!
-//! left.merge(&delta_b);
-//! right.merge(&delta_a);
-//! right.merge(&delta_a); // a duplicate delivery changes nothing
-//! assert_eq!(left, right);
-//! assert_eq!(left.value(), 5);
-//! ```
+//! The [`GCounter`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use std::collections::BTreeMap;
 
@@ -31,7 +8,33 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::Crdt;
 use crate::clock::ReplicaId;
 
-/// A grow-only counter. See the [module docs](self).
+/// A grow-only counter.
+///
+/// [`GCounter`]: a grow-only counter.
+///
+/// Each replica counts its own increments in its own slot; the value is the sum of the slots and
+/// merge takes the maximum of each slot (Shapiro et al., "A comprehensive study of Convergent and
+/// Commutative Replicated Data Types", 2011, §3.1.1; as a delta CRDT, Almeida et al. 2018, §4).
+/// The delta of an increment is the one slot it changed.
+///
+/// **Invariant**: slots are never zero (a zero slot is not stored), so equal counters are `==`.
+/// Sums saturate at `u64::MAX` rather than wrap.
+///
+/// ```
+/// use crdt_core::{Crdt, GCounter, ReplicaId};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let mut left = GCounter::new();
+/// let mut right = GCounter::new();
+/// let delta_a = left.increment(a, 2);
+/// let delta_b = right.increment(b, 3);
+///
+/// left.merge(&delta_b);
+/// right.merge(&delta_a);
+/// right.merge(&delta_a); // a duplicate delivery changes nothing
+/// assert_eq!(left, right);
+/// assert_eq!(left.value(), 5);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct GCounter {

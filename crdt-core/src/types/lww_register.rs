@@ -1,32 +1,5 @@
-//! [`LwwRegister`]: a last-writer-wins register.
-//!
-//! Each write carries a timestamp *supplied by the caller* (the core has no clocks: use wall-clock
-//! milliseconds, a hybrid logical clock, or a Lamport counter). Merge keeps the write with the
-//! greatest `(timestamp, replica, value)`: the later timestamp wins, equal timestamps are broken by
-//! the larger [`ReplicaId`], and should one replica write twice at the same timestamp, by the
-//! larger value. The order is total, so every replica picks the same winner whatever the order it
-//! sees writes in (Shapiro et al. 2011, §3.2.1). The delta of a write is the write itself.
-//!
-//! **Invariant**: the register holds at most one write, the greatest it has seen.
-//!
-//! ```
-//! use crdt_core::{Crdt, LwwRegister, ReplicaId};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let mut left = LwwRegister::new();
-//! let mut right = LwwRegister::new();
-//! let from_a = left.set(a, 100, "draft".to_string());
-//! let from_b = right.set(b, 100, "final".to_string()); // same timestamp: larger replica id wins
-//!
-//! left.merge(&from_b);
-//! right.merge(&from_a);
-//! assert_eq!(left, right);
-//! assert_eq!(left.get().map(String::as_str), Some("final"));
-//!
-//! let later = left.set(a, 101, "revised".to_string());
-//! right.merge(&later);
-//! assert_eq!(right.get().map(String::as_str), Some("revised"));
-//! ```
+//! The [`LwwRegister`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -43,7 +16,37 @@ struct Write<T> {
     value: T,
 }
 
-/// A last-writer-wins register. See the [module docs](self).
+/// A last-writer-wins register.
+///
+/// [`LwwRegister`]: a last-writer-wins register.
+///
+/// Each write carries a timestamp *supplied by the caller* (the core has no clocks: use wall-clock
+/// milliseconds, a hybrid logical clock, or a Lamport counter). Merge keeps the write with the
+/// greatest `(timestamp, replica, value)`: the later timestamp wins, equal timestamps are broken by
+/// the larger [`ReplicaId`], and should one replica write twice at the same timestamp, by the
+/// larger value. The order is total, so every replica picks the same winner whatever the order it
+/// sees writes in (Shapiro et al. 2011, §3.2.1). The delta of a write is the write itself.
+///
+/// **Invariant**: the register holds at most one write, the greatest it has seen.
+///
+/// ```
+/// use crdt_core::{Crdt, LwwRegister, ReplicaId};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let mut left = LwwRegister::new();
+/// let mut right = LwwRegister::new();
+/// let from_a = left.set(a, 100, "draft".to_string());
+/// let from_b = right.set(b, 100, "final".to_string()); // same timestamp: larger replica id wins
+///
+/// left.merge(&from_b);
+/// right.merge(&from_a);
+/// assert_eq!(left, right);
+/// assert_eq!(left.get().map(String::as_str), Some("final"));
+///
+/// let later = left.set(a, 101, "revised".to_string());
+/// right.merge(&later);
+/// assert_eq!(right.get().map(String::as_str), Some("revised"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
 pub struct LwwRegister<T> {

@@ -55,7 +55,7 @@ pub trait Crdt: Clone + Default + PartialEq + Serialize + DeserializeOwned {
     fn merge(&mut self, other: &Self);
 }
 
-/// A CRDT made of a [`DotStore`] and a [`CausalContext`] (Almeida et al., section 6). Such types
+/// A CRDT made of a `DotStore` and a [`CausalContext`] (Almeida et al., section 6). Such types
 /// can be the values of an [`OrMap`]: the map lends them its context, so that a nested operation
 /// takes a dot unique in the whole map and a remove of the key erases exactly the dots it saw.
 pub trait CausalCrdt: Crdt {

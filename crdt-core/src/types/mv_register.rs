@@ -1,32 +1,5 @@
-//! [`MvRegister`]: a multi-value register that keeps every concurrent write.
-//!
-//! Each write is tagged with a fresh [`Dot`]; its delta carries the new value and, in its causal
-//! context, the dots of every value the writer saw, so merging it removes exactly those values and
-//! keeps writes the writer had not seen. Concurrent writes therefore all survive, and a later write
-//! that saw them supersedes them all. This is the delta MVRegister of Almeida, Shoker and Baquero,
-//! "Delta State Replicated Data Types" (JPDC 2018), §6, a [`DotFun`] with a [`CausalContext`].
-//!
-//! **Invariant**: every dot holding a value is in the context.
-//!
-//! ```
-//! use crdt_core::{Crdt, MvRegister, ReplicaId};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let mut left = MvRegister::new();
-//! let mut right = MvRegister::new();
-//! let from_a = left.set(a, 'r');
-//! let from_b = right.set(b, 'b');
-//!
-//! left.merge(&from_b);
-//! right.merge(&from_a);
-//! assert_eq!(left, right);
-//! assert_eq!(left.values().collect::<Vec<_>>(), vec![&'r', &'b']);
-//!
-//! // A write that saw both replaces both.
-//! let resolved = left.set(a, 'p');
-//! right.merge(&resolved);
-//! assert_eq!(right.values().collect::<Vec<_>>(), vec![&'p']);
-//! ```
+//! The [`MvRegister`](crate::MvRegister) type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -35,7 +8,37 @@ use super::{causal_join, CausalCrdt, CausalParts, Crdt, DotFun, DotStore};
 use crate::causal_context::{CausalContext, InvalidState};
 use crate::clock::{Dot, ReplicaId};
 
-/// A multi-value register. See the [module docs](self).
+/// A multi-value register.
+///
+/// [`MvRegister`]: a multi-value register that keeps every concurrent write.
+///
+/// Each write is tagged with a fresh [`Dot`]; its delta carries the new value and, in its causal
+/// context, the dots of every value the writer saw, so merging it removes exactly those values and
+/// keeps writes the writer had not seen. Concurrent writes therefore all survive, and a later write
+/// that saw them supersedes them all. This is the delta MVRegister of Almeida, Shoker and Baquero,
+/// "Delta State Replicated Data Types" (JPDC 2018), §6, a `DotFun` with a [`CausalContext`].
+///
+/// **Invariant**: every dot holding a value is in the context.
+///
+/// ```
+/// use crdt_core::{Crdt, MvRegister, ReplicaId};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let mut left = MvRegister::new();
+/// let mut right = MvRegister::new();
+/// let from_a = left.set(a, 'r');
+/// let from_b = right.set(b, 'b');
+///
+/// left.merge(&from_b);
+/// right.merge(&from_a);
+/// assert_eq!(left, right);
+/// assert_eq!(left.values().collect::<Vec<_>>(), vec![&'r', &'b']);
+///
+/// // A write that saw both replaces both.
+/// let resolved = left.set(a, 'p');
+/// right.merge(&resolved);
+/// assert_eq!(right.values().collect::<Vec<_>>(), vec![&'p']);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
     try_from = "CausalParts<DotFun<T>>",

@@ -1,36 +1,5 @@
-//! [`OrMap`]: an observed-remove map whose values are nested causal CRDTs.
-//!
-//! The map's values are [`CausalCrdt`]s ([`OrSet`](super::OrSet), [`MvRegister`](super::MvRegister),
-//! another `OrMap`) that share the map's single [`CausalContext`]. Updating a key runs a nested
-//! operation with the map's context, so the nested dot is unique in the whole map, and the delta is
-//! the nested delta under that key. Removing a key erases exactly the nested dots the remover had
-//! seen: nested state it observed is gone, while a concurrent update made a dot it never saw and
-//! **survives** (with only that update's effect). A key is present while its nested value holds a
-//! dot. This is the delta ORMap of Almeida, Shoker and Baquero, "Delta State Replicated Data Types"
-//! (JPDC 2018), §6: a [`DotMap`] from key to the nested store, with no tombstones and no deferred
-//! removes, so it converges without causal delivery.
-//!
-//! **Invariant**: every nested dot is in the map's context; no key maps to an empty nested store.
-//!
-//! ```
-//! use crdt_core::{Crdt, OrMap, OrSet, ReplicaId};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let mut left: OrMap<String, OrSet<u32>> = OrMap::new();
-//! let mut right = OrMap::new();
-//! right.merge(&left.update("todo".to_string(), |set| set.add(a, 1)));
-//!
-//! // Concurrently: `a` adds 2 to "todo", `b` removes "todo" (having seen only 1).
-//! let update = left.update("todo".to_string(), |set| set.add(a, 2));
-//! let remove = right.remove(&"todo".to_string());
-//! left.merge(&remove);
-//! right.merge(&update);
-//! assert_eq!(left, right);
-//!
-//! // The key survives with the concurrent update; what the remove saw (1) is gone.
-//! let todo = left.get(&"todo".to_string()).expect("the concurrent update keeps the key");
-//! assert_eq!(todo.iter().copied().collect::<Vec<_>>(), vec![2]);
-//! ```
+//! The [`OrMap`](crate::OrMap) type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -38,7 +7,41 @@ use serde::{Deserialize, Serialize};
 use super::{causal_join, CausalCrdt, CausalParts, Crdt, DotMap, DotStore};
 use crate::causal_context::{CausalContext, InvalidState};
 
-/// An observed-remove map of nested causal CRDTs. See the [module docs](self).
+/// An observed-remove map of nested causal CRDTs.
+///
+/// [`OrMap`]: an observed-remove map whose values are nested causal CRDTs.
+///
+/// The map's values are [`CausalCrdt`]s ([`OrSet`](super::OrSet), [`MvRegister`](super::MvRegister),
+/// another `OrMap`) that share the map's single [`CausalContext`]. Updating a key runs a nested
+/// operation with the map's context, so the nested dot is unique in the whole map, and the delta is
+/// the nested delta under that key. Removing a key erases exactly the nested dots the remover had
+/// seen: nested state it observed is gone, while a concurrent update made a dot it never saw and
+/// **survives** (with only that update's effect). A key is present while its nested value holds a
+/// dot. This is the delta ORMap of Almeida, Shoker and Baquero, "Delta State Replicated Data Types"
+/// (JPDC 2018), §6: a `DotMap` from key to the nested store, with no tombstones and no deferred
+/// removes, so it converges without causal delivery.
+///
+/// **Invariant**: every nested dot is in the map's context; no key maps to an empty nested store.
+///
+/// ```
+/// use crdt_core::{Crdt, OrMap, OrSet, ReplicaId};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let mut left: OrMap<String, OrSet<u32>> = OrMap::new();
+/// let mut right = OrMap::new();
+/// right.merge(&left.update("todo".to_string(), |set| set.add(a, 1)));
+///
+/// // Concurrently: `a` adds 2 to "todo", `b` removes "todo" (having seen only 1).
+/// let update = left.update("todo".to_string(), |set| set.add(a, 2));
+/// let remove = right.remove(&"todo".to_string());
+/// left.merge(&remove);
+/// right.merge(&update);
+/// assert_eq!(left, right);
+///
+/// // The key survives with the concurrent update; what the remove saw (1) is gone.
+/// let todo = left.get(&"todo".to_string()).expect("the concurrent update keeps the key");
+/// assert_eq!(todo.iter().copied().collect::<Vec<_>>(), vec![2]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
     try_from = "CausalParts<DotMap<K, V::Store>>",

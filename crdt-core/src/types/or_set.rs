@@ -1,37 +1,5 @@
-//! [`OrSet`]: an add-wins observed-remove set without tombstones.
-//!
-//! Each add tags the element with a fresh [`Dot`](crate::Dot). A remove erases the dots of the element that
-//! the remover has seen, by carrying them in its delta's causal context and not in its store. A
-//! concurrent add made a dot the remover never saw, so the element survives: **add wins**. Nothing
-//! of a removed element is kept; the causal context alone remembers that its dots were seen. This
-//! is the delta AWORSet of Almeida, Shoker and Baquero, "Delta State Replicated Data Types" (JPDC
-//! 2018), §6 (a [`DotMap`] from element to [`DotSet`]), the state of the `crdts` crate's Orswot.
-//!
-//! **Invariant**: every stored dot is in the context; an element is stored only with at least one
-//! dot. Re-adding a present element replaces its dots with one fresh dot.
-//!
-//! ```
-//! use crdt_core::{Crdt, OrSet, ReplicaId};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let milk = String::from("milk");
-//! let mut left = OrSet::new();
-//! let mut right = OrSet::new();
-//! right.merge(&left.add(a, milk.clone()));
-//!
-//! // Concurrently: `a` adds milk again, `b` removes the milk it has seen.
-//! let re_add = left.add(a, milk.clone());
-//! let remove = right.remove(&milk);
-//! left.merge(&remove);
-//! right.merge(&re_add);
-//! assert_eq!(left, right);
-//! assert!(left.contains(&milk), "add wins over a concurrent remove");
-//!
-//! // A remove that has seen every add removes the element everywhere.
-//! let remove = left.remove(&milk);
-//! right.merge(&remove);
-//! assert!(!right.contains(&milk));
-//! ```
+//! The [`OrSet`](crate::OrSet) type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -40,7 +8,42 @@ use super::{causal_join, CausalCrdt, CausalParts, Crdt, DotMap, DotSet, DotStore
 use crate::causal_context::{CausalContext, InvalidState};
 use crate::clock::ReplicaId;
 
-/// An add-wins observed-remove set. See the [module docs](self).
+/// An add-wins observed-remove set.
+///
+/// [`OrSet`]: an add-wins observed-remove set without tombstones.
+///
+/// Each add tags the element with a fresh [`Dot`](crate::Dot). A remove erases the dots of the element that
+/// the remover has seen, by carrying them in its delta's causal context and not in its store. A
+/// concurrent add made a dot the remover never saw, so the element survives: **add wins**. Nothing
+/// of a removed element is kept; the causal context alone remembers that its dots were seen. This
+/// is the delta AWORSet of Almeida, Shoker and Baquero, "Delta State Replicated Data Types" (JPDC
+/// 2018), §6 (a `DotMap` from element to `DotSet`), the state of the `crdts` crate's Orswot.
+///
+/// **Invariant**: every stored dot is in the context; an element is stored only with at least one
+/// dot. Re-adding a present element replaces its dots with one fresh dot.
+///
+/// ```
+/// use crdt_core::{Crdt, OrSet, ReplicaId};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let milk = String::from("milk");
+/// let mut left = OrSet::new();
+/// let mut right = OrSet::new();
+/// right.merge(&left.add(a, milk.clone()));
+///
+/// // Concurrently: `a` adds milk again, `b` removes the milk it has seen.
+/// let re_add = left.add(a, milk.clone());
+/// let remove = right.remove(&milk);
+/// left.merge(&remove);
+/// right.merge(&re_add);
+/// assert_eq!(left, right);
+/// assert!(left.contains(&milk), "add wins over a concurrent remove");
+///
+/// // A remove that has seen every add removes the element everywhere.
+/// let remove = left.remove(&milk);
+/// right.merge(&remove);
+/// assert!(!right.contains(&milk));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(
     try_from = "CausalParts<DotMap<T, DotSet>>",

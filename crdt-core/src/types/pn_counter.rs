@@ -1,33 +1,36 @@
-//! [`PNCounter`]: a counter that goes up and down.
-//!
-//! Two [`GCounter`]s, one for increments and one for decrements; the value is their difference
-//! (Shapiro et al. 2011, §3.1.2; Almeida et al. 2018, §4). The delta of an operation is the one
-//! slot of the one half it changed.
-//!
-//! **Invariant**: that of [`GCounter`], for each half. The value is an `i128`, so it never
-//! overflows (each half is at most `u64::MAX`).
-//!
-//! ```
-//! use crdt_core::{Crdt, PNCounter, ReplicaId};
-//!
-//! let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
-//! let mut left = PNCounter::new();
-//! let mut right = PNCounter::new();
-//! let up = left.increment(a, 5);
-//! let down = right.decrement(b, 7);
-//!
-//! left.merge(&down);
-//! right.merge(&up);
-//! assert_eq!(left, right);
-//! assert_eq!(right.value(), -2);
-//! ```
+//! The [`PNCounter`] type; its documentation (why it is built this way) is on the type, which
+//! the crate root exports.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Crdt, GCounter};
 use crate::clock::ReplicaId;
 
-/// A counter with increments and decrements. See the [module docs](self).
+/// A counter with increments and decrements.
+///
+/// [`PNCounter`]: a counter that goes up and down.
+///
+/// Two [`GCounter`]s, one for increments and one for decrements; the value is their difference
+/// (Shapiro et al. 2011, §3.1.2; Almeida et al. 2018, §4). The delta of an operation is the one
+/// slot of the one half it changed.
+///
+/// **Invariant**: that of [`GCounter`], for each half. The value is an `i128`, so it never
+/// overflows (each half is at most `u64::MAX`).
+///
+/// ```
+/// use crdt_core::{Crdt, PNCounter, ReplicaId};
+///
+/// let (a, b) = (ReplicaId::new(1), ReplicaId::new(2));
+/// let mut left = PNCounter::new();
+/// let mut right = PNCounter::new();
+/// let up = left.increment(a, 5);
+/// let down = right.decrement(b, 7);
+///
+/// left.merge(&down);
+/// right.merge(&up);
+/// assert_eq!(left, right);
+/// assert_eq!(right.value(), -2);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PNCounter {
     increments: GCounter,

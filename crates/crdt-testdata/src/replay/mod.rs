@@ -31,7 +31,7 @@ mod concurrent;
 mod doc;
 mod engine;
 
-use crdt_core::text::TextError;
+use crdt_core::TextError;
 use crdt_core::{DocError, ReplicaId, VersionVector};
 
 use crate::trace::{Patch, SequentialTrace, Trace, TraceKind};
