@@ -14,7 +14,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { SyncServer } from "../support/sync-server.mjs";
-import { launch, openPage, waitForStatus, TIMEOUT } from "./support.mjs";
+import { launch, openPage, waitForStatus, TIMEOUT, editorValue as value, waitForEditorValue as waitForValue, caretTo } from "./support.mjs";
 
 let relay, browser;
 
@@ -28,19 +28,7 @@ after(async () => {
   await relay?.close();
 });
 
-/** The note as the page's editor shows it, as plain lines. */
-const value = (page) => page.evaluate(() => window.app.shown());
-const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
 
-/**
- * Puts the caret at the note's start or end. Through the page (`app.moveTo`), not Ctrl-Home /
- * Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange, and keys
- * typed before that would land at the old caret.
- */
-const caretTo = async (page, where) => {
-  await page.locator("#editor .ProseMirror").click();
-  await page.evaluate((w) => window.app.moveTo(w), where);
-};
 /** The editor's ProseMirror document as JSON. */
 const pmJson = (page) => page.evaluate(() => JSON.stringify(window.app.view.state.doc.toJSON()));
 const editable = (page) => page.locator("#editor .ProseMirror");

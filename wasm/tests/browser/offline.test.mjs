@@ -18,7 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { SyncServer } from "../support/sync-server.mjs";
-import { launch, openPage, waitForStatus, TIMEOUT } from "./support.mjs";
+import { launch, openPage, waitForStatus, TIMEOUT, editorValue as value, waitForEditorValue as waitForValue, caretTo } from "./support.mjs";
 
 const examples = fileURLToPath(new URL("../../../examples/web/", import.meta.url));
 let relay, browser;
@@ -34,19 +34,7 @@ after(async () => {
 });
 
 const editorUrl = (server, docId, name) => `${server.httpUrl}editor/?doc=${docId}&name=${name}`;
-/** The note as the page's editor shows it, as plain lines. */
-const value = (page) => page.evaluate(() => window.app.shown());
-const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
 
-/**
- * Puts the caret at the note's start or end. Through the page (`app.moveTo`), not Ctrl-Home /
- * Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange, and keys
- * typed before that would land at the old caret.
- */
-const caretTo = async (page, where) => {
-  await page.locator("#editor .ProseMirror").click();
-  await page.evaluate((w) => window.app.moveTo(w), where);
-};
 /** Waits until a service worker controls `page` (it has then cached every file of the build). */
 const waitForOfflineReady = (page) =>
   page.waitForFunction(() => document.documentElement.dataset.offline === "ready", null, { timeout: TIMEOUT });

@@ -54,3 +54,20 @@ export async function servePage() {
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return { base: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
+
+/** The note as the editor page (examples/web/editor) shows it, as plain lines. */
+export const editorValue = (page) => page.evaluate(() => window.app.shown());
+
+/** Waits until the editor page shows `want`. */
+export const waitForEditorValue = (page, want) =>
+  page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
+
+/**
+ * Puts the editor page's caret at the note's start or end. Through the page (`app.moveTo`), not
+ * Ctrl-Home / Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange,
+ * and keys typed before that would land at the old caret.
+ */
+export async function caretTo(page, where) {
+  await page.locator("#editor .ProseMirror").click();
+  await page.evaluate((w) => window.app.moveTo(w), where);
+}

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
 import { SyncServer } from "../support/sync-server.mjs";
-import { launch, openPage, waitForStatus, TIMEOUT } from "./support.mjs";
+import { launch, openPage, waitForStatus, TIMEOUT, editorValue as value, waitForEditorValue as waitForValue, caretTo } from "./support.mjs";
 
 let relay, browser;
 
@@ -20,19 +20,7 @@ after(async () => {
   await relay?.close();
 });
 
-/** The note as the page's editor shows it, as plain lines. */
-const value = (page) => page.evaluate(() => window.app.shown());
-const waitForValue = (page, want) => page.waitForFunction((w) => window.app.shown() === w, want, { timeout: TIMEOUT });
 
-/**
- * Puts the caret at the note's start or end. Through the page (`app.moveTo`), not Ctrl-Home /
- * Ctrl-End: ProseMirror reads a caret the browser moved on the next selectionchange, and keys
- * typed before that would land at the old caret.
- */
-const caretTo = async (page, where) => {
-  await page.locator("#editor .ProseMirror").click();
-  await page.evaluate((w) => window.app.moveTo(w), where);
-};
 
 /**
  * Presses `key` until the textarea shows `want` (the typing may have been recorded as more
