@@ -24,7 +24,7 @@ pub(super) fn check_duplicate(log: &OpLog, change: &Change) -> Result<(), DocErr
         return Ok(());
     }
     match log.get(id) {
-        Some(stored) if same_content(stored, change) => Ok(()),
+        Some(stored) if same_content(&stored, change) => Ok(()),
         // Held, but as other content or with other boundaries (an honest peer never re-cuts
         // the changes it received).
         _ => Err(DocError::DuplicateDiffers(id)),

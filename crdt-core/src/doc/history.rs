@@ -88,12 +88,12 @@ impl<'a> History<'a> {
 
     /// Every change, in the order the document applied them (a causal order).
     pub(crate) fn entries(&self) -> impl Iterator<Item = HistoryEntry> + 'a {
-        self.log.changes().iter().map(|c| HistoryEntry {
+        self.log.changes().map(|c| HistoryEntry {
             id: c.id,
-            parents: c.parents.clone(),
-            lamport: c.lamport,
             message: c.meta.as_ref().and_then(|m| m.message.clone()),
             time: c.meta.as_ref().and_then(|m| m.time),
+            parents: c.parents,
+            lamport: c.lamport,
         })
     }
 
@@ -141,20 +141,13 @@ impl<'a> History<'a> {
     pub(crate) fn changes_within(
         &self,
         version: &'a VersionVector,
-    ) -> impl Iterator<Item = &'a Change> + 'a {
-        self.log
-            .changes()
-            .iter()
-            .filter(move |c| covers(version, c))
+    ) -> impl Iterator<Item = Change> + 'a {
+        self.log.changes().filter(move |c| covers(version, c))
     }
 
     /// The changes `to` covers and `from` does not, in the log's (causal) order: what takes a
     /// replica at `from` to `to`. Proportional to those changes, not to the log.
-    pub(crate) fn changes_between(
-        &self,
-        from: &VersionVector,
-        to: &VersionVector,
-    ) -> Vec<&'a Change> {
+    pub(crate) fn changes_between(&self, from: &VersionVector, to: &VersionVector) -> Vec<Change> {
         let mut changes = self.log.changes_since(from);
         changes.retain(|c| covers(to, c));
         changes

@@ -60,7 +60,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Dot;
-use crate::doc::change::{Change, Op};
+use crate::doc::change::Op;
 use crate::doc::marks_index::{count_work, MarkIndex};
 use crate::doc::value::{ContainerId, Scalar};
 use crate::seq::{Sequence, TextContent};
@@ -306,19 +306,17 @@ impl MarkStore {
     /// Rebuilds the marks from a history (loading a snapshot, whose states hold no marks),
     /// indexing them against the current sequences (`seq_of`): document order does not change
     /// with later edits, so this indexes them as applying them one by one did.
-    pub(crate) fn rebuild<'s>(
+    pub(crate) fn rebuild<'s, 'o>(
         &mut self,
-        changes: &[Change],
+        ops: impl Iterator<Item = (Dot, u64, &'o Op)>,
         seq_of: impl Fn(&ContainerId) -> Option<&'s Sequence<TextContent>>,
     ) {
         self.texts.clear();
         let empty = Sequence::new();
-        for change in changes {
-            for (dot, op) in change.ops_with_dots() {
-                if let Op::TextMark { obj, .. } = op {
-                    let seq = seq_of(obj).unwrap_or(&empty);
-                    self.add(seq, dot, change.lamport_of(dot), op, false);
-                }
+        for (dot, lamport, op) in ops {
+            if let Op::TextMark { obj, .. } = op {
+                let seq = seq_of(obj).unwrap_or(&empty);
+                self.add(seq, dot, lamport, op, false);
             }
         }
     }

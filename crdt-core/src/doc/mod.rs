@@ -479,7 +479,7 @@ impl Doc {
     /// version `since` lacks.
     pub fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
         let changes = self.log.changes_since(since);
-        encoding::encode_changes(changes)
+        encoding::encode_changes(&changes)
     }
 
     /// Applies encoded changes from any peer, in any order, any number of times.
@@ -566,9 +566,10 @@ impl Doc {
             .map(|(id, link)| (id, &**link))
             .collect();
         let pending: Vec<&Change> = self.buffer.pending().map(|c| &c.payload).collect();
+        let changes: Vec<Change> = self.log.changes().collect();
         let snapshot = SnapshotRef {
             version: self.log.version(),
-            changes: self.log.changes(),
+            changes: &changes,
             pending,
             containers,
             parents,
@@ -619,7 +620,7 @@ impl Doc {
         }
         container_tree::check_container_tree(&state)?;
         // Container states hold no marks: they are the history's mark operations.
-        state.marks.rebuild(log.changes(), |obj| {
+        state.marks.rebuild(log.whole_ops(), |obj| {
             match state.containers.get(obj).map(|c| &**c) {
                 Some(ContainerState::Text(seq)) => Some(seq),
                 _ => None,

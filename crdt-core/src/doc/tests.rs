@@ -65,7 +65,7 @@ fn a_commit_is_one_change_and_runs_of_typing_are_one_op() {
     assert_eq!((id.start, id.end), (1, 7));
     assert_eq!(a.change_count(), 1);
     assert_eq!(
-        a.log.changes()[0].ops.len(),
+        a.log.changes().next().unwrap().ops.len(),
         1,
         "six keystrokes are one insert op"
     );
@@ -1042,7 +1042,7 @@ fn commit_takes_one_more_than_the_causal_past() {
     sync(&a, &mut b);
     b.counter("c").increment(1).unwrap();
     b.commit();
-    let change = b.log.changes().last().unwrap();
+    let change = &b.log.changes().last().unwrap();
     // a's insert took Lamport times 1..=3; b's change follows them.
     assert_eq!(change.lamport, 4);
     assert_eq!(b.log.expected_lamport(change), Some(4));
@@ -1088,7 +1088,7 @@ fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
     honest.text("t").insert(0, "ab").unwrap();
     honest.commit();
     let forged_change = counter_change(ReplicaId::new(9), honest.log.heads(), u64::MAX - 1);
-    let mut changes = honest.log.changes().to_vec();
+    let mut changes: Vec<_> = honest.log.changes().collect();
     changes.push(forged_change);
     let mut version = honest.version();
     version.set(ReplicaId::new(9), 1);
@@ -1138,7 +1138,7 @@ fn a_keystroke_after_many_concurrent_replicas_stores_one_parent() {
         // The first edit merges every concurrent change: it names them all.
         honest.text("t").insert(1, "b").unwrap();
         honest.commit();
-        let merge = honest.log.changes().last().unwrap();
+        let merge = &honest.log.changes().last().unwrap();
         assert_eq!(
             merge.parents.len() as u64,
             replicas,
@@ -1150,7 +1150,7 @@ fn a_keystroke_after_many_concurrent_replicas_stores_one_parent() {
         let before = honest.version();
         honest.text("t").insert(2, "c").unwrap();
         honest.commit();
-        let keystroke = honest.log.changes().last().unwrap();
+        let keystroke = &honest.log.changes().last().unwrap();
         assert_eq!(keystroke.parents, [Dot::new(ReplicaId::new(1), 2)]);
         honest.encode_changes_since(&before).len()
     };

@@ -98,7 +98,7 @@ impl Doc {
         state.patches_wanted = true;
         let mut raw = Vec::new();
         for change in history.changes_between(from, to) {
-            state.apply_change(change, &mut raw)?;
+            state.apply_change(&change, &mut raw)?;
         }
         Ok(raw
             .into_iter()
@@ -137,9 +137,9 @@ impl Doc {
         let mut no_patches = Vec::new();
         for change in history.changes_within(version) {
             // The log's changes passed every check when they arrived, so they apply.
-            state.apply_change(change, &mut no_patches)?;
+            state.apply_change(&change, &mut no_patches)?;
             if let Some(log) = log.as_deref_mut() {
-                log.push(change.clone());
+                log.push(change);
             }
         }
         Ok(state)

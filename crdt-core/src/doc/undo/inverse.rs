@@ -39,10 +39,7 @@ pub(crate) fn apply_inverse(
     changes: &[SeqRange],
 ) -> Result<bool, DocError> {
     // Copies: the inverse edits the document (and its history) while it walks the ops.
-    let changes: Vec<Change> = changes
-        .iter()
-        .filter_map(|id| doc.log.get(*id).cloned())
-        .collect();
+    let changes: Vec<Change> = changes.iter().filter_map(|id| doc.log.get(*id)).collect();
     let created = created_containers(&changes);
     let mut changed = false;
     for change in changes.iter().rev() {
@@ -241,9 +238,8 @@ fn write_back(
 /// one). `None` when the history lacks it.
 fn winner(doc: &Doc, pred: &[Dot]) -> Option<(Dot, NewValue)> {
     let p = *pred.last()?;
-    let change = doc.log.change_containing(p)?;
-    change.ops_with_dots().find_map(|(d, op)| match op {
-        Op::MapSet { value, .. } if d == p => Some((p, value.clone())),
+    match doc.log.op_at(p)? {
+        (d, Op::MapSet { value, .. }) if d == p => Some((p, value)),
         _ => None,
-    })
+    }
 }

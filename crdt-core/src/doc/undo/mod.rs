@@ -186,6 +186,7 @@ impl UndoManager {
         let fresh: Vec<SeqRange> = doc
             .log
             .changes_of_after(self.replica, self.seen)
+            .into_iter()
             .filter(|c| {
                 c.ops
                     .iter()

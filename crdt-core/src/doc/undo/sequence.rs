@@ -255,8 +255,8 @@ pub(crate) fn inserted_content<C: Content>(
     let mut dot = first;
     let mut left = len;
     while left > 0 {
-        let change = log.change_containing(dot)?;
-        let (id, content) = change.ops.iter().filter_map(&pick).find(|(id, c)| {
+        let (_, op) = log.op_at(dot)?;
+        let (id, content) = pick(&op).filter(|(id, c)| {
             id.replica == dot.replica
                 && dot.counter >= id.counter
                 && dot.counter - id.counter < c.len() as u64

@@ -1,0 +1,302 @@
+//! The history of a document: every [`Change`] it has applied, in the order applied (a causal
+//! order), in a form that costs a few bytes per change rather than a few hundred.
+//!
+//! A change is not kept as a `Change` value. Its place in causal history goes to the
+//! [`CausalGraph`](graph::CausalGraph), whose runs collapse a replica's consecutive changes
+//! into one entry; its operations go to the [`OpStore`](stored_op::OpStore), which merges runs
+//! of typing and deleting across changes; where one change ends and the next starts is a
+//! run-length column of change widths; commit messages and times sit in a map of the few
+//! changes that have them. `Change`s are rebuilt, exactly as they were applied, when sync,
+//! history or undo asks for them.
+//!
+//! History is not state: the materialized content lives in [`DocState`](super::state::DocState).
+
+mod graph;
+mod stored_op;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::doc::change::{Change, Op};
+use crate::doc::commit_meta::CommitMeta;
+use graph::{CausalGraph, GraphRun};
+use stored_op::{OpStore, TextCursor};
+
+/// `count` consecutive changes of one width.
+#[derive(Clone, Copy, Debug)]
+struct WidthRun {
+    width: u64,
+    count: u32,
+}
+
+/// Every change applied, in causal order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct OpLog {
+    graph: CausalGraph,
+    ops: OpStore,
+    /// The widths of the changes, run-length: each graph run's from its `first_width` on.
+    widths: Vec<WidthRun>,
+    /// The commit messages and times, by the change's first event.
+    meta: BTreeMap<Dot, Box<CommitMeta>>,
+    changes: usize,
+    /// Every change as pushed, for the tests to compare the rebuilt ones with.
+    #[cfg(test)]
+    shadow: Vec<Change>,
+}
+
+impl OpLog {
+    /// Appends a change whose causal past is in the log.
+    pub(crate) fn push(&mut self, change: Change) {
+        #[cfg(test)]
+        self.shadow.push(change.clone());
+        let started = self.graph.push(&change, self.ops.len(), self.widths.len());
+        self.push_width(change.id.len(), started);
+        let Change { id, ops, meta, .. } = change;
+        if let Some(meta) = meta {
+            self.meta.insert(Dot::new(id.replica, id.start), meta);
+        }
+        let mut counter = id.start;
+        let mut may_merge = !started;
+        for op in ops {
+            let width = op.width();
+            self.ops.push(Dot::new(id.replica, counter), op, may_merge);
+            may_merge = true;
+            counter += width;
+        }
+        self.changes += 1;
+    }
+
+    /// Records the width of the change just pushed: one more of the last width run, or a new
+    /// one (always a new one when the change started a graph run).
+    fn push_width(&mut self, width: u64, started: bool) {
+        if !started {
+            if let Some(last) = self.widths.last_mut() {
+                if last.width == width && last.count < u32::MAX {
+                    last.count += 1;
+                    return;
+                }
+            }
+        }
+        self.widths.push(WidthRun { width, count: 1 });
+    }
+
+    /// The frontier of the log, sorted: the parents of the next local change.
+    pub(crate) fn heads(&self) -> Vec<Dot> {
+        self.graph.heads()
+    }
+
+    /// The version the log covers.
+    pub(crate) fn version(&self) -> &VersionVector {
+        self.graph.version()
+    }
+
+    /// Highest Lamport timestamp of any operation in the log.
+    pub(crate) fn max_lamport(&self) -> u64 {
+        self.graph.max_lamport()
+    }
+
+    /// Number of changes.
+    pub(crate) fn len(&self) -> usize {
+        self.changes
+    }
+
+    /// The Lamport timestamp an honest replica gives `change`; `None` when part of its causal
+    /// past is not in the log (see [`CausalGraph::expected_lamport`]).
+    pub(crate) fn expected_lamport(&self, change: &Change) -> Option<u64> {
+        self.graph.expected_lamport(change)
+    }
+
+    /// Every change, in the order applied.
+    pub(crate) fn changes(&self) -> impl Iterator<Item = Change> + '_ {
+        (0..self.graph.runs().len()).flat_map(move |run| self.run_changes(run, 0))
+    }
+
+    /// The changes holding events not covered by `since`, in the log's (causal) order.
+    pub(crate) fn changes_since(&self, since: &VersionVector) -> Vec<Change> {
+        // The first run not covered, then the log from there on, less what `since` covers:
+        // in log order without sorting (at the cost of passing over the covered runs logged
+        // after the first uncovered one).
+        let Some(first) = self.graph.first_run_not_in(since) else {
+            return Vec::new();
+        };
+        let runs = self.graph.runs();
+        (first..runs.len())
+            .filter(|&i| runs[i].end - 1 > since.get(runs[i].replica))
+            .flat_map(|i| self.run_changes(i, since.get(runs[i].replica)))
+            .collect()
+    }
+
+    /// The change holding the event `dot`, if the log holds it.
+    pub(crate) fn change_containing(&self, dot: Dot) -> Option<Change> {
+        let run = self.graph.run_containing(dot)?;
+        self.run_changes(run, dot.counter - 1).next()
+    }
+
+    /// The change whose id is exactly `id`, if the log holds one.
+    pub(crate) fn get(&self, id: SeqRange) -> Option<Change> {
+        let change = self.change_containing(Dot::new(id.replica, id.start))?;
+        (change.id == id).then_some(change)
+    }
+
+    /// The changes of `replica` holding events after counter `after`, in counter order (what
+    /// an undo manager has not seen yet of its own replica's edits).
+    pub(crate) fn changes_of_after(&self, replica: ReplicaId, after: u64) -> Vec<Change> {
+        self.graph
+            .runs_of_after(replica, after)
+            .iter()
+            .flat_map(|&(_, run)| self.run_changes(run, after))
+            .collect()
+    }
+
+    /// The operation holding the event `dot` with its first event: a merged insert whole (all
+    /// the characters typed in one go, across changes), one delete of a run of deletes, any
+    /// other operation as made. What undo reads to bring back deleted content or a replaced
+    /// value.
+    pub(crate) fn op_at(&self, dot: Dot) -> Option<(Dot, Op)> {
+        let run = self.graph.run_containing(dot)?;
+        let (first_op, ops_end) = self.run_ops(run);
+        let index = self.ops.first_ending_after(first_op..ops_end, dot.counter);
+        (index < ops_end)
+            .then(|| {
+                self.ops
+                    .op_at(self.graph.runs()[run].replica, index, dot.counter)
+            })
+            .flatten()
+    }
+
+    /// The mark operations (and other operations kept whole) of the whole log with their
+    /// dots and Lamport times, in log order: what rebuilding the marks index reads, without
+    /// rebuilding any change.
+    pub(crate) fn whole_ops(&self) -> impl Iterator<Item = (Dot, u64, &Op)> + '_ {
+        let runs = self.graph.runs();
+        (0..runs.len()).flat_map(move |i| {
+            let run = &runs[i];
+            let (first, end) = self.run_ops(i);
+            self.ops.whole_ops(first..end).map(move |(counter, op)| {
+                (Dot::new(run.replica, counter), run.lamport_of(counter), op)
+            })
+        })
+    }
+
+    /// The indexes of graph run `run`'s stored operations: its first, and one past its last.
+    fn run_ops(&self, run: usize) -> (usize, usize) {
+        let runs = self.graph.runs();
+        let end = runs
+            .get(run + 1)
+            .map_or(self.ops.len(), |next| next.first_op);
+        (runs[run].first_op, end)
+    }
+
+    /// The changes of graph run `run` whose last event is after counter `after`, rebuilt.
+    fn run_changes(&self, run: usize, after: u64) -> RunChanges<'_> {
+        let runs = self.graph.runs();
+        let graph_run = &runs[run];
+        let (widths_end, ops_end) = runs
+            .get(run + 1)
+            .map_or((self.widths.len(), self.ops.len()), |next| {
+                (next.first_width, next.first_op)
+            });
+        let mut changes = RunChanges {
+            log: self,
+            run: graph_run,
+            counter: graph_run.start,
+            width: graph_run.first_width,
+            used: 0,
+            widths_end,
+            op: graph_run.first_op,
+            ops_end,
+            cursor: TextCursor::default(),
+        };
+        changes.skip_through(after);
+        changes
+    }
+}
+
+/// The changes of one graph run, rebuilt one by one from the log's columns.
+struct RunChanges<'a> {
+    log: &'a OpLog,
+    run: &'a GraphRun,
+    /// The next change's first counter.
+    counter: u64,
+    /// The width run of the next change, and how many of its changes came before it.
+    width: usize,
+    used: u32,
+    widths_end: usize,
+    /// The first stored op that may hold the next change's ops.
+    op: usize,
+    ops_end: usize,
+    cursor: TextCursor,
+}
+
+impl RunChanges<'_> {
+    /// Moves past the changes whose last event is at or before counter `after`, without
+    /// rebuilding them (a binary search for the op, a walk over the width runs).
+    fn skip_through(&mut self, after: u64) {
+        while self.width < self.widths_end {
+            let WidthRun { width, count } = self.log.widths[self.width];
+            let left = u64::from(count - self.used);
+            // Whole changes of this width run that end at or before `after`.
+            let ending_by = after.saturating_sub(self.counter.saturating_sub(1)) / width.max(1);
+            if ending_by == 0 {
+                break;
+            }
+            let skip = ending_by.min(left);
+            self.counter += skip * width;
+            self.used += skip as u32;
+            if self.used == count {
+                self.width += 1;
+                self.used = 0;
+            }
+            if skip < left {
+                break;
+            }
+        }
+        self.op = self
+            .log
+            .ops
+            .first_ending_after(self.op..self.ops_end, self.counter);
+    }
+}
+
+impl Iterator for RunChanges<'_> {
+    type Item = Change;
+
+    fn next(&mut self) -> Option<Change> {
+        if self.width >= self.widths_end {
+            return None;
+        }
+        let WidthRun { width, count } = self.log.widths[self.width];
+        let (replica, start) = (self.run.replica, self.counter);
+        let end = start + width;
+        self.used += 1;
+        if self.used == count {
+            self.width += 1;
+            self.used = 0;
+        }
+        self.counter = end;
+        let parents = if start == self.run.start {
+            self.run.parents.to_vec()
+        } else {
+            vec![Dot::new(replica, start - 1)]
+        };
+        let mut op = self.op;
+        let ops = self
+            .log
+            .ops
+            .ops_in(replica, &mut op, start, end, &mut self.cursor);
+        self.op = op.min(self.ops_end);
+        Some(Change {
+            id: SeqRange {
+                replica,
+                start,
+                end,
+            },
+            parents,
+            lamport: self.run.lamport_of(start),
+            ops,
+            meta: self.log.meta.get(&Dot::new(replica, start)).cloned(),
+        })
+    }
+}

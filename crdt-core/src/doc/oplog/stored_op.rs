@@ -1,0 +1,473 @@
+//! The operations of the history in the compact form the log keeps them in.
+//!
+//! Typing is what a history is mostly made of, and an editor commits after every keystroke, so
+//! most changes hold one one-character insert or one one-character delete. Kept as they
+//! arrive, each would be a heap-allocated `Op` naming its container by a `String`. Instead,
+//! as diamond-types keeps its operations in run-length form, the log merges an insert that
+//! continues the previous one (the next counter, its left origin the previous insert's last
+//! character, the same right origin) into one stored insert, and a delete of the character
+//! next to the previous delete's (backspace, or the delete key) into one stored run of
+//! deletes, whatever change each came in. Text lives in one buffer; containers are small
+//! integers. Other operations (maps, lists, counters, marks) are kept as they are.
+//!
+//! Merging loses nothing: slicing a merged insert at a change boundary gives back exactly the
+//! insert that change made (its left origin is the character before, its right origin the
+//! run's), and each delete of a run is one counter, as each was made.
+
+use std::collections::BTreeMap;
+
+use crate::clock::{Dot, ReplicaId};
+use crate::doc::change::Op;
+use crate::doc::value::ContainerId;
+use crate::seq::{Content, SeqOp, TextContent};
+
+/// An origin as stored: counter 0 (never an element's) stands for "none" (the text's start or
+/// end), which saves the `Option`'s tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Origin(Dot);
+
+impl Origin {
+    /// `None` when `origin` names counter 0 (then the op is kept whole instead).
+    fn of(origin: Option<Dot>) -> Option<Origin> {
+        match origin {
+            None => Some(Origin(Dot::new(ReplicaId(0), 0))),
+            Some(dot) if dot.counter == 0 => None,
+            Some(dot) => Some(Origin(dot)),
+        }
+    }
+
+    fn get(self) -> Option<Dot> {
+        (self.0.counter != 0).then_some(self.0)
+    }
+}
+
+/// One stored operation or run of operations, taking counters `start..end()` of its graph
+/// run's replica.
+#[derive(Clone, Debug)]
+pub(super) enum StoredOp {
+    /// Characters `start..start + chars` inserted into text `obj`, their text
+    /// `bytes..bytes + byte_len` of the log's text buffer.
+    TextInsert {
+        start: u64,
+        obj: u32,
+        left: Origin,
+        right: Origin,
+        bytes: u32,
+        byte_len: u32,
+        chars: u32,
+    },
+    /// `count` deletes from text `obj`, one counter each: the first deletes `len` characters
+    /// from `target`; when `count > 1` each deletes one, the next one after (or, `backward`,
+    /// before) the previous one's.
+    TextDelete {
+        start: u64,
+        obj: u32,
+        target: Dot,
+        len: u64,
+        count: u32,
+        backward: bool,
+    },
+    /// Any other operation, as made.
+    Whole { start: u64, op: Box<Op> },
+}
+
+impl StoredOp {
+    /// The first counter it takes.
+    pub(super) fn start(&self) -> u64 {
+        match self {
+            StoredOp::TextInsert { start, .. }
+            | StoredOp::TextDelete { start, .. }
+            | StoredOp::Whole { start, .. } => *start,
+        }
+    }
+
+    /// One past the last counter it takes.
+    pub(super) fn end(&self) -> u64 {
+        match self {
+            StoredOp::TextInsert { start, chars, .. } => start + u64::from(*chars),
+            StoredOp::TextDelete { start, count, .. } => start + u64::from(*count),
+            StoredOp::Whole { start, op } => start + op.width(),
+        }
+    }
+}
+
+/// The operations of the whole history, in the order of the graph's runs, with the text and
+/// the container table they share.
+#[derive(Clone, Debug, Default)]
+pub(super) struct OpStore {
+    ops: Vec<StoredOp>,
+    text: String,
+    containers: Vec<ContainerId>,
+    container_index: BTreeMap<ContainerId, u32>,
+}
+
+impl OpStore {
+    /// Number of stored operations.
+    pub(super) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// The first index in `range` whose stored operation ends after `counter` (the one
+    /// holding it, when one does); `range.end` when none does. A binary search: a range's
+    /// operations take increasing counters.
+    pub(super) fn first_ending_after(&self, range: std::ops::Range<usize>, counter: u64) -> usize {
+        let start = range.start;
+        start + self.ops[range].partition_point(|op| op.end() <= counter)
+    }
+
+    /// The small integer naming `obj`, interned on first use. The last interned container is
+    /// checked first: runs of typing name one text.
+    fn intern(&mut self, obj: &ContainerId) -> Option<u32> {
+        if let Some(last) = self.containers.len().checked_sub(1) {
+            if self.containers[last] == *obj {
+                return u32::try_from(last).ok();
+            }
+        }
+        if let Some(&index) = self.container_index.get(obj) {
+            return Some(index);
+        }
+        let index = u32::try_from(self.containers.len()).ok()?;
+        self.containers.push(obj.clone());
+        self.container_index.insert(obj.clone(), index);
+        Some(index)
+    }
+
+    /// Appends `op`, which takes counters from `dot` on; merges it into the last stored
+    /// operation when `may_merge` (the last one belongs to the same graph run) and it
+    /// continues it.
+    pub(super) fn push(&mut self, dot: Dot, op: Op, may_merge: bool) {
+        let stored = match &op {
+            Op::Text { obj, op: seq_op } => self.compact_text_op(dot, obj, seq_op),
+            _ => None,
+        };
+        let Some(stored) = stored else {
+            self.ops.push(StoredOp::Whole {
+                start: dot.counter,
+                op: Box::new(op),
+            });
+            return;
+        };
+        if let Op::Text {
+            op: SeqOp::Insert { content, .. },
+            ..
+        } = &op
+        {
+            // The stored insert names these bytes (`bytes` was the buffer's length).
+            self.text.push_str(content.as_str());
+        }
+        if may_merge && self.merge_into_last(&stored, dot.replica) {
+            return;
+        }
+        self.ops.push(stored);
+    }
+
+    /// The compact form of a text operation, or `None` when one of its numbers does not fit
+    /// it (then it is stored whole).
+    fn compact_text_op(
+        &mut self,
+        dot: Dot,
+        obj: &ContainerId,
+        op: &SeqOp<TextContent>,
+    ) -> Option<StoredOp> {
+        let obj = self.intern(obj)?;
+        Some(match op {
+            SeqOp::Insert {
+                origin_left,
+                origin_right,
+                content,
+                ..
+            } => StoredOp::TextInsert {
+                start: dot.counter,
+                obj,
+                left: Origin::of(*origin_left)?,
+                right: Origin::of(*origin_right)?,
+                bytes: u32::try_from(self.text.len()).ok()?,
+                byte_len: u32::try_from(content.as_str().len())
+                    .ok()
+                    .filter(|&n| u32::try_from(self.text.len() + n as usize).is_ok())?,
+                chars: u32::try_from(content.len()).ok()?,
+            },
+            SeqOp::Delete { target, len } => StoredOp::TextDelete {
+                start: dot.counter,
+                obj,
+                target: *target,
+                len: *len,
+                count: 1,
+                backward: false,
+            },
+        })
+    }
+
+    /// Extends the last stored operation by `next` when `next` continues it.
+    fn merge_into_last(&mut self, next: &StoredOp, replica: ReplicaId) -> bool {
+        let Some(last) = self.ops.last_mut() else {
+            return false;
+        };
+        let last_end = last.end();
+        match (last, next) {
+            (
+                StoredOp::TextInsert {
+                    obj,
+                    right,
+                    bytes,
+                    byte_len,
+                    chars,
+                    ..
+                },
+                StoredOp::TextInsert {
+                    start: next_start,
+                    obj: next_obj,
+                    left: next_left,
+                    right: next_right,
+                    bytes: next_bytes_at,
+                    byte_len: next_bytes,
+                    chars: next_chars,
+                },
+            ) => {
+                let continues = *obj == *next_obj
+                    && *next_start == last_end
+                    && next_left.get() == Some(Dot::new(replica, last_end - 1))
+                    && *right == *next_right
+                    && bytes.checked_add(*byte_len) == Some(*next_bytes_at);
+                let (Some(b), Some(c)) = (
+                    byte_len.checked_add(*next_bytes),
+                    chars.checked_add(*next_chars),
+                ) else {
+                    return false;
+                };
+                if !continues {
+                    return false;
+                }
+                *byte_len = b;
+                *chars = c;
+                true
+            }
+            (
+                StoredOp::TextDelete {
+                    obj,
+                    target,
+                    len,
+                    count,
+                    backward,
+                    ..
+                },
+                StoredOp::TextDelete {
+                    start: next_start,
+                    obj: next_obj,
+                    target: next_target,
+                    len: next_len,
+                    ..
+                },
+            ) => {
+                if *obj != *next_obj
+                    || *next_start != last_end
+                    || *len != 1
+                    || *next_len != 1
+                    || next_target.replica != target.replica
+                    || *count == u32::MAX
+                {
+                    return false;
+                }
+                let last_target = delete_target(*target, *count - 1, *backward);
+                let forward = last_target.counter.checked_add(1) == Some(next_target.counter);
+                let back = last_target.counter.checked_sub(1) == Some(next_target.counter)
+                    && next_target.counter > 0;
+                let fits = match *count {
+                    1 => forward || back,
+                    _ if *backward => back,
+                    _ => forward,
+                };
+                if !fits {
+                    return false;
+                }
+                if *count == 1 {
+                    *backward = back;
+                }
+                *count += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The operations taking counters `from..to` of `replica`, which the stored operation at
+    /// `index` starts to cover, sliced to that range, in order; `index` is left at the last
+    /// one used. `cursor` remembers where in the text buffer the last slice ended, so that
+    /// slicing a long run change by change stays linear.
+    pub(super) fn ops_in(
+        &self,
+        replica: ReplicaId,
+        index: &mut usize,
+        from: u64,
+        to: u64,
+        cursor: &mut TextCursor,
+    ) -> Vec<Op> {
+        let mut out = Vec::with_capacity(1);
+        let mut counter = from;
+        while counter < to && *index < self.ops.len() {
+            let stored = &self.ops[*index];
+            let end = stored.end().min(to);
+            self.slice_into(replica, *index, stored, counter, end, cursor, &mut out);
+            counter = end;
+            if end == stored.end() {
+                *index += 1;
+            }
+        }
+        out
+    }
+
+    /// The stored operation at `index` whole, as the operation that made it (a merged insert
+    /// as one insert of all its characters; a delete run's delete at `counter`).
+    pub(super) fn op_at(
+        &self,
+        replica: ReplicaId,
+        index: usize,
+        counter: u64,
+    ) -> Option<(Dot, Op)> {
+        let stored = self.ops.get(index)?;
+        let (from, to) = match stored {
+            StoredOp::TextDelete { .. } => (counter, counter + 1),
+            _ => (stored.start(), stored.end()),
+        };
+        let mut out = Vec::with_capacity(1);
+        self.slice_into(
+            replica,
+            index,
+            stored,
+            from,
+            to,
+            &mut TextCursor::default(),
+            &mut out,
+        );
+        out.pop().map(|op| (Dot::new(replica, from), op))
+    }
+
+    /// Pushes onto `out` the operations `stored` (at `index`) made with counters `from..to`.
+    #[allow(clippy::too_many_arguments)]
+    fn slice_into(
+        &self,
+        replica: ReplicaId,
+        index: usize,
+        stored: &StoredOp,
+        from: u64,
+        to: u64,
+        cursor: &mut TextCursor,
+        out: &mut Vec<Op>,
+    ) {
+        match stored {
+            StoredOp::TextInsert {
+                start,
+                obj,
+                left,
+                right,
+                bytes,
+                byte_len,
+                chars,
+            } => {
+                let run = &self.text[*bytes as usize..(*bytes + *byte_len) as usize];
+                let ascii = *byte_len == *chars;
+                let text = cursor.slice(index, run, ascii, from - start, to - start);
+                let origin_left = if from == *start {
+                    left.get()
+                } else {
+                    Some(Dot::new(replica, from - 1))
+                };
+                out.push(Op::Text {
+                    obj: self.containers[*obj as usize].clone(),
+                    op: SeqOp::Insert {
+                        id: Dot::new(replica, from),
+                        origin_left,
+                        origin_right: right.get(),
+                        content: TextContent::from(text),
+                    },
+                });
+            }
+            StoredOp::TextDelete {
+                start,
+                obj,
+                target,
+                len,
+                backward,
+                ..
+            } => {
+                for j in from - start..to - start {
+                    // `j` < count, so the target stays within the run checked when merging.
+                    out.push(Op::Text {
+                        obj: self.containers[*obj as usize].clone(),
+                        op: SeqOp::Delete {
+                            target: delete_target(*target, j as u32, *backward),
+                            len: *len,
+                        },
+                    });
+                }
+            }
+            StoredOp::Whole { op, .. } => out.push((**op).clone()),
+        }
+    }
+
+    /// The operations in `range` kept whole (marks, maps, lists, counters), with their first
+    /// counters.
+    pub(super) fn whole_ops(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = (u64, &Op)> {
+        self.ops[range].iter().filter_map(|stored| match stored {
+            StoredOp::Whole { start, op } => Some((*start, &**op)),
+            _ => None,
+        })
+    }
+}
+
+/// The target of the `j`th delete of a run starting at `target`.
+fn delete_target(target: Dot, j: u32, backward: bool) -> Dot {
+    let j = u64::from(j);
+    let counter = if backward {
+        target.counter - j
+    } else {
+        target.counter + j
+    };
+    Dot::new(target.replica, counter)
+}
+
+/// Where in a merged insert's text the last slice ended: `(op index, char offset, byte
+/// offset)`, so that the next slice of the same insert starts there instead of at its first
+/// character.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct TextCursor {
+    at: Option<(usize, u64, usize)>,
+}
+
+impl TextCursor {
+    /// Characters `from..to` of `run` (the text of the stored op at `index`; `ascii` when
+    /// every character is one byte).
+    fn slice<'t>(
+        &mut self,
+        index: usize,
+        run: &'t str,
+        ascii: bool,
+        from: u64,
+        to: u64,
+    ) -> &'t str {
+        if ascii {
+            return &run[from as usize..to as usize];
+        }
+        let (mut chars, mut byte) = match self.at {
+            Some((i, c, b)) if i == index && c <= from => (c, b),
+            _ => (0, 0),
+        };
+        let advance = |chars: &mut u64, byte: &mut usize, target: u64| {
+            for ch in run[*byte..].chars() {
+                if *chars == target {
+                    break;
+                }
+                *byte += ch.len_utf8();
+                *chars += 1;
+            }
+        };
+        advance(&mut chars, &mut byte, from);
+        let begin = byte;
+        advance(&mut chars, &mut byte, to);
+        self.at = Some((index, chars, byte));
+        &run[begin..byte]
+    }
+}

@@ -1,0 +1,330 @@
+//! The log rebuilds every change exactly as it was pushed, whatever runs it merged.
+
+use super::*;
+use crate::doc::change::Op;
+use crate::doc::value::{ContainerId, ContainerKind};
+
+fn change(replica: u64, counter: u64, parents: &[(u64, u64)]) -> Change {
+    Change {
+        id: SeqRange {
+            replica: ReplicaId::new(replica),
+            start: counter,
+            end: counter + 1,
+        },
+        parents: parents
+            .iter()
+            .map(|&(r, c)| Dot::new(ReplicaId::new(r), c))
+            .collect(),
+        lamport: 1,
+        ops: vec![Op::CounterAdd {
+            obj: ContainerId::root("c", ContainerKind::Counter),
+            delta: 1,
+        }],
+        meta: None,
+    }
+}
+
+/// a1, b1 concurrent; a2 after b1; c1 after a2; b2 after b1 (concurrent with a2 and c1).
+fn log() -> OpLog {
+    let mut log = OpLog::default();
+    for c in [
+        change(1, 1, &[]),
+        change(2, 1, &[]),
+        change(1, 2, &[(2, 1)]),
+        change(3, 1, &[(1, 2)]),
+        change(2, 2, &[]),
+    ] {
+        log.push(c);
+    }
+    log
+}
+
+fn ids(changes: Vec<Change>) -> Vec<(u64, u64)> {
+    changes
+        .iter()
+        .map(|c| (c.id.replica.0, c.id.start))
+        .collect()
+}
+
+#[test]
+fn changes_since_is_what_the_version_lacks_in_log_order() {
+    let log = log();
+    let version = |entries: &[(u64, u64)]| -> VersionVector {
+        entries
+            .iter()
+            .map(|&(r, c)| (ReplicaId::new(r), c))
+            .collect()
+    };
+    let all = [(1, 1), (2, 1), (1, 2), (3, 1), (2, 2)];
+    assert_eq!(ids(log.changes_since(&VersionVector::new())), all);
+    assert_eq!(ids(log.changes_since(&version(&[(1, 1)]))), all[1..]);
+    assert_eq!(
+        ids(log.changes_since(&version(&[(2, 1)]))),
+        [(1, 1), (1, 2), (3, 1), (2, 2)]
+    );
+    assert_eq!(
+        ids(log.changes_since(&version(&[(1, 2), (2, 1)]))),
+        [(3, 1), (2, 2)]
+    );
+    assert_eq!(
+        ids(log.changes_since(&version(&[(1, 2), (2, 2), (3, 1)]))),
+        []
+    );
+    assert_eq!(
+        ids(log.changes_since(&version(&[(1, 9), (2, 9), (3, 9)]))),
+        []
+    );
+}
+
+#[test]
+fn heads_are_the_uncovered_last_events_one_per_replica() {
+    let log = log();
+    // a2 is c1's parent; b1 is a2's parent and b2's own previous event.
+    let d = |r, c| Dot::new(ReplicaId::new(r), c);
+    assert_eq!(log.heads(), [d(2, 2), d(3, 1)]);
+    let mut log = OpLog::default();
+    log.push(change(5, 1, &[]));
+    log.push(change(4, 1, &[]));
+    assert_eq!(
+        log.heads(),
+        [d(4, 1), d(5, 1)],
+        "sorted, concurrent heads kept"
+    );
+    log.push(change(5, 2, &[(4, 1)]));
+    assert_eq!(log.heads(), [d(5, 2)]);
+}
+
+mod rebuilt {
+    //! Real documents edit, merge and sync at random; each one's log must give back every
+    //! change exactly as it was pushed, by every way of asking for it.
+    use proptest::prelude::*;
+
+    use crate::clock::{Dot, ReplicaId, VersionVector};
+    use crate::doc::change::Op;
+    use crate::seq::SeqOp;
+    use crate::Doc;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Type `text` at `pos`, one commit per character (an editor) or one for all.
+        Type {
+            pos: usize,
+            text: String,
+            per_char: bool,
+        },
+        /// Press backspace `n` times before `pos`, one commit each.
+        Backspace { pos: usize, n: usize },
+        /// Press delete `n` times at `pos`, one commit each.
+        DeleteKey { pos: usize, n: usize },
+        /// Delete a selection.
+        Cut { pos: usize, len: usize },
+        /// Mark a range bold.
+        Bold { pos: usize, len: usize },
+        /// Set a map key and bump a counter in one commit with a message.
+        MapAndCounter { key: u8, value: i64 },
+        /// Receive everything `from` has.
+        Sync { from: usize },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let text =
+            prop::collection::vec(prop::sample::select(vec!['a', 'b', 'é', '😀', '\n']), 1..6)
+                .prop_map(|c| c.into_iter().collect::<String>());
+        prop_oneof![
+            4 => (0..40usize, text, any::<bool>()).prop_map(|(pos, text, per_char)| Step::Type { pos, text, per_char }),
+            2 => (0..40usize, 1..5usize).prop_map(|(pos, n)| Step::Backspace { pos, n }),
+            1 => (0..40usize, 1..5usize).prop_map(|(pos, n)| Step::DeleteKey { pos, n }),
+            1 => (0..40usize, 1..6usize).prop_map(|(pos, len)| Step::Cut { pos, len }),
+            1 => (0..40usize, 1..6usize).prop_map(|(pos, len)| Step::Bold { pos, len }),
+            1 => (any::<u8>(), any::<i64>()).prop_map(|(key, value)| Step::MapAndCounter { key, value }),
+            2 => (0..3usize).prop_map(|from| Step::Sync { from }),
+        ]
+    }
+
+    fn run(doc: &mut Doc, step: &Step) {
+        let len = doc.text("t").len();
+        match step {
+            Step::Type {
+                pos,
+                text,
+                per_char,
+            } => {
+                for (at, ch) in (pos % (len + 1)..).zip(text.chars()) {
+                    doc.text("t").insert(at, &ch.to_string()).unwrap();
+                    if *per_char {
+                        doc.commit();
+                    }
+                }
+                doc.commit();
+            }
+            Step::Backspace { pos, n } => {
+                let mut at = pos % (len + 1);
+                for _ in 0..*n {
+                    if at == 0 {
+                        break;
+                    }
+                    at -= 1;
+                    doc.text("t").delete(at, 1).unwrap();
+                    doc.commit();
+                }
+            }
+            Step::DeleteKey { pos, n } => {
+                let at = pos % (len + 1);
+                for _ in 0..*n {
+                    if at >= doc.text("t").len() {
+                        break;
+                    }
+                    doc.text("t").delete(at, 1).unwrap();
+                    doc.commit();
+                }
+            }
+            Step::Cut { pos, len: n } => {
+                let at = pos % (len + 1);
+                let n = (*n).min(len - at);
+                if n > 0 {
+                    doc.text("t").delete(at, n).unwrap();
+                    doc.commit();
+                }
+            }
+            Step::Bold { pos, len: n } => {
+                let at = pos % (len + 1);
+                let n = (*n).min(len - at);
+                if n > 0 {
+                    doc.text("t").mark(at, at + n, "bold", true).unwrap();
+                    doc.commit();
+                }
+            }
+            Step::MapAndCounter { key, value } => {
+                doc.map("m").set(&format!("k{}", key % 3), *value).unwrap();
+                doc.counter("c").increment(*value % 100).unwrap();
+                doc.commit_with(Some("map"), Some(7)).unwrap();
+            }
+            Step::Sync { .. } => {}
+        }
+    }
+
+    /// Every way of reading the log agrees with the changes pushed into it.
+    fn check_log(doc: &Doc) {
+        let log = &doc.log;
+        let shadow = &log.shadow;
+        let all: Vec<_> = log.changes().collect();
+        assert_eq!(&all, shadow, "changes()");
+        assert_eq!(log.len(), shadow.len());
+        let mut version = VersionVector::new();
+        for (i, change) in shadow.iter().enumerate() {
+            assert_eq!(log.get(change.id).as_ref(), Some(change), "get");
+            for counter in change.id.start..change.id.end {
+                let dot = Dot::new(change.id.replica, counter);
+                assert_eq!(log.change_containing(dot).as_ref(), Some(change));
+                let (first, op) = log.op_at(dot).expect("op_at");
+                let holds = first.counter <= counter && counter < first.counter + op.width();
+                assert!(holds, "op_at({dot:?}) gave {first:?} {op:?}");
+                if let Op::Text {
+                    op: SeqOp::Insert { id, .. },
+                    ..
+                } = &op
+                {
+                    assert_eq!(*id, first);
+                }
+            }
+            version.set(change.id.replica, change.id.end - 1);
+            let since = log.changes_since(&version);
+            let expected: Vec<_> = shadow[i + 1..]
+                .iter()
+                .filter(|c| c.id.end - 1 > version.get(c.id.replica))
+                .cloned()
+                .collect();
+            assert_eq!(since, expected, "changes_since after {i}");
+        }
+        for replica in log.version().iter().map(|(r, _)| r) {
+            for after in [0, 1, 3] {
+                let expected: Vec<_> = shadow
+                    .iter()
+                    .filter(|c| c.id.replica == replica && c.id.end - 1 > after)
+                    .cloned()
+                    .collect();
+                assert_eq!(log.changes_of_after(replica, after), expected);
+            }
+        }
+        let marks = log
+            .whole_ops()
+            .filter(|(_, _, op)| matches!(op, Op::TextMark { .. }))
+            .count();
+        let expected = shadow
+            .iter()
+            .flat_map(|c| c.ops.iter())
+            .filter(|op| matches!(op, Op::TextMark { .. }))
+            .count();
+        assert_eq!(marks, expected);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn the_log_gives_back_every_change_as_pushed(
+            steps in prop::collection::vec((0..3usize, step()), 1..40)
+        ) {
+            let mut docs: Vec<Doc> = (1..=3).map(|r| Doc::with_replica(ReplicaId::new(r))).collect();
+            for (who, step) in &steps {
+                if let Step::Sync { from } = step {
+                    if from != who {
+                        let bytes = docs[*from].encode_changes_since(&docs[*who].version());
+                        docs[*who].apply_changes(&bytes).unwrap();
+                    }
+                } else {
+                    run(&mut docs[*who], step);
+                }
+            }
+            for doc in &docs {
+                check_log(doc);
+            }
+            // The rebuilt changes sync: every document ends equal after a full exchange.
+            for a in 0..3 {
+                for b in 0..3 {
+                    if a != b {
+                        let bytes = docs[a].encode_changes_since(&docs[b].version());
+                        docs[b].apply_changes(&bytes).unwrap();
+                    }
+                }
+            }
+            let text = docs[0].text("t").to_string();
+            for doc in &mut docs {
+                prop_assert_eq!(doc.text("t").to_string(), text.clone());
+                check_log(doc);
+                let saved = doc.save();
+                let loaded = Doc::load(&saved).unwrap();
+                prop_assert_eq!(loaded.log.changes().collect::<Vec<_>>(), doc.log.changes().collect::<Vec<_>>());
+            }
+        }
+    }
+}
+
+/// An editor's keystrokes, a commit each, cost a few bytes apiece: one graph run, one stored
+/// insert per burst of typing and one stored delete run per burst of backspacing, one width
+/// run, and no `Change` kept.
+#[test]
+fn typing_and_backspacing_collapse_into_runs() {
+    let mut doc = crate::Doc::with_replica(ReplicaId::new(1));
+    for (i, ch) in "héllo wörld, typed one key at a time".chars().enumerate() {
+        doc.text("t").insert(i, &ch.to_string()).unwrap();
+        doc.commit();
+    }
+    for at in (20..30).rev() {
+        doc.text("t").delete(at, 1).unwrap();
+        doc.commit();
+    }
+    for _ in 0..3 {
+        doc.text("t").delete(5, 1).unwrap();
+        doc.commit();
+    }
+    let log = &doc.log;
+    assert_eq!(log.len(), 36 + 10 + 3);
+    assert_eq!(log.graph.runs().len(), 1);
+    assert_eq!(log.widths.len(), 1, "every change is one counter wide");
+    assert_eq!(
+        log.ops.len(),
+        3,
+        "one insert, one backspace run, one delete-key run"
+    );
+    assert_eq!(log.changes().collect::<Vec<_>>(), log.shadow);
+}
