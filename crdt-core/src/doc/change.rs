@@ -293,27 +293,32 @@ impl Change {
 }
 
 impl Change {
-    /// The parents are a canonical frontier: sorted, distinct, real events, none of them this
-    /// change's own or later events of its replica.
     fn check_parents(&self) -> Result<(), ChangeError> {
-        let id = self.id;
-        let bad = |reason| Err(ChangeError::BadParents { id, reason });
-        if !self.parents.windows(2).all(|w| w[0] < w[1]) {
-            return bad("not sorted and distinct");
-        }
-        for parent in &self.parents {
-            if parent.counter == 0 {
-                return bad("names counter 0");
-            }
-            if parent.replica == id.replica && parent.counter >= id.start {
-                return bad("names the change's own or a later event of its replica");
-            }
-        }
-        Ok(())
+        check_parents(self.id, &self.parents)
     }
 }
 
-fn check_container_id(id: &ContainerId) -> Result<(), &'static str> {
+/// The parents are a canonical frontier: sorted, distinct, real events, none of them change
+/// `id`'s own or later events of its replica.
+pub(crate) fn check_parents(id: SeqRange, parents: &[Dot]) -> Result<(), ChangeError> {
+    let bad = |reason| Err(ChangeError::BadParents { id, reason });
+    if !parents.windows(2).all(|w| w[0] < w[1]) {
+        return bad("not sorted and distinct");
+    }
+    for parent in parents {
+        if parent.counter == 0 {
+            return bad("names counter 0");
+        }
+        if parent.replica == id.replica && parent.counter >= id.start {
+            return bad("names the change's own or a later event of its replica");
+        }
+    }
+    Ok(())
+}
+
+/// A container id a change may name: a root's name not too long, a created container not
+/// named by counter 0.
+pub(crate) fn check_container_id(id: &ContainerId) -> Result<(), &'static str> {
     match id {
         ContainerId::Root { name, .. } if name.len() > MAX_ROOT_NAME_LEN => {
             Err("root container name too long")

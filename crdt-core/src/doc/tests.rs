@@ -1103,7 +1103,11 @@ fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
         EncodingKind::Snapshot,
         &snapshot::encode_raw(&SnapshotRef {
             version: &version,
-            changes: &changes,
+            history: {
+                let mut log = super::oplog::OpLog::default();
+                changes.into_iter().for_each(|c| log.push(c));
+                log.encode()
+            },
             pending: Vec::new(),
             containers,
             parents: Vec::new(),

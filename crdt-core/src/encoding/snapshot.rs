@@ -44,32 +44,34 @@ pub(crate) enum ContainerSnapshot {
 /// A snapshot as written, borrowing the document.
 pub(crate) struct SnapshotRef<'a> {
     pub(crate) version: &'a VersionVector,
-    pub(crate) changes: &'a [Change],
+    /// The history, as the log encodes itself.
+    pub(crate) history: Vec<u8>,
     pub(crate) pending: Vec<&'a Change>,
     pub(crate) containers: Vec<(&'a ContainerId, ContainerSnapshot)>,
     pub(crate) parents: Vec<(&'a ContainerId, &'a ParentLink)>,
 }
 
 /// A snapshot as read.
-pub(crate) struct Snapshot {
+pub(crate) struct Snapshot<'a> {
     pub(crate) version: VersionVector,
-    pub(crate) changes: Vec<Change>,
+    /// The history's bytes, for the log to decode.
+    pub(crate) history: &'a [u8],
     pub(crate) pending: Vec<Change>,
     pub(crate) containers: Vec<(ContainerId, ContainerSnapshot)>,
     pub(crate) parents: Vec<(ContainerId, ParentLink)>,
 }
 
-fn put_dot(out: &mut Vec<u8>, dot: Dot) {
+pub(crate) fn put_dot(out: &mut Vec<u8>, dot: Dot) {
     out.extend_from_slice(&dot.replica.0.to_le_bytes());
     put_u64(out, dot.counter);
 }
 
-fn read_dot(r: &mut ColumnReader<'_>) -> Result<Dot, DecodeError> {
+pub(crate) fn read_dot(r: &mut ColumnReader<'_>) -> Result<Dot, DecodeError> {
     let replica = ReplicaId(r.fixed_u64("replica")?);
     Ok(Dot::new(replica, r.u64("counter")?))
 }
 
-fn put_container_id(out: &mut Vec<u8>, id: &ContainerId) {
+pub(crate) fn put_container_id(out: &mut Vec<u8>, id: &ContainerId) {
     match id {
         ContainerId::Root { name, kind } => {
             out.push(kind_code(*kind));
@@ -82,7 +84,7 @@ fn put_container_id(out: &mut Vec<u8>, id: &ContainerId) {
     }
 }
 
-fn read_container_id(
+pub(crate) fn read_container_id(
     r: &mut ColumnReader<'_>,
     budget: &mut DecodeBudget,
 ) -> Result<ContainerId, DecodeError> {
@@ -131,7 +133,7 @@ pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
     for (replica, counter) in s.version.iter() {
         put_dot(&mut out, Dot::new(replica, counter));
     }
-    put_bytes(&mut out, &changes::encode_raw(s.changes));
+    put_bytes(&mut out, &s.history);
     put_bytes(&mut out, &changes::encode_raw(s.pending.iter().copied()));
     put_u64(&mut out, s.containers.len() as u64);
     for (id, state) in &s.containers {
@@ -175,7 +177,10 @@ pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
 
 /// Decodes a snapshot body made by [`encode_raw`], charging what it decodes to `budget`.
 /// Structure only: the caller checks that the parts agree and validates the changes.
-pub(crate) fn decode_raw(raw: &[u8], budget: &mut DecodeBudget) -> Result<Snapshot, DecodeError> {
+pub(crate) fn decode_raw<'a>(
+    raw: &'a [u8],
+    budget: &mut DecodeBudget,
+) -> Result<Snapshot<'a>, DecodeError> {
     let mut r = ColumnReader::new(raw);
     let n = r.count("version entries", 9, r.remaining())?;
     let mut version = VersionVector::new();
@@ -189,7 +194,7 @@ pub(crate) fn decode_raw(raw: &[u8], budget: &mut DecodeBudget) -> Result<Snapsh
         previous = Some(dot.replica);
         version.set(dot.replica, dot.counter);
     }
-    let changes = changes::decode_raw(r.bytes("history")?, budget)?;
+    let history = r.bytes("history")?;
     let pending = changes::decode_raw(r.bytes("waiting changes")?, budget)?;
     let n = r.count("containers", 3, r.remaining())?;
     let mut containers = Vec::new();
@@ -224,7 +229,7 @@ pub(crate) fn decode_raw(raw: &[u8], budget: &mut DecodeBudget) -> Result<Snapsh
     r.finish("snapshot")?;
     Ok(Snapshot {
         version,
-        changes,
+        history,
         pending,
         containers,
         parents,

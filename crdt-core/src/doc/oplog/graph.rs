@@ -11,8 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::clock::{Dot, ReplicaId, VersionVector};
-use crate::doc::change::Change;
+use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
+use crate::doc::change::{check_parents, Change, ChangeError};
+use crate::doc::{DocError, MAX_REPLICAS};
 
 /// Consecutive changes of one replica, each after the previous: counters `start..end`, the
 /// Lamport time of `start` (each next counter one more), and where its operations and change
@@ -78,7 +79,7 @@ impl CausalGraph {
     /// started a run.
     pub(super) fn push(&mut self, change: &Change, first_op: usize, first_width: usize) -> bool {
         let id = change.id;
-        self.advance_heads(change);
+        self.advance_heads(id, &change.parents);
         self.version.set(id.replica, id.end - 1);
         self.max_lamport = self
             .max_lamport
@@ -112,12 +113,68 @@ impl CausalGraph {
         true
     }
 
+    /// Appends a run read from a saved document, after checking what applying its changes
+    /// one by one would have: it continues its replica's events, its first change's parents
+    /// are well formed and held, the replica fits, and its Lamport start is the one an honest
+    /// replica gives it (each later change of the run then has its predecessor's plus one).
+    pub(super) fn push_run(&mut self, run: GraphRun) -> Result<(), DocError> {
+        let id = SeqRange {
+            replica: run.replica,
+            start: run.start,
+            end: run.end,
+        };
+        let held = self.version.get(run.replica);
+        if run.start != held + 1 || run.end <= run.start {
+            return Err(DocError::BadSnapshot(
+                "a run does not continue its replica's events",
+            ));
+        }
+        check_parents(id, &run.parents)?;
+        if held == 0 && self.version.len() >= MAX_REPLICAS {
+            return Err(DocError::TooManyReplicas {
+                id,
+                max: MAX_REPLICAS,
+            });
+        }
+        let own_previous = (held > 0).then(|| Dot::new(run.replica, held));
+        let mut highest = 0;
+        for dot in run.parents.iter().copied().chain(own_previous) {
+            highest = highest.max(
+                self.lamport_of(dot)
+                    .ok_or(DocError::BadSnapshot("a change precedes its causal past"))?,
+            );
+        }
+        let expected = highest + 1;
+        if run.lamport != expected {
+            return Err(DocError::ForgedLamport {
+                id,
+                lamport: run.lamport,
+                expected,
+            });
+        }
+        if run.lamport.checked_add(id.len()).is_none() {
+            return Err(ChangeError::BadLamport {
+                id,
+                lamport: run.lamport,
+            }
+            .into());
+        }
+        self.advance_heads(id, &run.parents);
+        self.version.set(id.replica, id.end - 1);
+        self.max_lamport = self.max_lamport.max(run.lamport_of(id.end - 1));
+        self.by_replica
+            .entry(id.replica)
+            .or_default()
+            .push((id.end - 1, self.runs.len()));
+        self.runs.push(run);
+        Ok(())
+    }
+
     /// Replaces the heads `change` covers (its parents and its replica's previous event) by
     /// its own last event. Proportional to the change's parents, not to the history.
-    fn advance_heads(&mut self, change: &Change) {
-        let id = change.id;
+    fn advance_heads(&mut self, id: SeqRange, parents: &[Dot]) {
         let own_previous = (id.start > 1).then(|| Dot::new(id.replica, id.start - 1));
-        for covered in change.parents.iter().chain(own_previous.as_ref()) {
+        for covered in parents.iter().chain(own_previous.as_ref()) {
             if self.heads.get(&covered.replica) == Some(&covered.counter) {
                 self.heads.remove(&covered.replica);
             }

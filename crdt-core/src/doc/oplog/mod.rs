@@ -11,6 +11,8 @@
 //!
 //! History is not state: the materialized content lives in [`DocState`](super::state::DocState).
 
+mod decode;
+mod encode;
 mod graph;
 mod stored_op;
 #[cfg(test)]

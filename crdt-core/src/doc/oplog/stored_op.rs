@@ -36,7 +36,17 @@ impl Origin {
         }
     }
 
-    fn get(self) -> Option<Dot> {
+    /// The origin a stored dot stands for: counter 0 is none.
+    pub(super) fn stored(dot: Dot) -> Origin {
+        if dot.counter == 0 {
+            Origin(Dot::new(ReplicaId(0), 0))
+        } else {
+            Origin(dot)
+        }
+    }
+
+    /// The origin, `None` for the text's start or end.
+    pub(super) fn get(self) -> Option<Dot> {
         (self.0.counter != 0).then_some(self.0)
     }
 }
@@ -102,9 +112,48 @@ pub(super) struct OpStore {
 }
 
 impl OpStore {
+    /// A store of `ops` (in the order of the graph's runs), whose compact inserts' text is
+    /// `text` and containers `containers`; `None` when a container is named twice.
+    pub(super) fn from_parts(
+        ops: Vec<StoredOp>,
+        text: String,
+        containers: Vec<ContainerId>,
+    ) -> Option<OpStore> {
+        let mut container_index = BTreeMap::new();
+        for (i, id) in containers.iter().enumerate() {
+            if container_index
+                .insert(id.clone(), u32::try_from(i).ok()?)
+                .is_some()
+            {
+                return None;
+            }
+        }
+        Some(OpStore {
+            ops,
+            text,
+            containers,
+            container_index,
+        })
+    }
+
+    /// The containers the compact operations name, by their numbers.
+    pub(super) fn containers(&self) -> &[ContainerId] {
+        &self.containers
+    }
+
+    /// The text of every compact insert, in order.
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Number of stored operations.
     pub(super) fn len(&self) -> usize {
         self.ops.len()
+    }
+
+    /// The stored operation at `index`.
+    pub(super) fn get(&self, index: usize) -> &StoredOp {
+        &self.ops[index]
     }
 
     /// The first index in `range` whose stored operation ends after `counter` (the one

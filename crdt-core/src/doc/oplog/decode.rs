@@ -1,0 +1,438 @@
+//! Reads the log [`encode`](super::encode) wrote, checking everything that applying the
+//! changes one by one would have checked, in time proportional to the runs and stored
+//! operations, not to the changes.
+//!
+//! Saved documents are remote input: every count is bounded by the bytes that remain before
+//! anything is allocated, everything decoded is charged to the snapshot's budget, and:
+//! - each graph run continues its replica's events, its first change's parents are well
+//!   formed and held, its Lamport start is the honest one, and the replicas fit
+//!   ([`CausalGraph::push_run`]);
+//! - each run's change widths add up to its length, and its stored operations take exactly
+//!   its counters, in order;
+//! - an operation kept whole is a valid one-operation change at its counter that does not
+//!   cross a change boundary; a compact insert names a text container of the table, a
+//!   non-empty slice of the text buffer on character boundaries with the character count it
+//!   claims; a delete run's targets are real counters;
+//! - commit metadata belongs to the first event of a change and its message is not too long.
+
+use std::collections::BTreeMap;
+
+use super::encode::{DELETE, INSERT, WHOLE};
+use super::graph::{CausalGraph, GraphRun};
+use super::stored_op::{OpStore, Origin, StoredOp};
+use super::{OpLog, WidthRun};
+use crate::clock::{Dot, ReplicaId, SeqRange};
+use crate::doc::change::{check_container_id, Change};
+use crate::doc::commit_meta::CommitMeta;
+use crate::doc::value::{ContainerId, ContainerKind};
+use crate::doc::DocError;
+use crate::encoding::budget::DecodeBudget;
+use crate::encoding::changes;
+use crate::encoding::column::ColumnReader;
+use crate::encoding::snapshot::{read_container_id, read_dot};
+use crate::encoding::DecodeError;
+
+const MALFORMED: fn(&'static str) -> DocError = |why| DocError::Decode(DecodeError::Malformed(why));
+
+/// A run as read, before its widths and operations.
+struct RunHeader {
+    widths: usize,
+    ops: usize,
+}
+
+impl OpLog {
+    /// Reads a log written by [`OpLog::encode`], charging what it builds to `budget`.
+    pub(crate) fn decode(raw: &[u8], budget: &mut DecodeBudget) -> Result<OpLog, DocError> {
+        let mut r = ColumnReader::new(raw);
+        let containers = read_containers(&mut r, budget)?;
+        let text = read_text(&mut r, budget)?;
+        let (graph, headers) = read_graph(&mut r, budget)?;
+        let widths = read_widths(&mut r, &graph, &headers, budget)?;
+        let whole = changes::decode_raw(r.bytes("operations kept whole")?, budget)?;
+        let mut ops = Vec::new();
+        let mut reader = OpReader {
+            r: &mut r,
+            containers: &containers,
+            text: &text,
+            text_at: 0,
+            whole: whole.into_iter(),
+        };
+        let mut width_at = 0;
+        for (run, header) in graph.runs().iter().zip(&headers) {
+            let run_widths = &widths[width_at..width_at + header.widths];
+            width_at += header.widths;
+            budget.charge_values::<StoredOp>(header.ops, 0, "stored operations")?;
+            reader.read_run(run, header.ops, run_widths, &mut ops)?;
+        }
+        if reader.text_at != text.len() || reader.whole.next().is_some() {
+            return Err(MALFORMED("text or operations left over"));
+        }
+        let changes = widths.iter().map(|w| w.count as usize).sum();
+        let mut log = OpLog {
+            graph,
+            ops: OpStore::from_parts(ops, text, containers)
+                .ok_or(MALFORMED("a container named twice in the operation table"))?,
+            widths,
+            meta: BTreeMap::new(),
+            changes,
+            #[cfg(test)]
+            shadow: Vec::new(),
+        };
+        log.meta = read_meta(&mut r, &log, budget)?;
+        r.finish("history")?;
+        #[cfg(test)]
+        {
+            log.shadow = log.changes().collect();
+        }
+        Ok(log)
+    }
+}
+
+fn read_containers(
+    r: &mut ColumnReader<'_>,
+    budget: &mut DecodeBudget,
+) -> Result<Vec<ContainerId>, DocError> {
+    let n = r.count("containers", 2, r.remaining())?;
+    let mut containers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = read_container_id(r, budget)?;
+        check_container_id(&id).map_err(MALFORMED)?;
+        if id.kind() != ContainerKind::Text {
+            return Err(MALFORMED("bad container of the operation table"));
+        }
+        containers.push(id);
+    }
+    Ok(containers)
+}
+
+fn read_text(r: &mut ColumnReader<'_>, budget: &mut DecodeBudget) -> Result<String, DocError> {
+    let bytes = r.bytes("inserted text")?;
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(MALFORMED("inserted text too long"));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| MALFORMED("text is not UTF-8"))?;
+    budget.charge(text.len(), "inserted text")?;
+    Ok(text.to_owned())
+}
+
+/// The graph runs, each checked as it is appended, and how many widths and operations each
+/// has.
+fn read_graph(
+    r: &mut ColumnReader<'_>,
+    budget: &mut DecodeBudget,
+) -> Result<(CausalGraph, Vec<RunHeader>), DocError> {
+    // A run takes at least 14 bytes: replica, counter, length, Lamport, parents, two counts.
+    let n = r.count("graph runs", 14, r.remaining())?;
+    budget.charge_values::<GraphRun>(n, 0, "graph runs")?;
+    let mut graph = CausalGraph::default();
+    let mut headers = Vec::with_capacity(n);
+    let (mut first_op, mut first_width) = (0usize, 0usize);
+    for _ in 0..n {
+        let first = read_dot(r)?;
+        let len = r.u64("run length")?;
+        let end = first
+            .counter
+            .checked_add(len)
+            .ok_or(MALFORMED("run length overflows"))?;
+        let lamport = r.u64("run lamport")?;
+        let parents_n = r.count("parents", 9, r.remaining())?;
+        budget.charge_values::<Dot>(parents_n, 0, "parents")?;
+        let parents = (0..parents_n)
+            .map(|_| read_dot(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let widths = r.count("width runs", 2, r.remaining())?;
+        let ops = r.count("stored operations", 1, r.remaining())?;
+        if widths == 0 || ops == 0 {
+            return Err(MALFORMED("a run without changes or operations"));
+        }
+        graph.push_run(GraphRun {
+            replica: first.replica,
+            start: first.counter,
+            end,
+            lamport,
+            parents: parents.into_boxed_slice(),
+            first_op,
+            first_width,
+        })?;
+        first_op = first_op
+            .checked_add(ops)
+            .ok_or(MALFORMED("too many operations"))?;
+        first_width = first_width
+            .checked_add(widths)
+            .ok_or(MALFORMED("too many widths"))?;
+        headers.push(RunHeader { widths, ops });
+    }
+    Ok((graph, headers))
+}
+
+/// The change widths of every run; each run's add up to its length.
+fn read_widths(
+    r: &mut ColumnReader<'_>,
+    graph: &CausalGraph,
+    headers: &[RunHeader],
+    budget: &mut DecodeBudget,
+) -> Result<Vec<WidthRun>, DocError> {
+    let total: usize = headers.iter().map(|h| h.widths).sum();
+    if total > r.remaining() / 2 {
+        return Err(MALFORMED("more width runs than bytes"));
+    }
+    budget.charge_values::<WidthRun>(total, 0, "width runs")?;
+    let mut widths = Vec::with_capacity(total);
+    for (run, header) in graph.runs().iter().zip(headers) {
+        let mut covered: u64 = 0;
+        for _ in 0..header.widths {
+            let width = r.u64("change width")?;
+            let count = u32::try_from(r.u64("change count")?)
+                .map_err(|_| MALFORMED("change count too large"))?;
+            if width == 0 || count == 0 {
+                return Err(MALFORMED("an empty change"));
+            }
+            covered = width
+                .checked_mul(u64::from(count))
+                .and_then(|n| covered.checked_add(n))
+                .ok_or(MALFORMED("change widths overflow"))?;
+            widths.push(WidthRun { width, count });
+        }
+        if covered != run.end - run.start {
+            return Err(MALFORMED("change widths do not fill their run"));
+        }
+    }
+    Ok(widths)
+}
+
+/// Reads stored operations run by run, checking each against its run and the change
+/// boundaries.
+struct OpReader<'r, 'a> {
+    r: &'r mut ColumnReader<'a>,
+    containers: &'r [ContainerId],
+    text: &'r str,
+    /// Where the next compact insert's text starts in the buffer.
+    text_at: usize,
+    whole: std::vec::IntoIter<Change>,
+}
+
+impl OpReader<'_, '_> {
+    /// The `n` stored operations of `run`, whose change widths are `widths`, onto `out`.
+    fn read_run(
+        &mut self,
+        run: &GraphRun,
+        n: usize,
+        widths: &[WidthRun],
+        out: &mut Vec<StoredOp>,
+    ) -> Result<(), DocError> {
+        let mut boundaries = ChangeEnds::new(run.start, widths);
+        let mut counter = run.start;
+        for _ in 0..n {
+            if counter >= run.end {
+                return Err(MALFORMED("operations beyond their run"));
+            }
+            let stored = match self.r.u8("operation kind")? {
+                INSERT => self.insert(counter)?,
+                DELETE => self.delete(counter)?,
+                WHOLE => {
+                    let op = self.whole_op(run.replica, counter)?;
+                    let end = op.end();
+                    if end > boundaries.end_of_change_holding(counter) {
+                        return Err(MALFORMED("an operation crosses a change boundary"));
+                    }
+                    op
+                }
+                _ => return Err(MALFORMED("unknown stored operation kind")),
+            };
+            counter = stored.end();
+            out.push(stored);
+        }
+        if counter != run.end {
+            return Err(MALFORMED("operations do not fill their run"));
+        }
+        Ok(())
+    }
+
+    fn obj(&mut self) -> Result<u32, DocError> {
+        let obj = self.r.u64("operation container")?;
+        if obj >= self.containers.len() as u64 {
+            return Err(MALFORMED("operation container out of range"));
+        }
+        Ok(obj as u32)
+    }
+
+    fn insert(&mut self, start: u64) -> Result<StoredOp, DocError> {
+        let obj = self.obj()?;
+        let left = Origin::stored(read_dot(self.r)?);
+        let right = Origin::stored(read_dot(self.r)?);
+        let byte_len = self.r.u64("insert bytes")?;
+        let chars = self.r.u64("insert chars")?;
+        let end = usize::try_from(byte_len)
+            .ok()
+            .and_then(|n| self.text_at.checked_add(n))
+            .ok_or(MALFORMED("insert text out of range"))?;
+        let slice = self
+            .text
+            .get(self.text_at..end)
+            .ok_or(MALFORMED("insert text out of range"))?;
+        if slice.is_empty() || slice.chars().count() as u64 != chars {
+            return Err(MALFORMED("insert text does not hold its characters"));
+        }
+        if start.checked_add(chars).is_none() {
+            return Err(MALFORMED("insert counters overflow"));
+        }
+        let stored = StoredOp::TextInsert {
+            start,
+            obj,
+            left,
+            right,
+            bytes: self.text_at as u32,
+            byte_len: byte_len as u32,
+            chars: chars as u32,
+        };
+        self.text_at = end;
+        Ok(stored)
+    }
+
+    fn delete(&mut self, start: u64) -> Result<StoredOp, DocError> {
+        let obj = self.obj()?;
+        let target = read_dot(self.r)?;
+        let len = self.r.u64("delete length")?;
+        let count = u32::try_from(self.r.u64("delete count")?)
+            .map_err(|_| MALFORMED("delete count too large"))?;
+        let backward = match self.r.u8("delete direction")? {
+            0 => false,
+            1 => true,
+            _ => return Err(MALFORMED("unknown delete direction")),
+        };
+        let last = u64::from(count.saturating_sub(1));
+        let targets_ok = if backward {
+            target.counter > last
+        } else {
+            target
+                .counter
+                .checked_add(last)
+                .and_then(|c| c.checked_add(len))
+                .is_some()
+        };
+        if target.counter == 0
+            || len == 0
+            || count == 0
+            || (count > 1 && len != 1)
+            || !targets_ok
+            || start.checked_add(u64::from(count)).is_none()
+        {
+            return Err(MALFORMED("bad delete run"));
+        }
+        Ok(StoredOp::TextDelete {
+            start,
+            obj,
+            target,
+            len,
+            count,
+            backward,
+        })
+    }
+
+    /// The next operation of the batch, which must be a valid one-operation change at
+    /// `replica`'s `counter`.
+    fn whole_op(&mut self, replica: ReplicaId, counter: u64) -> Result<StoredOp, DocError> {
+        let change = self
+            .whole
+            .next()
+            .ok_or(MALFORMED("missing operation kept whole"))?;
+        let at = SeqRange {
+            replica,
+            start: counter,
+            end: change.id.end,
+        };
+        if change.id != at || change.ops.len() != 1 {
+            return Err(MALFORMED("operation kept whole out of place"));
+        }
+        change.validate()?;
+        let op = change.ops.into_iter().next().ok_or(MALFORMED("empty"))?;
+        Ok(StoredOp::Whole {
+            start: counter,
+            op: Box::new(op),
+        })
+    }
+}
+
+/// Walks a run's change boundaries forward: the end of the change holding a counter.
+struct ChangeEnds<'w> {
+    widths: std::slice::Iter<'w, WidthRun>,
+    current: Option<WidthRun>,
+    /// First counter of the change `current` describes next.
+    start: u64,
+}
+
+impl<'w> ChangeEnds<'w> {
+    fn new(start: u64, widths: &'w [WidthRun]) -> Self {
+        let mut widths = widths.iter();
+        let current = widths.next().copied();
+        ChangeEnds {
+            widths,
+            current,
+            start,
+        }
+    }
+
+    /// One past the last counter of the change holding `counter` (counters asked in
+    /// increasing order); 0 when no change holds it.
+    fn end_of_change_holding(&mut self, counter: u64) -> u64 {
+        while let Some(WidthRun { width, count }) = self.current {
+            let end = self.start + width;
+            if counter < end {
+                return end;
+            }
+            // Skip whole changes of this width run before `counter`.
+            let skip = ((counter - self.start) / width).min(u64::from(count));
+            let skip = skip.max(1);
+            self.start += skip * width;
+            let left = count - skip as u32;
+            self.current = if left == 0 {
+                self.widths.next().copied()
+            } else {
+                Some(WidthRun { width, count: left })
+            };
+        }
+        0
+    }
+}
+
+/// The commit metadata, each of the first event of a change of `log`.
+fn read_meta(
+    r: &mut ColumnReader<'_>,
+    log: &OpLog,
+    budget: &mut DecodeBudget,
+) -> Result<BTreeMap<Dot, Box<CommitMeta>>, DocError> {
+    let n = r.count("commit metadata", 11, r.remaining())?;
+    budget.charge_values::<CommitMeta>(n, 0, "commit metadata")?;
+    let mut meta = BTreeMap::new();
+    for _ in 0..n {
+        let dot = read_dot(r)?;
+        let message = match r.u8("message flag")? {
+            0 => None,
+            1 => {
+                let bytes = r.bytes("commit message")?;
+                budget.charge(bytes.len(), "commit message")?;
+                Some(
+                    std::str::from_utf8(bytes)
+                        .map_err(|_| MALFORMED("commit message is not UTF-8"))?
+                        .to_owned(),
+                )
+            }
+            _ => return Err(MALFORMED("bad message flag")),
+        };
+        let time = match r.u8("time flag")? {
+            0 => None,
+            1 => Some(r.u64("commit time")?),
+            _ => return Err(MALFORMED("bad time flag")),
+        };
+        let change = log
+            .change_containing(dot)
+            .filter(|c| c.id.start == dot.counter)
+            .ok_or(MALFORMED("commit metadata of no change"))?;
+        let entry = CommitMeta { message, time };
+        entry.check(change.id)?;
+        if meta.insert(dot, Box::new(entry)).is_some() {
+            return Err(MALFORMED("commit metadata given twice"));
+        }
+    }
+    Ok(meta)
+}

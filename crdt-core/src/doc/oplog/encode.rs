@@ -1,0 +1,155 @@
+//! Writes the log as it is held, so that a saved document's history loads without rebuilding
+//! a single change (see [`decode`](super::decode) for the reader and its checks).
+//!
+//! Layout (inside the snapshot's envelope, which deflates it): the container table (a count,
+//! then each container id); the text buffer (a byte string); the graph runs (a count, then per
+//! run its replica as 8 bytes LE, first counter, length, Lamport start, its first change's
+//! parents as a count and dots, and how many width runs and stored operations it has); the
+//! width runs (width, count); the operations kept whole, as a raw batch of one-operation
+//! changes in the change format; the stored operations (a kind byte, then an insert's
+//! container, left and right origins as dots with counter 0 for none, byte length and
+//! character count; a delete run's container, target, length, count and direction; nothing for
+//! an operation kept whole, the next of the batch); the commit metadata (a count, then per change its first event, message and time).
+
+use super::stored_op::StoredOp;
+use super::OpLog;
+use crate::clock::{Dot, ReplicaId, SeqRange};
+use crate::doc::change::Change;
+use crate::encoding::changes;
+use crate::encoding::column::{put_bytes, put_u64};
+use crate::encoding::snapshot::{put_container_id, put_dot};
+
+/// Kind bytes of the stored operations.
+pub(super) const INSERT: u8 = 0;
+pub(super) const DELETE: u8 = 1;
+pub(super) const WHOLE: u8 = 2;
+
+impl OpLog {
+    /// The log's bytes, read back by [`OpLog::decode`].
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.ops.encode_tables(&mut out);
+        let runs = self.graph.runs();
+        put_u64(&mut out, runs.len() as u64);
+        for (i, run) in runs.iter().enumerate() {
+            put_dot(&mut out, Dot::new(run.replica, run.start));
+            put_u64(&mut out, run.end - run.start);
+            put_u64(&mut out, run.lamport);
+            put_u64(&mut out, run.parents.len() as u64);
+            for parent in run.parents.iter() {
+                put_dot(&mut out, *parent);
+            }
+            let (widths_end, ops_end) = runs
+                .get(i + 1)
+                .map_or((self.widths.len(), self.ops.len()), |next| {
+                    (next.first_width, next.first_op)
+                });
+            put_u64(&mut out, (widths_end - run.first_width) as u64);
+            put_u64(&mut out, (ops_end - run.first_op) as u64);
+        }
+        for width in &self.widths {
+            put_u64(&mut out, width.width);
+            put_u64(&mut out, u64::from(width.count));
+        }
+        let mut whole = Vec::new();
+        let mut ops = Vec::new();
+        for (i, run) in runs.iter().enumerate() {
+            let (first, end) = self.run_ops(i);
+            for index in first..end {
+                let stored = self.ops.get(index);
+                encode_op(&mut ops, stored);
+                if let StoredOp::Whole { start, op } = stored {
+                    whole.push(Change {
+                        id: SeqRange {
+                            replica: run.replica,
+                            start: *start,
+                            end: start + op.width(),
+                        },
+                        parents: Vec::new(),
+                        lamport: 1,
+                        ops: vec![(**op).clone()],
+                        meta: None,
+                    });
+                }
+            }
+        }
+        put_bytes(&mut out, &changes::encode_raw(&whole));
+        out.extend_from_slice(&ops);
+        put_u64(&mut out, self.meta.len() as u64);
+        for (dot, meta) in &self.meta {
+            put_dot(&mut out, *dot);
+            put_optional_bytes(&mut out, meta.message.as_deref().map(str::as_bytes));
+            match meta.time {
+                Some(time) => {
+                    out.push(1);
+                    put_u64(&mut out, time);
+                }
+                None => out.push(0),
+            }
+        }
+        out
+    }
+}
+
+/// One stored operation's kind and fields (an operation kept whole goes to the batch).
+fn encode_op(out: &mut Vec<u8>, stored: &StoredOp) {
+    match stored {
+        StoredOp::TextInsert {
+            obj,
+            left,
+            right,
+            byte_len,
+            chars,
+            ..
+        } => {
+            out.push(INSERT);
+            put_u64(out, u64::from(*obj));
+            put_origin(out, left.get());
+            put_origin(out, right.get());
+            put_u64(out, u64::from(*byte_len));
+            put_u64(out, u64::from(*chars));
+        }
+        StoredOp::TextDelete {
+            obj,
+            target,
+            len,
+            count,
+            backward,
+            ..
+        } => {
+            out.push(DELETE);
+            put_u64(out, u64::from(*obj));
+            put_dot(out, *target);
+            put_u64(out, *len);
+            put_u64(out, u64::from(*count));
+            out.push(u8::from(*backward));
+        }
+        StoredOp::Whole { .. } => out.push(WHOLE),
+    }
+}
+
+/// An origin as a dot, counter 0 for none (the text's start or end).
+fn put_origin(out: &mut Vec<u8>, origin: Option<Dot>) {
+    put_dot(out, origin.unwrap_or(Dot::new(ReplicaId(0), 0)));
+}
+
+fn put_optional_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(bytes) => {
+            out.push(1);
+            put_bytes(out, bytes);
+        }
+        None => out.push(0),
+    }
+}
+
+impl super::stored_op::OpStore {
+    /// The container table and the text buffer.
+    pub(super) fn encode_tables(&self, out: &mut Vec<u8>) {
+        put_u64(out, self.containers().len() as u64);
+        for id in self.containers() {
+            put_container_id(out, id);
+        }
+        put_bytes(out, self.text().as_bytes());
+    }
+}
