@@ -39,7 +39,7 @@ use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::encoding::budget::DecodeBudget;
 use crate::encoding::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
-use crate::encoding::value_pack;
+use crate::encoding::value_pack::{self, ReadDocValue};
 use crate::encoding::{self, DecodeError, EncodingKind};
 use crate::seq::SeqError;
 use oplog::OpLog;

@@ -45,6 +45,7 @@ pub(crate) mod changes;
 pub(crate) mod column;
 pub(crate) mod commit_meta;
 pub mod compress;
+pub(crate) mod msgpack;
 pub(crate) mod snapshot;
 pub(crate) mod value_pack;
 

@@ -73,7 +73,7 @@ use crate::encoding::column::{
     RleWriter,
 };
 use crate::encoding::commit_meta::{MetaReader, MetaWriter};
-use crate::encoding::value_pack;
+use crate::encoding::value_pack::{self, ReadDocValue};
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
 use crate::seq::{ListContent, SeqError, SeqOp, TextContent};
