@@ -1,5 +1,5 @@
 //! MessagePack written and read by hand: the writers and the bounded [`PackReader`] that the sync
-//! protocol's frames (`crate::sync::message`) and the document's value encodings (the document's
+//! protocol's frames (`sync::message`) and the document's value encodings (the document's
 //! `format::value_pack`) are made of. Integers are written in their shortest form, enums in
 //! `rmp_serde`'s default layout (a variant with data is a one-entry map `{ "Variant": data }`, a
 //! unit variant its name as a string), so that bytes match what `rmp_serde` writes.

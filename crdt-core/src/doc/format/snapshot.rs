@@ -2,7 +2,7 @@
 //! history and waiting changes in the columnar change format of [`changes`](super::changes),
 //! and the materialized state of every container, so that loading replays nothing.
 //!
-//! Body (inside the [`compress`](super::compress) envelope): the version (a count, then per
+//! Body (inside the [`compress`](crate::encoding::compress) envelope): the version (a count, then per
 //! entry the replica as 8 bytes LE and the counter as a varint); the history and the waiting
 //! changes (each a length-prefixed raw change batch); the containers (a count, then per container
 //! its id and its state: a kind byte, then a map's entries as MessagePack, a text's or list's
@@ -15,18 +15,18 @@
 //! Invariant of the decoder: as for every format of this module, counts are bounded by the bytes
 //! that remain before anything is allocated, everything decoded (the history's changes, every
 //! container's state, the parent links) is charged to the one
-//! [`DecodeBudget`](super::budget::DecodeBudget) of the whole snapshot, the version's entries
+//! [`DecodeBudget`](crate::encoding::budget::DecodeBudget) of the whole snapshot, the version's entries
 //! come in the order the encoder writes them (strictly increasing replicas, so building the
 //! version is linear), and every failure is a [`DecodeError`]; agreement between the parts
 //! (version and history, kinds, parents) is checked by the caller.
 
 use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::doc::format::changes::{self, kind_code, kind_from_code};
+use crate::doc::format::value_pack;
 use crate::doc::state::{MapEntry, ParentKey, ParentLink};
 use crate::doc::{Change, ContainerId};
 use crate::encoding::budget::DecodeBudget;
-use crate::encoding::changes::{self, kind_code, kind_from_code};
 use crate::encoding::column::{put_bytes, put_i64, put_u64, ColumnReader};
-use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 
 /// One container's state in a snapshot.

@@ -19,8 +19,7 @@ use crate::doc::state::MapEntry;
 use crate::doc::{ContainerId, ContainerKind, NewValue, Scalar, Value};
 use crate::encoding::budget::DecodeBudget;
 use crate::encoding::msgpack::{
-    put_array_len, put_bin, put_bool, put_f64, put_sint, put_str, put_uint, put_variant,
-    PackReader,
+    put_array_len, put_bin, put_bool, put_f64, put_sint, put_str, put_uint, put_variant, PackReader,
 };
 use crate::encoding::FormatError;
 use crate::seq::TextContent;
