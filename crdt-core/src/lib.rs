@@ -42,6 +42,10 @@ pub mod sync;
 mod text;
 mod types;
 
+// The protocol's limit on a frame's version vector is the document's limit on replicas, so that a
+// document's version can always be sent; two constants so that `sync` does not import `doc`.
+const _: () = assert!(doc::MAX_REPLICAS == sync::MAX_VERSION_ENTRIES);
+
 pub use causal::{BufferLimits, CausalBuffer, CausalChange, CausalError, Delivery};
 pub use causal_context::{CausalContext, InvalidState};
 pub use clock::{CausalOrder, Dot, ReplicaId, SeqRange, VersionVector};

@@ -11,9 +11,9 @@
 //! "different" the two changes' encodings, so that a float that is not equal to itself (NaN)
 //! does not make an honest duplicate look forged.
 
+use super::format::changes::encode_raw;
 use super::oplog::OpLog;
 use super::{Change, DocError};
-use crate::encoding::changes::encode_raw;
 
 /// Refuses `change` when the log already holds every event of its id range but not this exact
 /// change. A change not (or only partly) held passes: the causal buffer decides about it.

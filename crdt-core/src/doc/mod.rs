@@ -6,6 +6,7 @@ mod commit_meta;
 mod container_tree;
 mod duplicate;
 mod event;
+pub(crate) mod format;
 mod handles;
 mod history;
 pub mod marks;
@@ -38,10 +39,10 @@ pub use value::{ContainerId, ContainerKind, Materialized, Scalar, Value};
 use crate::causal::{BufferLimits, CausalBuffer, CausalChange, CausalError};
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::encoding::budget::DecodeBudget;
-use crate::encoding::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
-use crate::encoding::value_pack;
 use crate::encoding::{self, DecodeError, EncodingKind};
 use crate::seq::SeqError;
+use format::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
+use format::value_pack::{self, ReadDocValue};
 use oplog::OpLog;
 use state::{ContainerState, DocState, ParentLink, RawPatch};
 
@@ -487,7 +488,7 @@ impl Doc {
     /// version `since` lacks.
     pub fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
         let changes = self.log.changes_since(since);
-        encoding::encode_changes(&changes)
+        format::encode_changes(&changes)
     }
 
     /// Applies encoded changes from any peer, in any order, any number of times.
@@ -504,7 +505,7 @@ impl Doc {
             return Err(DocError::ReadOnly);
         }
         self.commit();
-        let changes: Vec<Change> = encoding::decode_changes(bytes)?;
+        let changes: Vec<Change> = format::decode_changes(bytes)?;
         for change in &changes {
             change.validate()?;
             duplicate::check_duplicate(&self.log, change)?;

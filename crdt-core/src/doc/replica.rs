@@ -7,7 +7,7 @@
 //! are history as valid as any other (their element ids are referenced by later changes), so they
 //! keep their id and only new edits take the new one.
 
-use super::{encoding, Doc, DocError};
+use super::{format, Doc, DocError};
 use crate::clock::{ReplicaId, SeqRange};
 
 impl Doc {
@@ -37,7 +37,7 @@ impl Doc {
     /// order, without applying them: what a relay checks against the writers it knows before it
     /// lets a connection write. Decoding is as bounded as [`Doc::apply_changes`]'s.
     pub fn change_ids(bytes: &[u8]) -> Result<Vec<SeqRange>, DocError> {
-        let changes = encoding::decode_changes(bytes)?;
+        let changes = format::decode_changes(bytes)?;
         Ok(changes.into_iter().map(|change| change.id).collect())
     }
 }

@@ -465,8 +465,8 @@ fn bit_flips_in_a_columnar_batch_are_refused_or_applied_consistently() {
     sync(&b, &mut a);
     a.list("l").delete(0, 1).unwrap();
     a.commit();
-    let changes = encoding::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
-    let raw = encoding::changes::encode_raw(&changes);
+    let changes = format::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
+    let raw = format::changes::encode_raw(&changes);
     let frame = |raw: &[u8]| {
         let mut out = [
             b"CRDTC".as_slice(),
@@ -507,7 +507,7 @@ fn bit_flips_in_a_columnar_batch_are_refused_or_applied_consistently() {
 }
 
 fn forged(change: Change) -> Vec<u8> {
-    encoding::encode_changes([&change])
+    format::encode_changes([&change])
 }
 
 /// A forged text insert whose right origin lies inside a run ("X" between "a" and "e" of
@@ -617,7 +617,7 @@ fn forged_changes_are_refused_whole() {
         Err(ChangeError::BadWidth { .. })
     ));
     // The encoding cannot even express it: a change's end is the width of its ops.
-    let decoded = encoding::decode_changes(&forged(bad_width)).unwrap();
+    let decoded = format::decode_changes(&forged(bad_width)).unwrap();
     assert_eq!(decoded[0].id.end, 2);
     // An insert of nothing takes no counter: refused.
     let empty_insert = Change {
@@ -718,7 +718,7 @@ fn a_change_may_use_what_it_inserts_itself_and_nothing_more() {
     assert_eq!(b.text_at(&id).unwrap().to_string(), "xyef");
 
     // The same, but the delete reaches one id past what the change inserted: refused whole.
-    let decoded = encoding::decode_changes(&changes).unwrap();
+    let decoded = format::decode_changes(&changes).unwrap();
     let mut change = decoded[0].clone();
     let Some(Op::Text {
         op: SeqOp::Delete { len, .. },
@@ -1126,7 +1126,7 @@ fn concurrent_replicas(first: u64, count: u64, parents: &[Dot], lamport: u64) ->
     let changes: Vec<Change> = (first..first + count)
         .map(|r| counter_change(ReplicaId::new(r), parents.to_vec(), lamport))
         .collect();
-    encoding::encode_changes(&changes)
+    format::encode_changes(&changes)
 }
 
 #[test]

@@ -1,52 +1,44 @@
-//! The binary formats of documents: encoded changes (what peers exchange) and snapshots (what is
-//! saved). Bytes are touched here and nowhere else in the document code.
+//! The codec primitives every binary format of the crate is built from, and the header that
+//! frames the document's encodings. Nothing here knows what a document, a change or a sequence
+//! is: the document's formats (`doc::format`), the sequence engine's
+//! (`seq::ops_format`, `seq::snapshot`) and the sync protocol's frames
+//! (`sync::message`) sit above these modules and depend only downward on them.
 //!
-//! The columnar primitives used by the sequence engine's formats live here too: `column`
-//! (LEB128 varints, zigzag, run-length columns, a bounded reader; errors are [`FormatError`]) and
-//! [`compress`] (the version + flags envelope, deflated when smaller, inflated within a ratio and
-//! an absolute limit).
+//! * `column`: LEB128 varints, zigzag, deltas, run-length columns and a bounded reader; its
+//!   errors are [`FormatError`].
+//! * [`compress`]: the version + flags envelope, deflated when smaller, inflated within a ratio
+//!   and an absolute limit.
+//! * `budget`: the `DecodeBudget` every decoder of one message charges, a fixed multiple of the
+//!   bytes received ([`budget::DECODE_RATIO`], at most [`budget::MAX_DECODED`]).
+//! * `msgpack`: MessagePack writers and a bounded reader, written by hand (no serde in the
+//!   decoding path of the wasm build).
 //!
-//! # Format
+//! # Header
 //!
-//! Every encoding starts with a 6-byte header, then a columnar body:
+//! Every document encoding starts with a 6-byte header, then its body:
 //!
 //! | bytes | meaning |
 //! |---|---|
-//! | 0..4 | magic `b"CRDT"` |
-//! | 4 | kind: `b'C'` changes, `b'S'` snapshot |
-//! | 5 | format version, currently `5` |
+//! | 0..4 | magic `b"CRDT"` ([`MAGIC`]) |
+//! | 4 | kind ([`EncodingKind`]): `b'C'` changes, `b'S'` snapshot |
+//! | 5 | format version ([`FORMAT_VERSION`]), currently `5` |
 //! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the body, deflated when that makes it smaller |
 //!
-//! * Changes body: a batch of changes in causal order, in the columnar format of the `changes` module
-//!   (tables of replicas, containers and keys; change columns with deltas and dependency
-//!   differences; op columns with runs of typing costing almost nothing; all text in one column).
-//! * Snapshot body (the `snapshot` module): the version, the history and the changes still waiting for
-//!   their causal past (both as change batches), and the materialized state of every container
-//!   (texts and lists as the sequence engine's own run-length encoded state), so that loading
-//!   does not replay operations.
-//!
-//! Older versions are not read: 2 had MessagePack bodies, 3 stored a full version vector per
-//! change, 4 had no commit messages and times. A document or batch of an older version is
-//! refused as [`DecodeError::UnsupportedVersion`].
+//! A header of another kind or version is refused with a [`DecodeError`] before the body is
+//! read; the bodies are described with the formats (`doc::format`).
 //!
 //! Decoding is bounded by what was received, not by what the bytes claim: every length is
 //! checked against the bytes that remain before anything is allocated, run-length columns hold
 //! no more values than expected, and the bytes inflated and the memory of every value decoded
-//! are charged to one `DecodeBudget` (private module `budget`) per message, a fixed multiple of
-//! the bytes received ([`budget::DECODE_RATIO`], at most [`budget::MAX_DECODED`]). Every failure
-//! is a [`DecodeError`].
+//! are charged to one `DecodeBudget` per message. Every failure is a [`FormatError`], or a
+//! [`DecodeError`] for a whole encoding.
 
 use std::borrow::Cow;
 
-use crate::doc::Change;
-
 pub(crate) mod budget;
-pub(crate) mod changes;
 pub(crate) mod column;
-pub(crate) mod commit_meta;
 pub mod compress;
-pub(crate) mod snapshot;
-pub(crate) mod value_pack;
+pub(crate) mod msgpack;
 
 pub use budget::{DECODE_RATIO, MAX_DECODED};
 pub use column::FormatError;
@@ -148,19 +140,6 @@ pub(crate) fn unframe<'a>(
         return Err(DecodeError::UnsupportedVersion(bytes[5]));
     }
     Ok(compress::unseal(FORMAT_VERSION, &bytes[6..], budget)?)
-}
-
-/// Encodes a batch of changes (in causal order).
-pub(crate) fn encode_changes<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<u8> {
-    frame(EncodingKind::Changes, &changes::encode_raw(changes))
-}
-
-/// Decodes a batch of changes made by [`encode_changes`]; structure only (see [`changes`]),
-/// within the budget of `bytes`' length.
-pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
-    let mut budget = DecodeBudget::for_input(bytes.len());
-    let raw = unframe(EncodingKind::Changes, bytes, &mut budget)?;
-    changes::decode_raw(&raw, &mut budget)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ pub fn snapshot_bomb(frame_len: usize) -> Vec<u8> {
     raw.extend_from_slice(&1u64.to_le_bytes());
     put_u64(&mut raw, ops as u64);
     put_bytes(&mut raw, &bomb_body(frame_len));
-    put_bytes(&mut raw, &crate::encoding::changes::encode_raw(&[]));
+    put_bytes(&mut raw, &crate::doc::format::changes::encode_raw(&[]));
     put_u64(&mut raw, 0);
     put_u64(&mut raw, 0);
     framed(b'S', &raw, frame_len)

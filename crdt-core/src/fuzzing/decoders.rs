@@ -13,8 +13,8 @@
 use std::sync::OnceLock;
 
 use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::doc::format;
 use crate::doc::{Change, ContainerKind, Doc, DocError};
-use crate::encoding;
 use crate::seq::{ListContent, Sequence, TextContent};
 use crate::sync;
 use crate::text::Text;
@@ -194,12 +194,11 @@ fn check_nested_containers_open(doc: &mut Doc) {
 /// accepted one keeps history and state in agreement, applying it again changes nothing, and the
 /// changes that decode re-encode equivalently.
 pub fn check_apply_changes(bytes: &[u8]) {
-    if let Ok(changes) = encoding::decode_changes(bytes) {
-        let once = encoding::encode_changes(&changes);
-        let twice: Vec<Change> =
-            encoding::decode_changes(&once).expect("re-encoded changes decode");
+    if let Ok(changes) = format::decode_changes(bytes) {
+        let once = format::encode_changes(&changes);
+        let twice: Vec<Change> = format::decode_changes(&once).expect("re-encoded changes decode");
         assert_eq!(
-            encoding::encode_changes(&twice),
+            format::encode_changes(&twice),
             once,
             "decode(encode(decode(x))) != decode(x)"
         );

@@ -112,7 +112,7 @@ impl Target {
         match self {
             Target::DocLoad => Doc::load_with_replica(input, ReplicaId::new(0x5eed)).is_ok(),
             Target::DocApplyChanges => {
-                crate::encoding::decode_changes(input).is_ok()
+                crate::doc::format::decode_changes(input).is_ok()
                     && base_doc().apply_changes(input).is_ok()
             }
             Target::SyncDecode => sync::decode(input).is_ok(),

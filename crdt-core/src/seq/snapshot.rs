@@ -227,7 +227,7 @@ impl<C: Content> Sequence<C> {
 
     /// [`Sequence::encode_state`] with the content written by `encode` instead of serde's
     /// MessagePack (a document's own types have a hand-written codec of the same bytes: see
-    /// `encoding::value_pack`).
+    /// `doc::format::value_pack`).
     pub(crate) fn encode_state_with(&self, encode: impl FnOnce(&C) -> Vec<u8>) -> Vec<u8> {
         let mut tree_runs: Vec<Run> = Vec::with_capacity(self.tree.run_count());
         let mut content = C::default();

@@ -43,7 +43,7 @@ use std::io::ErrorKind;
 use std::str::FromStr;
 
 use crate::clock::{ReplicaId, VersionVector};
-use crate::encoding::value_pack::{
+use crate::encoding::msgpack::{
     put_array_len, put_bin, put_map_len, put_nil, put_str, put_uint, PackReader,
 };
 use crate::encoding::FormatError;
@@ -61,8 +61,9 @@ pub const MAX_DOC_ID_LEN: usize = 256;
 /// (one entry per device or tab that ever wrote to it), and low enough that a peer cannot make
 /// the other side merge millions of entries per frame. A frame over it is refused with
 /// [`ProtocolError::TooManyVersionEntries`].
-/// It equals `MAX_REPLICAS`: a document never holds more.
-pub const MAX_VERSION_ENTRIES: usize = crate::doc::MAX_REPLICAS;
+/// It equals the document's `MAX_REPLICAS` (asserted at compile time at the crate root, so that
+/// the protocol does not depend on the document): a document never holds more.
+pub const MAX_VERSION_ENTRIES: usize = 1 << 16;
 
 const KIND_HELLO: u64 = 0;
 const KIND_CHANGES: u64 = 1;
@@ -507,7 +508,7 @@ pub fn decode(frame: &[u8]) -> Result<Message, ProtocolError> {
 /// Decodes one frame of at most `max_frame` bytes. Never panics; allocates at most in proportion
 /// to the frame (every string and byte string is a slice of it, copied once). The body of a
 /// `Changes` stays bytes here: the document decodes it within the budget of its own length (see
-/// `crate::encoding`).
+/// `DecodeBudget` in `crate::encoding`).
 pub fn decode_bounded(frame: &[u8], max_frame: usize) -> Result<Message, ProtocolError> {
     if frame.len() > max_frame {
         return Err(ProtocolError::TooLarge {

@@ -24,12 +24,12 @@ use super::{OpLog, WidthRun};
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::{check_container_id, Change};
 use crate::doc::commit_meta::CommitMeta;
+use crate::doc::format::changes;
+use crate::doc::format::snapshot::{read_container_id, read_dot};
 use crate::doc::value::{ContainerId, ContainerKind};
 use crate::doc::DocError;
 use crate::encoding::budget::DecodeBudget;
-use crate::encoding::changes;
 use crate::encoding::column::ColumnReader;
-use crate::encoding::snapshot::{read_container_id, read_dot};
 use crate::encoding::DecodeError;
 
 const MALFORMED: fn(&'static str) -> DocError = |why| DocError::Decode(DecodeError::Malformed(why));

@@ -15,9 +15,9 @@ use super::stored_op::StoredOp;
 use super::OpLog;
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::Change;
-use crate::encoding::changes;
+use crate::doc::format::changes;
+use crate::doc::format::snapshot::{put_container_id, put_dot};
 use crate::encoding::column::{put_bytes, put_u64};
-use crate::encoding::snapshot::{put_container_id, put_dot};
 
 /// Kind bytes of the stored operations.
 pub(super) const INSERT: u8 = 0;

@@ -1,74 +1,34 @@
 //! MessagePack of the values a document stores — [`Value`], [`Scalar`], [`ContainerId`],
-//! [`NewValue`], map entries, and sequence content — and the primitives the sync protocol's
-//! frames are made of (`crate::sync::message`), written and read by hand, byte for byte as
-//! `rmp_serde`'s default configuration writes the serde derives of these types: an enum variant
-//! with data is a one-entry map `{ "Variant": data }`, a unit variant its name as a string,
-//! a struct (or struct variant's fields) an array, bytes a `bin`, integers in their shortest
-//! form. So the document formats are unchanged; the test below checks the equality against
-//! `rmp_serde` itself.
+//! [`NewValue`], map entries, and sequence content — written and read by hand on the generic
+//! MessagePack primitives (`crate::encoding::msgpack`), byte for byte as `rmp_serde`'s default
+//! configuration writes the serde derives of these types: an enum variant with data is a
+//! one-entry map `{ "Variant": data }`, a unit variant its name as a string, a struct (or struct
+//! variant's fields) an array, bytes a `bin`, integers in their shortest form. So the document
+//! formats are unchanged; the test below checks the equality against `rmp_serde` itself. (Why by
+//! hand: see the primitives' module docs; serde's generic decoding is most of a wasm build's
+//! decoding code.)
 //!
-//! Why by hand: serde's data model decodes through one generic `Deserializer` instantiated per
-//! visitor type; for these few types that is most of the decoding code of a wasm build (the
-//! browser package must stay small). The same MessagePack ([msgpack spec]) costs a fraction of it
-//! when written out once.
-//!
-//! Invariant: decoding never panics and never allocates more than the input could hold (a claimed
-//! element count is checked against the bytes that remain, every element taking at least one);
-//! it accepts what the encoder writes — with integers in any MessagePack width, as `rmp_serde`
-//! reads them — and refuses anything else with a [`FormatError`]. Values do not nest (a nested
-//! container is referenced by id), so there is no recursion to bound.
-//!
-//! [msgpack spec]: https://github.com/msgpack/msgpack/blob/master/spec.md
-
-use rmp::Marker;
+//! Invariant: decoding never panics and never allocates more than the input could hold (the
+//! reader checks every claimed count against the bytes that remain); it accepts what the encoder
+//! writes — with integers in any MessagePack width, as `rmp_serde` reads them — and refuses
+//! anything else with a [`FormatError`]. Values do not nest (a nested container is referenced by
+//! id), so there is no recursion to bound.
 
 use crate::clock::{Dot, ReplicaId};
 use crate::doc::state::MapEntry;
 use crate::doc::{ContainerId, ContainerKind, NewValue, Scalar, Value};
 use crate::encoding::budget::DecodeBudget;
+use crate::encoding::msgpack::{
+    put_array_len, put_bin, put_bool, put_f64, put_sint, put_str, put_uint, put_variant, PackReader,
+};
 use crate::encoding::FormatError;
 use crate::seq::TextContent;
 
+// The document formats write and read their arrays of values through this module.
+pub(crate) use crate::encoding::msgpack::{array, read_array};
+
 // ---------------------------------------------------------------------------------------------
-// Writing. rmp's writers into a `Vec<u8>` cannot fail (a Vec's `io::Write` never errors), so
-// their results are dropped.
-
-/// Appends a `str`.
-pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
-    let _ = rmp::encode::write_str(out, s);
-}
-
-/// Appends an unsigned integer in its shortest form.
-pub(crate) fn put_uint(out: &mut Vec<u8>, v: u64) {
-    let _ = rmp::encode::write_uint(out, v);
-}
-
-/// Appends an array header.
-pub(crate) fn put_array_len(out: &mut Vec<u8>, len: usize) {
-    // The formats' values are far below 2^32 elements; rmp_serde writes `len as u32` too.
-    let _ = rmp::encode::write_array_len(out, len as u32);
-}
-
-/// Appends a `bin`.
-pub(crate) fn put_bin(out: &mut Vec<u8>, bytes: &[u8]) {
-    let _ = rmp::encode::write_bin(out, bytes);
-}
-
-/// Appends `nil`.
-pub(crate) fn put_nil(out: &mut Vec<u8>) {
-    let _ = rmp::encode::write_nil(out);
-}
-
-/// Appends a map header.
-pub(crate) fn put_map_len(out: &mut Vec<u8>, len: usize) {
-    let _ = rmp::encode::write_map_len(out, len as u32);
-}
-
-/// Starts `{ "variant": ... }`.
-fn put_variant(out: &mut Vec<u8>, variant: &str) {
-    let _ = rmp::encode::write_map_len(out, 1);
-    put_str(out, variant);
-}
+// Writing.
 
 fn kind_name(kind: ContainerKind) -> &'static str {
     match kind {
@@ -91,15 +51,15 @@ pub(crate) fn put_scalar(out: &mut Vec<u8>, scalar: &Scalar) {
         Scalar::Null => put_str(out, "Null"),
         Scalar::Bool(b) => {
             put_variant(out, "Bool");
-            let _ = rmp::encode::write_bool(out, *b);
+            put_bool(out, *b);
         }
         Scalar::Int(i) => {
             put_variant(out, "Int");
-            let _ = rmp::encode::write_sint(out, *i);
+            put_sint(out, *i);
         }
         Scalar::Float(f) => {
             put_variant(out, "Float");
-            let _ = rmp::encode::write_f64(out, *f);
+            put_f64(out, *f);
         }
         Scalar::Str(s) => {
             put_variant(out, "Str");
@@ -107,7 +67,7 @@ pub(crate) fn put_scalar(out: &mut Vec<u8>, scalar: &Scalar) {
         }
         Scalar::Bytes(b) => {
             put_variant(out, "Bytes");
-            let _ = rmp::encode::write_bin(out, b);
+            put_bin(out, b);
         }
     }
 }
@@ -161,16 +121,6 @@ pub(crate) fn put_new_value(out: &mut Vec<u8>, value: &NewValue) {
     }
 }
 
-/// An array of values, each written by `put`.
-pub(crate) fn array<T>(items: &[T], put: impl Fn(&mut Vec<u8>, &T)) -> Vec<u8> {
-    let mut out = Vec::with_capacity(items.len() * 4 + 5);
-    put_array_len(&mut out, items.len());
-    for item in items {
-        put(&mut out, item);
-    }
-    out
-}
-
 /// A map's snapshot: an array of `[key, [entry...]]`, each entry `[[replica, counter], lamport,
 /// value]`.
 pub(crate) fn map_entries(entries: &[(String, Vec<MapEntry>)]) -> Vec<u8> {
@@ -197,240 +147,73 @@ pub(crate) fn text_content(text: &TextContent) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Reading.
 
-/// Reads MessagePack values from a slice; see the [module docs](self).
-pub(crate) struct PackReader<'a> {
-    buf: &'a [u8],
-    /// What is being read, for errors.
-    what: &'static str,
+/// Reading the document's values from MessagePack: an extension of the generic
+/// [`PackReader`], so that the primitive reader knows nothing of documents.
+pub(crate) trait ReadDocValue {
+    /// A [`Scalar`].
+    fn scalar(&mut self) -> Result<Scalar, FormatError>;
+    /// A [`ContainerId`].
+    fn container_id(&mut self) -> Result<ContainerId, FormatError>;
+    /// A [`Value`].
+    fn value(&mut self) -> Result<Value, FormatError>;
+    /// A [`NewValue`].
+    fn new_value(&mut self) -> Result<NewValue, FormatError>;
 }
 
-impl<'a> PackReader<'a> {
-    /// A reader of `buf`, which holds `what` (named in errors).
-    pub(crate) fn new(buf: &'a [u8], what: &'static str) -> Self {
-        PackReader { buf, what }
-    }
+/// A [`ContainerKind`], by its variant name.
+fn read_kind(r: &mut PackReader<'_>) -> Result<ContainerKind, FormatError> {
+    Ok(match r.str()? {
+        "Map" => ContainerKind::Map,
+        "List" => ContainerKind::List,
+        "Text" => ContainerKind::Text,
+        "Counter" => ContainerKind::Counter,
+        _ => return Err(r.bad()),
+    })
+}
 
-    /// Errors unless everything was read.
-    pub(crate) fn finish(&self) -> Result<(), FormatError> {
-        if self.buf.is_empty() {
-            Ok(())
-        } else {
-            Err(FormatError::TrailingBytes(self.what))
-        }
-    }
+/// A [`Dot`]: `[replica, counter]`.
+fn read_dot(r: &mut PackReader<'_>) -> Result<Dot, FormatError> {
+    r.tuple(2)?;
+    let replica = ReplicaId::new(r.u64()?);
+    Ok(Dot::new(replica, r.u64()?))
+}
 
-    fn bad(&self) -> FormatError {
-        FormatError::BadValue(self.what)
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
-        if n > self.buf.len() {
-            return Err(FormatError::Truncated(self.what));
-        }
-        let (head, rest) = self.buf.split_at(n);
-        self.buf = rest;
-        Ok(head)
-    }
-
-    /// A big-endian unsigned integer of `n` (1 to 8) bytes.
-    fn be(&mut self, n: usize) -> Result<u64, FormatError> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    fn marker(&mut self) -> Result<Marker, FormatError> {
-        let b = self.take(1)?[0];
-        Ok(Marker::from_u8(b))
-    }
-
-    /// An integer in any width, widened.
-    fn int(&mut self) -> Result<i128, FormatError> {
-        Ok(match self.marker()? {
-            Marker::FixPos(v) => i128::from(v),
-            Marker::FixNeg(v) => i128::from(v),
-            Marker::U8 => i128::from(self.be(1)?),
-            Marker::U16 => i128::from(self.be(2)?),
-            Marker::U32 => i128::from(self.be(4)?),
-            Marker::U64 => i128::from(self.be(8)?),
-            // Sign-extend from the width read.
-            Marker::I8 => i128::from(self.be(1)? as u8 as i8),
-            Marker::I16 => i128::from(self.be(2)? as u16 as i16),
-            Marker::I32 => i128::from(self.be(4)? as u32 as i32),
-            Marker::I64 => i128::from(self.be(8)? as i64),
-            _ => return Err(self.bad()),
-        })
-    }
-
-    /// Bytes not read yet.
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Reads `nil` if that comes next; true if it did.
-    pub(crate) fn nil(&mut self) -> Result<bool, FormatError> {
-        match self.buf.first() {
-            Some(&b) if Marker::from_u8(b) == Marker::Null => {
-                self.take(1)?;
-                Ok(true)
-            }
-            Some(_) => Ok(false),
-            None => Err(FormatError::Truncated(self.what)),
-        }
-    }
-
-    /// An unsigned integer in any width.
-    pub(crate) fn u64(&mut self) -> Result<u64, FormatError> {
-        u64::try_from(self.int()?).map_err(|_| FormatError::OutOfRange(self.what))
-    }
-
-    fn i64(&mut self) -> Result<i64, FormatError> {
-        i64::try_from(self.int()?).map_err(|_| FormatError::OutOfRange(self.what))
-    }
-
-    /// A `str`.
-    pub(crate) fn str(&mut self) -> Result<&'a str, FormatError> {
-        let len = match self.marker()? {
-            Marker::FixStr(n) => usize::from(n),
-            Marker::Str8 => self.be(1)? as usize,
-            Marker::Str16 => self.be(2)? as usize,
-            Marker::Str32 => self.be(4)? as usize,
-            _ => return Err(self.bad()),
-        };
-        std::str::from_utf8(self.take(len)?).map_err(|_| self.bad())
-    }
-
-    /// A `bin`.
-    pub(crate) fn bin(&mut self) -> Result<&'a [u8], FormatError> {
-        let len = match self.marker()? {
-            Marker::Bin8 => self.be(1)? as usize,
-            Marker::Bin16 => self.be(2)? as usize,
-            Marker::Bin32 => self.be(4)? as usize,
-            _ => return Err(self.bad()),
-        };
-        self.take(len)
-    }
-
-    /// An array header; the count is at most the bytes that remain (every element takes one).
-    pub(crate) fn array_len(&mut self) -> Result<usize, FormatError> {
-        let n = match self.marker()? {
-            Marker::FixArray(n) => usize::from(n),
-            Marker::Array16 => self.be(2)? as usize,
-            Marker::Array32 => self.be(4)? as usize,
-            _ => return Err(self.bad()),
-        };
-        if n > self.buf.len() {
-            return Err(FormatError::CountTooLarge {
-                what: self.what,
-                claimed: n as u64,
-                remaining: self.buf.len(),
-            });
-        }
-        Ok(n)
-    }
-
-    /// A map header; the count is at most half the bytes that remain (every entry takes two).
-    pub(crate) fn map_len(&mut self) -> Result<usize, FormatError> {
-        let n = match self.marker()? {
-            Marker::FixMap(n) => usize::from(n),
-            Marker::Map16 => self.be(2)? as usize,
-            Marker::Map32 => self.be(4)? as usize,
-            _ => return Err(self.bad()),
-        };
-        if n > self.buf.len() / 2 {
-            return Err(FormatError::CountTooLarge {
-                what: self.what,
-                claimed: n as u64,
-                remaining: self.buf.len(),
-            });
-        }
-        Ok(n)
-    }
-
-    /// An array header of exactly `n` elements.
-    fn tuple(&mut self, n: usize) -> Result<(), FormatError> {
-        if self.array_len()? == n {
-            Ok(())
-        } else {
-            Err(self.bad())
-        }
-    }
-
-    /// `{ "variant": ... }` or a bare `"variant"` (a unit variant): the name, and whether data
-    /// follows.
-    fn variant(&mut self) -> Result<(&'a str, bool), FormatError> {
-        match self.buf.first().map(|&b| Marker::from_u8(b)) {
-            Some(Marker::FixMap(1)) => {
-                self.take(1)?;
-                Ok((self.str()?, true))
-            }
-            _ => Ok((self.str()?, false)),
-        }
-    }
-
-    fn kind(&mut self) -> Result<ContainerKind, FormatError> {
-        Ok(match self.str()? {
-            "Map" => ContainerKind::Map,
-            "List" => ContainerKind::List,
-            "Text" => ContainerKind::Text,
-            "Counter" => ContainerKind::Counter,
-            _ => return Err(self.bad()),
-        })
-    }
-
-    fn dot(&mut self) -> Result<Dot, FormatError> {
-        self.tuple(2)?;
-        let replica = ReplicaId::new(self.u64()?);
-        Ok(Dot::new(replica, self.u64()?))
-    }
-
-    /// A [`Scalar`].
-    pub(crate) fn scalar(&mut self) -> Result<Scalar, FormatError> {
+impl ReadDocValue for PackReader<'_> {
+    fn scalar(&mut self) -> Result<Scalar, FormatError> {
         Ok(match self.variant()? {
             ("Null", false) => Scalar::Null,
-            ("Bool", true) => match self.marker()? {
-                Marker::True => Scalar::Bool(true),
-                Marker::False => Scalar::Bool(false),
-                _ => return Err(self.bad()),
-            },
+            ("Bool", true) => Scalar::Bool(self.bool()?),
             ("Int", true) => Scalar::Int(self.i64()?),
-            ("Float", true) => match self.marker()? {
-                Marker::F64 => Scalar::Float(f64::from_bits(self.be(8)?)),
-                Marker::F32 => Scalar::Float(f64::from(f32::from_bits(self.be(4)? as u32))),
-                _ => return Err(self.bad()),
-            },
+            ("Float", true) => Scalar::Float(self.f64()?),
             ("Str", true) => Scalar::Str(self.str()?.to_owned()),
             ("Bytes", true) => Scalar::Bytes(self.bin()?.to_vec()),
             _ => return Err(self.bad()),
         })
     }
 
-    /// A [`ContainerId`].
-    pub(crate) fn container_id(&mut self) -> Result<ContainerId, FormatError> {
+    fn container_id(&mut self) -> Result<ContainerId, FormatError> {
         Ok(match self.variant()? {
             ("Root", true) => {
                 self.tuple(2)?;
                 let name = self.str()?.to_owned();
                 ContainerId::Root {
                     name,
-                    kind: self.kind()?,
+                    kind: read_kind(self)?,
                 }
             }
             ("Created", true) => {
                 self.tuple(2)?;
-                let id = self.dot()?;
+                let id = read_dot(self)?;
                 ContainerId::Created {
                     id,
-                    kind: self.kind()?,
+                    kind: read_kind(self)?,
                 }
             }
             _ => return Err(self.bad()),
         })
     }
 
-    /// A [`Value`].
-    pub(crate) fn value(&mut self) -> Result<Value, FormatError> {
+    fn value(&mut self) -> Result<Value, FormatError> {
         Ok(match self.variant()? {
             ("Scalar", true) => Value::Scalar(self.scalar()?),
             ("Container", true) => Value::Container(self.container_id()?),
@@ -438,37 +221,13 @@ impl<'a> PackReader<'a> {
         })
     }
 
-    /// A [`NewValue`].
-    pub(crate) fn new_value(&mut self) -> Result<NewValue, FormatError> {
+    fn new_value(&mut self) -> Result<NewValue, FormatError> {
         Ok(match self.variant()? {
             ("Scalar", true) => NewValue::Scalar(self.scalar()?),
-            ("Container", true) => NewValue::Container(self.kind()?),
+            ("Container", true) => NewValue::Container(read_kind(self)?),
             _ => return Err(self.bad()),
         })
     }
-}
-
-/// Reads a whole buffer holding one array of `T`, each read by `read`, charging each element
-/// to `budget`: its size, and the bytes it took of the buffer (an upper bound of the heap bytes
-/// it owns).
-pub(crate) fn read_array<T>(
-    buf: &[u8],
-    what: &'static str,
-    budget: &mut DecodeBudget,
-    read: impl Fn(&mut PackReader<'_>) -> Result<T, FormatError>,
-) -> Result<Vec<T>, FormatError> {
-    let mut r = PackReader::new(buf, what);
-    let n = r.array_len()?;
-    // Grown as elements arrive: the count is only a claim.
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let before = r.remaining();
-        let item = read(&mut r)?;
-        budget.charge_values::<T>(1, before - r.remaining(), what)?;
-        out.push(item);
-    }
-    r.finish()?;
-    Ok(out)
 }
 
 /// Reads what [`map_entries`] wrote, charging it to `budget` as [`read_array`] does.
@@ -489,7 +248,7 @@ pub(crate) fn read_map_entries(
         for _ in 0..n {
             let before = r.remaining();
             r.tuple(3)?;
-            let id = r.dot()?;
+            let id = read_dot(&mut r)?;
             let lamport = r.u64()?;
             let value = r.value()?;
             budget.charge_values::<MapEntry>(1, before - r.remaining(), "map entries")?;

@@ -1,10 +1,13 @@
 //! The binary format of a whole document ([`Doc::save`](crate::Doc::save)): its version, its
-//! history and waiting changes in the columnar change format of [`changes`](super::changes),
-//! and the materialized state of every container, so that loading replays nothing.
+//! history as the log holds it (graph runs, merged operations: the log's own `encode`), the
+//! changes still waiting for their causal past in the columnar change format of
+//! [`changes`](super::changes), and the materialized state of every container, so that loading
+//! replays nothing and rebuilds no change.
 //!
-//! Body (inside the [`compress`](super::compress) envelope): the version (a count, then per
-//! entry the replica as 8 bytes LE and the counter as a varint); the history and the waiting
-//! changes (each a length-prefixed raw change batch); the containers (a count, then per container
+//! Body (inside the [`compress`](crate::encoding::compress) envelope): the version (a count, then per
+//! entry the replica as 8 bytes LE and the counter as a varint); the history (a byte string the
+//! log decodes and checks) and the waiting changes (a length-prefixed raw change batch); the
+//! containers (a count, then per container
 //! its id and its state: a kind byte, then a map's entries as MessagePack, a text's or list's
 //! sequence state ([`Sequence::encode_state`](crate::seq::Sequence::encode_state)) as a byte
 //! string, or a counter's value as a zigzag varint); the parent links (a count, then per link the
@@ -13,20 +16,20 @@
 //! byte string or a created container's dot (replica 8 bytes LE, counter varint).
 //!
 //! Invariant of the decoder: as for every format of this module, counts are bounded by the bytes
-//! that remain before anything is allocated, everything decoded (the history's changes, every
-//! container's state, the parent links) is charged to the one
-//! [`DecodeBudget`](super::budget::DecodeBudget) of the whole snapshot, the version's entries
+//! that remain before anything is allocated, everything decoded (the waiting changes, every
+//! container's state, the parent links; the log charges the history's parts) is charged to the one
+//! [`DecodeBudget`](crate::encoding::budget::DecodeBudget) of the whole snapshot, the version's entries
 //! come in the order the encoder writes them (strictly increasing replicas, so building the
 //! version is linear), and every failure is a [`DecodeError`]; agreement between the parts
 //! (version and history, kinds, parents) is checked by the caller.
 
 use crate::clock::{Dot, ReplicaId, VersionVector};
+use crate::doc::format::changes::{self, kind_code, kind_from_code};
+use crate::doc::format::value_pack;
 use crate::doc::state::{MapEntry, ParentKey, ParentLink};
 use crate::doc::{Change, ContainerId};
 use crate::encoding::budget::DecodeBudget;
-use crate::encoding::changes::{self, kind_code, kind_from_code};
 use crate::encoding::column::{put_bytes, put_i64, put_u64, ColumnReader};
-use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 
 /// One container's state in a snapshot.

@@ -5,7 +5,7 @@
 //! Following Automerge's columnar change storage and diamond-types' op encoding (and the text
 //! engine's own [`ops_format`](crate::seq::ops_format)), each field is its own column, so that
 //! runs of equal values and small deltas dominate, and the whole body is deflated by
-//! [`compress`](super::compress). A change committed per keystroke then costs about a byte.
+//! [`compress`](crate::encoding::compress). A change committed per keystroke then costs about a byte.
 //!
 //! Tables (each a count, then the entries): replicas (8 bytes LE each), containers (a byte
 //! `created << 2 | kind`, then a root's name as a byte string or a created container's replica
@@ -66,14 +66,14 @@
 use std::collections::BTreeMap;
 
 use crate::clock::{Dot, ReplicaId, SeqRange};
+use crate::doc::format::commit_meta::{MetaReader, MetaWriter};
+use crate::doc::format::value_pack::{self, ReadDocValue};
 use crate::doc::{Anchor, Change, ContainerId, ContainerKind, NewValue, Op, Scalar, Value};
 use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{
     add_delta, delta, put_bytes, put_i64, put_u64, unzigzag, zigzag, ColumnReader, RleReader,
     RleWriter,
 };
-use crate::encoding::commit_meta::{MetaReader, MetaWriter};
-use crate::encoding::value_pack;
 use crate::encoding::DecodeError;
 use crate::seq::ops_format::read_replicas;
 use crate::seq::{ListContent, SeqError, SeqOp, TextContent};
@@ -147,8 +147,9 @@ fn msgpack<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::doc::format::{decode_changes, encode_changes};
     use crate::doc::Scalar;
-    use crate::encoding::{decode_changes, encode_changes, FormatError};
+    use crate::encoding::FormatError;
     use crate::{Doc, VersionVector};
     use proptest::prelude::*;
 

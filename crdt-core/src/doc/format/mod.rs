@@ -1,0 +1,52 @@
+//! The binary formats of documents: encoded changes (what peers exchange) and snapshots (what is
+//! saved). Bytes of a document are touched here and nowhere else in the document code; the
+//! formats are built on the codec primitives of `crate::encoding` (columns, the envelope, the
+//! decode budget, MessagePack) and on the sequence engine's own formats, and nothing below them
+//! imports these modules.
+//!
+//! # Format
+//!
+//! Every encoding starts with the 6-byte header of `crate::encoding` (magic `b"CRDT"`, a kind
+//! byte, `b'C'` changes or `b'S'` snapshot, and the format version, currently `5`), then a
+//! columnar body in the envelope of `crate::encoding::compress`:
+//!
+//! * Changes body: a batch of changes in causal order, in the columnar format of the `changes` module
+//!   (tables of replicas, containers and keys; change columns with deltas and dependency
+//!   differences; op columns with runs of typing costing almost nothing; all text in one column).
+//! * Snapshot body (the `snapshot` module): the version, the history and the changes still waiting for
+//!   their causal past (both as change batches), and the materialized state of every container
+//!   (texts and lists as the sequence engine's own run-length encoded state), so that loading
+//!   does not replay operations.
+//!
+//! Older versions are not read: 2 had MessagePack bodies, 3 stored a full version vector per
+//! change, 4 had no commit messages and times. A document or batch of an older version is
+//! refused as [`DecodeError::UnsupportedVersion`].
+//!
+//! Decoding is bounded by what was received, not by what the bytes claim: every length is
+//! checked against the bytes that remain before anything is allocated, run-length columns hold
+//! no more values than expected, and the bytes inflated and the memory of every value decoded
+//! are charged to one `DecodeBudget` (the private module `crate::encoding::budget`) per message,
+//! a fixed multiple of the bytes received ([`DECODE_RATIO`](crate::DECODE_RATIO), at most
+//! [`MAX_DECODED`](crate::MAX_DECODED)). Every failure is a [`DecodeError`].
+
+pub(crate) mod changes;
+pub(crate) mod commit_meta;
+pub(crate) mod snapshot;
+pub(crate) mod value_pack;
+
+use crate::doc::Change;
+use crate::encoding::budget::DecodeBudget;
+use crate::encoding::{frame, unframe, DecodeError, EncodingKind};
+
+/// Encodes a batch of changes (in causal order).
+pub(crate) fn encode_changes<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Vec<u8> {
+    frame(EncodingKind::Changes, &changes::encode_raw(changes))
+}
+
+/// Decodes a batch of changes made by [`encode_changes`]; structure only (see [`changes`]),
+/// within the budget of `bytes`' length.
+pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
+    let mut budget = DecodeBudget::for_input(bytes.len());
+    let raw = unframe(EncodingKind::Changes, bytes, &mut budget)?;
+    changes::decode_raw(&raw, &mut budget)
+}
