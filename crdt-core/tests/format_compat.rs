@@ -11,8 +11,11 @@
 //! `doc_*_v4.bin` fixtures were written by the format-4 encoder; format 5 adds each change's
 //! commit message and time (issue #14), and format-4 bytes are refused the same way. The
 //! `doc_*_v5.bin` fixtures were written by the format-5 encoder with the script below (which
-//! commits every seventh step with a message and a time). The script's random source is fixed
-//! with them (changing it would need fixtures from an older encoder).
+//! commits every seventh step with a message and a time); format 6 saves the history as the log
+//! holds it (graph runs and merged operations, issue #13) and refuses format-5 bytes. The
+//! `doc_*_v6.bin` fixtures were written by the format-6 encoder with the same script. The
+//! script's random source is fixed with them (changing it would need fixtures from an older
+//! encoder).
 //! Each fixture is the encoding of a document built here by a
 //! deterministic script (two replicas editing concurrently, synced now and then), so the test
 //! compares what a fixture decodes to with the same document built now.
@@ -184,31 +187,42 @@ fn text_bytes_from_the_earlier_encoder_decode_to_the_same_state() {
 }
 
 #[test]
-fn doc_bytes_of_the_format_5_fixtures_decode_to_the_same_state() {
+fn doc_bytes_of_the_format_6_fixtures_decode_to_the_same_state() {
     let mut doc = scripted_doc();
     let expected = doc.materialize();
 
     let changes = read_fixture(
-        "doc_changes_v5.bin",
+        "doc_changes_v6.bin",
         &doc.encode_changes_since(&VersionVector::new()),
     );
     assert_deflated(&changes, 6, "changes");
     let mut merged = Doc::with_replica(ReplicaId::new(9));
     merged
         .apply_changes(&changes)
-        .expect("format-5 changes decode");
+        .expect("format-6 changes decode");
     assert_eq!(merged.materialize(), expected);
     assert_eq!(merged.version(), doc.version());
 
     assert_eq!(merged.history(), doc.history(), "messages and times decode");
     assert!(doc.history().iter().any(|e| e.message.is_some()));
 
-    let saved = read_fixture("doc_save_v5.bin", &doc.save());
+    let saved = read_fixture("doc_save_v6.bin", &doc.save());
     assert_deflated(&saved, 6, "snapshot");
-    let loaded = Doc::load(&saved).expect("format-5 snapshot loads");
+    let loaded = Doc::load(&saved).expect("format-6 snapshot loads");
     assert_eq!(loaded.materialize(), expected);
     assert_eq!(loaded.version(), doc.version());
     assert_eq!(loaded.history(), doc.history());
+}
+
+#[test]
+fn doc_bytes_of_format_5_are_refused_with_a_typed_error() {
+    let refused = Some(DocError::Decode(DecodeError::UnsupportedVersion(5)));
+    let changes = read_old_fixture("doc_changes_v5.bin");
+    let mut doc = Doc::with_replica(ReplicaId::new(9));
+    assert_eq!(doc.apply_changes(&changes).err(), refused);
+    assert_eq!(doc.version(), VersionVector::new(), "nothing applied");
+    let saved = read_old_fixture("doc_save_v5.bin");
+    assert_eq!(Doc::load(&saved).err(), refused);
 }
 
 #[test]

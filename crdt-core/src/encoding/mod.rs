@@ -48,7 +48,7 @@ use budget::DecodeBudget;
 /// The first four bytes of every encoding.
 pub const MAGIC: [u8; 4] = *b"CRDT";
 /// The current format version.
-pub const FORMAT_VERSION: u8 = 5;
+pub const FORMAT_VERSION: u8 = 6;
 
 /// What an encoding holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The binary formats of documents: encoded changes (what peers exchange) and snapshots (what is
-//! saved). Bytes of a document are touched here and nowhere else in the document code; the
+//! saved). Bytes of a document are touched here and in the log's own `encode`/`decode`
+//! (`doc::oplog`, which writes the history as it holds it) and nowhere else; the
 //! formats are built on the codec primitives of `crate::encoding` (columns, the envelope, the
 //! decode budget, MessagePack) and on the sequence engine's own formats, and nothing below them
 //! imports these modules.
@@ -7,19 +8,22 @@
 //! # Format
 //!
 //! Every encoding starts with the 6-byte header of `crate::encoding` (magic `b"CRDT"`, a kind
-//! byte, `b'C'` changes or `b'S'` snapshot, and the format version, currently `5`), then a
+//! byte, `b'C'` changes or `b'S'` snapshot, and the format version, currently `6`), then a
 //! columnar body in the envelope of `crate::encoding::compress`:
 //!
 //! * Changes body: a batch of changes in causal order, in the columnar format of the `changes` module
 //!   (tables of replicas, containers and keys; change columns with deltas and dependency
 //!   differences; op columns with runs of typing costing almost nothing; all text in one column).
-//! * Snapshot body (the `snapshot` module): the version, the history and the changes still waiting for
-//!   their causal past (both as change batches), and the materialized state of every container
-//!   (texts and lists as the sequence engine's own run-length encoded state), so that loading
-//!   does not replay operations.
+//! * Snapshot body (the `snapshot` module): the version, the history as the log holds it (runs
+//!   of the causal graph, run-length change widths, merged operations; written by
+//!   `doc::oplog`), the changes still waiting for their causal past (a change batch), and the
+//!   materialized state of every container (texts and lists as the sequence engine's own
+//!   run-length encoded state), so that loading neither replays operations nor rebuilds
+//!   changes.
 //!
 //! Older versions are not read: 2 had MessagePack bodies, 3 stored a full version vector per
-//! change, 4 had no commit messages and times. A document or batch of an older version is
+//! change, 4 had no commit messages and times, 5 saved the history as a change batch. A
+//! document or batch of an older version is
 //! refused as [`DecodeError::UnsupportedVersion`].
 //!
 //! Decoding is bounded by what was received, not by what the bytes claim: every length is

@@ -13,7 +13,9 @@
 //!   cross a change boundary; a compact insert names a text container of the table, a
 //!   non-empty slice of the text buffer on character boundaries with the character count it
 //!   claims; a delete run's targets are real counters;
-//! - commit metadata belongs to the first event of a change and its message is not too long.
+//! - commit metadata belongs to the first event of a change and its message is not too long;
+//! - the delete runs hold at most [`MAX_DELETES_PER_BYTE`] deletes per byte of the history, the
+//!   one count that could otherwise claim changes without paying bytes for them.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,16 @@ use crate::encoding::column::ColumnReader;
 use crate::encoding::DecodeError;
 
 const MALFORMED: fn(&'static str) -> DocError = |why| DocError::Decode(DecodeError::Malformed(why));
+
+/// The most deletes a history may hold per byte of its encoding. Everything else a change can
+/// hold takes bytes (an inserted character its text, an operation kept whole its columns), but
+/// a run of deletes takes a few bytes however long it is, so its length is the one count that
+/// could claim changes without paying for them: a saved document claiming four billion deletes
+/// in twenty bytes would make every later read of its history (sync, undo, history views)
+/// rebuild four billion operations. An honest run deletes characters inserted earlier, whose
+/// text is in the same history (a character deleted by several replicas at once is counted
+/// once per replica), so four per byte leaves room for every honest document.
+const MAX_DELETES_PER_BYTE: u64 = 4;
 
 /// A run as read, before its widths and operations.
 struct RunHeader {
@@ -56,6 +68,7 @@ impl OpLog {
             text: &text,
             text_at: 0,
             whole: whole.into_iter(),
+            deletes: 0,
         };
         let mut width_at = 0;
         for (run, header) in graph.runs().iter().zip(&headers) {
@@ -66,6 +79,9 @@ impl OpLog {
         }
         if reader.text_at != text.len() || reader.whole.next().is_some() {
             return Err(MALFORMED("text or operations left over"));
+        }
+        if reader.deletes > raw.len() as u64 * MAX_DELETES_PER_BYTE {
+            return Err(MALFORMED("more deletes than the history's bytes can hold"));
         }
         let changes = widths.iter().map(|w| w.count as usize).sum();
         let mut log = OpLog {
@@ -209,6 +225,8 @@ struct OpReader<'r, 'a> {
     /// Where the next compact insert's text starts in the buffer.
     text_at: usize,
     whole: std::vec::IntoIter<Change>,
+    /// The deletes the delete runs hold, together.
+    deletes: u64,
 }
 
 impl OpReader<'_, '_> {
@@ -319,6 +337,7 @@ impl OpReader<'_, '_> {
         {
             return Err(MALFORMED("bad delete run"));
         }
+        self.deletes = self.deletes.saturating_add(u64::from(count));
         Ok(StoredOp::TextDelete {
             start,
             obj,

@@ -151,6 +151,12 @@ impl OpStore {
         self.ops.len()
     }
 
+    /// The stored operations, for the tests to forge hostile histories with.
+    #[cfg(test)]
+    pub(super) fn ops_mut(&mut self) -> &mut Vec<StoredOp> {
+        &mut self.ops
+    }
+
     /// The stored operation at `index`.
     pub(super) fn get(&self, index: usize) -> &StoredOp {
         &self.ops[index]

@@ -328,3 +328,176 @@ fn typing_and_backspacing_collapse_into_runs() {
     );
     assert_eq!(log.changes().collect::<Vec<_>>(), log.shadow);
 }
+
+mod hostile {
+    //! A saved document's history is remote input: whatever its bytes claim, loading refuses
+    //! it with a typed error or yields a log every reader can rebuild, never a panic, and a
+    //! short history cannot claim billions of changes.
+    use super::super::stored_op::StoredOp;
+    use super::super::OpLog;
+    use crate::clock::ReplicaId;
+    use crate::doc::format::snapshot::{self, SnapshotRef};
+    use crate::encoding::budget::DecodeBudget;
+    use crate::encoding::{frame, DecodeError, EncodingKind};
+    use crate::{Doc, DocError};
+
+    /// A document with typing, backspacing, a cut, a mark, a map write with a message, and a
+    /// second replica's edits merged in.
+    fn edited() -> Doc {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        for (i, ch) in "héllo wörld".chars().enumerate() {
+            doc.text("t").insert(i, &ch.to_string()).unwrap();
+            doc.commit();
+        }
+        for at in (6..9).rev() {
+            doc.text("t").delete(at, 1).unwrap();
+            doc.commit();
+        }
+        doc.text("t").mark(0, 3, "bold", true).unwrap();
+        doc.map("m").set("k", 1).unwrap();
+        doc.commit_with(Some("note"), Some(5)).unwrap();
+        let mut other = Doc::with_replica(ReplicaId::new(2));
+        other.text("t").insert(0, "xy").unwrap();
+        other.commit();
+        doc.apply_changes(&other.encode_changes_since(&doc.version()))
+            .unwrap();
+        doc.text("t").delete(0, 2).unwrap();
+        doc.commit();
+        doc
+    }
+
+    fn decode(bytes: &[u8]) -> Result<OpLog, DocError> {
+        OpLog::decode(bytes, &mut DecodeBudget::for_input(bytes.len()))
+    }
+
+    /// The saved bytes of `doc` with `history` in place of its history.
+    fn saved_with_history(doc: &Doc, history: Vec<u8>) -> Vec<u8> {
+        let containers = doc
+            .state
+            .containers
+            .iter()
+            .map(|(id, c)| (id, crate::doc::format::snapshot::ContainerSnapshot::of(c)))
+            .collect();
+        frame(
+            EncodingKind::Snapshot,
+            &snapshot::encode_raw(&SnapshotRef {
+                version: doc.log.version(),
+                history,
+                pending: Vec::new(),
+                containers,
+                parents: Vec::new(),
+            }),
+        )
+    }
+
+    /// `doc`'s log with `forge` applied to its stored operations, encoded.
+    fn forged(doc: &Doc, forge: impl FnOnce(&mut Vec<StoredOp>)) -> Vec<u8> {
+        let mut log = doc.log.clone();
+        forge(log.ops.ops_mut());
+        log.encode()
+    }
+
+    fn malformed(result: Result<Doc, DocError>) -> bool {
+        matches!(
+            result,
+            Err(DocError::Decode(DecodeError::Malformed(_)))
+                | Err(DocError::Decode(DecodeError::Format(_)))
+        )
+    }
+
+    #[test]
+    fn the_honest_history_loads_and_rebuilds() {
+        let doc = edited();
+        let bytes = saved_with_history(&doc, doc.log.encode());
+        let loaded = Doc::load(&bytes).unwrap();
+        assert_eq!(
+            loaded.log.changes().collect::<Vec<_>>(),
+            doc.log.changes().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_delete_run_claiming_billions_of_deletes_is_refused() {
+        let doc = edited();
+        let history = forged(&doc, |ops| {
+            for op in ops.iter_mut() {
+                if let StoredOp::TextDelete { count, len, .. } = op {
+                    *count = u32::MAX;
+                    *len = 1;
+                }
+            }
+        });
+        assert!(history.len() < 1024);
+        assert!(malformed(Doc::load(&saved_with_history(&doc, history))));
+    }
+
+    #[test]
+    fn an_insert_claiming_more_characters_than_its_bytes_is_refused() {
+        let doc = edited();
+        let history = forged(&doc, |ops| {
+            if let Some(StoredOp::TextInsert { chars, .. }) = ops.first_mut() {
+                *chars += 3;
+            }
+        });
+        assert!(malformed(Doc::load(&saved_with_history(&doc, history))));
+    }
+
+    #[test]
+    fn an_insert_cutting_a_character_in_two_is_refused() {
+        let doc = edited();
+        // "h" then "é" (two bytes): the first insert takes one byte of the é as well.
+        let history = forged(&doc, |ops| {
+            if let Some(StoredOp::TextInsert { byte_len, .. }) = ops.first_mut() {
+                *byte_len = 2;
+            }
+        });
+        assert!(malformed(Doc::load(&saved_with_history(&doc, history))));
+    }
+
+    #[test]
+    fn an_operation_kept_whole_across_a_change_boundary_is_refused() {
+        let doc = edited();
+        // The map write starts where the mark starts: it would cross into the mark's change.
+        let history = forged(&doc, |ops| {
+            let whole: Vec<usize> = (0..ops.len())
+                .filter(|&i| matches!(ops[i], StoredOp::Whole { .. }))
+                .collect();
+            let (mark, map) = (whole[0], whole[1]);
+            let start = ops[mark].start();
+            ops.swap(mark, map);
+            if let StoredOp::Whole { start: s, .. } = &mut ops[mark] {
+                *s = start;
+            }
+        });
+        assert!(Doc::load(&saved_with_history(&doc, history)).is_err());
+    }
+
+    /// Every truncation and many byte changes of a real history: refused, or a log whose
+    /// every change rebuilds; never a panic.
+    #[test]
+    fn truncated_and_flipped_histories_never_panic() {
+        let doc = edited();
+        let bytes = doc.log.encode();
+        for end in 0..bytes.len() {
+            assert!(decode(&bytes[..end]).is_err(), "truncated at {end} decoded");
+        }
+        for i in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut forged = bytes.clone();
+                forged[i] ^= flip;
+                if let Ok(log) = decode(&forged) {
+                    let changes: Vec<_> = log.changes().collect();
+                    assert_eq!(changes.len(), log.len());
+                    for change in &changes {
+                        change.validate().unwrap();
+                        for c in change.id.start..change.id.end {
+                            let dot = crate::clock::Dot::new(change.id.replica, c);
+                            assert!(log.op_at(dot).is_some());
+                        }
+                    }
+                    let _ = log.encode();
+                }
+            }
+        }
+    }
+}
