@@ -162,7 +162,6 @@ type Subscriber = Box<dyn FnMut(&DocEvent) + Send>;
 /// An open transaction: operations applied locally but not yet committed as a change.
 #[derive(Debug)]
 struct Transaction {
-    parents: Vec<Dot>,
     start: u64,
     next: u64,
     lamport: u64,
@@ -449,16 +448,9 @@ impl Doc {
             start: txn.start,
             end: txn.next,
         };
-        let mut ops = txn.ops;
-        ops.shrink_to_fit();
-        let change = Change {
-            id,
-            parents: txn.parents,
-            lamport: txn.lamport,
-            ops,
-            meta,
-        };
-        self.log.push(change);
+        // Its parents are the log's heads: nothing applies to the log while a local
+        // transaction is open (`apply_changes` commits first).
+        self.log.push_local(id, txn.lamport, txn.ops, meta);
         let released = self.buffer.mark_applied(id);
         self.emit(EventOrigin::Local, txn.patches);
         if !released.is_empty() {
@@ -706,7 +698,6 @@ fn allocate(
     let txn = txn.get_or_insert_with(|| {
         let start = log.version().get(replica) + 1;
         Transaction {
-            parents: log.heads(),
             start,
             next: start,
             lamport: log.max_lamport() + 1,

@@ -61,30 +61,48 @@ pub(super) struct CausalGraph {
 }
 
 impl CausalGraph {
-    /// Whether `change` continues the last run: same replica, the next counters, and made
-    /// right after the run's last change with nothing else in its past that the run lacks.
-    pub(super) fn continues_last_run(&self, change: &Change) -> bool {
+    /// Whether change `id` of parents `parents` and Lamport time `lamport` continues the last
+    /// run: same replica, the next counters, made right after the run's last change with
+    /// nothing else in its past that the run lacks.
+    fn continues_last_run(&self, id: SeqRange, parents: &[Dot], lamport: u64) -> bool {
         let Some(last) = self.runs.last() else {
             return false;
         };
-        last.replica == change.id.replica
-            && last.end == change.id.start
-            && change.parents.as_slice() == [last.last()]
-            && change.lamport == last.lamport_of(last.end - 1).saturating_add(1)
+        last.replica == id.replica
+            && last.end == id.start
+            && parents == [last.last()]
+            && lamport == last.lamport_of(last.end - 1).saturating_add(1)
     }
 
-    /// Records `change` (whose causal past is in the graph), extending the last run when
-    /// [`continues_last_run`](Self::continues_last_run) says so, else starting a run whose
-    /// operations start at `first_op` and widths at `first_width`. Returns whether it
-    /// started a run.
-    pub(super) fn push(&mut self, change: &Change, first_op: usize, first_width: usize) -> bool {
-        let id = change.id;
-        self.advance_heads(id, &change.parents);
+    /// The frontier's only event, when it has one (a lone writer's: its last event).
+    pub(super) fn sole_head(&self) -> Option<Dot> {
+        match (self.heads.first_key_value(), self.heads.len()) {
+            (Some((&replica, &counter)), 1) => Some(Dot::new(replica, counter)),
+            _ => None,
+        }
+    }
+
+    /// Records change `id` of parents `parents` and Lamport time `lamport` (whose causal past
+    /// is in the graph), extending the last run when the change continues it, else starting a
+    /// run whose operations start at `first_op` and widths at `first_width`. Returns whether
+    /// it started a run.
+    pub(super) fn push(
+        &mut self,
+        id: SeqRange,
+        parents: &[Dot],
+        lamport: u64,
+        first_op: usize,
+        first_width: usize,
+    ) -> bool {
         self.version.set(id.replica, id.end - 1);
-        self.max_lamport = self
-            .max_lamport
-            .max(change.lamport.saturating_add(id.len() - 1));
-        if self.continues_last_run(change) {
+        self.max_lamport = self.max_lamport.max(lamport.saturating_add(id.len() - 1));
+        if self.continues_last_run(id, parents, lamport) {
+            // Its only parent is its own previous event, which it replaces as a head (when a
+            // later change of another replica covered that event, it was no head).
+            match self.heads.get_mut(&id.replica) {
+                Some(head) if *head == id.start - 1 => *head = id.end - 1,
+                _ => self.advance_heads(id, parents),
+            }
             if let Some(last) = self.runs.last_mut() {
                 last.end = id.end;
             }
@@ -97,6 +115,7 @@ impl CausalGraph {
             }
             return false;
         }
+        self.advance_heads(id, parents);
         self.by_replica
             .entry(id.replica)
             .or_default()
@@ -105,8 +124,8 @@ impl CausalGraph {
             replica: id.replica,
             start: id.start,
             end: id.end,
-            lamport: change.lamport,
-            parents: change.parents.clone().into_boxed_slice(),
+            lamport,
+            parents: parents.into(),
             first_op,
             first_width,
         });

@@ -51,11 +51,56 @@ pub(crate) struct OpLog {
 impl OpLog {
     /// Appends a change whose causal past is in the log.
     pub(crate) fn push(&mut self, change: Change) {
+        let Change {
+            id,
+            parents,
+            lamport,
+            ops,
+            meta,
+        } = change;
+        self.push_parts(id, &parents, lamport, ops, meta);
+    }
+
+    /// Appends this replica's own change `id`, made on the log's heads (what a local commit
+    /// makes): as [`push`](Self::push), without building a parents vector when the change
+    /// follows the only head, as every keystroke of a lone editor does.
+    pub(crate) fn push_local(
+        &mut self,
+        id: SeqRange,
+        lamport: u64,
+        ops: Vec<Op>,
+        meta: Option<Box<CommitMeta>>,
+    ) {
+        match self.graph.sole_head() {
+            Some(head) => self.push_parts(id, &[head], lamport, ops, meta),
+            None => {
+                let heads = self.heads();
+                self.push_parts(id, &heads, lamport, ops, meta);
+            }
+        }
+    }
+
+    /// Appends change `id` of parents `parents`, Lamport time `lamport`, operations `ops`.
+    fn push_parts(
+        &mut self,
+        id: SeqRange,
+        parents: &[Dot],
+        lamport: u64,
+        ops: Vec<Op>,
+        meta: Option<Box<CommitMeta>>,
+    ) {
         #[cfg(test)]
-        self.shadow.push(change.clone());
-        let started = self.graph.push(&change, self.ops.len(), self.widths.len());
-        self.push_width(change.id.len(), started);
-        let Change { id, ops, meta, .. } = change;
+        self.shadow.push(Change {
+            id,
+            parents: parents.to_vec(),
+            lamport,
+            ops: ops.clone(),
+            meta: meta.clone(),
+        });
+        let started = self
+            .graph
+            .push(id, parents, lamport, self.ops.len(), self.widths.len());
+        self.push_width(id.len(), started);
         if let Some(meta) = meta {
             self.meta.insert(Dot::new(id.replica, id.start), meta);
         }
