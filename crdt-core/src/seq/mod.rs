@@ -107,6 +107,11 @@ pub struct Sequence<C: Content> {
     /// [`NONE`]: no hint). Local edits only change lengths inside that leaf (and split leaves
     /// after it), so its start stays exact; remote ops and edits elsewhere reset it.
     hint: (u32, usize),
+    /// The last remote insert's last element and right origin. Integration put that element
+    /// before its right origin, and elements never reorder, so a next insert chained to it
+    /// (the next character of a replayed run of typing: this left origin, the same right
+    /// origin) has its origins in order without comparing them.
+    chained: Option<(Dot, Option<Dot>)>,
 }
 
 impl<C: Content> Default for Sequence<C> {
@@ -116,6 +121,7 @@ impl<C: Content> Default for Sequence<C> {
             ids: IdMap::default(),
             index: LeafIndex::default(),
             hint: (NONE, 0),
+            chained: None,
         }
     }
 }
@@ -595,7 +601,14 @@ impl<C: Content> Sequence<C> {
             Some(d) => self.ids.lv_of(d).ok_or(SeqError::UnknownId(d)),
         };
         let (ol, or) = (lv_of(origin_left)?, lv_of(origin_right)?);
-        if strict && ol != NONE && or != NONE && self.cmp_lv(ol, or)? != std::cmp::Ordering::Less {
+        let chained = origin_left.is_some()
+            && self.chained == Some((origin_left.unwrap_or(id), origin_right));
+        if strict
+            && ol != NONE
+            && or != NONE
+            && !chained
+            && self.cmp_lv(ol, or)? != std::cmp::Ordering::Less
+        {
             return Err(SeqError::Malformed(
                 "origin_left is not before origin_right",
             ));
@@ -606,6 +619,10 @@ impl<C: Content> Sequence<C> {
             Inserted::Tombstone(_) => None,
         };
         let pos = self.integrate(lv, n32, ol, or, content);
+        self.chained = Some((
+            Dot::new(id.replica, id.counter + u64::from(n32) - 1),
+            origin_right,
+        ));
         Ok(content.map(|c| SeqPatch::Insert { pos, len: c.len() }))
     }
 

@@ -365,6 +365,7 @@ impl<C: Content> Sequence<C> {
             ids,
             index,
             hint: (NONE, 0),
+            chained: None,
         })
     }
 }

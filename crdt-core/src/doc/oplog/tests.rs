@@ -506,9 +506,15 @@ mod hostile {
 #[ignore]
 fn tmp_sizes() {
     use std::io::Read;
-    let f = std::fs::File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/automerge-paper.json.gz")).unwrap();
+    let f = std::fs::File::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../traces/automerge-paper.json.gz"
+    ))
+    .unwrap();
     let mut s = String::new();
-    flate2::read::GzDecoder::new(f).read_to_string(&mut s).unwrap();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut s)
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(&s).unwrap();
     let mut doc = crate::Doc::with_replica(ReplicaId::new(1));
     for txn in v["txns"].as_array().unwrap() {
@@ -516,14 +522,33 @@ fn tmp_sizes() {
             let pos = p[0].as_u64().unwrap() as usize;
             let del = p[1].as_u64().unwrap() as usize;
             let ins = p[2].as_str().unwrap();
-            if del > 0 { doc.text("text").delete(pos, del).unwrap(); }
-            if !ins.is_empty() { doc.text("text").insert(pos, ins).unwrap(); }
+            if del > 0 {
+                doc.text("text").delete(pos, del).unwrap();
+            }
+            if !ins.is_empty() {
+                doc.text("text").insert(pos, ins).unwrap();
+            }
         }
         doc.commit();
     }
     let raw = doc.log.encode();
     let sealed = crate::encoding::compress::seal(6, &raw);
     let kinds = (0..doc.log.ops.len()).fold([0usize; 3], |mut k, i| {
-        match doc.log.ops.get(i) { super::stored_op::StoredOp::TextInsert{..} => k[0]+=1, super::stored_op::StoredOp::TextDelete{..} => k[1]+=1, _ => k[2]+=1 }; k });
-    eprintln!("log raw {} deflated {} text {} ops {:?} runs {} widths {} save {}", raw.len(), sealed.len(), doc.log.ops.text().len(), kinds, doc.log.graph.runs().len(), doc.log.widths.len(), doc.save().len());
+        match doc.log.ops.get(i) {
+            super::stored_op::StoredOp::TextInsert { .. } => k[0] += 1,
+            super::stored_op::StoredOp::TextDelete { .. } => k[1] += 1,
+            _ => k[2] += 1,
+        };
+        k
+    });
+    eprintln!(
+        "log raw {} deflated {} text {} ops {:?} runs {} widths {} save {}",
+        raw.len(),
+        sealed.len(),
+        doc.log.ops.text().len(),
+        kinds,
+        doc.log.graph.runs().len(),
+        doc.log.widths.len(),
+        doc.save().len()
+    );
 }
