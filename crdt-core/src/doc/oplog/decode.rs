@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::encode::{DELETE, INSERT, WHOLE};
+use super::encode::{DELETE, FAR_DOT, INSERT, NEAR_DOT, NO_DOT, WHOLE};
 use super::graph::{CausalGraph, GraphRun};
 use super::stored_op::{OpStore, Origin, StoredOp};
 use super::{OpLog, WidthRun};
@@ -31,7 +31,7 @@ use crate::doc::format::snapshot::{read_container_id, read_dot};
 use crate::doc::value::{ContainerId, ContainerKind};
 use crate::doc::DocError;
 use crate::encoding::budget::DecodeBudget;
-use crate::encoding::column::ColumnReader;
+use crate::encoding::column::{add_delta, unzigzag, ColumnReader};
 use crate::encoding::DecodeError;
 
 const MALFORMED: fn(&'static str) -> DocError = |why| DocError::Decode(DecodeError::Malformed(why));
@@ -45,6 +45,12 @@ const MALFORMED: fn(&'static str) -> DocError = |why| DocError::Decode(DecodeErr
 /// text is in the same history (a character deleted by several replicas at once is counted
 /// once per replica), so four per byte leaves room for every honest document.
 const MAX_DELETES_PER_BYTE: u64 = 4;
+
+/// What an origin of none is stored as.
+const NONE_DOT: Dot = Dot {
+    replica: ReplicaId(0),
+    counter: 0,
+};
 
 /// A run as read, before its widths and operations.
 struct RunHeader {
@@ -69,6 +75,7 @@ impl OpLog {
             text_at: 0,
             whole: whole.into_iter(),
             deletes: 0,
+            replica: ReplicaId(0),
         };
         let mut width_at = 0;
         for (run, header) in graph.runs().iter().zip(&headers) {
@@ -227,6 +234,8 @@ struct OpReader<'r, 'a> {
     whole: std::vec::IntoIter<Change>,
     /// The deletes the delete runs hold, together.
     deletes: u64,
+    /// The replica of the run being read.
+    replica: ReplicaId,
 }
 
 impl OpReader<'_, '_> {
@@ -238,6 +247,7 @@ impl OpReader<'_, '_> {
         widths: &[WidthRun],
         out: &mut Vec<StoredOp>,
     ) -> Result<(), DocError> {
+        self.replica = run.replica;
         let mut boundaries = ChangeEnds::new(run.start, widths);
         let mut counter = run.start;
         for _ in 0..n {
@@ -266,6 +276,19 @@ impl OpReader<'_, '_> {
         Ok(())
     }
 
+    /// A dot written by `put_near_dot` for an operation of this run starting at `base`.
+    fn near_dot(&mut self, base: u64) -> Result<Option<Dot>, DocError> {
+        Ok(match self.r.u8("dot tag")? {
+            NO_DOT => None,
+            NEAR_DOT => {
+                let distance = unzigzag(self.r.u64("dot distance")?);
+                Some(Dot::new(self.replica, add_delta(base, distance)))
+            }
+            FAR_DOT => Some(read_dot(self.r)?),
+            _ => return Err(MALFORMED("unknown dot tag")),
+        })
+    }
+
     fn obj(&mut self) -> Result<u32, DocError> {
         let obj = self.r.u64("operation container")?;
         if obj >= self.containers.len() as u64 {
@@ -276,8 +299,8 @@ impl OpReader<'_, '_> {
 
     fn insert(&mut self, start: u64) -> Result<StoredOp, DocError> {
         let obj = self.obj()?;
-        let left = Origin::stored(read_dot(self.r)?);
-        let right = Origin::stored(read_dot(self.r)?);
+        let left = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
+        let right = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
         let byte_len = self.r.u64("insert bytes")?;
         let chars = self.r.u64("insert chars")?;
         let end = usize::try_from(byte_len)
@@ -309,7 +332,9 @@ impl OpReader<'_, '_> {
 
     fn delete(&mut self, start: u64) -> Result<StoredOp, DocError> {
         let obj = self.obj()?;
-        let target = read_dot(self.r)?;
+        let target = self
+            .near_dot(start)?
+            .ok_or(MALFORMED("a delete without a target"))?;
         let len = self.r.u64("delete length")?;
         let count = u32::try_from(self.r.u64("delete count")?)
             .map_err(|_| MALFORMED("delete count too large"))?;

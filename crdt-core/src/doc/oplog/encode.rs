@@ -7,9 +7,9 @@
 //! parents as a count and dots, and how many width runs and stored operations it has); the
 //! width runs (width, count); the operations kept whole, as a raw batch of one-operation
 //! changes in the change format; the stored operations (a kind byte, then an insert's
-//! container, left and right origins as dots with counter 0 for none, byte length and
-//! character count; a delete run's container, target, length, count and direction; nothing for
-//! an operation kept whole, the next of the batch); the commit metadata (a count, then per change its first event, message and time).
+//! container, left and right origins, byte length and character count; a delete run's
+//! container, target, length, count and direction; nothing for an operation kept whole, the
+//! next of the batch; origins and targets as [near dots](put_near_dot)); the commit metadata (a count, then per change its first event, message and time).
 
 use super::stored_op::StoredOp;
 use super::OpLog;
@@ -17,12 +17,17 @@ use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::Change;
 use crate::doc::format::changes;
 use crate::doc::format::snapshot::{put_container_id, put_dot};
-use crate::encoding::column::{put_bytes, put_u64};
+use crate::encoding::column::{delta, put_bytes, put_u64, zigzag};
 
 /// Kind bytes of the stored operations.
 pub(super) const INSERT: u8 = 0;
 pub(super) const DELETE: u8 = 1;
 pub(super) const WHOLE: u8 = 2;
+
+/// Tags of a dot an operation names.
+pub(super) const NO_DOT: u8 = 0;
+pub(super) const NEAR_DOT: u8 = 1;
+pub(super) const FAR_DOT: u8 = 2;
 
 impl OpLog {
     /// The log's bytes, read back by [`OpLog::decode`].
@@ -57,7 +62,7 @@ impl OpLog {
             let (first, end) = self.run_ops(i);
             for index in first..end {
                 let stored = self.ops.get(index);
-                encode_op(&mut ops, stored);
+                encode_op(&mut ops, stored, run.replica);
                 if let StoredOp::Whole { start, op } = stored {
                     whole.push(Change {
                         id: SeqRange {
@@ -91,8 +96,10 @@ impl OpLog {
     }
 }
 
-/// One stored operation's kind and fields (an operation kept whole goes to the batch).
-fn encode_op(out: &mut Vec<u8>, stored: &StoredOp) {
+/// One stored operation's kind and fields (an operation kept whole goes to the batch); dots
+/// relative to the op's first counter when they are of its run's `replica`.
+fn encode_op(out: &mut Vec<u8>, stored: &StoredOp, replica: ReplicaId) {
+    let base = stored.start();
     match stored {
         StoredOp::TextInsert {
             obj,
@@ -104,8 +111,8 @@ fn encode_op(out: &mut Vec<u8>, stored: &StoredOp) {
         } => {
             out.push(INSERT);
             put_u64(out, u64::from(*obj));
-            put_origin(out, left.get());
-            put_origin(out, right.get());
+            put_near_dot(out, left.get(), replica, base);
+            put_near_dot(out, right.get(), replica, base);
             put_u64(out, u64::from(*byte_len));
             put_u64(out, u64::from(*chars));
         }
@@ -119,7 +126,7 @@ fn encode_op(out: &mut Vec<u8>, stored: &StoredOp) {
         } => {
             out.push(DELETE);
             put_u64(out, u64::from(*obj));
-            put_dot(out, *target);
+            put_near_dot(out, Some(*target), replica, base);
             put_u64(out, *len);
             put_u64(out, u64::from(*count));
             out.push(u8::from(*backward));
@@ -128,9 +135,22 @@ fn encode_op(out: &mut Vec<u8>, stored: &StoredOp) {
     }
 }
 
-/// An origin as a dot, counter 0 for none (the text's start or end).
-fn put_origin(out: &mut Vec<u8>, origin: Option<Dot>) {
-    put_dot(out, origin.unwrap_or(Dot::new(ReplicaId(0), 0)));
+/// A dot an operation names (an origin, a delete's target), which is usually of the
+/// operation's own replica and a few counters before it: a tag (`NO_DOT`; `NEAR_DOT`, then
+/// the distance back from `base`, zigzag; `FAR_DOT`, then the dot), so that the common case
+/// takes two or three bytes instead of ten.
+fn put_near_dot(out: &mut Vec<u8>, dot: Option<Dot>, replica: ReplicaId, base: u64) {
+    match dot {
+        None => out.push(NO_DOT),
+        Some(dot) if dot.replica == replica => {
+            out.push(NEAR_DOT);
+            put_u64(out, zigzag(delta(dot.counter, base)));
+        }
+        Some(dot) => {
+            out.push(FAR_DOT);
+            put_dot(out, dot);
+        }
+    }
 }
 
 fn put_optional_bytes(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
