@@ -21,6 +21,7 @@ pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod time_travel;
+mod typing_run;
 mod undo;
 mod value;
 
@@ -45,6 +46,7 @@ use format::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
 use format::value_pack::{self, ReadDocValue};
 use oplog::OpLog;
 use state::{ContainerState, DocState, ParentLink, RawPatch};
+use typing_run::TypingRun;
 
 /// Most replicas a document holds events of: what one version vector in a sync frame may carry
 /// ([`crate::sync::MAX_VERSION_ENTRIES`]), far above any real document (one per device or tab
@@ -507,13 +509,19 @@ impl Doc {
         let mut applied = Vec::new();
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
+        let mut typing = TypingRun::default();
         for change in changes {
             let (state, log) = (&mut self.state, &mut self.log);
             let result = self.buffer.insert_with(to_causal(change), weight, |c| {
                 check_replica_count(log, &c.payload)?;
                 check_lamport(log, &c.payload)?;
-                state.check_change(&c.payload)?;
-                state.apply_change(&c.payload, &mut patches)?;
+                if !typing.absorb(&c.payload) {
+                    typing.flush(state, &mut patches)?;
+                    state.check_change(&c.payload)?;
+                    if !typing.hold(&c.payload) {
+                        state.apply_change(&c.payload, &mut patches)?;
+                    }
+                }
                 applied.push(c.id);
                 log.push(c.payload);
                 Ok::<(), DocError>(())
@@ -526,7 +534,10 @@ impl Doc {
                 }
             }
         }
+        // The held-back run follows changes already checked and logged: it applies.
+        let flushed = typing.flush(&mut self.state, &mut patches);
         self.emit(EventOrigin::Remote, patches);
+        flushed?;
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
         }
