@@ -69,7 +69,7 @@ impl OpLog {
         let whole = changes::decode_raw(r.bytes("operations kept whole")?, budget)?;
         let mut ops = Vec::new();
         let mut reader = OpReader {
-            r: &mut r,
+            cols: OpColumns::read(&mut r)?,
             containers: &containers,
             text: &text,
             text_at: 0,
@@ -84,6 +84,7 @@ impl OpLog {
             budget.charge_values::<StoredOp>(header.ops, 0, "stored operations")?;
             reader.read_run(run, header.ops, run_widths, &mut ops)?;
         }
+        reader.cols.finish()?;
         if reader.text_at != text.len() || reader.whole.next().is_some() {
             return Err(MALFORMED("text or operations left over"));
         }
@@ -138,39 +139,68 @@ fn read_text(r: &mut ColumnReader<'_>, budget: &mut DecodeBudget) -> Result<Stri
     Ok(text.to_owned())
 }
 
-/// The graph runs, each checked as it is appended, and how many widths and operations each
-/// has.
+/// The graph runs (see `OpLog::encode_graph`), each checked as it is appended, and how many
+/// widths and operations each has.
 fn read_graph(
     r: &mut ColumnReader<'_>,
     budget: &mut DecodeBudget,
 ) -> Result<(CausalGraph, Vec<RunHeader>), DocError> {
-    // A run takes at least 14 bytes: replica, counter, length, Lamport, parents, two counts.
-    let n = r.count("graph runs", 14, r.remaining())?;
+    let n = r.count("replicas", 8, r.remaining())?;
+    budget.charge_values::<ReplicaId>(n, 0, "replicas")?;
+    let mut replicas = Vec::with_capacity(n);
+    for _ in 0..n {
+        let replica = ReplicaId(r.fixed_u64("replica")?);
+        // Increasing, as written: no replica twice.
+        if replicas.last().is_some_and(|&last| last >= replica) {
+            return Err(MALFORMED("replica table out of order"));
+        }
+        replicas.push(replica);
+    }
+    // Each run takes at least a byte in each of its columns.
+    let n = r.count("graph runs", 1, r.remaining())?;
     budget.charge_values::<GraphRun>(n, 0, "graph runs")?;
+    let mut who = ColumnReader::new(r.bytes("run replicas")?);
+    let mut lens = ColumnReader::new(r.bytes("run lengths")?);
+    let mut lamports = ColumnReader::new(r.bytes("run lamports")?);
+    let mut parents_col = ColumnReader::new(r.bytes("run parents")?);
+    let mut counts = ColumnReader::new(r.bytes("run counts")?);
+    let replica_at = |c: &mut ColumnReader<'_>| -> Result<ReplicaId, DocError> {
+        let i = c.u64("replica index")?;
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| replicas.get(i).copied())
+            .ok_or(MALFORMED("replica index out of range"))
+    };
     let mut graph = CausalGraph::default();
     let mut headers = Vec::with_capacity(n);
     let (mut first_op, mut first_width) = (0usize, 0usize);
     for _ in 0..n {
-        let first = read_dot(r)?;
-        let len = r.u64("run length")?;
-        let end = first
-            .counter
-            .checked_add(len)
+        let replica = replica_at(&mut who)?;
+        let start = graph.version().get(replica).saturating_add(1);
+        let end = start
+            .checked_add(lens.u64("run length")?)
             .ok_or(MALFORMED("run length overflows"))?;
-        let lamport = r.u64("run lamport")?;
-        let parents_n = r.count("parents", 9, r.remaining())?;
+        let base = graph.max_lamport().saturating_add(1);
+        let lamport = add_delta(base, unzigzag(lamports.u64("run lamport")?));
+        let parents_n = parents_col.count("parents", 2, parents_col.remaining())?;
         budget.charge_values::<Dot>(parents_n, 0, "parents")?;
-        let parents = (0..parents_n)
-            .map(|_| read_dot(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let widths = r.count("width runs", 2, r.remaining())?;
-        let ops = r.count("stored operations", 1, r.remaining())?;
+        let mut parents = Vec::with_capacity(parents_n);
+        for _ in 0..parents_n {
+            let replica = replica_at(&mut parents_col)?;
+            parents.push(Dot::new(replica, parents_col.u64("parent counter")?));
+        }
+        let widths = counts.u64("width runs")?;
+        let ops = counts.u64("stored operations")?;
+        // Bounded by the bytes of their own sections, checked when those are read.
+        let (Ok(widths), Ok(ops)) = (usize::try_from(widths), usize::try_from(ops)) else {
+            return Err(MALFORMED("too many widths or operations"));
+        };
         if widths == 0 || ops == 0 {
             return Err(MALFORMED("a run without changes or operations"));
         }
         graph.push_run(GraphRun {
-            replica: first.replica,
-            start: first.counter,
+            replica,
+            start,
             end,
             lamport,
             parents: parents.into_boxed_slice(),
@@ -184,6 +214,15 @@ fn read_graph(
             .checked_add(widths)
             .ok_or(MALFORMED("too many widths"))?;
         headers.push(RunHeader { widths, ops });
+    }
+    for (column, what) in [
+        (&who, "run replicas"),
+        (&lens, "run lengths"),
+        (&lamports, "run lamports"),
+        (&parents_col, "run parents"),
+        (&counts, "run counts"),
+    ] {
+        column.finish(what)?;
     }
     Ok((graph, headers))
 }
@@ -223,10 +262,44 @@ fn read_widths(
     Ok(widths)
 }
 
+/// The columns of the stored operations (see `encode`).
+struct OpColumns<'a> {
+    kinds: ColumnReader<'a>,
+    objs: ColumnReader<'a>,
+    dot_tags: ColumnReader<'a>,
+    dot_values: ColumnReader<'a>,
+    lens: ColumnReader<'a>,
+    deletes: ColumnReader<'a>,
+}
+
+impl<'a> OpColumns<'a> {
+    fn read(r: &mut ColumnReader<'a>) -> Result<Self, DocError> {
+        Ok(OpColumns {
+            kinds: ColumnReader::new(r.bytes("operation kinds")?),
+            objs: ColumnReader::new(r.bytes("operation containers")?),
+            dot_tags: ColumnReader::new(r.bytes("dot tags")?),
+            dot_values: ColumnReader::new(r.bytes("dot values")?),
+            lens: ColumnReader::new(r.bytes("insert lengths")?),
+            deletes: ColumnReader::new(r.bytes("delete runs")?),
+        })
+    }
+
+    /// Every column read to its end: nothing is left that no operation claimed.
+    fn finish(&self) -> Result<(), DocError> {
+        self.kinds.finish("operation kinds")?;
+        self.objs.finish("operation containers")?;
+        self.dot_tags.finish("dot tags")?;
+        self.dot_values.finish("dot values")?;
+        self.lens.finish("insert lengths")?;
+        self.deletes.finish("delete runs")?;
+        Ok(())
+    }
+}
+
 /// Reads stored operations run by run, checking each against its run and the change
 /// boundaries.
 struct OpReader<'r, 'a> {
-    r: &'r mut ColumnReader<'a>,
+    cols: OpColumns<'a>,
     containers: &'r [ContainerId],
     text: &'r str,
     /// Where the next compact insert's text starts in the buffer.
@@ -254,7 +327,7 @@ impl OpReader<'_, '_> {
             if counter >= run.end {
                 return Err(MALFORMED("operations beyond their run"));
             }
-            let stored = match self.r.u8("operation kind")? {
+            let stored = match self.cols.kinds.u8("operation kind")? {
                 INSERT => self.insert(counter)?,
                 DELETE => self.delete(counter)?,
                 WHOLE => {
@@ -278,19 +351,19 @@ impl OpReader<'_, '_> {
 
     /// A dot written by `put_near_dot` for an operation of this run starting at `base`.
     fn near_dot(&mut self, base: u64) -> Result<Option<Dot>, DocError> {
-        Ok(match self.r.u8("dot tag")? {
+        Ok(match self.cols.dot_tags.u8("dot tag")? {
             NO_DOT => None,
             NEAR_DOT => {
-                let distance = unzigzag(self.r.u64("dot distance")?);
+                let distance = unzigzag(self.cols.dot_values.u64("dot distance")?);
                 Some(Dot::new(self.replica, add_delta(base, distance)))
             }
-            FAR_DOT => Some(read_dot(self.r)?),
+            FAR_DOT => Some(read_dot(&mut self.cols.dot_values)?),
             _ => return Err(MALFORMED("unknown dot tag")),
         })
     }
 
     fn obj(&mut self) -> Result<u32, DocError> {
-        let obj = self.r.u64("operation container")?;
+        let obj = self.cols.objs.u64("operation container")?;
         if obj >= self.containers.len() as u64 {
             return Err(MALFORMED("operation container out of range"));
         }
@@ -301,8 +374,10 @@ impl OpReader<'_, '_> {
         let obj = self.obj()?;
         let left = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
         let right = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
-        let byte_len = self.r.u64("insert bytes")?;
-        let chars = self.r.u64("insert chars")?;
+        let chars = self.cols.lens.u64("insert chars")?;
+        let byte_len = chars
+            .checked_add(self.cols.lens.u64("insert bytes beyond its characters")?)
+            .ok_or(MALFORMED("insert length overflows"))?;
         let end = usize::try_from(byte_len)
             .ok()
             .and_then(|n| self.text_at.checked_add(n))
@@ -335,10 +410,10 @@ impl OpReader<'_, '_> {
         let target = self
             .near_dot(start)?
             .ok_or(MALFORMED("a delete without a target"))?;
-        let len = self.r.u64("delete length")?;
-        let count = u32::try_from(self.r.u64("delete count")?)
+        let len = self.cols.deletes.u64("delete length")?;
+        let count = u32::try_from(self.cols.deletes.u64("delete count")?)
             .map_err(|_| MALFORMED("delete count too large"))?;
-        let backward = match self.r.u8("delete direction")? {
+        let backward = match self.cols.deletes.u8("delete direction")? {
             0 => false,
             1 => true,
             _ => return Err(MALFORMED("unknown delete direction")),

@@ -2,14 +2,16 @@
 //! a single change (see [`decode`](super::decode) for the reader and its checks).
 //!
 //! Layout (inside the snapshot's envelope, which deflates it): the container table (a count,
-//! then each container id); the text buffer (a byte string); the graph runs (a count, then per
-//! run its replica as 8 bytes LE, first counter, length, Lamport start, its first change's
-//! parents as a count and dots, and how many width runs and stored operations it has); the
+//! then each container id); the text buffer (a byte string); the graph runs (see
+//! [`OpLog::encode_graph`]); the
 //! width runs (width, count); the operations kept whole, as a raw batch of one-operation
-//! changes in the change format; the stored operations (a kind byte, then an insert's
-//! container, left and right origins, byte length and character count; a delete run's
-//! container, target, length, count and direction; nothing for an operation kept whole, the
-//! next of the batch; origins and targets as [near dots](put_near_dot)); the commit metadata (a count, then per change its first event, message and time).
+//! changes in the change format; the stored operations as six columns (a kind byte each; the
+//! container of each compact one; origin and target tags and values, see
+//! [`OpColumns::near_dot`]; an insert's character count and bytes beyond it; a delete run's
+//! length, count and direction; an operation kept whole is the next of the batch); the commit
+//! metadata (a count, then per change its first event, message and time).
+
+use std::collections::BTreeMap;
 
 use super::stored_op::StoredOp;
 use super::OpLog;
@@ -35,34 +37,18 @@ impl OpLog {
         let mut out = Vec::new();
         self.ops.encode_tables(&mut out);
         let runs = self.graph.runs();
-        put_u64(&mut out, runs.len() as u64);
-        for (i, run) in runs.iter().enumerate() {
-            put_dot(&mut out, Dot::new(run.replica, run.start));
-            put_u64(&mut out, run.end - run.start);
-            put_u64(&mut out, run.lamport);
-            put_u64(&mut out, run.parents.len() as u64);
-            for parent in run.parents.iter() {
-                put_dot(&mut out, *parent);
-            }
-            let (widths_end, ops_end) = runs
-                .get(i + 1)
-                .map_or((self.widths.len(), self.ops.len()), |next| {
-                    (next.first_width, next.first_op)
-                });
-            put_u64(&mut out, (widths_end - run.first_width) as u64);
-            put_u64(&mut out, (ops_end - run.first_op) as u64);
-        }
+        self.encode_graph(&mut out);
         for width in &self.widths {
             put_u64(&mut out, width.width);
             put_u64(&mut out, u64::from(width.count));
         }
         let mut whole = Vec::new();
-        let mut ops = Vec::new();
+        let mut ops = OpColumns::default();
         for (i, run) in runs.iter().enumerate() {
             let (first, end) = self.run_ops(i);
             for index in first..end {
                 let stored = self.ops.get(index);
-                encode_op(&mut ops, stored, run.replica);
+                ops.push(stored, run.replica);
                 if let StoredOp::Whole { start, op } = stored {
                     whole.push(Change {
                         id: SeqRange {
@@ -79,7 +65,7 @@ impl OpLog {
             }
         }
         put_bytes(&mut out, &changes::encode_raw(&whole));
-        out.extend_from_slice(&ops);
+        ops.write(&mut out);
         put_u64(&mut out, self.meta.len() as u64);
         for (dot, meta) in &self.meta {
             put_dot(&mut out, *dot);
@@ -96,59 +82,145 @@ impl OpLog {
     }
 }
 
-/// One stored operation's kind and fields (an operation kept whole goes to the batch); dots
-/// relative to the op's first counter when they are of its run's `replica`.
-fn encode_op(out: &mut Vec<u8>, stored: &StoredOp, replica: ReplicaId) {
-    let base = stored.start();
-    match stored {
-        StoredOp::TextInsert {
-            obj,
-            left,
-            right,
-            byte_len,
-            chars,
-            ..
-        } => {
-            out.push(INSERT);
-            put_u64(out, u64::from(*obj));
-            put_near_dot(out, left.get(), replica, base);
-            put_near_dot(out, right.get(), replica, base);
-            put_u64(out, u64::from(*byte_len));
-            put_u64(out, u64::from(*chars));
+impl OpLog {
+    /// The graph runs: a table of their replicas (a count, then each as 8 bytes LE, in
+    /// increasing order), the run count, and five columns: each run's replica (an index into
+    /// the table), length, Lamport start (zigzag, from one more than the highest Lamport time
+    /// before it: 0 for a replica continuing alone), first change's parents (a count, then
+    /// each parent's replica index and counter), and its counts of width runs and stored
+    /// operations. A run's first counter is not written: it continues its replica's events.
+    fn encode_graph(&self, out: &mut Vec<u8>) {
+        let runs = self.graph.runs();
+        let replicas: BTreeMap<ReplicaId, u64> = runs
+            .iter()
+            .flat_map(|run| {
+                std::iter::once(run.replica).chain(run.parents.iter().map(|p| p.replica))
+            })
+            .map(|r| (r, 0))
+            .collect();
+        let replicas: BTreeMap<ReplicaId, u64> = replicas
+            .into_keys()
+            .enumerate()
+            .map(|(i, r)| (r, i as u64))
+            .collect();
+        put_u64(out, replicas.len() as u64);
+        for replica in replicas.keys() {
+            out.extend_from_slice(&replica.0.to_le_bytes());
         }
-        StoredOp::TextDelete {
-            obj,
-            target,
-            len,
-            count,
-            backward,
-            ..
-        } => {
-            out.push(DELETE);
-            put_u64(out, u64::from(*obj));
-            put_near_dot(out, Some(*target), replica, base);
-            put_u64(out, *len);
-            put_u64(out, u64::from(*count));
-            out.push(u8::from(*backward));
+        put_u64(out, runs.len() as u64);
+        let mut columns: [Vec<u8>; 5] = Default::default();
+        let [who, lens, lamports, parents, counts] = &mut columns;
+        let mut max_lamport = 0u64;
+        for (i, run) in runs.iter().enumerate() {
+            put_u64(who, replicas[&run.replica]);
+            put_u64(lens, run.end - run.start);
+            put_u64(
+                lamports,
+                zigzag(delta(run.lamport, max_lamport.saturating_add(1))),
+            );
+            max_lamport = max_lamport.max(run.lamport_of(run.end - 1));
+            put_u64(parents, run.parents.len() as u64);
+            for parent in run.parents.iter() {
+                put_u64(parents, replicas[&parent.replica]);
+                put_u64(parents, parent.counter);
+            }
+            let (widths_end, ops_end) = runs
+                .get(i + 1)
+                .map_or((self.widths.len(), self.ops.len()), |next| {
+                    (next.first_width, next.first_op)
+                });
+            put_u64(counts, (widths_end - run.first_width) as u64);
+            put_u64(counts, (ops_end - run.first_op) as u64);
         }
-        StoredOp::Whole { .. } => out.push(WHOLE),
+        for column in &columns {
+            put_bytes(out, column);
+        }
     }
 }
 
-/// A dot an operation names (an origin, a delete's target), which is usually of the
-/// operation's own replica and a few counters before it: a tag (`NO_DOT`; `NEAR_DOT`, then
-/// the distance back from `base`, zigzag; `FAR_DOT`, then the dot), so that the common case
-/// takes two or three bytes instead of ten.
-fn put_near_dot(out: &mut Vec<u8>, dot: Option<Dot>, replica: ReplicaId, base: u64) {
-    match dot {
-        None => out.push(NO_DOT),
-        Some(dot) if dot.replica == replica => {
-            out.push(NEAR_DOT);
-            put_u64(out, zigzag(delta(dot.counter, base)));
+/// The stored operations, one column per kind of field, so that deflate meets like with like
+/// (kinds, containers, origin tags, origin distances, lengths, delete runs).
+#[derive(Default)]
+struct OpColumns {
+    kinds: Vec<u8>,
+    objs: Vec<u8>,
+    dot_tags: Vec<u8>,
+    dot_values: Vec<u8>,
+    lens: Vec<u8>,
+    deletes: Vec<u8>,
+}
+
+impl OpColumns {
+    /// One stored operation (an operation kept whole goes to the batch, only its kind here);
+    /// dots relative to the op's first counter when they are of its run's `replica`.
+    fn push(&mut self, stored: &StoredOp, replica: ReplicaId) {
+        let base = stored.start();
+        match stored {
+            StoredOp::TextInsert {
+                obj,
+                left,
+                right,
+                byte_len,
+                chars,
+                ..
+            } => {
+                self.kinds.push(INSERT);
+                put_u64(&mut self.objs, u64::from(*obj));
+                self.near_dot(left.get(), replica, base);
+                self.near_dot(right.get(), replica, base);
+                // A character takes at least one byte: the excess is 0 for ASCII.
+                put_u64(&mut self.lens, u64::from(*chars));
+                // Wrapping: only a forged store (in the tests) has fewer bytes than characters.
+                put_u64(&mut self.lens, u64::from(byte_len.wrapping_sub(*chars)));
+            }
+            StoredOp::TextDelete {
+                obj,
+                target,
+                len,
+                count,
+                backward,
+                ..
+            } => {
+                self.kinds.push(DELETE);
+                put_u64(&mut self.objs, u64::from(*obj));
+                self.near_dot(Some(*target), replica, base);
+                put_u64(&mut self.deletes, *len);
+                put_u64(&mut self.deletes, u64::from(*count));
+                self.deletes.push(u8::from(*backward));
+            }
+            StoredOp::Whole { .. } => self.kinds.push(WHOLE),
         }
-        Some(dot) => {
-            out.push(FAR_DOT);
-            put_dot(out, dot);
+    }
+
+    /// A dot an operation names (an origin, a delete's target), which is usually of the
+    /// operation's own replica and a few counters before it: a tag (`NO_DOT`; `NEAR_DOT`, then
+    /// the distance from `base`, zigzag; `FAR_DOT`, then the dot), so that the common case
+    /// takes two or three bytes instead of ten.
+    fn near_dot(&mut self, dot: Option<Dot>, replica: ReplicaId, base: u64) {
+        match dot {
+            None => self.dot_tags.push(NO_DOT),
+            Some(dot) if dot.replica == replica => {
+                self.dot_tags.push(NEAR_DOT);
+                put_u64(&mut self.dot_values, zigzag(delta(dot.counter, base)));
+            }
+            Some(dot) => {
+                self.dot_tags.push(FAR_DOT);
+                put_dot(&mut self.dot_values, dot);
+            }
+        }
+    }
+
+    /// The columns, each a byte string, in the order `decode` reads them.
+    fn write(&self, out: &mut Vec<u8>) {
+        for column in [
+            &self.kinds,
+            &self.objs,
+            &self.dot_tags,
+            &self.dot_values,
+            &self.lens,
+            &self.deletes,
+        ] {
+            put_bytes(out, column);
         }
     }
 }
