@@ -156,7 +156,10 @@ function mib(bytes) {
 
 /** The driver: one child process per library and mode, then the table. */
 function driver(args) {
-  const tracePath = args.find((a) => !a.startsWith("--") && !/^\d+$/.test(a) && !a.includes(",")) ??
+  // The trace is the argument that is neither a flag nor a flag's value (`--only crdt-wasm`
+  // names one library: no comma to tell it from a path).
+  const flagValue = (i) => i > 0 && ["--repeat", "--only"].includes(args[i - 1]);
+  const tracePath = args.find((a, i) => !a.startsWith("--") && !flagValue(i)) ??
     fileURLToPath(new URL("../../traces/automerge-paper.json.gz", import.meta.url));
   const repeatAt = args.indexOf("--repeat");
   const repeat = repeatAt >= 0 ? Number(args[repeatAt + 1]) : 1;

@@ -77,6 +77,10 @@ impl Shared {
     }
 
     fn notify_observers(&self) -> JsResult<()> {
+        // Most documents have no undo manager: no snapshot to build after every commit.
+        if self.observers.borrow().is_empty() {
+            return Ok(());
+        }
         // A snapshot: an observer may add another while it is called.
         let live: Vec<Rc<dyn CommitObserver>> = self
             .observers
@@ -148,6 +152,11 @@ impl Shared {
     /// Hands queued events to every listener, in order. Every listener gets every event even if
     /// one throws; the first exception is rethrown afterwards.
     pub(crate) fn deliver(&self) -> JsResult<()> {
+        // Only the core subscription queues events, and it exists only while a JS listener does
+        // (the last `unsubscribe` drops it and empties the queue): without one, nothing to lock.
+        if self.core_subscription.get().is_none() {
+            return Ok(());
+        }
         let mut first_error = None;
         loop {
             let events = self.take_queue();

@@ -137,6 +137,44 @@ test("text indices are UTF-16 code units; emoji round-trip", () => {
   assert.ok(t.toString().startsWith("ok"));
 });
 
+test("text edits at UTF-16 offsets match a JS string as astral characters come and go", () => {
+  // Text.insert/delete skip the UTF-16 -> position walk while the text has no character
+  // outside the BMP (offsets are then positions): check both ways, and the switch between them,
+  // against a JS string edited at the same offsets.
+  let seed = 13;
+  const random = (n) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 16) % n;
+  };
+  /** A random offset of `s` moved off the middle of a surrogate pair. */
+  const offset = (s) => {
+    const i = random(s.length + 1);
+    const inPair = i > 0 && i < s.length && /[\uD800-\uDBFF]/.test(s[i - 1]);
+    return inPair ? i - 1 : i;
+  };
+  const pieces = ["a", "bc", "😀", "é", "x🇫🇷y", "hello "];
+  const t = Doc.withReplica("a").getText("t");
+  let mirror = "";
+  for (let step = 0; step < 400; step++) {
+    const astral = /[\u{10000}-\u{10FFFF}]/u.test(mirror);
+    if (mirror.length > 0 && random(3) === 0) {
+      const [from, to] = [offset(mirror), offset(mirror)].sort((x, y) => x - y);
+      t.delete(from, to - from);
+      mirror = mirror.slice(0, from) + mirror.slice(to);
+    } else {
+      // Mostly BMP pieces, so that the text keeps going back to having no astral character.
+      const piece = pieces[astral ? random(2) : random(pieces.length)];
+      const at = offset(mirror);
+      t.insert(at, piece);
+      mirror = mirror.slice(0, at) + piece + mirror.slice(at);
+    }
+    assert.equal(t.toString(), mirror, `step ${step}`);
+    assert.equal(t.length, mirror.length);
+    assertThrowsError(() => t.insert(mirror.length + 1, "x"), /utf-16|offset|bounds/i);
+    assertThrowsError(() => t.delete(mirror.length, 1));
+  }
+});
+
 test("stable cursors follow their character through remote edits", () => {
   const a = Doc.withReplica("a");
   const t = a.getText("t");
