@@ -34,7 +34,7 @@ use crate::encoding::budget::DecodeBudget;
 use crate::encoding::column::{add_delta, unzigzag, ColumnReader};
 use crate::encoding::DecodeError;
 
-const MALFORMED: fn(&'static str) -> DocError = |why| DocError::Decode(DecodeError::Malformed(why));
+const MALFORMED: fn(&'static str) -> DecodeError = DecodeError::Malformed;
 
 /// The most deletes a history may hold per byte of its encoding. Everything else a change can
 /// hold takes bytes (an inserted character its text, an operation kept whole its columns), but
@@ -86,10 +86,10 @@ impl OpLog {
         }
         reader.cols.finish()?;
         if reader.text_at != text.len() || reader.whole.next().is_some() {
-            return Err(MALFORMED("text or operations left over"));
+            return Err(MALFORMED("text or operations left over").into());
         }
         if reader.deletes > raw.len() as u64 * MAX_DELETES_PER_BYTE {
-            return Err(MALFORMED("more deletes than the history's bytes can hold"));
+            return Err(MALFORMED("more deletes than the history's bytes can hold").into());
         }
         let changes = widths.iter().map(|w| w.count as usize).sum();
         let mut log = OpLog {
@@ -115,7 +115,7 @@ impl OpLog {
 fn read_containers(
     r: &mut ColumnReader<'_>,
     budget: &mut DecodeBudget,
-) -> Result<Vec<ContainerId>, DocError> {
+) -> Result<Vec<ContainerId>, DecodeError> {
     let n = r.count("containers", 2, r.remaining())?;
     let mut containers = Vec::with_capacity(n);
     for _ in 0..n {
@@ -129,7 +129,7 @@ fn read_containers(
     Ok(containers)
 }
 
-fn read_text(r: &mut ColumnReader<'_>, budget: &mut DecodeBudget) -> Result<String, DocError> {
+fn read_text(r: &mut ColumnReader<'_>, budget: &mut DecodeBudget) -> Result<String, DecodeError> {
     let bytes = r.bytes("inserted text")?;
     if u32::try_from(bytes.len()).is_err() {
         return Err(MALFORMED("inserted text too long"));
@@ -152,7 +152,7 @@ fn read_graph(
         let replica = ReplicaId(r.fixed_u64("replica")?);
         // Increasing, as written: no replica twice.
         if replicas.last().is_some_and(|&last| last >= replica) {
-            return Err(MALFORMED("replica table out of order"));
+            return Err(MALFORMED("replica table out of order").into());
         }
         replicas.push(replica);
     }
@@ -169,7 +169,7 @@ fn read_graph(
         usize::try_from(i)
             .ok()
             .and_then(|i| replicas.get(i).copied())
-            .ok_or(MALFORMED("replica index out of range"))
+            .ok_or_else(|| MALFORMED("replica index out of range").into())
     };
     let mut graph = CausalGraph::default();
     let mut headers = Vec::with_capacity(n);
@@ -193,10 +193,10 @@ fn read_graph(
         let ops = counts.u64("stored operations")?;
         // Bounded by the bytes of their own sections, checked when those are read.
         let (Ok(widths), Ok(ops)) = (usize::try_from(widths), usize::try_from(ops)) else {
-            return Err(MALFORMED("too many widths or operations"));
+            return Err(MALFORMED("too many widths or operations").into());
         };
         if widths == 0 || ops == 0 {
-            return Err(MALFORMED("a run without changes or operations"));
+            return Err(MALFORMED("a run without changes or operations").into());
         }
         graph.push_run(GraphRun {
             replica,
@@ -233,7 +233,7 @@ fn read_widths(
     graph: &CausalGraph,
     headers: &[RunHeader],
     budget: &mut DecodeBudget,
-) -> Result<Vec<WidthRun>, DocError> {
+) -> Result<Vec<WidthRun>, DecodeError> {
     let total: usize = headers.iter().map(|h| h.widths).sum();
     if total > r.remaining() / 2 {
         return Err(MALFORMED("more width runs than bytes"));
@@ -273,7 +273,7 @@ struct OpColumns<'a> {
 }
 
 impl<'a> OpColumns<'a> {
-    fn read(r: &mut ColumnReader<'a>) -> Result<Self, DocError> {
+    fn read(r: &mut ColumnReader<'a>) -> Result<Self, DecodeError> {
         Ok(OpColumns {
             kinds: ColumnReader::new(r.bytes("operation kinds")?),
             objs: ColumnReader::new(r.bytes("operation containers")?),
@@ -285,7 +285,7 @@ impl<'a> OpColumns<'a> {
     }
 
     /// Every column read to its end: nothing is left that no operation claimed.
-    fn finish(&self) -> Result<(), DocError> {
+    fn finish(&self) -> Result<(), DecodeError> {
         self.kinds.finish("operation kinds")?;
         self.objs.finish("operation containers")?;
         self.dot_tags.finish("dot tags")?;
@@ -325,7 +325,7 @@ impl OpReader<'_, '_> {
         let mut counter = run.start;
         for _ in 0..n {
             if counter >= run.end {
-                return Err(MALFORMED("operations beyond their run"));
+                return Err(MALFORMED("operations beyond their run").into());
             }
             let stored = match self.cols.kinds.u8("operation kind")? {
                 INSERT => self.insert(counter)?,
@@ -334,23 +334,23 @@ impl OpReader<'_, '_> {
                     let op = self.whole_op(run.replica, counter)?;
                     let end = op.end();
                     if end > boundaries.end_of_change_holding(counter) {
-                        return Err(MALFORMED("an operation crosses a change boundary"));
+                        return Err(MALFORMED("an operation crosses a change boundary").into());
                     }
                     op
                 }
-                _ => return Err(MALFORMED("unknown stored operation kind")),
+                _ => return Err(MALFORMED("unknown stored operation kind").into()),
             };
             counter = stored.end();
             out.push(stored);
         }
         if counter != run.end {
-            return Err(MALFORMED("operations do not fill their run"));
+            return Err(MALFORMED("operations do not fill their run").into());
         }
         Ok(())
     }
 
     /// A dot written by `put_near_dot` for an operation of this run starting at `base`.
-    fn near_dot(&mut self, base: u64) -> Result<Option<Dot>, DocError> {
+    fn near_dot(&mut self, base: u64) -> Result<Option<Dot>, DecodeError> {
         Ok(match self.cols.dot_tags.u8("dot tag")? {
             NO_DOT => None,
             NEAR_DOT => {
@@ -362,7 +362,7 @@ impl OpReader<'_, '_> {
         })
     }
 
-    fn obj(&mut self) -> Result<u32, DocError> {
+    fn obj(&mut self) -> Result<u32, DecodeError> {
         let obj = self.cols.objs.u64("operation container")?;
         if obj >= self.containers.len() as u64 {
             return Err(MALFORMED("operation container out of range"));
@@ -370,7 +370,7 @@ impl OpReader<'_, '_> {
         Ok(obj as u32)
     }
 
-    fn insert(&mut self, start: u64) -> Result<StoredOp, DocError> {
+    fn insert(&mut self, start: u64) -> Result<StoredOp, DecodeError> {
         let obj = self.obj()?;
         let left = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
         let right = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
@@ -405,7 +405,7 @@ impl OpReader<'_, '_> {
         Ok(stored)
     }
 
-    fn delete(&mut self, start: u64) -> Result<StoredOp, DocError> {
+    fn delete(&mut self, start: u64) -> Result<StoredOp, DecodeError> {
         let obj = self.obj()?;
         let target = self
             .near_dot(start)?
@@ -461,7 +461,7 @@ impl OpReader<'_, '_> {
             end: change.id.end,
         };
         if change.id != at || change.ops.len() != 1 {
-            return Err(MALFORMED("operation kept whole out of place"));
+            return Err(MALFORMED("operation kept whole out of place").into());
         }
         change.validate()?;
         let op = change.ops.into_iter().next().ok_or(MALFORMED("empty"))?;
@@ -536,12 +536,12 @@ fn read_meta(
                         .to_owned(),
                 )
             }
-            _ => return Err(MALFORMED("bad message flag")),
+            _ => return Err(MALFORMED("bad message flag").into()),
         };
         let time = match r.u8("time flag")? {
             0 => None,
             1 => Some(r.u64("commit time")?),
-            _ => return Err(MALFORMED("bad time flag")),
+            _ => return Err(MALFORMED("bad time flag").into()),
         };
         let change = log
             .change_containing(dot)
@@ -550,7 +550,7 @@ fn read_meta(
         let entry = CommitMeta { message, time };
         entry.check(change.id)?;
         if meta.insert(dot, Box::new(entry)).is_some() {
-            return Err(MALFORMED("commit metadata given twice"));
+            return Err(MALFORMED("commit metadata given twice").into());
         }
     }
     Ok(meta)

@@ -91,18 +91,18 @@ impl OpLog {
     /// operations. A run's first counter is not written: it continues its replica's events.
     fn encode_graph(&self, out: &mut Vec<u8>) {
         let runs = self.graph.runs();
-        let replicas: BTreeMap<ReplicaId, u64> = runs
-            .iter()
-            .flat_map(|run| {
-                std::iter::once(run.replica).chain(run.parents.iter().map(|p| p.replica))
-            })
-            .map(|r| (r, 0))
-            .collect();
-        let replicas: BTreeMap<ReplicaId, u64> = replicas
-            .into_keys()
-            .enumerate()
-            .map(|(i, r)| (r, i as u64))
-            .collect();
+        // Inserted one by one, not collected: collecting into a map sorts, and a sort is
+        // kilobytes of the wasm build.
+        let mut replicas: BTreeMap<ReplicaId, u64> = BTreeMap::new();
+        for run in runs {
+            replicas.insert(run.replica, 0);
+            for parent in run.parents.iter() {
+                replicas.insert(parent.replica, 0);
+            }
+        }
+        for (i, index) in replicas.values_mut().enumerate() {
+            *index = i as u64;
+        }
         put_u64(out, replicas.len() as u64);
         for replica in replicas.keys() {
             out.extend_from_slice(&replica.0.to_le_bytes());
