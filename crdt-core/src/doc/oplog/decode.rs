@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use super::encode::{DELETE, FAR_DOT, INSERT, NEAR_DOT, NO_DOT, WHOLE};
 use super::graph::{CausalGraph, GraphRun};
-use super::stored_op::{OpStore, Origin, StoredOp};
+use super::stored_op::{OpStore, StoredOp, PACKED_COUNTER_MAX};
 use super::{OpLog, WidthRun};
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::{check_container_id, Change};
@@ -46,12 +46,6 @@ const MALFORMED: fn(&'static str) -> DecodeError = DecodeError::Malformed;
 /// once per replica), so four per byte leaves room for every honest document.
 const MAX_DELETES_PER_BYTE: u64 = 4;
 
-/// What an origin of none is stored as.
-const NONE_DOT: Dot = Dot {
-    replica: ReplicaId(0),
-    counter: 0,
-};
-
 /// A run as read, before its widths and operations.
 struct RunHeader {
     widths: usize,
@@ -67,11 +61,11 @@ impl OpLog {
         let (graph, headers) = read_graph(&mut r, budget)?;
         let widths = read_widths(&mut r, &graph, &headers, budget)?;
         let whole = changes::decode_raw(r.bytes("operations kept whole")?, budget)?;
-        let mut ops = Vec::new();
+        let store = OpStore::with_tables(text, containers)
+            .ok_or(MALFORMED("a container named twice in the operation table"))?;
         let mut reader = OpReader {
             cols: OpColumns::read(&mut r)?,
-            containers: &containers,
-            text: &text,
+            store,
             text_at: 0,
             whole: whole.into_iter(),
             deletes: 0,
@@ -82,10 +76,10 @@ impl OpLog {
             let run_widths = &widths[width_at..width_at + header.widths];
             width_at += header.widths;
             budget.charge_values::<StoredOp>(header.ops, 0, "stored operations")?;
-            reader.read_run(run, header.ops, run_widths, &mut ops)?;
+            reader.read_run(run, header.ops, run_widths)?;
         }
         reader.cols.finish()?;
-        if reader.text_at != text.len() || reader.whole.next().is_some() {
+        if reader.text_at != reader.store.text().len() || reader.whole.next().is_some() {
             return Err(MALFORMED("text or operations left over").into());
         }
         if reader.deletes > raw.len() as u64 * MAX_DELETES_PER_BYTE {
@@ -94,8 +88,7 @@ impl OpLog {
         let changes = widths.iter().map(|w| w.count as usize).sum();
         let mut log = OpLog {
             graph,
-            ops: OpStore::from_parts(ops, text, containers)
-                .ok_or(MALFORMED("a container named twice in the operation table"))?,
+            ops: reader.store,
             widths,
             meta: BTreeMap::new(),
             changes,
@@ -298,10 +291,10 @@ impl<'a> OpColumns<'a> {
 
 /// Reads stored operations run by run, checking each against its run and the change
 /// boundaries.
-struct OpReader<'r, 'a> {
+struct OpReader<'a> {
     cols: OpColumns<'a>,
-    containers: &'r [ContainerId],
-    text: &'r str,
+    /// The store being filled, its text and containers already in.
+    store: OpStore,
     /// Where the next compact insert's text starts in the buffer.
     text_at: usize,
     whole: std::vec::IntoIter<Change>,
@@ -311,15 +304,9 @@ struct OpReader<'r, 'a> {
     replica: ReplicaId,
 }
 
-impl OpReader<'_, '_> {
+impl OpReader<'_> {
     /// The `n` stored operations of `run`, whose change widths are `widths`, onto `out`.
-    fn read_run(
-        &mut self,
-        run: &GraphRun,
-        n: usize,
-        widths: &[WidthRun],
-        out: &mut Vec<StoredOp>,
-    ) -> Result<(), DocError> {
+    fn read_run(&mut self, run: &GraphRun, n: usize, widths: &[WidthRun]) -> Result<(), DocError> {
         self.replica = run.replica;
         let mut boundaries = ChangeEnds::new(run.start, widths);
         let mut counter = run.start;
@@ -341,7 +328,7 @@ impl OpReader<'_, '_> {
                 _ => return Err(MALFORMED("unknown stored operation kind").into()),
             };
             counter = stored.end();
-            out.push(stored);
+            self.store.push_stored(stored);
         }
         if counter != run.end {
             return Err(MALFORMED("operations do not fill their run").into());
@@ -364,7 +351,7 @@ impl OpReader<'_, '_> {
 
     fn obj(&mut self) -> Result<u32, DecodeError> {
         let obj = self.cols.objs.u64("operation container")?;
-        if obj >= self.containers.len() as u64 {
+        if obj >= self.store.containers().len() as u64 {
             return Err(MALFORMED("operation container out of range"));
         }
         Ok(obj as u32)
@@ -372,8 +359,16 @@ impl OpReader<'_, '_> {
 
     fn insert(&mut self, start: u64) -> Result<StoredOp, DecodeError> {
         let obj = self.obj()?;
-        let left = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
-        let right = Origin::stored(self.near_dot(start)?.unwrap_or(NONE_DOT));
+        let left = self.near_dot(start)?;
+        let left = self
+            .store
+            .pack(left)
+            .ok_or(MALFORMED("origin out of range"))?;
+        let right = self.near_dot(start)?;
+        let right = self
+            .store
+            .pack(right)
+            .ok_or(MALFORMED("origin out of range"))?;
         let chars = self.cols.lens.u64("insert chars")?;
         let byte_len = chars
             .checked_add(self.cols.lens.u64("insert bytes beyond its characters")?)
@@ -383,7 +378,8 @@ impl OpReader<'_, '_> {
             .and_then(|n| self.text_at.checked_add(n))
             .ok_or(MALFORMED("insert text out of range"))?;
         let slice = self
-            .text
+            .store
+            .text()
             .get(self.text_at..end)
             .ok_or(MALFORMED("insert text out of range"))?;
         if slice.is_empty() || slice.chars().count() as u64 != chars {
@@ -418,6 +414,8 @@ impl OpReader<'_, '_> {
             1 => true,
             _ => return Err(MALFORMED("unknown delete direction")),
         };
+        // Every target of the run is a real counter that packs (below 2^48), so the run's
+        // targets stay dots of the target's replica.
         let last = u64::from(count.saturating_sub(1));
         let targets_ok = if backward {
             target.counter > last
@@ -425,8 +423,7 @@ impl OpReader<'_, '_> {
             target
                 .counter
                 .checked_add(last)
-                .and_then(|c| c.checked_add(len))
-                .is_some()
+                .is_some_and(|c| c <= PACKED_COUNTER_MAX && c.checked_add(len).is_some())
         };
         if target.counter == 0
             || len == 0
@@ -438,6 +435,10 @@ impl OpReader<'_, '_> {
             return Err(MALFORMED("bad delete run"));
         }
         self.deletes = self.deletes.saturating_add(u64::from(count));
+        let target = self
+            .store
+            .pack(Some(target))
+            .ok_or(MALFORMED("delete target out of range"))?;
         Ok(StoredOp::TextDelete {
             start,
             obj,

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::stored_op::StoredOp;
+use super::stored_op::{OpStore, StoredOp};
 use super::OpLog;
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::Change;
@@ -48,7 +48,7 @@ impl OpLog {
             let (first, end) = self.run_ops(i);
             for index in first..end {
                 let stored = self.ops.get(index);
-                ops.push(stored, run.replica);
+                ops.push(&self.ops, stored, run.replica);
                 if let StoredOp::Whole { start, op } = stored {
                     whole.push(Change {
                         id: SeqRange {
@@ -153,7 +153,7 @@ struct OpColumns {
 impl OpColumns {
     /// One stored operation (an operation kept whole goes to the batch, only its kind here);
     /// dots relative to the op's first counter when they are of its run's `replica`.
-    fn push(&mut self, stored: &StoredOp, replica: ReplicaId) {
+    fn push(&mut self, store: &OpStore, stored: &StoredOp, replica: ReplicaId) {
         let base = stored.start();
         match stored {
             StoredOp::TextInsert {
@@ -166,8 +166,8 @@ impl OpColumns {
             } => {
                 self.kinds.push(INSERT);
                 put_u64(&mut self.objs, u64::from(*obj));
-                self.near_dot(left.get(), replica, base);
-                self.near_dot(right.get(), replica, base);
+                self.near_dot(store.unpack(*left), replica, base);
+                self.near_dot(store.unpack(*right), replica, base);
                 // A character takes at least one byte: the excess is 0 for ASCII.
                 put_u64(&mut self.lens, u64::from(*chars));
                 // Wrapping: only a forged store (in the tests) has fewer bytes than characters.
@@ -183,7 +183,7 @@ impl OpColumns {
             } => {
                 self.kinds.push(DELETE);
                 put_u64(&mut self.objs, u64::from(*obj));
-                self.near_dot(Some(*target), replica, base);
+                self.near_dot(store.unpack(*target), replica, base);
                 put_u64(&mut self.deletes, *len);
                 put_u64(&mut self.deletes, u64::from(*count));
                 self.deletes.push(u8::from(*backward));

@@ -21,34 +21,24 @@ use crate::doc::change::Op;
 use crate::doc::value::ContainerId;
 use crate::seq::{Content, SeqOp, TextContent};
 
-/// An origin as stored: counter 0 (never an element's) stands for "none" (the text's start or
-/// end), which saves the `Option`'s tag.
+/// A dot as stored: the replica's index in the store's replica table in the top 16 bits, the
+/// counter in the low 48, and 0 for none (the text's start or end; no element has counter 0).
+/// Eight bytes instead of a `Dot`'s sixteen and an `Option`'s tag: most of a stored insert is
+/// its two origins. A dot that does not fit (a counter from 2^48 on, a 65,537th replica) keeps
+/// its operation whole instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Origin(Dot);
+pub(super) struct PackedDot(u64);
 
-impl Origin {
-    /// `None` when `origin` names counter 0 (then the op is kept whole instead).
-    fn of(origin: Option<Dot>) -> Option<Origin> {
-        match origin {
-            None => Some(Origin(Dot::new(ReplicaId(0), 0))),
-            Some(dot) if dot.counter == 0 => None,
-            Some(dot) => Some(Origin(dot)),
-        }
-    }
+/// Bits of a packed dot's counter.
+const COUNTER_BITS: u32 = 48;
+/// The counter bits of a packed dot.
+const COUNTER_MASK: u64 = (1 << COUNTER_BITS) - 1;
+/// The highest counter a packed dot holds.
+pub(super) const PACKED_COUNTER_MAX: u64 = COUNTER_MASK;
 
-    /// The origin a stored dot stands for: counter 0 is none.
-    pub(super) fn stored(dot: Dot) -> Origin {
-        if dot.counter == 0 {
-            Origin(Dot::new(ReplicaId(0), 0))
-        } else {
-            Origin(dot)
-        }
-    }
-
-    /// The origin, `None` for the text's start or end.
-    pub(super) fn get(self) -> Option<Dot> {
-        (self.0.counter != 0).then_some(self.0)
-    }
+impl PackedDot {
+    /// No dot.
+    pub(super) const NONE: PackedDot = PackedDot(0);
 }
 
 /// One stored operation or run of operations, taking counters `start..end()` of its graph
@@ -60,8 +50,8 @@ pub(super) enum StoredOp {
     TextInsert {
         start: u64,
         obj: u32,
-        left: Origin,
-        right: Origin,
+        left: PackedDot,
+        right: PackedDot,
         bytes: u32,
         byte_len: u32,
         chars: u32,
@@ -72,7 +62,7 @@ pub(super) enum StoredOp {
     TextDelete {
         start: u64,
         obj: u32,
-        target: Dot,
+        target: PackedDot,
         len: u64,
         count: u32,
         backward: bool,
@@ -109,16 +99,17 @@ pub(super) struct OpStore {
     text: String,
     containers: Vec<ContainerId>,
     container_index: BTreeMap<ContainerId, u32>,
+    /// The replicas packed dots name, by index (and the index of each, in `VersionVector`'s
+    /// map type, whose code the build has already).
+    replicas: Vec<ReplicaId>,
+    replica_index: BTreeMap<ReplicaId, u64>,
 }
 
 impl OpStore {
-    /// A store of `ops` (in the order of the graph's runs), whose compact inserts' text is
-    /// `text` and containers `containers`; `None` when a container is named twice.
-    pub(super) fn from_parts(
-        ops: Vec<StoredOp>,
-        text: String,
-        containers: Vec<ContainerId>,
-    ) -> Option<OpStore> {
+    /// An empty store whose compact inserts' text is `text` and containers `containers` (what
+    /// a decoder fills with [`push_stored`](Self::push_stored)); `None` when a container is
+    /// named twice.
+    pub(super) fn with_tables(text: String, containers: Vec<ContainerId>) -> Option<OpStore> {
         let mut container_index = BTreeMap::new();
         for (i, id) in containers.iter().enumerate() {
             if container_index
@@ -129,11 +120,53 @@ impl OpStore {
             }
         }
         Some(OpStore {
-            ops,
+            ops: Vec::new(),
             text,
             containers,
             container_index,
+            replicas: Vec::new(),
+            replica_index: BTreeMap::new(),
         })
+    }
+
+    /// Appends a decoded stored operation (its checks are the decoder's).
+    pub(super) fn push_stored(&mut self, op: StoredOp) {
+        self.ops.push(op);
+    }
+
+    /// `dot` packed, interning its replica; `Some(NONE)` for no dot, `None` when it does not
+    /// fit a packed dot.
+    pub(super) fn pack(&mut self, dot: Option<Dot>) -> Option<PackedDot> {
+        let Some(dot) = dot else {
+            return Some(PackedDot::NONE);
+        };
+        if dot.counter == 0 || dot.counter >> COUNTER_BITS != 0 {
+            return None;
+        }
+        // A lone writer's dots all name one replica, the last interned: checked first.
+        let index = if self.replicas.last() == Some(&dot.replica) {
+            (self.replicas.len() - 1) as u64
+        } else if let Some(&index) = self.replica_index.get(&dot.replica) {
+            index
+        } else {
+            let index = self.replicas.len() as u64;
+            if index >> (64 - COUNTER_BITS) != 0 {
+                return None;
+            }
+            self.replicas.push(dot.replica);
+            self.replica_index.insert(dot.replica, index);
+            index
+        };
+        Some(PackedDot(index << COUNTER_BITS | dot.counter))
+    }
+
+    /// The dot `packed` stands for; `None` for no dot.
+    pub(super) fn unpack(&self, packed: PackedDot) -> Option<Dot> {
+        if packed == PackedDot::NONE {
+            return None;
+        }
+        let replica = *self.replicas.get((packed.0 >> COUNTER_BITS) as usize)?;
+        Some(Dot::new(replica, packed.0 & COUNTER_MASK))
     }
 
     /// The containers the compact operations name, by their numbers.
@@ -234,8 +267,8 @@ impl OpStore {
             } => StoredOp::TextInsert {
                 start: dot.counter,
                 obj,
-                left: Origin::of(*origin_left)?,
-                right: Origin::of(*origin_right)?,
+                left: self.pack(*origin_left)?,
+                right: self.pack(*origin_right)?,
                 bytes: u32::try_from(self.text.len()).ok()?,
                 byte_len: u32::try_from(content.as_str().len())
                     .ok()
@@ -245,7 +278,7 @@ impl OpStore {
             SeqOp::Delete { target, len } => StoredOp::TextDelete {
                 start: dot.counter,
                 obj,
-                target: *target,
+                target: self.pack(Some(*target))?,
                 len: *len,
                 count: 1,
                 backward: false,
@@ -255,10 +288,15 @@ impl OpStore {
 
     /// Extends the last stored operation by `next` when `next` continues it.
     fn merge_into_last(&mut self, next: &StoredOp, replica: ReplicaId) -> bool {
+        // The left origin a continuing insert has: the last character, of this run's replica
+        // (interned when `next` was packed, if `next` names it).
+        let last_end = self.ops.last().map_or(0, StoredOp::end);
+        let previous_char = self.replica_index.get(&replica).map(|&index| {
+            PackedDot(index << COUNTER_BITS | (last_end.wrapping_sub(1) & COUNTER_MASK))
+        });
         let Some(last) = self.ops.last_mut() else {
             return false;
         };
-        let last_end = last.end();
         match (last, next) {
             (
                 StoredOp::TextInsert {
@@ -281,7 +319,8 @@ impl OpStore {
             ) => {
                 let continues = *obj == *next_obj
                     && *next_start == last_end
-                    && next_left.get() == Some(Dot::new(replica, last_end - 1))
+                    && Some(*next_left) == previous_char
+                    && last_end - 1 <= COUNTER_MASK
                     && *right == *next_right
                     && bytes.checked_add(*byte_len) == Some(*next_bytes_at);
                 let (Some(b), Some(c)) = (
@@ -318,15 +357,15 @@ impl OpStore {
                     || *next_start != last_end
                     || *len != 1
                     || *next_len != 1
-                    || next_target.replica != target.replica
                     || *count == u32::MAX
                 {
                     return false;
                 }
-                let last_target = delete_target(*target, *count - 1, *backward);
-                let forward = last_target.counter.checked_add(1) == Some(next_target.counter);
-                let back = last_target.counter.checked_sub(1) == Some(next_target.counter)
-                    && next_target.counter > 0;
+                // Packed dots of one replica differ by their counters; counter 0 never packs,
+                // so a step that would leave the replica's bits cannot equal a packed target.
+                let last_target = delete_target(*target, *count - 1, *backward).0;
+                let forward = last_target.checked_add(1) == Some(next_target.0);
+                let back = last_target.checked_sub(1) == Some(next_target.0);
                 let fits = match *count {
                     1 => forward || back,
                     _ if *backward => back,
@@ -423,7 +462,7 @@ impl OpStore {
                 let ascii = *byte_len == *chars;
                 let text = cursor.slice(index, run, ascii, from - start, to - start);
                 let origin_left = if from == *start {
-                    left.get()
+                    self.unpack(*left)
                 } else {
                     Some(Dot::new(replica, from - 1))
                 };
@@ -432,7 +471,7 @@ impl OpStore {
                     op: SeqOp::Insert {
                         id: Dot::new(replica, from),
                         origin_left,
-                        origin_right: right.get(),
+                        origin_right: self.unpack(*right),
                         content: TextContent::from(text),
                     },
                 });
@@ -446,13 +485,15 @@ impl OpStore {
                 ..
             } => {
                 for j in from - start..to - start {
-                    // `j` < count, so the target stays within the run checked when merging.
+                    // `j` < count, so the target stays within the run checked when merging or
+                    // decoding: a dot of the target's replica.
+                    let Some(target) = self.unpack(delete_target(*target, j as u32, *backward))
+                    else {
+                        continue;
+                    };
                     out.push(Op::Text {
                         obj: self.containers[*obj as usize].clone(),
-                        op: SeqOp::Delete {
-                            target: delete_target(*target, j as u32, *backward),
-                            len: *len,
-                        },
+                        op: SeqOp::Delete { target, len: *len },
                     });
                 }
             }
@@ -473,15 +514,15 @@ impl OpStore {
     }
 }
 
-/// The target of the `j`th delete of a run starting at `target`.
-fn delete_target(target: Dot, j: u32, backward: bool) -> Dot {
+/// The target of the `j`th delete of a run starting at `target` (within the run, checked when
+/// merging and when decoding, so it stays a dot of the same replica).
+pub(super) fn delete_target(target: PackedDot, j: u32, backward: bool) -> PackedDot {
     let j = u64::from(j);
-    let counter = if backward {
-        target.counter - j
+    PackedDot(if backward {
+        target.0.wrapping_sub(j)
     } else {
-        target.counter + j
-    };
-    Dot::new(target.replica, counter)
+        target.0.wrapping_add(j)
+    })
 }
 
 /// Where in a merged insert's text the last slice ended: `(op index, char offset, byte

@@ -501,3 +501,11 @@ mod hostile {
         }
     }
 }
+
+/// A stored operation is 48 bytes (its dots packed into eight bytes each): the log's memory is
+/// mostly these, one per run of typing or deleting.
+#[test]
+fn a_stored_operation_takes_48_bytes() {
+    let size = std::mem::size_of::<super::stored_op::StoredOp>();
+    assert!(size <= 48, "{size} bytes");
+}
