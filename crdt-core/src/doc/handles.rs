@@ -75,7 +75,12 @@ impl<'a> TextRef<'a> {
         }
         let content = TextContent::from(text);
         let width = crate::seq::Content::len(&content) as u64;
-        let (dot, _) = allocate(&mut self.doc.txn, &self.doc.log, self.doc.replica, width);
+        let (dot, _) = allocate(
+            &mut self.doc.txn,
+            &mut self.doc.log,
+            self.doc.replica,
+            width,
+        );
         let op = seq.local_insert(pos, content, dot)?;
         let patches = if wanted {
             let patch = PatchAction::TextInsert {

@@ -400,7 +400,7 @@ impl Doc {
 
     /// Allocates `width` counters for a local operation and returns its dot and Lamport time.
     fn allocate(&mut self, width: u64) -> (Dot, u64) {
-        allocate(&mut self.txn, &self.log, self.replica, width)
+        allocate(&mut self.txn, &mut self.log, self.replica, width)
     }
 
     /// Records a local operation (already applied to the state) and its patches.
@@ -702,7 +702,7 @@ impl Doc {
 /// the fields it needs, so that handles can call it while they hold a container of the state.
 fn allocate(
     txn: &mut Option<Transaction>,
-    log: &OpLog,
+    log: &mut OpLog,
     replica: ReplicaId,
     width: u64,
 ) -> (Dot, u64) {
@@ -712,9 +712,8 @@ fn allocate(
             start,
             next: start,
             lamport: log.max_lamport() + 1,
-            // Most transactions hold one op (runs of typing extend it): no spare room in the
-            // history.
-            ops: Vec::with_capacity(1),
+            // The vector the last commit emptied: a commit per keystroke allocates none.
+            ops: log.take_spare_ops(),
             patches: Vec::new(),
         }
     });

@@ -92,6 +92,7 @@ impl OpLog {
             widths,
             meta: BTreeMap::new(),
             changes,
+            spare_ops: Vec::new(),
             #[cfg(test)]
             shadow: Vec::new(),
         };

@@ -43,6 +43,8 @@ pub(crate) struct OpLog {
     /// The commit messages and times, by the change's first event.
     meta: BTreeMap<Dot, Box<CommitMeta>>,
     changes: usize,
+    /// The operations vector of the last local commit, emptied, for the next transaction.
+    spare_ops: Vec<Op>,
     /// Every change as pushed, for the tests to compare the rebuilt ones with.
     #[cfg(test)]
     shadow: Vec<Change>,
@@ -55,10 +57,11 @@ impl OpLog {
             id,
             parents,
             lamport,
-            ops,
+            mut ops,
             meta,
         } = change;
-        self.push_parts(id, &parents, lamport, ops, meta);
+        // Drained like a local commit's, so that one copy of `push_parts` serves both.
+        self.push_parts(id, &parents, lamport, ops.drain(..), meta);
     }
 
     /// Appends this replica's own change `id`, made on the log's heads (what a local commit
@@ -71,13 +74,21 @@ impl OpLog {
         ops: Vec<Op>,
         meta: Option<Box<CommitMeta>>,
     ) {
+        let mut ops = ops;
         match self.graph.sole_head() {
-            Some(head) => self.push_parts(id, &[head], lamport, ops, meta),
+            Some(head) => self.push_parts(id, &[head], lamport, ops.drain(..), meta),
             None => {
                 let heads = self.heads();
-                self.push_parts(id, &heads, lamport, ops, meta);
+                self.push_parts(id, &heads, lamport, ops.drain(..), meta);
             }
         }
+        self.spare_ops = ops;
+    }
+
+    /// An empty operations vector for a new local transaction: the last commit's, whose
+    /// buffer is kept.
+    pub(crate) fn take_spare_ops(&mut self) -> Vec<Op> {
+        std::mem::take(&mut self.spare_ops)
     }
 
     /// Appends change `id` of parents `parents`, Lamport time `lamport`, operations `ops`.
@@ -86,9 +97,11 @@ impl OpLog {
         id: SeqRange,
         parents: &[Dot],
         lamport: u64,
-        ops: Vec<Op>,
+        ops: std::vec::Drain<'_, Op>,
         meta: Option<Box<CommitMeta>>,
     ) {
+        #[cfg(test)]
+        let mut ops: Vec<Op> = ops.collect();
         #[cfg(test)]
         self.shadow.push(Change {
             id,
@@ -97,6 +110,8 @@ impl OpLog {
             ops: ops.clone(),
             meta: meta.clone(),
         });
+        #[cfg(test)]
+        let ops = ops.drain(..);
         let started = self
             .graph
             .push(id, parents, lamport, self.ops.len(), self.widths.len());
