@@ -124,11 +124,7 @@ impl OpLog {
                 put_u64(parents, replicas[&parent.replica]);
                 put_u64(parents, parent.counter);
             }
-            let (widths_end, ops_end) = runs
-                .get(i + 1)
-                .map_or((self.widths.len(), self.ops.len()), |next| {
-                    (next.first_width, next.first_op)
-                });
+            let (widths_end, ops_end) = self.run_ends(i);
             put_u64(counts, (widths_end - run.first_width) as u64);
             put_u64(counts, (ops_end - run.first_op) as u64);
         }

@@ -155,15 +155,9 @@ impl CausalGraph {
                 max: MAX_REPLICAS,
             });
         }
-        let own_previous = (held > 0).then(|| Dot::new(run.replica, held));
-        let mut highest = 0;
-        for dot in run.parents.iter().copied().chain(own_previous) {
-            highest = highest.max(
-                self.lamport_of(dot)
-                    .ok_or(DocError::BadSnapshot("a change precedes its causal past"))?,
-            );
-        }
-        let expected = highest + 1;
+        let expected = self
+            .lamport_after(id, &run.parents)
+            .ok_or(DocError::BadSnapshot("a change precedes its causal past"))?;
         if run.lamport != expected {
             return Err(DocError::ForgedLamport {
                 id,
@@ -244,10 +238,16 @@ impl CausalGraph {
     /// Each event's Lamport time is above its whole causal past (every change in the graph
     /// passed this check), so the highest of the past is the highest among its latest events.
     pub(super) fn expected_lamport(&self, change: &Change) -> Option<u64> {
-        let own = change.id.start - 1;
-        let own_prev = (own > 0).then(|| Dot::new(change.id.replica, own));
+        self.lamport_after(change.id, &change.parents)
+    }
+
+    /// The honest Lamport start of change `id` made on `parents` (and its own replica's
+    /// previous event); `None` when part of that past is not here.
+    fn lamport_after(&self, id: SeqRange, parents: &[Dot]) -> Option<u64> {
+        let own = id.start - 1;
+        let own_prev = (own > 0).then(|| Dot::new(id.replica, own));
         let mut highest = 0;
-        for dot in change.parents.iter().copied().chain(own_prev) {
+        for dot in parents.iter().copied().chain(own_prev) {
             highest = highest.max(self.lamport_of(dot)?);
         }
         highest.checked_add(1)

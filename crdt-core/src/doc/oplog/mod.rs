@@ -244,22 +244,25 @@ impl OpLog {
 
     /// The indexes of graph run `run`'s stored operations: its first, and one past its last.
     fn run_ops(&self, run: usize) -> (usize, usize) {
-        let runs = self.graph.runs();
-        let end = runs
+        (self.graph.runs()[run].first_op, self.run_ends(run).1)
+    }
+
+    /// One past the index of graph run `run`'s last width run and last stored operation: where
+    /// the next run's start, or the columns' ends for the last run.
+    fn run_ends(&self, run: usize) -> (usize, usize) {
+        self.graph
+            .runs()
             .get(run + 1)
-            .map_or(self.ops.len(), |next| next.first_op);
-        (runs[run].first_op, end)
+            .map_or((self.widths.len(), self.ops.len()), |next| {
+                (next.first_width, next.first_op)
+            })
     }
 
     /// The changes of graph run `run` whose last event is after counter `after`, rebuilt.
     fn run_changes(&self, run: usize, after: u64) -> RunChanges<'_> {
         let runs = self.graph.runs();
         let graph_run = &runs[run];
-        let (widths_end, ops_end) = runs
-            .get(run + 1)
-            .map_or((self.widths.len(), self.ops.len()), |next| {
-                (next.first_width, next.first_op)
-            });
+        let (widths_end, ops_end) = self.run_ends(run);
         let mut changes = RunChanges {
             log: self,
             run: graph_run,
