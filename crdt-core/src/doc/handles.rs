@@ -2,6 +2,7 @@
 //! [`CounterRef`]. Each borrows the document mutably, applies local operations at once and adds
 //! them to the open transaction (see [`Doc::commit`]).
 
+use crate::clock::Dot;
 use crate::doc::change::{NewValue, Op, MAX_KEY_LEN};
 use crate::doc::event::PatchAction;
 use crate::doc::state::{ContainerState, ParentKey, ParentLink};
@@ -62,9 +63,10 @@ impl<'a> TextRef<'a> {
 
     /// Inserts `text` at scalar position `pos`.
     pub fn insert(&mut self, pos: usize, text: &str) -> Result<(), DocError> {
-        let wanted = self.doc.state.patches_wanted;
+        let doc = &mut *self.doc;
+        let wanted = doc.state.patches_wanted;
         // One lookup of the container for the bounds check and the insert.
-        let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
+        let ContainerState::Text(seq) = doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
         if pos > seq.len() {
@@ -73,16 +75,14 @@ impl<'a> TextRef<'a> {
         if text.is_empty() {
             return Ok(());
         }
-        let content = TextContent::from(text);
-        let width = crate::seq::Content::len(&content) as u64;
-        let (dot, _) = allocate(
-            &mut self.doc.txn,
-            &mut self.doc.log,
-            self.doc.replica,
-            width,
-        );
-        let op = seq.local_insert(pos, content, dot)?;
-        let patches = if wanted {
+        let chars = text.chars().count() as u64;
+        let (dot, _) = allocate(&mut doc.txn, &mut doc.log, doc.replica, chars);
+        // `allocate` opened the transaction.
+        let Some(txn) = doc.txn.as_mut() else {
+            return Ok(());
+        };
+        let origins = seq.local_insert_ref(pos, txn.ops.content_of(text), dot)?;
+        if wanted {
             let patch = PatchAction::TextInsert {
                 index: pos,
                 index_utf16: crate::doc::state::utf16_of(seq, pos),
@@ -90,27 +90,19 @@ impl<'a> TextRef<'a> {
                 attributes: Default::default(),
             };
             let mut patches = vec![(self.id.clone(), patch)];
-            self.doc
-                .state
-                .fill_insert_attributes(&self.id, &mut patches);
-            patches
-        } else {
-            Vec::new()
-        };
-        self.doc.record(
-            Op::Text {
-                obj: self.id.clone(),
-                op,
-            },
-            patches,
-        );
+            doc.state.fill_insert_attributes(&self.id, &mut patches);
+            txn.patches.extend(patches);
+        }
+        txn.ops
+            .text_insert(&mut doc.log, doc.replica, &self.id, origins, text, chars);
         Ok(())
     }
 
     /// Deletes `len` scalar values from `pos`.
     pub fn delete(&mut self, pos: usize, len: usize) -> Result<(), DocError> {
-        let wanted = self.doc.state.patches_wanted;
-        let ContainerState::Text(seq) = self.doc.state.container_mut(&self.id)? else {
+        let doc = &mut *self.doc;
+        let wanted = doc.state.patches_wanted;
+        let ContainerState::Text(seq) = doc.state.container_mut(&self.id)? else {
             return Err(DocError::WrongKind(self.id.clone()));
         };
         let total = seq.len();
@@ -125,27 +117,37 @@ impl<'a> TextRef<'a> {
             let start = crate::doc::state::utf16_of(seq, pos);
             (start, crate::doc::state::utf16_of(seq, pos + len) - start)
         });
-        let ops = seq.local_delete(pos, len)?;
-        let mut patches = if let Some((index_utf16, len_utf16)) = utf16_range {
+        // Each run of consecutive ids deleted is one op of one counter, as `local_delete`
+        // makes them; recorded as the engine reports the runs.
+        let (txn, log, replica, id) = (&mut doc.txn, &mut doc.log, doc.replica, &self.id);
+        let mut run: Option<(Dot, u64)> = None;
+        let mut record = |target: Dot, n: u64| {
+            allocate(txn, log, replica, 1);
+            if let Some(txn) = txn.as_mut() {
+                txn.ops.text_delete(log, replica, id, target, n);
+            }
+        };
+        seq.local_delete_with(pos, len, |target, n| match &mut run {
+            Some((t, l)) if t.replica == target.replica && t.counter + *l == target.counter => {
+                *l += n;
+            }
+            _ => {
+                if let Some((t, l)) = run.replace((target, n)) {
+                    record(t, l);
+                }
+            }
+        })?;
+        if let Some((t, l)) = run {
+            record(t, l);
+        }
+        if let (Some((index_utf16, len_utf16)), Some(txn)) = (utf16_range, doc.txn.as_mut()) {
             let action = PatchAction::TextDelete {
                 index: pos,
                 index_utf16,
                 len,
                 len_utf16,
             };
-            vec![(self.id.clone(), action)]
-        } else {
-            Vec::new()
-        };
-        for op in ops {
-            self.doc.allocate(1);
-            self.doc.record(
-                Op::Text {
-                    obj: self.id.clone(),
-                    op,
-                },
-                std::mem::take(&mut patches),
-            );
+            txn.patches.push((self.id.clone(), action));
         }
         Ok(())
     }

@@ -21,6 +21,7 @@ pub(crate) mod state;
 #[cfg(test)]
 mod tests;
 mod time_travel;
+mod transaction;
 mod typing_run;
 mod undo;
 mod value;
@@ -46,6 +47,7 @@ use format::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
 use format::value_pack::{self, ReadDocValue};
 use oplog::OpLog;
 use state::{ContainerState, DocState, ParentLink, RawPatch};
+use transaction::{allocate, Transaction};
 use typing_run::TypingRun;
 
 /// Most replicas a document holds events of: what one version vector in a sync frame may carry
@@ -160,16 +162,6 @@ pub struct ApplyOutcome {
 pub struct SubscriptionId(u64);
 
 type Subscriber = Box<dyn FnMut(&DocEvent) + Send>;
-
-/// An open transaction: operations applied locally but not yet committed as a change.
-#[derive(Debug)]
-struct Transaction {
-    start: u64,
-    next: u64,
-    lamport: u64,
-    ops: Vec<Op>,
-    patches: Vec<RawPatch>,
-}
 
 /// A replicated JSON-like document.
 ///
@@ -410,27 +402,7 @@ impl Doc {
             return;
         };
         txn.patches.extend(patches);
-        let extended = match (txn.ops.last_mut(), &op) {
-            (
-                Some(Op::Text {
-                    obj: last_obj,
-                    op: prev,
-                }),
-                Op::Text { obj, op: next },
-            ) => last_obj == obj && change::try_extend(prev, next),
-            (
-                Some(Op::List {
-                    obj: last_obj,
-                    op: prev,
-                }),
-                Op::List { obj, op: next },
-            ) => last_obj == obj && change::try_extend(prev, next),
-            _ => false,
-        };
-        if extended {
-            return;
-        }
-        txn.ops.push(op);
+        txn.ops.op(op);
     }
 
     /// Ends the open transaction: its operations become one [`Change`] in the history, and
@@ -695,32 +667,6 @@ impl Doc {
             subscriber(&event);
         }
     }
-}
-
-/// Allocates `width` counters of `replica` for a local operation in the open transaction
-/// (opened on the log's version if none is) and returns its dot and Lamport time. A function of
-/// the fields it needs, so that handles can call it while they hold a container of the state.
-fn allocate(
-    txn: &mut Option<Transaction>,
-    log: &mut OpLog,
-    replica: ReplicaId,
-    width: u64,
-) -> (Dot, u64) {
-    let txn = txn.get_or_insert_with(|| {
-        let start = log.version().get(replica) + 1;
-        Transaction {
-            start,
-            next: start,
-            lamport: log.max_lamport() + 1,
-            // The vector the last commit emptied: a commit per keystroke allocates none.
-            ops: log.take_spare_ops(),
-            patches: Vec::new(),
-        }
-    });
-    let dot = Dot::new(replica, txn.next);
-    let lamport = txn.lamport + (txn.next - txn.start);
-    txn.next += width;
-    (dot, lamport)
 }
 
 /// Refuses a change from a new replica when the document holds [`MAX_REPLICAS`] already.

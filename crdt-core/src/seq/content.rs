@@ -121,6 +121,13 @@ impl TextContent {
         self.utf16 += utf16;
     }
 
+    /// Replaces the content by `s`, keeping the buffer (a scratch content reused for each
+    /// edit allocates only when it grows).
+    pub(crate) fn assign(&mut self, s: &str) {
+        self.clear();
+        self.push_str(s);
+    }
+
     /// Inserts a string slice before char offset `at`.
     pub fn insert_str(&mut self, at: usize, s: &str) {
         let (chars, utf16) = counts(s);

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use super::encode::{DELETE, FAR_DOT, INSERT, NEAR_DOT, NO_DOT, WHOLE};
 use super::graph::{CausalGraph, GraphRun};
 use super::stored_op::{OpStore, StoredOp, PACKED_COUNTER_MAX};
-use super::{OpLog, WidthRun};
+use super::{LocalOps, OpLog, WidthRun};
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::{check_container_id, Change};
 use crate::doc::commit_meta::CommitMeta;
@@ -92,7 +92,7 @@ impl OpLog {
             widths,
             meta: BTreeMap::new(),
             changes,
-            spare_ops: Vec::new(),
+            spare_ops: LocalOps::default(),
             #[cfg(test)]
             shadow: Vec::new(),
         };

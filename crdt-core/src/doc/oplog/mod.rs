@@ -14,6 +14,7 @@
 mod decode;
 mod encode;
 mod graph;
+mod local_ops;
 mod stored_op;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,8 @@ use crate::doc::change::{Change, Op};
 use crate::doc::commit_meta::CommitMeta;
 use graph::{CausalGraph, GraphRun};
 use stored_op::{OpStore, TextCursor};
+
+pub(crate) use local_ops::LocalOps;
 
 /// `count` consecutive changes of one width.
 #[derive(Clone, Copy, Debug)]
@@ -43,8 +46,8 @@ pub(crate) struct OpLog {
     /// The commit messages and times, by the change's first event.
     meta: BTreeMap<Dot, Box<CommitMeta>>,
     changes: usize,
-    /// The operations vector of the last local commit, emptied, for the next transaction.
-    spare_ops: Vec<Op>,
+    /// The operation buffers of the last local commit, emptied, for the next transaction.
+    spare_ops: LocalOps,
     /// Every change as pushed, for the tests to compare the rebuilt ones with.
     #[cfg(test)]
     shadow: Vec<Change>,
@@ -57,11 +60,10 @@ impl OpLog {
             id,
             parents,
             lamport,
-            mut ops,
+            ops,
             meta,
         } = change;
-        // Drained like a local commit's, so that one copy of `push_parts` serves both.
-        self.push_parts(id, &parents, lamport, ops.drain(..), meta);
+        self.push_parts(id, &parents, lamport, ops, meta);
     }
 
     /// Appends this replica's own change `id`, made on the log's heads (what a local commit
@@ -71,24 +73,57 @@ impl OpLog {
         &mut self,
         id: SeqRange,
         lamport: u64,
-        ops: Vec<Op>,
+        mut ops: LocalOps,
         meta: Option<Box<CommitMeta>>,
     ) {
-        let mut ops = ops;
-        match self.graph.sole_head() {
-            Some(head) => self.push_parts(id, &[head], lamport, ops.drain(..), meta),
+        let sole_head = self.graph.sole_head();
+        let heads;
+        let parents: &[Dot] = match &sole_head {
+            Some(head) => std::slice::from_ref(head),
             None => {
-                let heads = self.heads();
-                self.push_parts(id, &heads, lamport, ops.drain(..), meta);
+                heads = self.heads();
+                &heads
             }
-        }
+        };
+        #[cfg(test)]
+        self.shadow.push(Change {
+            id,
+            parents: parents.to_vec(),
+            lamport,
+            ops: std::mem::take(&mut ops.made),
+            meta: meta.clone(),
+        });
+        let started = self.push_run(id, parents, lamport, meta);
+        self.ops.append_local(id.replica, &mut ops, !started);
         self.spare_ops = ops;
     }
 
-    /// An empty operations vector for a new local transaction: the last commit's, whose
-    /// buffer is kept.
-    pub(crate) fn take_spare_ops(&mut self) -> Vec<Op> {
-        std::mem::take(&mut self.spare_ops)
+    /// Buffers for a new local transaction starting at counter `start`: the last commit's,
+    /// emptied.
+    pub(crate) fn take_spare_ops(&mut self, start: u64) -> LocalOps {
+        let mut ops = std::mem::take(&mut self.spare_ops);
+        ops.begin(start);
+        ops
+    }
+
+    /// Records change `id` in the graph, its width and its commit metadata; returns whether it
+    /// started a graph run (then its first op may not merge into the last stored one).
+    fn push_run(
+        &mut self,
+        id: SeqRange,
+        parents: &[Dot],
+        lamport: u64,
+        meta: Option<Box<CommitMeta>>,
+    ) -> bool {
+        let started = self
+            .graph
+            .push(id, parents, lamport, self.ops.len(), self.widths.len());
+        self.push_width(id.len(), started);
+        if let Some(meta) = meta {
+            self.meta.insert(Dot::new(id.replica, id.start), meta);
+        }
+        self.changes += 1;
+        started
     }
 
     /// Appends change `id` of parents `parents`, Lamport time `lamport`, operations `ops`.
@@ -97,11 +132,9 @@ impl OpLog {
         id: SeqRange,
         parents: &[Dot],
         lamport: u64,
-        ops: std::vec::Drain<'_, Op>,
+        ops: Vec<Op>,
         meta: Option<Box<CommitMeta>>,
     ) {
-        #[cfg(test)]
-        let mut ops: Vec<Op> = ops.collect();
         #[cfg(test)]
         self.shadow.push(Change {
             id,
@@ -110,15 +143,7 @@ impl OpLog {
             ops: ops.clone(),
             meta: meta.clone(),
         });
-        #[cfg(test)]
-        let ops = ops.drain(..);
-        let started = self
-            .graph
-            .push(id, parents, lamport, self.ops.len(), self.widths.len());
-        self.push_width(id.len(), started);
-        if let Some(meta) = meta {
-            self.meta.insert(Dot::new(id.replica, id.start), meta);
-        }
+        let started = self.push_run(id, parents, lamport, meta);
         let mut counter = id.start;
         let mut may_merge = !started;
         for op in ops {
@@ -127,7 +152,6 @@ impl OpLog {
             may_merge = true;
             counter += width;
         }
-        self.changes += 1;
     }
 
     /// Records the width of the change just pushed: one more of the last width run, or a new

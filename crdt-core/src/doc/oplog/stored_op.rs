@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use super::local_ops::LocalOps;
 use crate::clock::{Dot, ReplicaId};
 use crate::doc::change::Op;
 use crate::doc::value::ContainerId;
@@ -205,7 +206,7 @@ impl OpStore {
 
     /// The small integer naming `obj`, interned on first use. The last interned container is
     /// checked first: runs of typing name one text.
-    fn intern(&mut self, obj: &ContainerId) -> Option<u32> {
+    pub(super) fn intern(&mut self, obj: &ContainerId) -> Option<u32> {
         if let Some(last) = self.containers.len().checked_sub(1) {
             if self.containers[last] == *obj {
                 return u32::try_from(last).ok();
@@ -291,96 +292,77 @@ impl OpStore {
         // The left origin a continuing insert has: the last character, of this run's replica
         // (interned when `next` was packed, if `next` names it).
         let last_end = self.ops.last().map_or(0, StoredOp::end);
-        let previous_char = self.replica_index.get(&replica).map(|&index| {
-            PackedDot(index << COUNTER_BITS | (last_end.wrapping_sub(1) & COUNTER_MASK))
-        });
-        let Some(last) = self.ops.last_mut() else {
-            return false;
-        };
-        match (last, next) {
-            (
-                StoredOp::TextInsert {
-                    obj,
-                    right,
-                    bytes,
-                    byte_len,
-                    chars,
-                    ..
-                },
-                StoredOp::TextInsert {
-                    start: next_start,
-                    obj: next_obj,
-                    left: next_left,
-                    right: next_right,
-                    bytes: next_bytes_at,
-                    byte_len: next_bytes,
-                    chars: next_chars,
-                },
-            ) => {
-                let continues = *obj == *next_obj
-                    && *next_start == last_end
-                    && Some(*next_left) == previous_char
-                    && last_end - 1 <= COUNTER_MASK
-                    && *right == *next_right
-                    && bytes.checked_add(*byte_len) == Some(*next_bytes_at);
-                let (Some(b), Some(c)) = (
-                    byte_len.checked_add(*next_bytes),
-                    chars.checked_add(*next_chars),
-                ) else {
-                    return false;
-                };
-                if !continues {
-                    return false;
-                }
-                *byte_len = b;
-                *chars = c;
-                true
+        let previous_char = self.packed(replica, last_end.wrapping_sub(1));
+        match self.ops.last_mut() {
+            Some(last) => merge_runs(last, next, previous_char),
+            None => false,
+        }
+    }
+
+    /// `counter` of `replica` packed, if the replica is interned (no interning: a dot the
+    /// store does not know yet cannot equal a packed one).
+    pub(super) fn packed(&self, replica: ReplicaId, counter: u64) -> Option<PackedDot> {
+        self.replica_index
+            .get(&replica)
+            .map(|&index| PackedDot(index << COUNTER_BITS | (counter & COUNTER_MASK)))
+    }
+
+    /// Appends the operations of a local transaction (its first counter just after the log's
+    /// last stored op when `may_merge`), their text after the store's; `local` is left empty.
+    pub(super) fn append_local(
+        &mut self,
+        replica: ReplicaId,
+        local: &mut LocalOps,
+        may_merge: bool,
+    ) {
+        let base = self.text.len();
+        if u32::try_from(base + local.text.len()).is_err() {
+            // The text buffer would outgrow its offsets: the operations go in whole.
+            return self.append_local_whole(replica, local, may_merge);
+        }
+        self.text.push_str(&local.text);
+        let mut may_merge = may_merge;
+        for mut stored in local.ops.drain(..) {
+            if let StoredOp::TextInsert { bytes, .. } = &mut stored {
+                // Fits: checked above for the whole buffer.
+                *bytes += base as u32;
             }
-            (
-                StoredOp::TextDelete {
-                    obj,
-                    target,
-                    len,
-                    count,
-                    backward,
-                    ..
-                },
-                StoredOp::TextDelete {
-                    start: next_start,
-                    obj: next_obj,
-                    target: next_target,
-                    len: next_len,
-                    ..
-                },
-            ) => {
-                if *obj != *next_obj
-                    || *next_start != last_end
-                    || *len != 1
-                    || *next_len != 1
-                    || *count == u32::MAX
-                {
-                    return false;
-                }
-                // Packed dots of one replica differ by their counters; counter 0 never packs,
-                // so a step that would leave the replica's bits cannot equal a packed target.
-                let last_target = delete_target(*target, *count - 1, *backward).0;
-                let forward = last_target.checked_add(1) == Some(next_target.0);
-                let back = last_target.checked_sub(1) == Some(next_target.0);
-                let fits = match *count {
-                    1 => forward || back,
-                    _ if *backward => back,
-                    _ => forward,
-                };
-                if !fits {
-                    return false;
-                }
-                if *count == 1 {
-                    *backward = back;
-                }
-                *count += 1;
-                true
+            if !(may_merge && self.merge_into_last(&stored, replica)) {
+                self.ops.push(stored);
             }
-            _ => false,
+            may_merge = true;
+        }
+        local.text.clear();
+    }
+
+    /// [`append_local`](Self::append_local) rebuilding every operation as made and storing it
+    /// whole.
+    #[cold]
+    fn append_local_whole(&mut self, replica: ReplicaId, local: &mut LocalOps, may_merge: bool) {
+        let mut made = Vec::new();
+        let mut cursor = TextCursor::default();
+        for (index, stored) in local.ops.iter().enumerate() {
+            let (from, to) = (stored.start(), stored.end());
+            self.slice_into(
+                &local.text,
+                replica,
+                index,
+                stored,
+                from,
+                to,
+                &mut cursor,
+                &mut made,
+            );
+        }
+        let mut counter = local.ops.first().map_or(0, StoredOp::start);
+        local.ops.clear();
+        local.text.clear();
+        let mut may_merge = may_merge;
+        for op in made {
+            let width = op.width();
+            self.push(Dot::new(replica, counter), op, may_merge);
+            counter += width;
+            may_merge = true;
         }
     }
 
@@ -401,7 +383,9 @@ impl OpStore {
         while counter < to && *index < self.ops.len() {
             let stored = &self.ops[*index];
             let end = stored.end().min(to);
-            self.slice_into(replica, *index, stored, counter, end, cursor, &mut out);
+            self.slice_into(
+                &self.text, replica, *index, stored, counter, end, cursor, &mut out,
+            );
             counter = end;
             if end == stored.end() {
                 *index += 1;
@@ -425,6 +409,7 @@ impl OpStore {
         };
         let mut out = Vec::with_capacity(1);
         self.slice_into(
+            &self.text,
             replica,
             index,
             stored,
@@ -440,6 +425,7 @@ impl OpStore {
     #[allow(clippy::too_many_arguments)]
     fn slice_into(
         &self,
+        text: &str,
         replica: ReplicaId,
         index: usize,
         stored: &StoredOp,
@@ -458,7 +444,7 @@ impl OpStore {
                 byte_len,
                 chars,
             } => {
-                let run = &self.text[*bytes as usize..(*bytes + *byte_len) as usize];
+                let run = &text[*bytes as usize..(*bytes + *byte_len) as usize];
                 let ascii = *byte_len == *chars;
                 let text = cursor.slice(index, run, ascii, from - start, to - start);
                 let origin_left = if from == *start {
@@ -565,5 +551,101 @@ impl TextCursor {
         advance(&mut chars, &mut byte, to);
         self.at = Some((index, chars, byte));
         &run[begin..byte]
+    }
+}
+
+/// Extends stored operation `last` by `next` when `next` continues it: an insert typed right
+/// after it (`previous_char` is `last`'s last character, packed), or the delete of the
+/// character next to a one-character delete's. Returns whether it did.
+pub(super) fn merge_runs(
+    last: &mut StoredOp,
+    next: &StoredOp,
+    previous_char: Option<PackedDot>,
+) -> bool {
+    let last_end = last.end();
+    match (last, next) {
+        (
+            StoredOp::TextInsert {
+                obj,
+                right,
+                bytes,
+                byte_len,
+                chars,
+                ..
+            },
+            StoredOp::TextInsert {
+                start: next_start,
+                obj: next_obj,
+                left: next_left,
+                right: next_right,
+                bytes: next_bytes_at,
+                byte_len: next_bytes,
+                chars: next_chars,
+            },
+        ) => {
+            let continues = *obj == *next_obj
+                && *next_start == last_end
+                && Some(*next_left) == previous_char
+                && last_end - 1 <= COUNTER_MASK
+                && *right == *next_right
+                && bytes.checked_add(*byte_len) == Some(*next_bytes_at);
+            let (Some(b), Some(c)) = (
+                byte_len.checked_add(*next_bytes),
+                chars.checked_add(*next_chars),
+            ) else {
+                return false;
+            };
+            if !continues {
+                return false;
+            }
+            *byte_len = b;
+            *chars = c;
+            true
+        }
+        (
+            StoredOp::TextDelete {
+                obj,
+                target,
+                len,
+                count,
+                backward,
+                ..
+            },
+            StoredOp::TextDelete {
+                start: next_start,
+                obj: next_obj,
+                target: next_target,
+                len: next_len,
+                ..
+            },
+        ) => {
+            if *obj != *next_obj
+                || *next_start != last_end
+                || *len != 1
+                || *next_len != 1
+                || *count == u32::MAX
+            {
+                return false;
+            }
+            // Packed dots of one replica differ by their counters; counter 0 never packs,
+            // so a step that would leave the replica's bits cannot equal a packed target.
+            let last_target = delete_target(*target, *count - 1, *backward).0;
+            let forward = last_target.checked_add(1) == Some(next_target.0);
+            let back = last_target.checked_sub(1) == Some(next_target.0);
+            let fits = match *count {
+                1 => forward || back,
+                _ if *backward => back,
+                _ => forward,
+            };
+            if !fits {
+                return false;
+            }
+            if *count == 1 {
+                *backward = back;
+            }
+            *count += 1;
+            true
+        }
+        _ => false,
     }
 }
