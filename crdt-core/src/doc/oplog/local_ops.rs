@@ -105,16 +105,17 @@ impl LocalOps {
         target: Dot,
         len: u64,
     ) {
-        let op = Op::Text {
+        // Built only where it is kept: cloning the container id costs an allocation.
+        let whole = || Op::Text {
             obj: obj.clone(),
             op: SeqOp::Delete { target, len },
         };
         #[cfg(test)]
-        self.remember(op.clone());
+        self.remember(whole());
         let store = &mut log.ops;
         let compact = store.intern(obj).zip(store.pack(Some(target)));
         let Some((obj, target)) = compact else {
-            return self.push_whole(op);
+            return self.push_whole(whole());
         };
         let stored = StoredOp::TextDelete {
             start: self.next,

@@ -302,9 +302,12 @@ impl OpStore {
     /// `counter` of `replica` packed, if the replica is interned (no interning: a dot the
     /// store does not know yet cannot equal a packed one).
     pub(super) fn packed(&self, replica: ReplicaId, counter: u64) -> Option<PackedDot> {
-        self.replica_index
-            .get(&replica)
-            .map(|&index| PackedDot(index << COUNTER_BITS | (counter & COUNTER_MASK)))
+        // A lone writer's replica is the last interned: checked first, as `pack` does.
+        let index = match self.replicas.last() {
+            Some(last) if *last == replica => (self.replicas.len() - 1) as u64,
+            _ => *self.replica_index.get(&replica)?,
+        };
+        Some(PackedDot(index << COUNTER_BITS | (counter & COUNTER_MASK)))
     }
 
     /// Appends the operations of a local transaction (its first counter just after the log's
