@@ -340,6 +340,11 @@ impl<P> CausalBuffer<P> {
         apply: &mut impl FnMut(CausalChange<P>) -> Result<(), E>,
         delivery: &mut Delivery<E>,
     ) {
+        if self.blocked_on.is_empty() {
+            // Nothing waits (every change of an in-order stream): nothing to wake, and no
+            // queue to allocate per delivered change.
+            return;
+        }
         let mut advanced = VecDeque::from([replica]);
         while let Some(replica) = advanced.pop_front() {
             let upto = self.applied.get(replica);
