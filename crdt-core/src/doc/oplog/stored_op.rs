@@ -619,14 +619,16 @@ pub(super) fn merge_runs(
                 obj: next_obj,
                 target: next_target,
                 len: next_len,
-                ..
+                count: next_count,
+                backward: next_backward,
             },
         ) => {
+            // `next` may be a run itself (a transaction's deletes, merged before its commit).
             if *obj != *next_obj
                 || *next_start != last_end
                 || *len != 1
                 || *next_len != 1
-                || *count == u32::MAX
+                || count.checked_add(*next_count).is_none()
             {
                 return false;
             }
@@ -635,18 +637,17 @@ pub(super) fn merge_runs(
             let last_target = delete_target(*target, *count - 1, *backward).0;
             let forward = last_target.checked_add(1) == Some(next_target.0);
             let back = last_target.checked_sub(1) == Some(next_target.0);
-            let fits = match *count {
-                1 => forward || back,
-                _ if *backward => back,
-                _ => forward,
+            // The direction of each side that is a run must be the step's.
+            let fits = |run_count: u32, run_backward: bool| match run_count {
+                1 => true,
+                _ => run_backward == back,
             };
-            if !fits {
+            if !(forward || back) || !fits(*count, *backward) || !fits(*next_count, *next_backward)
+            {
                 return false;
             }
-            if *count == 1 {
-                *backward = back;
-            }
-            *count += 1;
+            *backward = back;
+            *count += *next_count;
             true
         }
         _ => false,

@@ -112,10 +112,11 @@ mod rebuilt {
             text: String,
             per_char: bool,
         },
-        /// Press backspace `n` times before `pos`, one commit each.
-        Backspace { pos: usize, n: usize },
-        /// Press delete `n` times at `pos`, one commit each.
-        DeleteKey { pos: usize, n: usize },
+        /// Press backspace `n` times before `pos`, one commit each, or one for the `n` (a
+        /// transaction's run of deletes meets the log's run).
+        Backspace { pos: usize, n: usize, per_key: bool },
+        /// Press delete `n` times at `pos`, one commit each or one for all.
+        DeleteKey { pos: usize, n: usize, per_key: bool },
         /// Delete a selection.
         Cut { pos: usize, len: usize },
         /// Mark a range bold.
@@ -132,8 +133,8 @@ mod rebuilt {
                 .prop_map(|c| c.into_iter().collect::<String>());
         prop_oneof![
             4 => (0..40usize, text, any::<bool>()).prop_map(|(pos, text, per_char)| Step::Type { pos, text, per_char }),
-            2 => (0..40usize, 1..5usize).prop_map(|(pos, n)| Step::Backspace { pos, n }),
-            1 => (0..40usize, 1..5usize).prop_map(|(pos, n)| Step::DeleteKey { pos, n }),
+            2 => (0..40usize, 1..5usize, any::<bool>()).prop_map(|(pos, n, per_key)| Step::Backspace { pos, n, per_key }),
+            1 => (0..40usize, 1..5usize, any::<bool>()).prop_map(|(pos, n, per_key)| Step::DeleteKey { pos, n, per_key }),
             1 => (0..40usize, 1..6usize).prop_map(|(pos, len)| Step::Cut { pos, len }),
             1 => (0..40usize, 1..6usize).prop_map(|(pos, len)| Step::Bold { pos, len }),
             1 => (any::<u8>(), any::<i64>()).prop_map(|(key, value)| Step::MapAndCounter { key, value }),
@@ -157,7 +158,7 @@ mod rebuilt {
                 }
                 doc.commit();
             }
-            Step::Backspace { pos, n } => {
+            Step::Backspace { pos, n, per_key } => {
                 let mut at = pos % (len + 1);
                 for _ in 0..*n {
                     if at == 0 {
@@ -165,18 +166,24 @@ mod rebuilt {
                     }
                     at -= 1;
                     doc.text("t").delete(at, 1).unwrap();
-                    doc.commit();
+                    if *per_key {
+                        doc.commit();
+                    }
                 }
+                doc.commit();
             }
-            Step::DeleteKey { pos, n } => {
+            Step::DeleteKey { pos, n, per_key } => {
                 let at = pos % (len + 1);
                 for _ in 0..*n {
                     if at >= doc.text("t").len() {
                         break;
                     }
                     doc.text("t").delete(at, 1).unwrap();
-                    doc.commit();
+                    if *per_key {
+                        doc.commit();
+                    }
                 }
+                doc.commit();
             }
             Step::Cut { pos, len: n } => {
                 let at = pos % (len + 1);
@@ -327,6 +334,43 @@ fn typing_and_backspacing_collapse_into_runs() {
         "one insert, one backspace run, one delete-key run"
     );
     assert_eq!(log.changes().collect::<Vec<_>>(), log.shadow);
+}
+
+/// A transaction of several backspaces (or delete-key presses) is one run of deletes before
+/// its commit; committed after single-key deletes of the same run, it joins the log's run
+/// whole: every delete keeps its counter, and the rebuilt changes are the ones made
+/// (regression: the log's run grew by one delete for the transaction's whole run, and the
+/// last deletes' counters pointed at the next replica's operations).
+#[test]
+fn a_transactions_run_of_deletes_joins_the_logs_run_whole() {
+    let mut doc = crate::Doc::with_replica(ReplicaId::new(1));
+    doc.text("t").insert(0, "abcdefghij").unwrap();
+    doc.commit();
+    doc.text("t").delete(9, 1).unwrap();
+    doc.commit();
+    for at in [8, 7, 6] {
+        doc.text("t").delete(at, 1).unwrap();
+    }
+    doc.commit();
+    // The delete key, after a single delete of the same run.
+    doc.text("t").delete(1, 1).unwrap();
+    doc.commit();
+    for _ in 0..2 {
+        doc.text("t").delete(1, 1).unwrap();
+    }
+    doc.commit();
+    assert_eq!(doc.text("t").to_string(), "aef");
+    let log = &doc.log;
+    assert_eq!(
+        log.ops.len(),
+        3,
+        "one insert, one backspace run, one delete-key run"
+    );
+    assert_eq!(log.changes().collect::<Vec<_>>(), log.shadow);
+    let mut peer = crate::Doc::with_replica(ReplicaId::new(2));
+    peer.apply_changes(&doc.encode_changes_since(&VersionVector::new()))
+        .unwrap();
+    assert_eq!(peer.text("t").to_string(), "aef");
 }
 
 mod hostile {
