@@ -13,7 +13,11 @@
 //! `doc_*_v5.bin` fixtures were written by the format-5 encoder with the script below (which
 //! commits every seventh step with a message and a time); format 6 saves the history as the log
 //! holds it (graph runs and merged operations, issue #13) and refuses format-5 bytes. The
-//! `doc_*_v6.bin` fixtures were written by the format-6 encoder with the same script. The
+//! `doc_*_v6.bin` fixtures were written by the format-6 encoder with the same script;
+//! `doc_save_v6.bin` holds every text's characters in its state, as format-6 saves first did.
+//! Saves now let a text's state take its characters from the history
+//! (`doc/container_snapshot.rs`), a new container state tag within format 6, and
+//! `doc_save_v6_text_from_history.bin` is such a save: both must load. The
 //! script's random source is fixed with them (changing it would need fixtures from an older
 //! encoder).
 //! Each fixture is the encoding of a document built here by a
@@ -206,12 +210,19 @@ fn doc_bytes_of_the_format_6_fixtures_decode_to_the_same_state() {
     assert_eq!(merged.history(), doc.history(), "messages and times decode");
     assert!(doc.history().iter().any(|e| e.message.is_some()));
 
-    let saved = read_fixture("doc_save_v6.bin", &doc.save());
-    assert_deflated(&saved, 6, "snapshot");
-    let loaded = Doc::load(&saved).expect("format-6 snapshot loads");
-    assert_eq!(loaded.materialize(), expected);
-    assert_eq!(loaded.version(), doc.version());
-    assert_eq!(loaded.history(), doc.history());
+    let inline = read_old_fixture("doc_save_v6.bin");
+    let from_history = read_fixture("doc_save_v6_text_from_history.bin", &doc.save());
+    assert!(
+        from_history.len() < inline.len(),
+        "the texts' characters are saved once"
+    );
+    for saved in [inline, from_history] {
+        assert_deflated(&saved, 6, "snapshot");
+        let loaded = Doc::load(&saved).expect("format-6 snapshot loads");
+        assert_eq!(loaded.materialize(), expected);
+        assert_eq!(loaded.version(), doc.version());
+        assert_eq!(loaded.history(), doc.history());
+    }
 }
 
 #[test]

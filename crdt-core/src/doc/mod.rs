@@ -3,6 +3,7 @@
 
 mod change;
 mod commit_meta;
+mod container_snapshot;
 mod container_tree;
 mod duplicate;
 mod event;
@@ -44,7 +45,6 @@ use crate::encoding::budget::DecodeBudget;
 use crate::encoding::{self, DecodeError, EncodingKind};
 use crate::seq::SeqError;
 use format::snapshot::{self, ContainerSnapshot, Snapshot, SnapshotRef};
-use format::value_pack::{self, ReadDocValue};
 use oplog::OpLog;
 use state::{ContainerState, DocState, ParentLink, RawPatch};
 use transaction::{allocate, Transaction};
@@ -541,7 +541,7 @@ impl Doc {
             .state
             .containers
             .iter()
-            .map(|(id, c)| (id, ContainerSnapshot::of(c)))
+            .map(|(id, c)| (id, ContainerSnapshot::of(id, c, &self.log)))
             .collect();
         let parents: Vec<(&ContainerId, &ParentLink)> = self
             .state
@@ -590,9 +590,8 @@ impl Doc {
             if id.kind() != container.kind() {
                 return Err(DocError::BadSnapshot("container state of the wrong kind"));
             }
-            state
-                .containers
-                .insert(id, Box::new(container.into_state(budget)?));
+            let container = container.into_state(&id, &log, budget)?;
+            state.containers.insert(id, Box::new(container));
         }
         for (id, link) in snapshot.parents {
             if !state.containers.contains_key(&id) {
@@ -702,66 +701,6 @@ fn to_causal(change: Change) -> CausalChange<Change> {
         id: change.id,
         parents: change.parents.clone(),
         payload: change,
-    }
-}
-
-impl ContainerSnapshot {
-    fn of(state: &ContainerState) -> Self {
-        match state {
-            ContainerState::Map(m) => ContainerSnapshot::Map(
-                m.entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
-            ContainerState::List(seq) => ContainerSnapshot::List(
-                seq.encode_state_with(|c| value_pack::array(&c.0, value_pack::put_value)),
-            ),
-            ContainerState::Text(seq) => {
-                ContainerSnapshot::Text(seq.encode_state_with(value_pack::text_content))
-            }
-            ContainerState::Counter(n) => ContainerSnapshot::Counter(*n),
-        }
-    }
-
-    fn kind(&self) -> ContainerKind {
-        match self {
-            ContainerSnapshot::Map(_) => ContainerKind::Map,
-            ContainerSnapshot::List(_) => ContainerKind::List,
-            ContainerSnapshot::Text(_) => ContainerKind::Text,
-            ContainerSnapshot::Counter(_) => ContainerKind::Counter,
-        }
-    }
-
-    fn into_state(self, budget: &mut DecodeBudget) -> Result<ContainerState, DocError> {
-        Ok(match self {
-            ContainerSnapshot::Map(entries) => {
-                let mut map = state::MapState::default();
-                for (key, values) in entries {
-                    if values.is_empty() {
-                        continue;
-                    }
-                    let values = crate::sort_keys::sorted_by_key(values, |e| {
-                        (e.lamport, e.id.replica.0, e.id.counter)
-                    });
-                    map.entries.insert(key, values);
-                }
-                ContainerState::Map(map)
-            }
-            ContainerSnapshot::List(bytes) => ContainerState::List(
-                crate::seq::Sequence::decode_state_with(&bytes, budget, |b, budget| {
-                    let values = value_pack::read_array(b, "list content", budget, |r| r.value())?;
-                    Ok(crate::seq::ListContent(values))
-                })?,
-            ),
-            ContainerSnapshot::Text(bytes) => ContainerState::Text(
-                crate::seq::Sequence::decode_state_with(&bytes, budget, |b, budget| {
-                    budget.charge(b.len(), "text content")?;
-                    Ok(value_pack::read_text_content(b)?)
-                })?,
-            ),
-            ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
-        })
     }
 }
 

@@ -1096,7 +1096,7 @@ fn a_saved_document_holding_a_forged_lamport_is_refused_on_load() {
         .state
         .containers
         .iter()
-        .map(|(id, c)| (id, ContainerSnapshot::of(c)))
+        .map(|(id, c)| (id, ContainerSnapshot::of(id, c, &honest.log)))
         .collect();
     // Written by the encoder directly: `save` would never write it.
     let bytes = encoding::frame(

@@ -69,6 +69,12 @@ mod op;
 pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;
+pub(crate) use snapshot::StateRun;
+/// The snapshot writers the document's tests forge states with.
+#[cfg(test)]
+pub(crate) mod snapshot_test_support {
+    pub(crate) use super::snapshot::{write_state, write_state_without_content};
+}
 mod tree;
 
 pub use content::{Content, ListContent, TextContent};

@@ -70,6 +70,13 @@ pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8>
     write_state_raw(runs, &serde_content(content))
 }
 
+/// Writes runs with an empty content column (a document's text whose characters its history
+/// holds), for the tests to forge such states.
+#[cfg(test)]
+pub(crate) fn write_state_without_content(runs: &[StateRun]) -> Vec<u8> {
+    write_state_raw(runs, &[])
+}
+
 /// The content as serde's MessagePack. Serializing content (a string, or a vector of
 /// serializable values) into a Vec does not fail for the content types of this crate.
 fn serde_content<C: Content>(content: &C) -> Vec<u8> {
@@ -138,7 +145,7 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
 fn read_state<C: Content>(
     bytes: &[u8],
     budget: &mut DecodeBudget,
-    decode: impl FnOnce(&[u8], &mut DecodeBudget) -> Result<C, SeqError>,
+    decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
 ) -> Result<(Vec<StateRun>, C), SeqError> {
     let raw = unseal(FORMAT, bytes, budget)?;
     let mut r = ColumnReader::new(&raw);
@@ -159,7 +166,6 @@ fn read_state<C: Content>(
     let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
     let content_bytes = r.bytes("content")?;
     r.finish("snapshot")?;
-    let content: C = decode(content_bytes, budget)?;
     let mut expected = vec![1u64; replicas.len()];
     let mut runs = Vec::new();
     for _ in 0..n {
@@ -215,6 +221,9 @@ fn read_state<C: Content>(
     counters.finish()?;
     ref_agents.finish()?;
     ref_counters.finish("reference counters")?;
+    // Last: the content may be read from elsewhere by the runs' ids (a document's texts take
+    // theirs from its history).
+    let content: C = decode(content_bytes, &runs, budget)?;
     Ok((runs, content))
 }
 
@@ -267,6 +276,16 @@ impl<C: Content> Sequence<C> {
         write_state_raw(&runs, &encode(&content))
     }
 
+    /// The live elements as runs of consecutive ids (first id, length), in document order:
+    /// the runs a snapshot writes, without the deleted ones.
+    pub(crate) fn live_id_runs(&self) -> impl Iterator<Item = (Dot, u32)> + '_ {
+        self.tree
+            .leaves_in_order()
+            .flat_map(|leaf| leaf.runs.iter())
+            .filter(|r| !r.deleted())
+            .map(|r| (self.ids.dot_of(r.lv), r.len()))
+    }
+
     /// Decodes a snapshot made by [`Sequence::encode_state`], validating everything (counts
     /// bounded by the bytes present, ids fresh, origins known and on the correct side, content
     /// matching the live runs); rebuilds the tree without replaying ops.
@@ -282,7 +301,7 @@ impl<C: Content> Sequence<C> {
         bytes: &[u8],
         budget: &mut DecodeBudget,
     ) -> Result<Self, SeqError> {
-        Self::decode_state_with(bytes, budget, |b, budget| {
+        Self::decode_state_with(bytes, budget, |b, _, budget| {
             // The content owns at most its bytes; serde sizes no vector past a small cap.
             budget.charge_values::<C>(1, b.len(), "content")?;
             Ok(rmp_serde::from_slice(b)?)
@@ -290,11 +309,12 @@ impl<C: Content> Sequence<C> {
     }
 
     /// [`Sequence::decode_state`] with the content read by `decode` (the counterpart of
-    /// [`Sequence::encode_state_with`]), charging `budget`.
+    /// [`Sequence::encode_state_with`]) from the content column and the runs (whose ids say
+    /// where to find content the column does not hold), charging `budget`.
     pub(crate) fn decode_state_with(
         bytes: &[u8],
         budget: &mut DecodeBudget,
-        decode: impl FnOnce(&[u8], &mut DecodeBudget) -> Result<C, SeqError>,
+        decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
     ) -> Result<Self, SeqError> {
         let (wire, content) = read_state::<C>(bytes, budget, decode)?;
         // Pass 1: ids, in document order (local versions follow document order).

@@ -8,9 +8,12 @@
 //! entry the replica as 8 bytes LE and the counter as a varint); the history (a byte string the
 //! log decodes and checks) and the waiting changes (a length-prefixed raw change batch); the
 //! containers (a count, then per container
-//! its id and its state: a kind byte, then a map's entries as MessagePack, a text's or list's
-//! sequence state ([`Sequence::encode_state`](crate::seq::Sequence::encode_state)) as a byte
-//! string, or a counter's value as a zigzag varint); the parent links (a count, then per link the
+//! its id and its state: a kind byte, then a map's entries as MessagePack (0), a list's (1) or
+//! text's (2) sequence state ([`Sequence::encode_state`](crate::seq::Sequence::encode_state)) as
+//! a byte string, a counter's value as a zigzag varint (3), or a text's sequence state with an
+//! empty content column (4), whose live characters the loader takes from the history's inserts
+//! by their ids (`doc/container_snapshot.rs`; what `save` writes for every text whose
+//! characters the history gives back exactly)); the parent links (a count, then per link the
 //! child's id, the parent's id, and the key: `0` and a byte string for a map key, `1` and a dot
 //! for a list element). A container id is a byte `created << 2 | kind`, then a root's name as a
 //! byte string or a created container's dot (replica 8 bytes LE, counter varint).
@@ -40,6 +43,9 @@ pub(crate) enum ContainerSnapshot {
     List(Vec<u8>),
     /// A text's sequence state.
     Text(Vec<u8>),
+    /// A text's sequence state without its live characters, which the history's inserts hold
+    /// (see `doc/container_snapshot.rs`).
+    TextFromHistory(Vec<u8>),
     /// A counter's value.
     Counter(i64),
 }
@@ -158,6 +164,10 @@ pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
                 out.push(3);
                 put_i64(&mut out, *n);
             }
+            ContainerSnapshot::TextFromHistory(bytes) => {
+                out.push(4);
+                put_bytes(&mut out, bytes);
+            }
         }
     }
     put_u64(&mut out, s.parents.len() as u64);
@@ -212,6 +222,9 @@ pub(crate) fn decode_raw<'a>(
             1 => ContainerSnapshot::List(read_owned_bytes(&mut r, "list state", budget)?),
             2 => ContainerSnapshot::Text(read_owned_bytes(&mut r, "text state", budget)?),
             3 => ContainerSnapshot::Counter(r.i64("counter")?),
+            4 => {
+                ContainerSnapshot::TextFromHistory(read_owned_bytes(&mut r, "text state", budget)?)
+            }
             _ => return Err(DecodeError::Malformed("unknown container state")),
         };
         containers.push((id, state));

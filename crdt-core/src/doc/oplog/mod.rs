@@ -24,8 +24,11 @@ use std::collections::BTreeMap;
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::{Change, Op};
 use crate::doc::commit_meta::CommitMeta;
+use crate::doc::value::ContainerId;
 use graph::{CausalGraph, GraphRun};
 use stored_op::{OpStore, TextCursor};
+
+pub(crate) use stored_op::TextSlicer;
 
 pub(crate) use local_ops::LocalOps;
 
@@ -250,6 +253,56 @@ impl OpLog {
                     .op_at(self.graph.runs()[run].replica, index, dot.counter)
             })
             .flatten()
+    }
+
+    /// Appends to `out` the text of the elements `dot.counter..dot.counter + len` of
+    /// `dot.replica` as the log's inserts into `obj` made them (what a saved text's live runs
+    /// name instead of holding their characters). `false` when some element was not inserted
+    /// into `obj` by a change of the log. Any order of calls costs time linear in the text
+    /// sliced (with the same `slicer`).
+    pub(crate) fn text_of(
+        &self,
+        obj: &ContainerId,
+        dot: Dot,
+        len: u64,
+        slicer: &mut TextSlicer,
+        out: &mut String,
+    ) -> bool {
+        let (mut counter, mut left) = (dot.counter, len);
+        while left > 0 {
+            let at = Dot::new(dot.replica, counter);
+            // Live runs mostly continue the insert the last one ended in: tried first.
+            let index = match slicer.last_op {
+                Some((run, index)) if self.graph.runs()[run].contains(at) => {
+                    if self.ops.covers(index, counter) {
+                        index
+                    } else {
+                        let (first_op, ops_end) = self.run_ops(run);
+                        self.ops.first_ending_after(first_op..ops_end, counter)
+                    }
+                }
+                _ => {
+                    let Some(run) = self.graph.run_containing(at) else {
+                        return false;
+                    };
+                    let (first_op, ops_end) = self.run_ops(run);
+                    let index = self.ops.first_ending_after(first_op..ops_end, counter);
+                    slicer.last_op = Some((run, index));
+                    index
+                }
+            };
+            if let Some((_, last)) = &mut slicer.last_op {
+                *last = index;
+            }
+            match self.ops.insert_text(index, obj, counter, left, slicer, out) {
+                Some(taken) if taken > 0 => {
+                    counter += taken;
+                    left -= taken;
+                }
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// The mark operations (and other operations kept whole) of the whole log with their

@@ -653,3 +653,133 @@ pub(super) fn merge_runs(
         _ => false,
     }
 }
+
+/// Characters per checkpoint of [`TextSlicer`]: a slice of a non-ASCII insert starts at most
+/// this many characters from a known byte offset.
+const CHECKPOINT_CHARS: usize = 32;
+
+/// Slices inserts' text by character offsets, in any order, in time linear in the slices: for
+/// each non-ASCII insert it slices, the byte offset of every [`CHECKPOINT_CHARS`]th character,
+/// found once (a saved document may ask for slices of one long insert in any order).
+#[derive(Debug, Default)]
+pub(crate) struct TextSlicer {
+    /// Per non-ASCII stored op sliced, where its entry starts in `flat`.
+    entries: BTreeMap<u64, u64>,
+    /// The entries: a character count (two words, low first), then the byte offset of every
+    /// checkpoint character. One vector and a map of `u64`s: no new collection types in the
+    /// wasm build.
+    flat: Vec<u32>,
+    /// The graph run and stored op the last slice came from (see `OpLog::text_of`).
+    pub(super) last_op: Option<(usize, usize)>,
+}
+
+impl TextSlicer {
+    /// Characters `from..to` of `run` (the text of the stored op at `index`, `ascii` when every
+    /// character is one byte); `None` when the run has fewer characters.
+    fn slice<'t>(
+        &mut self,
+        index: usize,
+        run: &'t str,
+        ascii: bool,
+        from: usize,
+        to: usize,
+    ) -> Option<&'t str> {
+        if ascii {
+            return run.get(from..to);
+        }
+        let entry = match self.entries.get(&(index as u64)) {
+            Some(&entry) => entry as usize,
+            None => self.add_entry(index, run),
+        };
+        let chars = u64::from(self.flat[entry]) | u64::from(self.flat[entry + 1]) << 32;
+        let checkpoints = &self.flat[entry + 2..];
+        let byte_at = |at: usize| -> Option<usize> {
+            if at as u64 >= chars {
+                return (at as u64 == chars).then_some(run.len());
+            }
+            let base = *checkpoints.get(at / CHECKPOINT_CHARS)? as usize;
+            let (offset, _) = run.get(base..)?.char_indices().nth(at % CHECKPOINT_CHARS)?;
+            Some(base + offset)
+        };
+        run.get(byte_at(from)?..byte_at(to)?)
+    }
+
+    /// Finds the checkpoints of `run`, the text of the stored op at `index`; returns where its
+    /// entry starts.
+    fn add_entry(&mut self, index: usize, run: &str) -> usize {
+        let entry = self.flat.len();
+        self.flat.extend([0, 0]);
+        let mut chars = 0u64;
+        for (byte, _) in run.char_indices() {
+            if chars.is_multiple_of(CHECKPOINT_CHARS as u64) {
+                // A run's bytes are within the log's text, whose offsets are `u32`s.
+                self.flat.push(byte as u32);
+            }
+            chars += 1;
+        }
+        self.flat[entry] = chars as u32;
+        self.flat[entry + 1] = (chars >> 32) as u32;
+        self.entries.insert(index as u64, entry as u64);
+        entry
+    }
+}
+
+impl OpStore {
+    /// True when the stored op at `index` takes counter `counter`.
+    pub(super) fn covers(&self, index: usize, counter: u64) -> bool {
+        self.ops
+            .get(index)
+            .is_some_and(|op| op.start() <= counter && counter < op.end())
+    }
+
+    /// Appends to `out` the characters `counter..counter + len` (at most; returns how many) of
+    /// the insert stored at `index` when it inserted them into `obj`; `None` when it is not
+    /// such an insert.
+    pub(super) fn insert_text(
+        &self,
+        index: usize,
+        obj: &ContainerId,
+        counter: u64,
+        len: u64,
+        slicer: &mut TextSlicer,
+        out: &mut String,
+    ) -> Option<u64> {
+        let stored = self.ops.get(index)?;
+        let (start, end) = (stored.start(), stored.end());
+        if counter < start || counter >= end {
+            return None;
+        }
+        let take = len.min(end - counter);
+        let (from, to) = (
+            (counter - start) as usize,
+            (counter - start + take) as usize,
+        );
+        let text = match stored {
+            StoredOp::TextInsert {
+                obj: o,
+                bytes,
+                byte_len,
+                chars,
+                ..
+            } if self.containers.get(*o as usize) == Some(obj) => {
+                let run = self
+                    .text
+                    .get(*bytes as usize..(*bytes as usize).checked_add(*byte_len as usize)?)?;
+                slicer.slice(index, run, byte_len == chars, from, to)?
+            }
+            StoredOp::Whole { op, .. } => match &**op {
+                Op::Text {
+                    obj: o,
+                    op: SeqOp::Insert { content, .. },
+                } if o == obj => {
+                    let run = content.as_str();
+                    slicer.slice(index, run, run.len() == content.len(), from, to)?
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        out.push_str(text);
+        Some(take)
+    }
+}

@@ -420,7 +420,12 @@ mod hostile {
             .state
             .containers
             .iter()
-            .map(|(id, c)| (id, crate::doc::format::snapshot::ContainerSnapshot::of(c)))
+            .map(|(id, c)| {
+                (
+                    id,
+                    crate::doc::format::snapshot::ContainerSnapshot::of(id, c, &doc.log),
+                )
+            })
             .collect();
         frame(
             EncodingKind::Snapshot,

@@ -1,0 +1,334 @@
+//! A container's state as a saved document holds it ([`ContainerSnapshot`]), and back.
+//!
+//! A text's live characters are all in the history too: every one was inserted by a change of
+//! the log. So a saved text does not hold them again. Its state is the engine's runs (ids,
+//! origins, deleted flags) with an empty content column, and loading takes each live run's
+//! characters from the insert that made them ([`OpLog::text_of`]). That saves the live text's
+//! bytes (on automerge-paper, 29 KB of a 182 KB document). A text whose characters the log
+//! cannot give back exactly (which an intact document never has) is saved with its content, as
+//! before.
+
+use super::format::snapshot::ContainerSnapshot;
+use super::format::value_pack::{self, ReadDocValue};
+use super::oplog::{OpLog, TextSlicer};
+use super::state::{self, ContainerState};
+use super::value::{ContainerId, ContainerKind};
+use super::DocError;
+use crate::encoding::budget::DecodeBudget;
+use crate::seq::{Content, ListContent, SeqError, Sequence, StateRun, TextContent};
+
+impl ContainerSnapshot {
+    /// The saved form of container `id`'s `state`, in a document whose history is `log`.
+    pub(crate) fn of(id: &ContainerId, state: &ContainerState, log: &OpLog) -> Self {
+        match state {
+            ContainerState::Map(m) => ContainerSnapshot::Map(
+                m.entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            ContainerState::List(seq) => ContainerSnapshot::List(
+                seq.encode_state_with(|c| value_pack::array(&c.0, value_pack::put_value)),
+            ),
+            ContainerState::Text(seq) if history_holds_text(id, seq, log) => {
+                ContainerSnapshot::TextFromHistory(seq.encode_state_with(|_| Vec::new()))
+            }
+            ContainerState::Text(seq) => {
+                ContainerSnapshot::Text(seq.encode_state_with(value_pack::text_content))
+            }
+            ContainerState::Counter(n) => ContainerSnapshot::Counter(*n),
+        }
+    }
+
+    /// The kind of container this state is of.
+    pub(crate) fn kind(&self) -> ContainerKind {
+        match self {
+            ContainerSnapshot::Map(_) => ContainerKind::Map,
+            ContainerSnapshot::List(_) => ContainerKind::List,
+            ContainerSnapshot::Text(_) | ContainerSnapshot::TextFromHistory(_) => {
+                ContainerKind::Text
+            }
+            ContainerSnapshot::Counter(_) => ContainerKind::Counter,
+        }
+    }
+
+    /// The state of container `id` this snapshot holds, in a document whose history is `log`,
+    /// charging what it decodes to `budget`.
+    pub(crate) fn into_state(
+        self,
+        id: &ContainerId,
+        log: &OpLog,
+        budget: &mut DecodeBudget,
+    ) -> Result<ContainerState, DocError> {
+        Ok(match self {
+            ContainerSnapshot::Map(entries) => {
+                let mut map = state::MapState::default();
+                for (key, values) in entries {
+                    if values.is_empty() {
+                        continue;
+                    }
+                    let values = crate::sort_keys::sorted_by_key(values, |e| {
+                        (e.lamport, e.id.replica.0, e.id.counter)
+                    });
+                    map.entries.insert(key, values);
+                }
+                ContainerState::Map(map)
+            }
+            ContainerSnapshot::List(bytes) => ContainerState::List(Sequence::decode_state_with(
+                &bytes,
+                budget,
+                |b, _, budget| {
+                    let values = value_pack::read_array(b, "list content", budget, |r| r.value())?;
+                    Ok(ListContent(values))
+                },
+            )?),
+            ContainerSnapshot::Text(bytes) => ContainerState::Text(Sequence::decode_state_with(
+                &bytes,
+                budget,
+                |b, _, budget| {
+                    budget.charge(b.len(), "text content")?;
+                    Ok(value_pack::read_text_content(b)?)
+                },
+            )?),
+            ContainerSnapshot::TextFromHistory(bytes) => ContainerState::Text(
+                Sequence::decode_state_with(&bytes, budget, |b, runs, budget| {
+                    if !b.is_empty() {
+                        return Err(SeqError::Malformed("content beside a text from history"));
+                    }
+                    text_from_history(id, runs, log, budget)
+                })?,
+            ),
+            ContainerSnapshot::Counter(n) => ContainerState::Counter(n),
+        })
+    }
+}
+
+/// Whether `log` gives back exactly the live characters of text `id`, run by run.
+fn history_holds_text(id: &ContainerId, seq: &Sequence<TextContent>, log: &OpLog) -> bool {
+    let mut slicer = TextSlicer::default();
+    let mut text = String::with_capacity(seq.len());
+    seq.live_id_runs()
+        .all(|(dot, len)| log.text_of(id, dot, u64::from(len), &mut slicer, &mut text))
+        && text == seq.to_content().as_str()
+}
+
+/// The live characters of text `id`, whose runs in document order are `runs`, taken from the
+/// inserts of `log` that made them.
+fn text_from_history(
+    id: &ContainerId,
+    runs: &[StateRun],
+    log: &OpLog,
+    budget: &mut DecodeBudget,
+) -> Result<TextContent, SeqError> {
+    let mut slicer = TextSlicer::default();
+    // At least a byte per live character (the run lengths were checked against the bytes).
+    let live: usize = runs
+        .iter()
+        .filter(|r| !r.deleted)
+        .map(|r| r.len as usize)
+        .sum();
+    budget.charge(live, "text content")?;
+    let mut text = String::with_capacity(live);
+    for run in runs.iter().filter(|r| !r.deleted) {
+        if !log.text_of(id, run.id, u64::from(run.len), &mut slicer, &mut text) {
+            return Err(SeqError::Malformed("a live run the history did not insert"));
+        }
+    }
+    // The characters are the history's, charged there already; the copy is charged here.
+    budget.charge(text.len(), "text content")?;
+    let content = TextContent::from(text);
+    debug_assert_eq!(
+        content.len(),
+        runs.iter()
+            .filter(|r| !r.deleted)
+            .map(|r| r.len as usize)
+            .sum::<usize>()
+    );
+    Ok(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Dot, ReplicaId};
+    use crate::doc::format::snapshot::{self, SnapshotRef};
+    use crate::encoding::{frame, EncodingKind};
+    use crate::seq::snapshot_test_support::write_state_without_content;
+    use crate::{Doc, DocError};
+
+    /// Two replicas type, backspace and cut non-ASCII text in a root text and in a text nested
+    /// in a map, concurrently.
+    fn edited() -> Doc {
+        let mut a = Doc::with_replica(ReplicaId::new(1));
+        let mut b = Doc::with_replica(ReplicaId::new(2));
+        for (i, ch) in "héllo wörld 😀 typed".chars().enumerate() {
+            a.text("t").insert(i, &ch.to_string()).unwrap();
+            a.commit();
+        }
+        let nested = a
+            .map("m")
+            .set_container("note", ContainerKind::Text)
+            .unwrap();
+        a.text_at(&nested).unwrap().insert(0, "ünïcode").unwrap();
+        a.commit();
+        b.apply_changes(&a.encode_changes_since(&b.version()))
+            .unwrap();
+        b.text("t").insert(3, "ß😀").unwrap();
+        b.text("t").delete(8, 4).unwrap();
+        b.text_at(&nested).unwrap().delete(1, 2).unwrap();
+        b.commit();
+        for at in (12..16).rev() {
+            a.text("t").delete(at, 1).unwrap();
+            a.commit();
+        }
+        a.apply_changes(&b.encode_changes_since(&a.version()))
+            .unwrap();
+        a
+    }
+
+    /// The bytes `doc` saves with `text` as the state of its root text `t`.
+    fn saved_with_text_state(doc: &Doc, text: ContainerSnapshot) -> Vec<u8> {
+        let t = ContainerId::root("t", ContainerKind::Text);
+        let mut text = Some(text);
+        let mut containers = Vec::new();
+        for (id, c) in &doc.state.containers {
+            let state = match text.take() {
+                Some(state) if *id == t => state,
+                other => {
+                    text = other;
+                    ContainerSnapshot::of(id, c, &doc.log)
+                }
+            };
+            containers.push((id, state));
+        }
+        let parents = doc.state.parents.iter().map(|(id, l)| (id, &**l)).collect();
+        frame(
+            EncodingKind::Snapshot,
+            &snapshot::encode_raw(&SnapshotRef {
+                version: doc.log.version(),
+                history: doc.log.encode(),
+                pending: Vec::new(),
+                containers,
+                parents,
+            }),
+        )
+    }
+
+    #[test]
+    fn a_saved_text_holds_its_characters_once_and_loads_from_the_history() {
+        let mut doc = edited();
+        for (id, c) in &doc.state.containers {
+            if let ContainerState::Text(_) = &**c {
+                assert!(
+                    matches!(
+                        ContainerSnapshot::of(id, c, &doc.log),
+                        ContainerSnapshot::TextFromHistory(_)
+                    ),
+                    "{id:?} saved without its characters"
+                );
+            }
+        }
+        let saved = doc.save();
+        let loaded = Doc::load(&saved).expect("loads");
+        assert_eq!(loaded.materialize(), doc.materialize());
+        // The same document with its text's characters inline is larger by about them.
+        let ContainerState::Text(seq) = &**doc
+            .state
+            .containers
+            .get(&ContainerId::root("t", ContainerKind::Text))
+            .unwrap()
+        else {
+            panic!("a text");
+        };
+        let inline = ContainerSnapshot::Text(seq.encode_state_with(value_pack::text_content));
+        let with_inline = saved_with_text_state(&doc, inline);
+        assert_eq!(
+            Doc::load(&with_inline).unwrap().materialize(),
+            doc.materialize(),
+            "a text saved with its characters (as before) still loads"
+        );
+        assert!(saved.len() < with_inline.len());
+    }
+
+    /// A text's state as runs of single elements, as a forger writes it.
+    fn forged_state(ids: impl IntoIterator<Item = Dot>) -> ContainerSnapshot {
+        let runs: Vec<StateRun> = ids
+            .into_iter()
+            .map(|id| StateRun {
+                id,
+                len: 1,
+                deleted: false,
+                origin_left: None,
+                origin_right: None,
+            })
+            .collect();
+        ContainerSnapshot::TextFromHistory(write_state_without_content(&runs))
+    }
+
+    fn refused(result: Result<Doc, DocError>) -> bool {
+        matches!(result, Err(DocError::Seq(SeqError::Malformed(_))))
+    }
+
+    #[test]
+    fn a_live_run_the_history_did_not_insert_into_this_text_is_refused() {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        doc.text("t").insert(0, "ab").unwrap();
+        let nested = doc
+            .map("m")
+            .set_container("n", ContainerKind::Text)
+            .unwrap();
+        doc.text_at(&nested).unwrap().insert(0, "cd").unwrap();
+        doc.commit();
+        // The nested text's characters are R1@4 and R1@5 (R1@3 made the container).
+        let honest = saved_with_text_state(
+            &doc,
+            forged_state([1, 2].map(|c| Dot::new(ReplicaId::new(1), c))),
+        );
+        assert_eq!(Doc::load(&honest).unwrap().text("t").to_string(), "ab");
+        let other_text = forged_state([4, 5].map(|c| Dot::new(ReplicaId::new(1), c)));
+        assert!(refused(Doc::load(&saved_with_text_state(&doc, other_text))));
+        let map_op = forged_state([Dot::new(ReplicaId::new(1), 3)]);
+        assert!(refused(Doc::load(&saved_with_text_state(&doc, map_op))));
+        let unknown = forged_state([Dot::new(ReplicaId::new(7), 1)]);
+        assert!(refused(Doc::load(&saved_with_text_state(&doc, unknown))));
+        let past_the_end = forged_state([Dot::new(ReplicaId::new(1), 9)]);
+        assert!(refused(Doc::load(&saved_with_text_state(
+            &doc,
+            past_the_end
+        ))));
+    }
+
+    #[test]
+    fn a_text_from_history_with_a_content_column_is_refused() {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        doc.text("t").insert(0, "ab").unwrap();
+        doc.commit();
+        let runs = [StateRun {
+            id: Dot::new(ReplicaId::new(1), 1),
+            len: 2,
+            deleted: false,
+            origin_left: None,
+            origin_right: None,
+        }];
+        let both = ContainerSnapshot::TextFromHistory(
+            crate::seq::snapshot_test_support::write_state(&runs, &TextContent::from("ab")),
+        );
+        assert!(refused(Doc::load(&saved_with_text_state(&doc, both))));
+    }
+
+    /// Live runs may name one long non-ASCII insert's characters in any order (a forger picks
+    /// the order); each slice starts from a checkpoint, so reversing 20,000 characters reads
+    /// each about once (before, every slice walked the insert from its start).
+    #[test]
+    fn runs_naming_a_long_insert_backwards_load_to_the_reversed_text() {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        let text: String = "é😀a".chars().cycle().take(20_000).collect();
+        doc.text("t").insert(0, &text).unwrap();
+        doc.commit();
+        let backwards = forged_state((1..=20_000).rev().map(|c| Dot::new(ReplicaId::new(1), c)));
+        let loaded = Doc::load(&saved_with_text_state(&doc, backwards)).expect("loads");
+        let mut loaded = loaded;
+        let reversed: String = text.chars().rev().collect();
+        assert_eq!(loaded.text("t").to_string(), reversed);
+    }
+}
