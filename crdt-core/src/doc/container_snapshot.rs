@@ -316,6 +316,43 @@ mod tests {
         assert!(refused(Doc::load(&saved_with_text_state(&doc, both))));
     }
 
+    /// A text from history whose runs claim billions of live characters (a run may be 2^31
+    /// long) is refused by the decoding budget before the characters' buffer is reserved.
+    #[test]
+    fn runs_claiming_billions_of_characters_are_refused_before_allocating() {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        doc.text("t").insert(0, "ab").unwrap();
+        doc.commit();
+        let runs: Vec<StateRun> = (0..4u64)
+            .map(|i| StateRun {
+                id: Dot::new(
+                    ReplicaId::new(1),
+                    1 + i * u64::from(crate::seq::MAX_RUN_FOR_TESTS),
+                ),
+                len: crate::seq::MAX_RUN_FOR_TESTS,
+                deleted: false,
+                origin_left: None,
+                origin_right: None,
+            })
+            .collect();
+        let claim = ContainerSnapshot::TextFromHistory(write_state_without_content(&runs));
+        let bytes = saved_with_text_state(&doc, claim);
+        assert!(bytes.len() < 2_000);
+        let err = Doc::load(&bytes).expect_err("refused");
+        assert!(
+            matches!(
+                &err,
+                DocError::Seq(SeqError::Format(
+                    crate::encoding::FormatError::BudgetExceeded {
+                        what: "text content",
+                        ..
+                    }
+                ))
+            ),
+            "{err:?}"
+        );
+    }
+
     /// Live runs may name one long non-ASCII insert's characters in any order (a forger picks
     /// the order); each slice starts from a checkpoint, so reversing 20,000 characters reads
     /// each about once (before, every slice walked the insert from its start).

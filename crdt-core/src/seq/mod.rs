@@ -70,6 +70,9 @@ pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;
 pub(crate) use snapshot::StateRun;
+/// The longest run a snapshot holds, for the document's tests to forge long claims with.
+#[cfg(test)]
+pub(crate) const MAX_RUN_FOR_TESTS: u32 = tree::MAX_RUN;
 /// The snapshot writers the document's tests forge states with.
 #[cfg(test)]
 pub(crate) mod snapshot_test_support {
