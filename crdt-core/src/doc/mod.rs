@@ -254,7 +254,7 @@ impl Doc {
     /// Sets how many remote changes may wait for their causal past.
     pub fn set_buffer_limits(&mut self, limits: BufferLimits) {
         let applied = self.buffer.applied().clone();
-        let pending: Vec<Change> = self.buffer.pending().map(|c| c.payload.clone()).collect();
+        let pending: Vec<Change> = self.buffer.pending().map(waiting_change).collect();
         self.buffer = CausalBuffer::with_applied(applied, limits);
         for change in pending {
             // Re-buffering changes that waited before cannot release any: their pasts are
@@ -431,16 +431,13 @@ impl Doc {
             // Remote changes that waited for this replica's own events (possible only when a
             // peer holds events of ours that this document lost): apply them now.
             let mut patches = Vec::new();
-            for change in released {
-                if check_replica_count(&self.log, &change.payload).is_ok()
-                    && check_lamport(&self.log, &change.payload).is_ok()
-                    && self.state.check_change(&change.payload).is_ok()
-                    && self
-                        .state
-                        .apply_change(&change.payload, &mut patches)
-                        .is_ok()
+            for change in released.into_iter().map(from_causal) {
+                if check_replica_count(&self.log, &change).is_ok()
+                    && check_lamport(&self.log, &change).is_ok()
+                    && self.state.check_change(&change).is_ok()
+                    && self.state.apply_change(&change, &mut patches).is_ok()
                 {
-                    self.log.push(change.payload);
+                    self.log.push(change);
                 }
             }
             self.emit(EventOrigin::Remote, patches);
@@ -485,17 +482,18 @@ impl Doc {
         for change in changes {
             let (state, log) = (&mut self.state, &mut self.log);
             let result = self.buffer.insert_with(to_causal(change), weight, |c| {
-                check_replica_count(log, &c.payload)?;
-                check_lamport(log, &c.payload)?;
-                if !typing.absorb(&c.payload) {
+                let change = from_causal(c);
+                check_replica_count(log, &change)?;
+                check_lamport(log, &change)?;
+                if !typing.absorb(&change) {
                     typing.flush(state, &mut patches)?;
-                    state.check_change(&c.payload)?;
-                    if !typing.hold(&c.payload) {
-                        state.apply_change(&c.payload, &mut patches)?;
+                    state.check_change(&change)?;
+                    if !typing.hold(&change) {
+                        state.apply_change(&change, &mut patches)?;
                     }
                 }
-                applied.push(c.id);
-                log.push(c.payload);
+                applied.push(change.id);
+                log.push(change);
                 Ok::<(), DocError>(())
             });
             match result {
@@ -549,7 +547,8 @@ impl Doc {
             .iter()
             .map(|(id, link)| (id, &**link))
             .collect();
-        let pending: Vec<&Change> = self.buffer.pending().map(|c| &c.payload).collect();
+        let waiting: Vec<Change> = self.buffer.pending().map(waiting_change).collect();
+        let pending: Vec<&Change> = waiting.iter().collect();
         let snapshot = SnapshotRef {
             version: self.log.version(),
             history: self.log.encode(),
@@ -696,11 +695,28 @@ fn check_lamport(log: &OpLog, change: &Change) -> Result<(), DocError> {
     Ok(())
 }
 
-fn to_causal(change: Change) -> CausalChange<Change> {
+/// `change` as the causal buffer holds it: its parents moved to the buffer's field (not
+/// copied: every received change would cost an allocation for them).
+fn to_causal(mut change: Change) -> CausalChange<Change> {
     CausalChange {
         id: change.id,
-        parents: change.parents.clone(),
+        parents: std::mem::take(&mut change.parents),
         payload: change,
+    }
+}
+
+/// The change the buffer released, its parents back in place.
+fn from_causal(causal: CausalChange<Change>) -> Change {
+    let mut change = causal.payload;
+    change.parents = causal.parents;
+    change
+}
+
+/// A copy of a change waiting in the buffer, with its parents.
+fn waiting_change(causal: &CausalChange<Change>) -> Change {
+    Change {
+        parents: causal.parents.clone(),
+        ..causal.payload.clone()
     }
 }
 
