@@ -250,18 +250,20 @@ mod tests {
         assert!(saved.len() < with_inline.len());
     }
 
+    /// A live run of `len` elements from `id`, without origins.
+    fn live_run(id: Dot, len: u32) -> StateRun {
+        StateRun {
+            id,
+            len,
+            deleted: false,
+            origin_left: None,
+            origin_right: None,
+        }
+    }
+
     /// A text's state as runs of single elements, as a forger writes it.
     fn forged_state(ids: impl IntoIterator<Item = Dot>) -> ContainerSnapshot {
-        let runs: Vec<StateRun> = ids
-            .into_iter()
-            .map(|id| StateRun {
-                id,
-                len: 1,
-                deleted: false,
-                origin_left: None,
-                origin_right: None,
-            })
-            .collect();
+        let runs: Vec<StateRun> = ids.into_iter().map(|id| live_run(id, 1)).collect();
         ContainerSnapshot::TextFromHistory(write_state_without_content(&runs))
     }
 
@@ -303,13 +305,7 @@ mod tests {
         let mut doc = Doc::with_replica(ReplicaId::new(1));
         doc.text("t").insert(0, "ab").unwrap();
         doc.commit();
-        let runs = [StateRun {
-            id: Dot::new(ReplicaId::new(1), 1),
-            len: 2,
-            deleted: false,
-            origin_left: None,
-            origin_right: None,
-        }];
+        let runs = [live_run(Dot::new(ReplicaId::new(1), 1), 2)];
         let both = ContainerSnapshot::TextFromHistory(
             crate::seq::snapshot_test_support::write_state(&runs, &TextContent::from("ab")),
         );
@@ -324,15 +320,9 @@ mod tests {
         doc.text("t").insert(0, "ab").unwrap();
         doc.commit();
         let runs: Vec<StateRun> = (0..4u64)
-            .map(|i| StateRun {
-                id: Dot::new(
-                    ReplicaId::new(1),
-                    1 + i * u64::from(crate::seq::MAX_RUN_FOR_TESTS),
-                ),
-                len: crate::seq::MAX_RUN_FOR_TESTS,
-                deleted: false,
-                origin_left: None,
-                origin_right: None,
+            .map(|i| {
+                let max = crate::seq::MAX_RUN_FOR_TESTS;
+                live_run(Dot::new(ReplicaId::new(1), 1 + i * u64::from(max)), max)
             })
             .collect();
         let claim = ContainerSnapshot::TextFromHistory(write_state_without_content(&runs));

@@ -39,11 +39,6 @@ impl GraphRun {
         self.lamport.saturating_add(counter - self.start)
     }
 
-    /// True when the run holds the event `dot`.
-    pub(super) fn contains(&self, dot: Dot) -> bool {
-        dot.replica == self.replica && self.start <= dot.counter && dot.counter < self.end
-    }
-
     /// The run's last event.
     fn last(&self) -> Dot {
         Dot::new(self.replica, self.end - 1)

@@ -13,7 +13,7 @@
 //! the log keeps them. Consecutive operations merge exactly as the log would merge them, so
 //! the change a commit makes is the one the log rebuilds.
 
-use super::stored_op::{merge_runs, OpStore, PackedDot, StoredOp};
+use super::stored_op::{merge_runs, OpStore, StoredOp};
 use super::OpLog;
 use crate::clock::{Dot, ReplicaId};
 use crate::doc::change::{self, Op};
@@ -70,8 +70,8 @@ impl LocalOps {
         chars: u64,
     ) {
         let start = self.next;
-        #[cfg(test)]
-        self.remember(Op::Text {
+        // Built only where it is kept: the content and the container's id are allocations.
+        let whole = || Op::Text {
             obj: obj.clone(),
             op: SeqOp::Insert {
                 id: Dot::new(replica, start),
@@ -79,18 +79,15 @@ impl LocalOps {
                 origin_right: right,
                 content: TextContent::from(text),
             },
-        });
-        let compact = compact_insert(&mut log.ops, obj, (left, right), text, chars, &self.text);
-        let Some(compact) = compact.map(|op| op(start)) else {
-            return self.push_whole(Op::Text {
-                obj: obj.clone(),
-                op: SeqOp::Insert {
-                    id: Dot::new(replica, start),
-                    origin_left: left,
-                    origin_right: right,
-                    content: TextContent::from(text),
-                },
-            });
+        };
+        #[cfg(test)]
+        self.remember(whole());
+        let place = (self.text.len(), text.len());
+        let compact = log
+            .ops
+            .compact_insert(start, obj, (left, right), place, chars as usize);
+        let Some(compact) = compact else {
+            return self.push_whole(whole());
         };
         self.text.push_str(text);
         self.push_compact(&log.ops, replica, compact, chars);
@@ -105,25 +102,19 @@ impl LocalOps {
         target: Dot,
         len: u64,
     ) {
+        let op = SeqOp::Delete { target, len };
         // Built only where it is kept: cloning the container id costs an allocation.
         let whole = || Op::Text {
             obj: obj.clone(),
-            op: SeqOp::Delete { target, len },
+            op: op.clone(),
         };
         #[cfg(test)]
         self.remember(whole());
-        let store = &mut log.ops;
-        let compact = store.intern(obj).zip(store.pack(Some(target)));
-        let Some((obj, target)) = compact else {
+        let compact = log
+            .ops
+            .compact_text_op(Dot::new(replica, self.next), obj, &op);
+        let Some(stored) = compact else {
             return self.push_whole(whole());
-        };
-        let stored = StoredOp::TextDelete {
-            start: self.next,
-            obj,
-            target,
-            len,
-            count: 1,
-            backward: false,
         };
         self.push_compact(&log.ops, replica, stored, 1);
     }
@@ -197,33 +188,4 @@ fn extends(last: &mut Op, next: &Op) -> bool {
         ) => last_obj == obj && change::try_extend(prev, next),
         _ => false,
     }
-}
-
-/// The compact insert of `text` into `obj`, waiting for its first counter; `None` when one of
-/// its numbers does not fit the compact form.
-fn compact_insert(
-    store: &mut OpStore,
-    obj: &ContainerId,
-    (left, right): (Option<Dot>, Option<Dot>),
-    text: &str,
-    chars: u64,
-    buffer: &str,
-) -> Option<impl FnOnce(u64) -> StoredOp> {
-    let obj = store.intern(obj)?;
-    let left: PackedDot = store.pack(left)?;
-    let right: PackedDot = store.pack(right)?;
-    let bytes = u32::try_from(buffer.len()).ok()?;
-    let byte_len = u32::try_from(text.len())
-        .ok()
-        .filter(|&n| bytes.checked_add(n).is_some())?;
-    let chars = u32::try_from(chars).ok()?;
-    Some(move |start| StoredOp::TextInsert {
-        start,
-        obj,
-        left,
-        right,
-        bytes,
-        byte_len,
-        chars,
-    })
 }

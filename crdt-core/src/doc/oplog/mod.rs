@@ -270,30 +270,11 @@ impl OpLog {
     ) -> bool {
         let (mut counter, mut left) = (dot.counter, len);
         while left > 0 {
-            let at = Dot::new(dot.replica, counter);
-            // Live runs mostly continue the insert the last one ended in: tried first.
-            let index = match slicer.last_op {
-                Some((run, index)) if self.graph.runs()[run].contains(at) => {
-                    if self.ops.covers(index, counter) {
-                        index
-                    } else {
-                        let (first_op, ops_end) = self.run_ops(run);
-                        self.ops.first_ending_after(first_op..ops_end, counter)
-                    }
-                }
-                _ => {
-                    let Some(run) = self.graph.run_containing(at) else {
-                        return false;
-                    };
-                    let (first_op, ops_end) = self.run_ops(run);
-                    let index = self.ops.first_ending_after(first_op..ops_end, counter);
-                    slicer.last_op = Some((run, index));
-                    index
-                }
+            let Some(run) = self.graph.run_containing(Dot::new(dot.replica, counter)) else {
+                return false;
             };
-            if let Some((_, last)) = &mut slicer.last_op {
-                *last = index;
-            }
+            let (first_op, ops_end) = self.run_ops(run);
+            let index = self.ops.first_ending_after(first_op..ops_end, counter);
             match self.ops.insert_text(index, obj, counter, left, slicer, out) {
                 Some(taken) if taken > 0 => {
                     counter += taken;

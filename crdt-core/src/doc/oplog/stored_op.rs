@@ -252,38 +252,59 @@ impl OpStore {
 
     /// The compact form of a text operation, or `None` when one of its numbers does not fit
     /// it (then it is stored whole).
-    fn compact_text_op(
+    pub(super) fn compact_text_op(
         &mut self,
         dot: Dot,
         obj: &ContainerId,
         op: &SeqOp<TextContent>,
     ) -> Option<StoredOp> {
-        let obj = self.intern(obj)?;
-        Some(match op {
+        match op {
             SeqOp::Insert {
                 origin_left,
                 origin_right,
                 content,
                 ..
-            } => StoredOp::TextInsert {
-                start: dot.counter,
+            } => self.compact_insert(
+                dot.counter,
                 obj,
-                left: self.pack(*origin_left)?,
-                right: self.pack(*origin_right)?,
-                bytes: u32::try_from(self.text.len()).ok()?,
-                byte_len: u32::try_from(content.as_str().len())
-                    .ok()
-                    .filter(|&n| u32::try_from(self.text.len() + n as usize).is_ok())?,
-                chars: u32::try_from(content.len()).ok()?,
-            },
-            SeqOp::Delete { target, len } => StoredOp::TextDelete {
+                (*origin_left, *origin_right),
+                (self.text.len(), content.as_str().len()),
+                content.len(),
+            ),
+            SeqOp::Delete { target, len } => Some(StoredOp::TextDelete {
                 start: dot.counter,
-                obj,
+                obj: self.intern(obj)?,
                 target: self.pack(Some(*target))?,
                 len: *len,
                 count: 1,
                 backward: false,
-            },
+            }),
+        }
+    }
+
+    /// The compact form of an insert into `obj` taking counters from `start`, its `chars`
+    /// characters at `(offset, length)` in bytes of the text buffer they will be in; `None`
+    /// when one of its numbers does not fit it.
+    pub(super) fn compact_insert(
+        &mut self,
+        start: u64,
+        obj: &ContainerId,
+        (left, right): (Option<Dot>, Option<Dot>),
+        (offset, length): (usize, usize),
+        chars: usize,
+    ) -> Option<StoredOp> {
+        let bytes = u32::try_from(offset).ok()?;
+        let byte_len = u32::try_from(length)
+            .ok()
+            .filter(|&n| bytes.checked_add(n).is_some())?;
+        Some(StoredOp::TextInsert {
+            start,
+            obj: self.intern(obj)?,
+            left: self.pack(left)?,
+            right: self.pack(right)?,
+            bytes,
+            byte_len,
+            chars: u32::try_from(chars).ok()?,
         })
     }
 
@@ -669,8 +690,6 @@ pub(crate) struct TextSlicer {
     /// checkpoint character. One vector and a map of `u64`s: no new collection types in the
     /// wasm build.
     flat: Vec<u32>,
-    /// The graph run and stored op the last slice came from (see `OpLog::text_of`).
-    pub(super) last_op: Option<(usize, usize)>,
 }
 
 impl TextSlicer {
@@ -725,13 +744,6 @@ impl TextSlicer {
 }
 
 impl OpStore {
-    /// True when the stored op at `index` takes counter `counter`.
-    pub(super) fn covers(&self, index: usize, counter: u64) -> bool {
-        self.ops
-            .get(index)
-            .is_some_and(|op| op.start() <= counter && counter < op.end())
-    }
-
     /// Appends to `out` the characters `counter..counter + len` (at most; returns how many) of
     /// the insert stored at `index` when it inserted them into `obj`; `None` when it is not
     /// such an insert.
