@@ -27,6 +27,7 @@
 
 mod causal;
 mod causal_context;
+mod chunked_vec;
 mod clock;
 mod doc;
 mod encoding;

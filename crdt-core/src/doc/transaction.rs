@@ -16,7 +16,7 @@ pub(super) struct Transaction {
     /// The Lamport time of its first operation.
     pub(super) lamport: u64,
     /// Its operations, as the log will store them.
-    pub(super) ops: LocalOps,
+    pub(super) ops: Box<LocalOps>,
     /// What its operations did, for the subscribers.
     pub(super) patches: Vec<RawPatch>,
 }

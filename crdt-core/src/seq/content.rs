@@ -90,6 +90,9 @@ pub struct TextContent {
     utf16: usize,
 }
 
+/// Spare bytes a text content may keep beyond twice its length before it gives them back.
+const SPARE_KEPT: usize = 256;
+
 impl TextContent {
     /// The text as a string slice.
     pub fn as_str(&self) -> &str {
@@ -111,6 +114,23 @@ impl TextContent {
         self.text.clear();
         self.chars = 0;
         self.utf16 = 0;
+    }
+
+    /// Gives back the buffer's room beyond `kept` bytes, when it has more (the text stays).
+    pub(crate) fn shrink_to(&mut self, kept: usize) {
+        if self.text.capacity() > kept {
+            self.text.shrink_to(kept);
+        }
+    }
+
+    /// Gives back the buffer's spare room when it is much larger than the text, as it is in a
+    /// leaf that held a long paste and then lost most of it to deletes or a split: a tree
+    /// keeps hundreds of leaves, and their unused capacity would outweigh the live text.
+    fn trim_spare(&mut self) {
+        let len = self.text.len();
+        if self.text.capacity() > 2 * len + SPARE_KEPT {
+            self.text.shrink_to(len + SPARE_KEPT / 2);
+        }
     }
 
     /// Appends a string slice (no intermediate allocation).
@@ -223,6 +243,7 @@ impl Content for TextContent {
         let tail = TextContent::from(self.text.split_off(byte));
         self.chars -= tail.chars;
         self.utf16 -= tail.utf16;
+        self.trim_spare();
         tail
     }
 
@@ -248,6 +269,7 @@ impl Content for TextContent {
         self.text.replace_range(b0..b1, "");
         self.chars -= chars;
         self.utf16 -= utf16;
+        self.trim_spare();
     }
 
     fn slice(&self, start: usize, end: usize) -> Self {

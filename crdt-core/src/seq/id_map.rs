@@ -350,6 +350,11 @@ impl IdMap {
             }
             spans.push(span);
         }
+        // A loaded document keeps these for as long as it is open: no growth slack.
+        map.lv_spans.shrink_to_fit();
+        for spans in &mut map.by_replica {
+            spans.shrink_to_fit();
+        }
         Ok(map)
     }
 

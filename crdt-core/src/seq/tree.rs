@@ -109,6 +109,19 @@ impl Run {
     }
 }
 
+/// Runs a full leaf vector grows by. A tree has hundreds of leaves, most half full after a
+/// split; vectors that doubled would hold a quarter of the tree's memory empty, where growing
+/// by a few runs costs a reallocation of a kilobyte now and then.
+const RUNS_GROWTH: usize = 8;
+
+/// Inserts `run` at `i` of a leaf's runs, growing the vector by [`RUNS_GROWTH`] when it is full.
+fn insert_run_at(runs: &mut Vec<Run>, i: usize, run: Run) {
+    if runs.len() == runs.capacity() {
+        runs.reserve_exact(RUNS_GROWTH);
+    }
+    runs.insert(i, run);
+}
+
 /// A leaf: runs in document order and the content of the live ones.
 #[derive(Clone, Debug)]
 pub(crate) struct Leaf<C> {
@@ -425,7 +438,7 @@ impl<C: Content> Tree<C> {
     pub(crate) fn split_run(&mut self, leaf: u32, ri: usize, at: u32) {
         let runs = &mut self.leaves[leaf as usize].runs;
         let tail = runs[ri].split(at);
-        runs.insert(ri + 1, tail);
+        insert_run_at(runs, ri + 1, tail);
     }
 
     /// Inserts a run before run `idx` of `leaf`, live with its content or deleted (`content`
@@ -454,7 +467,7 @@ impl<C: Content> Tree<C> {
             return;
         }
         let l = &mut self.leaves[leaf as usize];
-        l.runs.insert(idx, run);
+        insert_run_at(&mut l.runs, idx, run);
         if let Some(c) = content {
             l.content.insert(off, c);
             self.grow(leaf, c.len(), c.utf16_len());
@@ -493,7 +506,10 @@ impl<C: Content> Tree<C> {
         let off = self.content_offset(leaf, at);
         let l = &mut self.leaves[leaf as usize];
         let moved = l.runs.split_off(at);
-        let mut runs = Vec::with_capacity(LEAF_CAP.min(moved.len() * 2).max(8));
+        // The leaf grew past its cap just before this split: give back the room its moved
+        // half took.
+        l.runs.shrink_to(l.runs.len() + RUNS_GROWTH);
+        let mut runs = Vec::with_capacity(moved.len() + RUNS_GROWTH);
         runs.extend_from_slice(&moved);
         let content = l.content.split_off(off);
         let (parent, slot, next) = (l.parent, l.slot, l.next);
@@ -636,7 +652,7 @@ impl<C: Content> Tree<C> {
             }
             if off > 0 {
                 let tail = l.runs[i].split(off);
-                l.runs.insert(i + 1, tail);
+                insert_run_at(&mut l.runs, i + 1, tail);
                 i += 1;
                 off = 0;
             }
@@ -644,7 +660,7 @@ impl<C: Content> Tree<C> {
             let take = (len as usize).min(left) as u32;
             if take < len {
                 let tail = l.runs[i].split(take);
-                l.runs.insert(i + 1, tail);
+                insert_run_at(&mut l.runs, i + 1, tail);
             }
             l.runs[i].set_deleted();
             out(l.runs[i].lv, l.runs[i].lv + take);

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 
 use super::encode::{DELETE, FAR_DOT, INSERT, NEAR_DOT, NO_DOT, WHOLE};
 use super::graph::{CausalGraph, GraphRun};
-use super::stored_op::{OpStore, StoredOp, PACKED_COUNTER_MAX};
-use super::{LocalOps, OpLog, WidthRun};
+use super::stored_op::{ObjIndex, OpStore, StoredOp, PACKED_COUNTER_MAX};
+use super::{OpLog, WidthRun};
 use crate::clock::{Dot, ReplicaId, SeqRange};
 use crate::doc::change::{check_container_id, Change};
 use crate::doc::commit_meta::CommitMeta;
@@ -61,8 +61,9 @@ impl OpLog {
         let (graph, headers) = read_graph(&mut r, budget)?;
         let widths = read_widths(&mut r, &graph, &headers, budget)?;
         let whole = changes::decode_raw(r.bytes("operations kept whole")?, budget)?;
-        let store = OpStore::with_tables(text, containers)
-            .ok_or(MALFORMED("a container named twice in the operation table"))?;
+        let store = OpStore::with_tables(text, containers).ok_or(MALFORMED(
+            "a container named twice in the operation table, or too many containers",
+        ))?;
         let mut reader = OpReader {
             cols: OpColumns::read(&mut r)?,
             store,
@@ -89,10 +90,10 @@ impl OpLog {
         let mut log = OpLog {
             graph,
             ops: reader.store,
-            widths,
+            widths: widths.into_iter().collect(),
             meta: BTreeMap::new(),
             changes,
-            spare_ops: LocalOps::default(),
+            spare_ops: None,
             #[cfg(test)]
             shadow: Vec::new(),
         };
@@ -350,12 +351,13 @@ impl OpReader<'_> {
         })
     }
 
-    fn obj(&mut self) -> Result<u32, DecodeError> {
+    fn obj(&mut self) -> Result<ObjIndex, DecodeError> {
         let obj = self.cols.objs.u64("operation container")?;
         if obj >= self.store.containers().len() as u64 {
             return Err(MALFORMED("operation container out of range"));
         }
-        Ok(obj as u32)
+        // The table holds at most `ObjIndex::MAX + 1` containers (`with_tables`).
+        ObjIndex::try_from(obj).map_err(|_| MALFORMED("operation container out of range"))
     }
 
     fn insert(&mut self, start: u64) -> Result<StoredOp, DecodeError> {

@@ -38,7 +38,7 @@ impl OpLog {
         self.ops.encode_tables(&mut out);
         let runs = self.graph.runs();
         self.encode_graph(&mut out);
-        for width in &self.widths {
+        for width in self.widths.iter() {
             put_u64(&mut out, width.width);
             put_u64(&mut out, u64::from(width.count));
         }

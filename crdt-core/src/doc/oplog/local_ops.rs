@@ -47,6 +47,20 @@ impl LocalOps {
         self.made.clear();
     }
 
+    /// Gives back the room a large transaction (a paste, a load of edits in one commit) left in
+    /// the buffers, keeping what typing needs: they live as long as the document does.
+    pub(super) fn release_large_buffers(&mut self) {
+        const KEPT_OPS: usize = 32;
+        const KEPT_BYTES: usize = 1024;
+        if self.ops.capacity() > KEPT_OPS {
+            self.ops.shrink_to(KEPT_OPS);
+        }
+        if self.text.capacity() > KEPT_BYTES {
+            self.text.shrink_to(KEPT_BYTES);
+        }
+        self.scratch.shrink_to(KEPT_BYTES);
+    }
+
     /// `text` as the engine's content, in a buffer kept for the next insert.
     pub(crate) fn content_of(&mut self, text: &str) -> &TextContent {
         self.scratch.assign(text);

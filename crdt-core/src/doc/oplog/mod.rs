@@ -21,6 +21,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+use crate::chunked_vec::ChunkedVec;
 use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::{Change, Op};
 use crate::doc::commit_meta::CommitMeta;
@@ -45,12 +46,13 @@ pub(crate) struct OpLog {
     graph: CausalGraph,
     ops: OpStore,
     /// The widths of the changes, run-length: each graph run's from its `first_width` on.
-    widths: Vec<WidthRun>,
+    widths: ChunkedVec<WidthRun>,
     /// The commit messages and times, by the change's first event.
     meta: BTreeMap<Dot, Box<CommitMeta>>,
     changes: usize,
-    /// The operation buffers of the last local commit, emptied, for the next transaction.
-    spare_ops: LocalOps,
+    /// The operation buffers of the last local commit, emptied, for the next transaction
+    /// (boxed: a transaction per keystroke moves a pointer, not the buffers' headers).
+    spare_ops: Option<Box<LocalOps>>,
     /// Every change as pushed, for the tests to compare the rebuilt ones with.
     #[cfg(test)]
     shadow: Vec<Change>,
@@ -76,7 +78,7 @@ impl OpLog {
         &mut self,
         id: SeqRange,
         lamport: u64,
-        mut ops: LocalOps,
+        mut ops: Box<LocalOps>,
         meta: Option<Box<CommitMeta>>,
     ) {
         let sole_head = self.graph.sole_head();
@@ -98,13 +100,14 @@ impl OpLog {
         });
         let started = self.push_run(id, parents, lamport, meta);
         self.ops.append_local(id.replica, &mut ops, !started);
-        self.spare_ops = ops;
+        ops.release_large_buffers();
+        self.spare_ops = Some(ops);
     }
 
     /// Buffers for a new local transaction starting at counter `start`: the last commit's,
     /// emptied.
-    pub(crate) fn take_spare_ops(&mut self, start: u64) -> LocalOps {
-        let mut ops = std::mem::take(&mut self.spare_ops);
+    pub(crate) fn take_spare_ops(&mut self, start: u64) -> Box<LocalOps> {
+        let mut ops = self.spare_ops.take().unwrap_or_default();
         ops.begin(start);
         ops
     }

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::local_ops::LocalOps;
+use crate::chunked_vec::ChunkedVec;
 use crate::clock::{Dot, ReplicaId};
 use crate::doc::change::Op;
 use crate::doc::value::ContainerId;
@@ -42,6 +43,12 @@ impl PackedDot {
     pub(super) const NONE: PackedDot = PackedDot(0);
 }
 
+/// A container as compact operations name it: its index in the store's container table.
+/// Sixteen bits, so that a stored insert is 40 bytes rather than 48 (the enum's tag and the
+/// index share the word its other fields leave); the operations on a 65,537th text keep their
+/// operations whole instead.
+pub(super) type ObjIndex = u16;
+
 /// One stored operation or run of operations, taking counters `start..end()` of its graph
 /// run's replica.
 #[derive(Clone, Debug)]
@@ -50,7 +57,7 @@ pub(super) enum StoredOp {
     /// `bytes..bytes + byte_len` of the log's text buffer.
     TextInsert {
         start: u64,
-        obj: u32,
+        obj: ObjIndex,
         left: PackedDot,
         right: PackedDot,
         bytes: u32,
@@ -62,7 +69,7 @@ pub(super) enum StoredOp {
     /// before) the previous one's.
     TextDelete {
         start: u64,
-        obj: u32,
+        obj: ObjIndex,
         target: PackedDot,
         len: u64,
         count: u32,
@@ -96,9 +103,10 @@ impl StoredOp {
 /// the container table they share.
 #[derive(Clone, Debug, Default)]
 pub(super) struct OpStore {
-    ops: Vec<StoredOp>,
+    ops: ChunkedVec<StoredOp>,
     text: String,
     containers: Vec<ContainerId>,
+    /// Held as `u32`s, though they fit an [`ObjIndex`]: the map type the build has already.
     container_index: BTreeMap<ContainerId, u32>,
     /// The replicas packed dots name, by index (and the index of each, in `VersionVector`'s
     /// map type, whose code the build has already).
@@ -114,14 +122,14 @@ impl OpStore {
         let mut container_index = BTreeMap::new();
         for (i, id) in containers.iter().enumerate() {
             if container_index
-                .insert(id.clone(), u32::try_from(i).ok()?)
+                .insert(id.clone(), u32::from(ObjIndex::try_from(i).ok()?))
                 .is_some()
             {
                 return None;
             }
         }
         Some(OpStore {
-            ops: Vec::new(),
+            ops: ChunkedVec::default(),
             text,
             containers,
             container_index,
@@ -187,8 +195,14 @@ impl OpStore {
 
     /// The stored operations, for the tests to forge hostile histories with.
     #[cfg(test)]
-    pub(super) fn ops_mut(&mut self) -> &mut Vec<StoredOp> {
-        &mut self.ops
+    pub(super) fn ops_vec(&self) -> Vec<StoredOp> {
+        self.ops.iter().cloned().collect()
+    }
+
+    /// Replaces the stored operations (the tests' forged ones).
+    #[cfg(test)]
+    pub(super) fn set_ops(&mut self, ops: Vec<StoredOp>) {
+        self.ops = ops.into_iter().collect();
     }
 
     /// The stored operation at `index`.
@@ -200,24 +214,24 @@ impl OpStore {
     /// holding it, when one does); `range.end` when none does. A binary search: a range's
     /// operations take increasing counters.
     pub(super) fn first_ending_after(&self, range: std::ops::Range<usize>, counter: u64) -> usize {
-        let start = range.start;
-        start + self.ops[range].partition_point(|op| op.end() <= counter)
+        self.ops.partition_point(range, |op| op.end() <= counter)
     }
 
     /// The small integer naming `obj`, interned on first use. The last interned container is
     /// checked first: runs of typing name one text.
-    pub(super) fn intern(&mut self, obj: &ContainerId) -> Option<u32> {
+    pub(super) fn intern(&mut self, obj: &ContainerId) -> Option<ObjIndex> {
         if let Some(last) = self.containers.len().checked_sub(1) {
             if self.containers[last] == *obj {
-                return u32::try_from(last).ok();
+                return ObjIndex::try_from(last).ok();
             }
         }
         if let Some(&index) = self.container_index.get(obj) {
-            return Some(index);
+            // Every value was inserted from an `ObjIndex`.
+            return ObjIndex::try_from(index).ok();
         }
-        let index = u32::try_from(self.containers.len()).ok()?;
+        let index = ObjIndex::try_from(self.containers.len()).ok()?;
         self.containers.push(obj.clone());
-        self.container_index.insert(obj.clone(), index);
+        self.container_index.insert(obj.clone(), u32::from(index));
         Some(index)
     }
 
@@ -242,12 +256,24 @@ impl OpStore {
         } = &op
         {
             // The stored insert names these bytes (`bytes` was the buffer's length).
-            self.text.push_str(content.as_str());
+            self.push_text(content.as_str());
         }
         if may_merge && self.merge_into_last(&stored, dot.replica) {
             return;
         }
         self.ops.push(stored);
+    }
+
+    /// Appends `text` to the buffer of inserted text, growing it by half rather than doubling:
+    /// it holds every character ever typed and lives as long as the document, so doubling
+    /// would leave it a third empty on average. Growing copies it, as doubling does, but the
+    /// copies still add up to a few times what it holds.
+    fn push_text(&mut self, text: &str) {
+        let (len, room) = (self.text.len(), self.text.capacity() - self.text.len());
+        if text.len() > room {
+            self.text.reserve_exact(text.len().max(len / 2).max(64));
+        }
+        self.text.push_str(text);
     }
 
     /// The compact form of a text operation, or `None` when one of its numbers does not fit
@@ -344,7 +370,7 @@ impl OpStore {
             // The text buffer would outgrow its offsets: the operations go in whole.
             return self.append_local_whole(replica, local, may_merge);
         }
-        self.text.push_str(&local.text);
+        self.push_text(&local.text);
         let mut may_merge = may_merge;
         for mut stored in local.ops.drain(..) {
             if let StoredOp::TextInsert { bytes, .. } = &mut stored {
@@ -517,7 +543,7 @@ impl OpStore {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl Iterator<Item = (u64, &Op)> {
-        self.ops[range].iter().filter_map(|stored| match stored {
+        self.ops.range(range).filter_map(|stored| match stored {
             StoredOp::Whole { start, op } => Some((*start, &**op)),
             _ => None,
         })
