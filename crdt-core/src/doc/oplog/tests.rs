@@ -265,6 +265,50 @@ mod rebuilt {
         assert_eq!(marks, expected);
     }
 
+    /// A log of more stored operations than a chunk of its store holds (512) answers across the
+    /// chunks' boundaries: every change rebuilt, any event's operation, a reload and a peer's
+    /// sync.
+    #[test]
+    fn a_log_of_several_chunks_gives_back_every_change() {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        // Typing at alternate ends: no insert continues the previous one, so each is stored
+        // alone; every fifth commit is followed by a delete in the middle.
+        for i in 0..1_300usize {
+            let len = doc.text("t").len();
+            let at = if i % 2 == 0 { 0 } else { len };
+            doc.text("t").insert(at, "ab").unwrap();
+            doc.commit();
+            if i % 5 == 0 {
+                doc.text("t").delete(len / 2, 1).unwrap();
+                doc.commit();
+            }
+        }
+        let log = &doc.log;
+        assert!(
+            log.ops.len() > 2 * 512,
+            "{} stored operations",
+            log.ops.len()
+        );
+        assert_eq!(log.changes().collect::<Vec<_>>(), log.shadow);
+        for change in log.shadow.iter().step_by(7) {
+            assert_eq!(log.get(change.id).as_ref(), Some(change));
+            for counter in [change.id.start, change.id.end - 1] {
+                let (first, op) = log
+                    .op_at(Dot::new(change.id.replica, counter))
+                    .expect("op_at");
+                assert!(first.counter <= counter && counter < first.counter + op.width());
+            }
+        }
+        let text = doc.text("t").to_string();
+        let mut loaded = Doc::load(&doc.save()).unwrap();
+        assert_eq!(loaded.log.changes().collect::<Vec<_>>(), doc.log.shadow);
+        assert_eq!(loaded.text("t").to_string(), text);
+        let mut peer = Doc::with_replica(ReplicaId::new(2));
+        peer.apply_changes(&doc.encode_changes_since(&VersionVector::new()))
+            .unwrap();
+        assert_eq!(peer.text("t").to_string(), text);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
