@@ -505,12 +505,11 @@ impl<C: Content> Tree<C> {
         let new_id = self.leaves.len() as u32;
         let off = self.content_offset(leaf, at);
         let l = &mut self.leaves[leaf as usize];
-        let moved = l.runs.split_off(at);
+        let mut runs = l.runs.split_off(at);
+        runs.reserve_exact(RUNS_GROWTH);
         // The leaf grew past its cap just before this split: give back the room its moved
         // half took.
         l.runs.shrink_to(l.runs.len() + RUNS_GROWTH);
-        let mut runs = Vec::with_capacity(moved.len() + RUNS_GROWTH);
-        runs.extend_from_slice(&moved);
         let content = l.content.split_off(off);
         let (parent, slot, next) = (l.parent, l.slot, l.next);
         l.next = new_id;

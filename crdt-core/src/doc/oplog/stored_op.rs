@@ -199,6 +199,12 @@ impl OpStore {
         self.ops.iter().cloned().collect()
     }
 
+    /// The container table, for the tests to forge oversized ones with.
+    #[cfg(test)]
+    pub(super) fn containers_mut(&mut self) -> &mut Vec<ContainerId> {
+        &mut self.containers
+    }
+
     /// Replaces the stored operations (the tests' forged ones).
     #[cfg(test)]
     pub(super) fn set_ops(&mut self, ops: Vec<StoredOp>) {

@@ -511,6 +511,29 @@ mod hostile {
         );
     }
 
+    /// A container table longer than a compact operation's 16-bit index can name is refused;
+    /// one at the limit loads (its extra entries named by no operation).
+    #[test]
+    fn an_operation_table_past_the_container_index_is_refused() {
+        use crate::doc::value::{ContainerId, ContainerKind};
+        let doc = edited();
+        let table_of = |size: usize| {
+            let mut log = doc.log.clone();
+            let table = log.ops.containers_mut();
+            let extra = size - table.len();
+            table.extend(
+                (0..extra).map(|i| ContainerId::root(format!("x{i}"), ContainerKind::Text)),
+            );
+            saved_with_history(&doc, log.encode())
+        };
+        let limit = usize::from(super::super::stored_op::ObjIndex::MAX) + 1;
+        assert_eq!(
+            Doc::load(&table_of(limit)).unwrap().materialize(),
+            doc.materialize()
+        );
+        assert!(malformed(Doc::load(&table_of(limit + 1))));
+    }
+
     #[test]
     fn a_delete_run_claiming_billions_of_deletes_is_refused() {
         let doc = edited();
