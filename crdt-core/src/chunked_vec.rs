@@ -180,6 +180,31 @@ mod tests {
                     .count();
             assert_eq!(v.partition_point(range, |&x| x < bound), expected);
         }
+        // Every range and bound around the chunks' edges, against a slice.
+        let all: Vec<usize> = v.iter().copied().collect();
+        let edges = [
+            0,
+            1,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            2 * CHUNK,
+            2 * CHUNK + 1,
+            n - 1,
+            n,
+        ];
+        for &start in &edges {
+            for &end in edges.iter().filter(|&&e| e >= start) {
+                for bound in edges.iter().map(|&e| e * 2).chain([1, 4 * n]) {
+                    let expected = start + all[start..end].partition_point(|&x| x < bound);
+                    assert_eq!(
+                        v.partition_point(start..end, |&x| x < bound),
+                        expected,
+                        "{start}..{end} below {bound}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -15,15 +15,25 @@ pub(crate) fn sorted_by_key<T>(items: Vec<T>, key: impl Fn(&T) -> (u64, u64, u64
     if items.windows(2).all(|w| key(&w[0]) <= key(&w[1])) {
         return items;
     }
-    let mut order: Vec<((u64, u64, u64), usize)> = items.iter().map(&key).zip(0..).collect();
-    // Stable: items of equal keys stay in index order.
-    radsort::sort_by_key(&mut order, |&(key, _)| key);
+    let order = sorted_keys(items.iter().map(&key).zip(0..).collect());
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
     // `order` holds each index once: every slot is taken exactly once.
     order
         .into_iter()
         .filter_map(|(_, i)| slots[i].take())
         .collect()
+}
+
+/// `(key, index)` pairs in increasing key order, pairs of equal keys in the order given (a
+/// stable sort). Not generic, so every caller shares its code; for callers that need the order
+/// rather than the items moved.
+pub(crate) fn sorted_keys(
+    mut order: Vec<((u64, u64, u64), usize)>,
+) -> Vec<((u64, u64, u64), usize)> {
+    if order.windows(2).any(|w| w[0].0 > w[1].0) {
+        radsort::sort_by_key(&mut order, |&(key, _)| key);
+    }
+    order
 }
 
 #[cfg(test)]
@@ -35,6 +45,14 @@ mod tests {
         let items = vec![(3, 'a'), (1, 'b'), (3, 'c'), (2, 'd'), (1, 'e')];
         let sorted = sorted_by_key(items, |&(k, _)| (k, 0, 0));
         assert_eq!(sorted, [(1, 'b'), (1, 'e'), (2, 'd'), (3, 'a'), (3, 'c')]);
+    }
+
+    #[test]
+    fn sorted_keys_orders_pairs_by_key_and_keeps_equal_keys_in_order() {
+        let keys = [(2, 0, 0), (1, 9, 0), (2, 0, 0), (1, 3, 5), (1, 3, 4)];
+        let order = super::sorted_keys(keys.iter().copied().zip(0..).collect());
+        let indexes: Vec<usize> = order.iter().map(|&(_, i)| i).collect();
+        assert_eq!(indexes, [4, 3, 1, 0, 2]);
     }
 
     #[test]

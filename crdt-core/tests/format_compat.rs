@@ -17,7 +17,10 @@
 //! `doc_save_v6.bin` holds every text's characters in its state, as format-6 saves first did.
 //! Saves now let a text's state take its characters from the history
 //! (`doc/container_snapshot.rs`), a new container state tag within format 6, and
-//! `doc_save_v6_text_from_history.bin` is such a save: both must load. The
+//! `doc_save_v6_text_from_history.bin` is such a save: both must load. Saves now also leave out
+//! the origins of a text's runs that the history's inserts give (another container state tag
+//! within format 6); `doc_save_v6_text_runs_from_history.bin` is such a save, and all three
+//! load. The
 //! script's random source is fixed with them (changing it would need fixtures from an older
 //! encoder).
 //! Each fixture is the encoding of a document built here by a
@@ -211,12 +214,17 @@ fn doc_bytes_of_the_format_6_fixtures_decode_to_the_same_state() {
     assert!(doc.history().iter().any(|e| e.message.is_some()));
 
     let inline = read_old_fixture("doc_save_v6.bin");
-    let from_history = read_fixture("doc_save_v6_text_from_history.bin", &doc.save());
+    let from_history = read_old_fixture("doc_save_v6_text_from_history.bin");
+    let runs_from_history = read_fixture("doc_save_v6_text_runs_from_history.bin", &doc.save());
     assert!(
         from_history.len() < inline.len(),
         "the texts' characters are saved once"
     );
-    for saved in [inline, from_history] {
+    assert!(
+        runs_from_history.len() < from_history.len(),
+        "the runs' origins are the history's"
+    );
+    for saved in [inline, from_history, runs_from_history] {
         assert_deflated(&saved, 6, "snapshot");
         let loaded = Doc::load(&saved).expect("format-6 snapshot loads");
         assert_eq!(loaded.materialize(), expected);

@@ -69,14 +69,16 @@ mod op;
 pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;
-pub(crate) use snapshot::StateRun;
+pub(crate) use snapshot::{KnownOrigins, StateRun};
 /// The longest run a snapshot holds, for the document's tests to forge long claims with.
 #[cfg(test)]
 pub(crate) const MAX_RUN_FOR_TESTS: u32 = tree::MAX_RUN;
 /// The snapshot writers the document's tests forge states with.
 #[cfg(test)]
 pub(crate) mod snapshot_test_support {
-    pub(crate) use super::snapshot::{write_state, write_state_without_content};
+    pub(crate) use super::snapshot::{
+        write_state, write_state_with_known_origins, write_state_without_content,
+    };
 }
 mod tree;
 

@@ -8,7 +8,7 @@
 //! | `lens` | `len << 1 \| deleted` | varint |
 //! | `agents` | replica index of the first id | run-length |
 //! | `counters` | first counter minus the replica's expected next counter (the end of its previous run) | zigzag, run-length |
-//! | `ref_agents` | left then right origin: 0 for none, 1 for the neighbour (left origin: the last element of the previous run; right origin: the first element of the next run), else replica index + 2 | run-length |
+//! | `ref_agents` | left then right origin: 0 for none, 1 for the neighbour (left origin: the last element of the previous run; right origin: the first element of the next run), else replica index + 2; in a state written with [`KnownOrigins`], 0 for the known origin and every other code one higher | run-length |
 //! | `ref_counters` | per other origin: its counter minus the run's first counter | zigzag varint |
 //! | `content` | the live content, concatenated | MessagePack |
 //!
@@ -23,6 +23,9 @@
 //! order, and it lands deterministically ([`Sequence::apply_validated`]); the snapshot of such a
 //! sequence must load, or a replica that accepted the batch could not reload what it holds. The
 //! integration walk is bounded by the document, whatever the origins' order.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use super::content::Content;
 use super::error::SeqError;
@@ -41,6 +44,35 @@ use crate::encoding::FormatError;
 
 /// Format version written in every snapshot.
 const FORMAT: u8 = 2;
+
+/// A run's left and right origins.
+pub(crate) type Origins = (Option<Dot>, Option<Dot>);
+
+/// Where the origins of a state written without most of them are found: given the first id of
+/// every run, in document order, the origins each was inserted with (`None` when unknown). A
+/// document's text knows them from the inserts of its history, so its saved state writes only
+/// the origins that differ (none, in an intact document): on automerge-paper they were a
+/// third of the state. Asked once for all the runs, so that the history can answer in one
+/// sweep instead of a search per run.
+pub(crate) type KnownOrigins<'k> = &'k mut dyn FnMut(&[Dot]) -> Vec<Option<Origins>>;
+
+/// The `ref_agents` code of "the known origin" (the other codes move up by one beside it).
+const KNOWN_ORIGIN: u64 = 0;
+
+/// The first id of every run, in order.
+fn first_ids(runs: &[StateRun]) -> Vec<Dot> {
+    runs.iter().map(|r| r.id).collect()
+}
+
+/// The left one of a run's origins.
+fn left(origins: Origins) -> Option<Dot> {
+    origins.0
+}
+
+/// The right one of a run's origins.
+fn right(origins: Origins) -> Option<Dot> {
+    origins.1
+}
 
 /// One run of a snapshot, with ids resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,14 +99,21 @@ fn last_of(run: &StateRun) -> Dot {
 /// content as serde's MessagePack.
 #[cfg(test)]
 pub(crate) fn write_state<C: Content>(runs: &[StateRun], content: &C) -> Vec<u8> {
-    write_state_raw(runs, &serde_content(content))
+    write_state_raw(runs, &serde_content(content), None)
 }
 
 /// Writes runs with an empty content column (a document's text whose characters its history
 /// holds), for the tests to forge such states.
 #[cfg(test)]
 pub(crate) fn write_state_without_content(runs: &[StateRun]) -> Vec<u8> {
-    write_state_raw(runs, &[])
+    write_state_raw(runs, &[], None)
+}
+
+/// Writes runs with an empty content column and the origins `known` gives left out, for the
+/// tests to forge such states.
+#[cfg(test)]
+pub(crate) fn write_state_with_known_origins(runs: &[StateRun], known: KnownOrigins) -> Vec<u8> {
+    write_state_raw(runs, &[], Some(known))
 }
 
 /// The content as serde's MessagePack. Serializing content (a string, or a vector of
@@ -83,8 +122,11 @@ fn serde_content<C: Content>(content: &C) -> Vec<u8> {
     rmp_serde::to_vec(content).unwrap_or_default()
 }
 
-/// Writes runs and already encoded content in the snapshot format.
-fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
+/// Writes runs and already encoded content in the snapshot format; with `known`, an origin it
+/// gives is written as [`KNOWN_ORIGIN`].
+fn write_state_raw(runs: &[StateRun], content: &[u8], known: Option<KnownOrigins>) -> Vec<u8> {
+    let base = u64::from(known.is_some());
+    let known = known.map_or_else(Vec::new, |k| k(&first_ids(runs)));
     let mut table = ReplicaTable::default();
     let mut expected: Vec<u64> = Vec::new();
     let mut agent = |r: ReplicaId, expected: &mut Vec<u64>| {
@@ -113,13 +155,22 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
         *e = run.id.counter.wrapping_add(u64::from(run.len));
         let prev_last = i.checked_sub(1).map(|p| last_of(&runs[p]));
         let next_first = runs.get(i + 1).map(|n| n.id);
-        for (origin, neighbour) in [(run.origin_left, prev_last), (run.origin_right, next_first)] {
+        let known_here = known.get(i).copied().flatten();
+        for (origin, neighbour, side) in [
+            (
+                run.origin_left,
+                prev_last,
+                left as fn(Origins) -> Option<Dot>,
+            ),
+            (run.origin_right, next_first, right),
+        ] {
             match origin {
-                None => ref_agents.push(0),
-                Some(o) if Some(o) == neighbour => ref_agents.push(1),
+                o if known_here.map(side) == Some(o) => ref_agents.push(KNOWN_ORIGIN),
+                None => ref_agents.push(base),
+                Some(o) if Some(o) == neighbour => ref_agents.push(base + 1),
                 Some(o) => {
                     let oa = agent(o.replica, &mut expected);
-                    ref_agents.push(u64::from(oa) + 2);
+                    ref_agents.push(u64::from(oa) + base + 2);
                     put_i64(&mut ref_counters, delta(o.counter, run.id.counter));
                 }
             }
@@ -140,13 +191,32 @@ fn write_state_raw(runs: &[StateRun], content: &[u8]) -> Vec<u8> {
     seal(FORMAT, &raw)
 }
 
-/// Reads runs and content written by [`write_state_raw`], the content by `decode`; checks
-/// structure only.
+/// Reads runs and content written by [`write_state_raw`] (with `known` when it was written with
+/// it), the content by `decode`; checks structure only.
 fn read_state<C: Content>(
     bytes: &[u8],
     budget: &mut DecodeBudget,
+    known: Option<KnownOrigins>,
     decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
 ) -> Result<(Vec<StateRun>, C), SeqError> {
+    let (runs, raw, content_at) = read_runs(bytes, budget, known)?;
+    // Last: the content may be read from elsewhere by the runs' ids (a document's texts take
+    // theirs from its history).
+    let content: C = decode(&raw[content_at], &runs, budget)?;
+    Ok((runs, content))
+}
+
+/// A state's runs, its unsealed body, and where the content column lies in that body.
+type RunsAndBody<'b> = (Vec<StateRun>, Cow<'b, [u8]>, Range<usize>);
+
+/// The runs of a state written by [`write_state_raw`], the unsealed body, and where its content
+/// column lies in it. Not generic, so the wasm build holds one copy for every content type.
+fn read_runs<'b>(
+    bytes: &'b [u8],
+    budget: &mut DecodeBudget,
+    known: Option<KnownOrigins>,
+) -> Result<RunsAndBody<'b>, SeqError> {
+    let base = u64::from(known.is_some());
     let raw = unseal(FORMAT, bytes, budget)?;
     let mut r = ColumnReader::new(&raw);
     let replicas = read_replicas(&mut r)?;
@@ -164,8 +234,10 @@ fn read_state<C: Content>(
     let mut counters = RleReader::new(r.bytes("counters")?, "counters");
     let mut ref_agents = RleReader::new(r.bytes("reference agents")?, "reference agents");
     let mut ref_counters = ColumnReader::new(r.bytes("reference counters")?);
-    let content_bytes = r.bytes("content")?;
+    // The content is the last column: it ends the body (`finish` checks nothing follows).
+    let content_len = r.bytes("content")?.len();
     r.finish("snapshot")?;
+    let content_at = raw.len() - content_len..raw.len();
     let mut expected = vec![1u64; replicas.len()];
     let mut runs = Vec::new();
     for _ in 0..n {
@@ -191,28 +263,45 @@ fn read_state<C: Content>(
         });
     }
     // Origins, once every run's id is known (a right origin may name the next run).
+    let known = match known {
+        Some(k) => {
+            budget.charge_values::<Option<Origins>>(runs.len(), 0, "known origins")?;
+            let table = k(&first_ids(&runs));
+            if table.len() != runs.len() {
+                return Err(SeqError::Malformed("known origins of other runs"));
+            }
+            table
+        }
+        None => Vec::new(),
+    };
     for i in 0..runs.len() {
-        let base = runs[i].id.counter;
+        let first = runs[i].id;
         let prev_last = i.checked_sub(1).map(|p| last_of(&runs[p]));
         let next_first = runs.get(i + 1).map(|n| n.id);
-        let mut origin = |neighbour: Option<Dot>| -> Result<Option<Dot>, SeqError> {
+        let known_here = known.get(i).copied().flatten();
+        let mut origin = |neighbour: Option<Dot>,
+                          side: fn(Origins) -> Option<Dot>|
+         -> Result<Option<Dot>, SeqError> {
             match ref_agents.next_value()? {
-                0 => Ok(None),
-                1 => neighbour
+                KNOWN_ORIGIN if base == 1 => known_here
+                    .map(side)
+                    .ok_or(SeqError::Malformed("known origin of an unknown element")),
+                a if a == base => Ok(None),
+                a if a == base + 1 => neighbour
                     .map(Some)
                     .ok_or(SeqError::Malformed("neighbour origin at the edge")),
                 a => {
-                    let replica = usize::try_from(a - 2)
+                    let replica = usize::try_from(a - base - 2)
                         .ok()
                         .and_then(|i| replicas.get(i))
                         .ok_or(SeqError::Malformed("replica index out of range"))?;
                     let d = ref_counters.i64("reference counters")?;
-                    Ok(Some(Dot::new(*replica, add_delta(base, d))))
+                    Ok(Some(Dot::new(*replica, add_delta(first.counter, d))))
                 }
             }
         };
-        let ol = origin(prev_last)?;
-        let or = origin(next_first)?;
+        let ol = origin(prev_last, left)?;
+        let or = origin(next_first, right)?;
         runs[i].origin_left = ol;
         runs[i].origin_right = or;
     }
@@ -221,10 +310,7 @@ fn read_state<C: Content>(
     counters.finish()?;
     ref_agents.finish()?;
     ref_counters.finish("reference counters")?;
-    // Last: the content may be read from elsewhere by the runs' ids (a document's texts take
-    // theirs from its history).
-    let content: C = decode(content_bytes, &runs, budget)?;
-    Ok((runs, content))
+    Ok((runs, raw, content_at))
 }
 
 impl<C: Content> Sequence<C> {
@@ -238,6 +324,23 @@ impl<C: Content> Sequence<C> {
     /// MessagePack (a document's own types have a hand-written codec of the same bytes: see
     /// `doc::format::value_pack`).
     pub(crate) fn encode_state_with(&self, encode: impl FnOnce(&C) -> Vec<u8>) -> Vec<u8> {
+        self.encode_state_known(encode, None)
+    }
+
+    /// [`Sequence::encode_state_with`], leaving out the origins `known` gives (see
+    /// [`KnownOrigins`]); [`Sequence::decode_state_known`] with the same answers reads it.
+    pub(crate) fn encode_state_known(
+        &self,
+        encode: impl FnOnce(&C) -> Vec<u8>,
+        known: Option<KnownOrigins>,
+    ) -> Vec<u8> {
+        let (runs, content) = self.state_runs();
+        write_state_raw(&runs, &encode(&content), known)
+    }
+
+    /// The runs a snapshot writes, in document order, with their origins resolved to ids, and
+    /// the live content.
+    pub(crate) fn state_runs(&self) -> (Vec<StateRun>, C) {
         let mut tree_runs: Vec<Run> = Vec::with_capacity(self.tree.run_count());
         let mut content = C::default();
         for leaf in self.tree.leaves_in_order() {
@@ -273,7 +376,7 @@ impl<C: Content> Sequence<C> {
                 Some(self.ids.dot_of(r.or))
             };
         }
-        write_state_raw(&runs, &encode(&content))
+        (runs, content)
     }
 
     /// The live elements as runs of consecutive ids (first id, length), in document order:
@@ -316,7 +419,18 @@ impl<C: Content> Sequence<C> {
         budget: &mut DecodeBudget,
         decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
     ) -> Result<Self, SeqError> {
-        let (wire, content) = read_state::<C>(bytes, budget, decode)?;
+        Self::decode_state_known(bytes, budget, None, decode)
+    }
+
+    /// [`Sequence::decode_state_with`] of a state written by [`Sequence::encode_state_known`],
+    /// asking `known` for the origins it left out. Those are checked as every other origin is.
+    pub(crate) fn decode_state_known(
+        bytes: &[u8],
+        budget: &mut DecodeBudget,
+        known: Option<KnownOrigins>,
+        decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
+    ) -> Result<Self, SeqError> {
+        let (wire, content) = read_state::<C>(bytes, budget, known, decode)?;
         // Pass 1: ids, in document order (local versions follow document order).
         let mut spans = Vec::with_capacity(wire.len());
         let mut next: u32 = 0;

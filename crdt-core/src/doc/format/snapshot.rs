@@ -46,6 +46,9 @@ pub(crate) enum ContainerSnapshot {
     /// A text's sequence state without its live characters, which the history's inserts hold
     /// (see `doc/container_snapshot.rs`).
     TextFromHistory(Vec<u8>),
+    /// A text's sequence state without its live characters and without the origins the
+    /// history's inserts give its runs (see `doc/container_snapshot.rs`): what saves write.
+    TextRunsFromHistory(Vec<u8>),
     /// A counter's value.
     Counter(i64),
 }
@@ -168,6 +171,10 @@ pub(crate) fn encode_raw(s: &SnapshotRef<'_>) -> Vec<u8> {
                 out.push(4);
                 put_bytes(&mut out, bytes);
             }
+            ContainerSnapshot::TextRunsFromHistory(bytes) => {
+                out.push(5);
+                put_bytes(&mut out, bytes);
+            }
         }
     }
     put_u64(&mut out, s.parents.len() as u64);
@@ -225,6 +232,11 @@ pub(crate) fn decode_raw<'a>(
             4 => {
                 ContainerSnapshot::TextFromHistory(read_owned_bytes(&mut r, "text state", budget)?)
             }
+            5 => ContainerSnapshot::TextRunsFromHistory(read_owned_bytes(
+                &mut r,
+                "text state",
+                budget,
+            )?),
             _ => return Err(DecodeError::Malformed("unknown container state")),
         };
         containers.push((id, state));

@@ -34,6 +34,11 @@ pub(super) struct GraphRun {
 }
 
 impl GraphRun {
+    /// Whether the run holds event `dot`.
+    pub(super) fn contains(&self, dot: Dot) -> bool {
+        self.replica == dot.replica && self.start <= dot.counter && dot.counter < self.end
+    }
+
     /// The Lamport time of the event `counter` of this run.
     pub(super) fn lamport_of(&self, counter: u64) -> u64 {
         self.lamport.saturating_add(counter - self.start)

@@ -216,6 +216,11 @@ impl OpStore {
         &self.ops[index]
     }
 
+    /// One past the last counter of the stored op at `index`, if there is one.
+    pub(super) fn end_of(&self, index: usize) -> Option<u64> {
+        self.ops.get(index).map(StoredOp::end)
+    }
+
     /// The first index in `range` whose stored operation ends after `counter` (the one
     /// holding it, when one does); `range.end` when none does. A binary search: a range's
     /// operations take increasing counters.
@@ -825,5 +830,50 @@ impl OpStore {
         };
         out.push_str(text);
         Some(take)
+    }
+
+    /// The origins the insert stored at `index` gave character `counter` of `replica` when it
+    /// inserted it into `obj`: the insert's own for its first character, else the character
+    /// before it and the insert's right origin (how the engine's runs split). `None` when it is
+    /// not such an insert.
+    pub(super) fn insert_origins(
+        &self,
+        index: usize,
+        obj: &ContainerId,
+        replica: ReplicaId,
+        counter: u64,
+    ) -> Option<(Option<Dot>, Option<Dot>)> {
+        let stored = self.ops.get(index)?;
+        if counter < stored.start() || counter >= stored.end() {
+            return None;
+        }
+        let (left, right) = match stored {
+            StoredOp::TextInsert {
+                obj: o,
+                left,
+                right,
+                ..
+            } if self.containers.get(*o as usize) == Some(obj) => {
+                (self.unpack(*left), self.unpack(*right))
+            }
+            StoredOp::Whole { op, .. } => match &**op {
+                Op::Text {
+                    obj: o,
+                    op:
+                        SeqOp::Insert {
+                            origin_left,
+                            origin_right,
+                            ..
+                        },
+                } if o == obj => (*origin_left, *origin_right),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        if counter == stored.start() {
+            Some((left, right))
+        } else {
+            Some((Some(Dot::new(replica, counter - 1)), right))
+        }
     }
 }
