@@ -15,14 +15,18 @@
 //! automerge-paper the origins were 16.5 KB of a 153 KB save. Saves before this change wrote
 //! every origin (`TextFromHistory`); they still load.
 
+use std::cell::RefCell;
+
 use super::format::snapshot::ContainerSnapshot;
 use super::format::value_pack::{self, ReadDocValue};
-use super::oplog::{OpLog, TextSlicer};
+use super::oplog::{InsertAt, OpAt, OpLog, TextSlicer};
 use super::state::{self, ContainerState};
 use super::value::{ContainerId, ContainerKind};
 use super::DocError;
 use crate::encoding::budget::DecodeBudget;
-use crate::seq::{Content, KnownOrigins, ListContent, SeqError, Sequence, StateRun, TextContent};
+use crate::seq::{
+    Content, KnownOrigins, ListContent, Origins, SeqError, Sequence, StateRun, TextContent,
+};
 
 impl ContainerSnapshot {
     /// The saved form of container `id`'s `state`, in a document whose history is `log`.
@@ -38,7 +42,7 @@ impl ContainerSnapshot {
                 seq.encode_state_with(|c| value_pack::array(&c.0, value_pack::put_value)),
             ),
             ContainerState::Text(seq) if history_holds_text(id, seq, log) => {
-                let mut known = |dots: &[_]| log.insert_origins_of(id, dots);
+                let mut known = |dots: &[_]| origins_of(log.locate_inserts(id, dots));
                 ContainerSnapshot::TextRunsFromHistory(
                     seq.encode_state_known(|_| Vec::new(), Some(&mut known)),
                 )
@@ -120,7 +124,14 @@ fn text_state_from_history(
     known_origins: bool,
     budget: &mut DecodeBudget,
 ) -> Result<Sequence<TextContent>, SeqError> {
-    let mut known = |dots: &[_]| log.insert_origins_of(id, dots);
+    // Where each run's first character is in the log, found with its origins and used again
+    // to take the characters (no second search).
+    let located: RefCell<Vec<Option<OpAt>>> = RefCell::new(Vec::new());
+    let mut known = |dots: &[_]| {
+        let found = log.locate_inserts(id, dots);
+        *located.borrow_mut() = found.iter().map(|f| f.map(|f| f.at)).collect();
+        origins_of(found)
+    };
     let known: Option<KnownOrigins> = if known_origins {
         Some(&mut known)
     } else {
@@ -130,8 +141,13 @@ fn text_state_from_history(
         if !b.is_empty() {
             return Err(SeqError::Malformed("content beside a text from history"));
         }
-        text_from_history(id, runs, log, budget)
+        text_from_history(id, runs, log, &located.borrow(), budget)
     })
+}
+
+/// The origins of each located insert.
+fn origins_of(found: Vec<Option<InsertAt>>) -> Vec<Option<Origins>> {
+    found.into_iter().map(|f| f.map(|f| f.origins)).collect()
 }
 
 /// Whether `log` gives back exactly the live characters of text `id`, run by run.
@@ -139,16 +155,17 @@ fn history_holds_text(id: &ContainerId, seq: &Sequence<TextContent>, log: &OpLog
     let mut slicer = TextSlicer::default();
     let mut text = String::with_capacity(seq.len());
     seq.live_id_runs()
-        .all(|(dot, len)| log.text_of(id, dot, u64::from(len), &mut slicer, &mut text))
+        .all(|(dot, len)| log.text_of(id, dot, u64::from(len), None, &mut slicer, &mut text))
         && text == seq.to_content().as_str()
 }
 
 /// The live characters of text `id`, whose runs in document order are `runs`, taken from the
-/// inserts of `log` that made them.
+/// inserts of `log` that made them; `located` says where in the log some runs start.
 fn text_from_history(
     id: &ContainerId,
     runs: &[StateRun],
     log: &OpLog,
+    located: &[Option<OpAt>],
     budget: &mut DecodeBudget,
 ) -> Result<TextContent, SeqError> {
     let mut slicer = TextSlicer::default();
@@ -160,8 +177,9 @@ fn text_from_history(
         .sum();
     budget.charge(live, "text content")?;
     let mut text = String::with_capacity(live);
-    for run in runs.iter().filter(|r| !r.deleted) {
-        if !log.text_of(id, run.id, u64::from(run.len), &mut slicer, &mut text) {
+    for (i, run) in runs.iter().enumerate().filter(|(_, r)| !r.deleted) {
+        let at = located.get(i).copied().flatten();
+        if !log.text_of(id, run.id, u64::from(run.len), at, &mut slicer, &mut text) {
             return Err(SeqError::Malformed("a live run the history did not insert"));
         }
     }
@@ -319,12 +337,13 @@ mod tests {
         let (runs, _) = seq.state_runs();
         assert!(runs.len() >= 5, "{} runs", runs.len());
         let firsts: Vec<Dot> = runs.iter().map(|r| r.id).collect();
-        for (run, known) in runs.iter().zip(doc.log.insert_origins_of(&id, &firsts)) {
+        for (run, known) in runs.iter().zip(doc.log.locate_inserts(&id, &firsts)) {
+            let known = known.map(|k| k.origins);
             assert_eq!(known, Some((run.origin_left, run.origin_right)), "{run:?}");
         }
         let mut unknown = |dots: &[Dot]| vec![None; dots.len()];
         let without_history = seq.encode_state_known(|_| Vec::new(), Some(&mut unknown));
-        let mut known = |dots: &[Dot]| doc.log.insert_origins_of(&id, dots);
+        let mut known = |dots: &[Dot]| origins_of(doc.log.locate_inserts(&id, dots));
         let from_history = seq.encode_state_known(|_| Vec::new(), Some(&mut known));
         assert!(
             from_history.len() < all_bytes.len() && from_history.len() < without_history.len(),

@@ -69,7 +69,7 @@ mod op;
 pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;
-pub(crate) use snapshot::{KnownOrigins, StateRun};
+pub(crate) use snapshot::{KnownOrigins, Origins, StateRun};
 /// The longest run a snapshot holds, for the document's tests to forge long claims with.
 #[cfg(test)]
 pub(crate) const MAX_RUN_FOR_TESTS: u32 = tree::MAX_RUN;

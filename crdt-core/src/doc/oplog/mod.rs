@@ -58,6 +58,21 @@ pub(crate) struct OpLog {
     shadow: Vec<Change>,
 }
 
+/// Where an element is in the log: the index of the stored op holding it, and one past the
+/// last stored op of its graph run (the ops from it on take the run's next counters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpAt {
+    op: usize,
+    ops_end: usize,
+}
+
+/// An element the log's inserts made: where it is, and the origins it was inserted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InsertAt {
+    pub(crate) at: OpAt,
+    pub(crate) origins: (Option<Dot>, Option<Dot>),
+}
+
 impl OpLog {
     /// Appends a change whose causal past is in the log.
     pub(crate) fn push(&mut self, change: Change) {
@@ -262,26 +277,42 @@ impl OpLog {
     /// `dot.replica` as the log's inserts into `obj` made them (what a saved text's live runs
     /// name instead of holding their characters). `false` when some element was not inserted
     /// into `obj` by a change of the log. Any order of calls costs time linear in the text
-    /// sliced (with the same `slicer`).
+    /// sliced (with the same `slicer`). `at` is where `dot` is, when the caller knows it
+    /// ([`OpLog::locate_inserts`]): then no search is needed.
     pub(crate) fn text_of(
         &self,
         obj: &ContainerId,
         dot: Dot,
         len: u64,
+        mut at: Option<OpAt>,
         slicer: &mut TextSlicer,
         out: &mut String,
     ) -> bool {
         let (mut counter, mut left) = (dot.counter, len);
         while left > 0 {
-            let Some(run) = self.graph.run_containing(Dot::new(dot.replica, counter)) else {
-                return false;
+            let OpAt { op, ops_end } = match at.take() {
+                Some(at) => at,
+                None => {
+                    let Some(run) = self.graph.run_containing(Dot::new(dot.replica, counter))
+                    else {
+                        return false;
+                    };
+                    let (first_op, ops_end) = self.run_ops(run);
+                    let op = self.ops.first_ending_after(first_op..ops_end, counter);
+                    OpAt { op, ops_end }
+                }
             };
-            let (first_op, ops_end) = self.run_ops(run);
-            let index = self.ops.first_ending_after(first_op..ops_end, counter);
-            match self.ops.insert_text(index, obj, counter, left, slicer, out) {
+            match self.ops.insert_text(op, obj, counter, left, slicer, out) {
                 Some(taken) if taken > 0 => {
                     counter += taken;
                     left -= taken;
+                    // The next op of the same graph run takes the next counters.
+                    if op + 1 < ops_end {
+                        at = Some(OpAt {
+                            op: op + 1,
+                            ops_end,
+                        });
+                    }
                 }
                 _ => return false,
             }
@@ -289,17 +320,14 @@ impl OpLog {
         true
     }
 
-    /// For each of `dots`, the origins the log's insert into text `obj` that made that
-    /// character gave it (see `OpStore::insert_origins`), or `None` when no insert of the log
-    /// made it in `obj`: what a saved text's runs take instead of writing their origins.
-    /// Looked up in id order, in one sweep over each replica's stored ops rather than a search
-    /// per dot: a saved text's runs come in document order, which jumps about the history (on
-    /// automerge-paper a search per run made opening 15% slower, the sweep 11%).
-    pub(crate) fn insert_origins_of(
-        &self,
-        obj: &ContainerId,
-        dots: &[Dot],
-    ) -> Vec<Option<(Option<Dot>, Option<Dot>)>> {
+    /// For each of `dots`, where the log's insert into text `obj` that made that character
+    /// is and the origins it gave it (see `OpStore::insert_origins`), or `None` when no insert
+    /// of the log made it in `obj`: what a saved text's runs take instead of writing their
+    /// origins, and where their characters are. Looked up in id order, in one sweep over each
+    /// replica's stored ops rather than a search per dot: a saved text's runs come in document
+    /// order, which jumps about the history (on automerge-paper a search per run made opening
+    /// 15% slower).
+    pub(crate) fn locate_inserts(&self, obj: &ContainerId, dots: &[Dot]) -> Vec<Option<InsertAt>> {
         let order = crate::sort_keys::sorted_keys(
             dots.iter()
                 .map(|d| (d.replica.0, d.counter, 0))
@@ -328,7 +356,13 @@ impl OpLog {
                 op += 1;
             }
             at = Some((run, op));
-            found[i] = self.ops.insert_origins(op, obj, dot.replica, dot.counter);
+            found[i] = self
+                .ops
+                .insert_origins(op, obj, dot.replica, dot.counter)
+                .map(|origins| InsertAt {
+                    at: OpAt { op, ops_end },
+                    origins,
+                });
         }
         found
     }
