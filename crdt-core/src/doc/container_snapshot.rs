@@ -15,7 +15,7 @@
 //! automerge-paper the origins were 16.5 KB of a 153 KB save. Saves before this change wrote
 //! every origin (`TextFromHistory`); they still load.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
 use super::format::snapshot::ContainerSnapshot;
 use super::format::value_pack::{self, ReadDocValue};
@@ -39,16 +39,16 @@ impl ContainerSnapshot {
                     .collect(),
             ),
             ContainerState::List(seq) => ContainerSnapshot::List(
-                seq.encode_state_with(|c| value_pack::array(&c.0, value_pack::put_value)),
+                seq.encode_state_with(&|c| value_pack::array(&c.0, value_pack::put_value)),
             ),
             ContainerState::Text(seq) if history_holds_text(id, seq, log) => {
                 let mut known = |dots: &[_]| origins_of(log.locate_inserts(id, dots));
                 ContainerSnapshot::TextRunsFromHistory(
-                    seq.encode_state_known(|_| Vec::new(), Some(&mut known)),
+                    seq.encode_state_known(&|_| Vec::new(), Some(&mut known)),
                 )
             }
             ContainerState::Text(seq) => {
-                ContainerSnapshot::Text(seq.encode_state_with(value_pack::text_content))
+                ContainerSnapshot::Text(seq.encode_state_with(&value_pack::text_content))
             }
             ContainerState::Counter(n) => ContainerSnapshot::Counter(*n),
         }
@@ -91,7 +91,7 @@ impl ContainerSnapshot {
             ContainerSnapshot::List(bytes) => ContainerState::List(Sequence::decode_state_with(
                 &bytes,
                 budget,
-                |b, _, budget| {
+                &mut |b, _, budget| {
                     let values = value_pack::read_array(b, "list content", budget, |r| r.value())?;
                     Ok(ListContent(values))
                 },
@@ -99,7 +99,7 @@ impl ContainerSnapshot {
             ContainerSnapshot::Text(bytes) => ContainerState::Text(Sequence::decode_state_with(
                 &bytes,
                 budget,
-                |b, _, budget| {
+                &mut |b, _, budget| {
                     budget.charge(b.len(), "text content")?;
                     Ok(value_pack::read_text_content(b)?)
                 },
@@ -126,10 +126,10 @@ fn text_state_from_history(
 ) -> Result<Sequence<TextContent>, SeqError> {
     // Where each run's first character is in the log, found with its origins and used again
     // to take the characters (no second search).
-    let located: RefCell<Vec<Option<OpAt>>> = RefCell::new(Vec::new());
+    let located: Cell<Vec<Option<OpAt>>> = Cell::new(Vec::new());
     let mut known = |dots: &[_]| {
         let found = log.locate_inserts(id, dots);
-        *located.borrow_mut() = found.iter().map(|f| f.map(|f| f.at)).collect();
+        located.set(found.iter().map(|f| f.map(|f| f.at)).collect());
         origins_of(found)
     };
     let known: Option<KnownOrigins> = if known_origins {
@@ -137,11 +137,11 @@ fn text_state_from_history(
     } else {
         None
     };
-    Sequence::decode_state_known(bytes, budget, known, |b, runs, budget| {
+    Sequence::decode_state_known(bytes, budget, known, &mut |b, runs, budget| {
         if !b.is_empty() {
             return Err(SeqError::Malformed("content beside a text from history"));
         }
-        text_from_history(id, runs, log, &located.borrow(), budget)
+        text_from_history(id, runs, log, &located.take(), budget)
     })
 }
 
@@ -289,7 +289,7 @@ mod tests {
         else {
             panic!("a text");
         };
-        let inline = ContainerSnapshot::Text(seq.encode_state_with(value_pack::text_content));
+        let inline = ContainerSnapshot::Text(seq.encode_state_with(&value_pack::text_content));
         let with_inline = saved_with_text_state(&doc, inline);
         assert_eq!(
             Doc::load(&with_inline).unwrap().materialize(),
@@ -329,7 +329,8 @@ mod tests {
         let saved = doc.save();
         let id = ContainerId::root("t", ContainerKind::Text);
         let seq = root_text(&doc);
-        let all_origins = ContainerSnapshot::TextFromHistory(seq.encode_state_with(|_| Vec::new()));
+        let all_origins =
+            ContainerSnapshot::TextFromHistory(seq.encode_state_with(&|_| Vec::new()));
         let ContainerSnapshot::TextFromHistory(all_bytes) = &all_origins else {
             unreachable!()
         };
@@ -342,9 +343,9 @@ mod tests {
             assert_eq!(known, Some((run.origin_left, run.origin_right)), "{run:?}");
         }
         let mut unknown = |dots: &[Dot]| vec![None; dots.len()];
-        let without_history = seq.encode_state_known(|_| Vec::new(), Some(&mut unknown));
+        let without_history = seq.encode_state_known(&|_| Vec::new(), Some(&mut unknown));
         let mut known = |dots: &[Dot]| origins_of(doc.log.locate_inserts(&id, dots));
-        let from_history = seq.encode_state_known(|_| Vec::new(), Some(&mut known));
+        let from_history = seq.encode_state_known(&|_| Vec::new(), Some(&mut known));
         assert!(
             from_history.len() < all_bytes.len() && from_history.len() < without_history.len(),
             "{} bytes with the history's origins, {} with every origin written",

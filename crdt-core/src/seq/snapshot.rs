@@ -56,6 +56,12 @@ pub(crate) type Origins = (Option<Dot>, Option<Dot>);
 /// sweep instead of a search per run.
 pub(crate) type KnownOrigins<'k> = &'k mut dyn FnMut(&[Dot]) -> Vec<Option<Origins>>;
 
+/// Reads a state's content from its content column and its runs (whose ids say where to find
+/// content the column does not hold). A trait object, so that the wasm build holds one copy of
+/// the decoder per content type rather than one per caller.
+pub(crate) type ContentDecoder<'d, C> =
+    &'d mut dyn FnMut(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>;
+
 /// The `ref_agents` code of "the known origin" (the other codes move up by one beside it).
 const KNOWN_ORIGIN: u64 = 0;
 
@@ -197,7 +203,7 @@ fn read_state<C: Content>(
     bytes: &[u8],
     budget: &mut DecodeBudget,
     known: Option<KnownOrigins>,
-    decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
+    decode: ContentDecoder<C>,
 ) -> Result<(Vec<StateRun>, C), SeqError> {
     let (runs, raw, content_at) = read_runs(bytes, budget, known)?;
     // Last: the content may be read from elsewhere by the runs' ids (a document's texts take
@@ -317,13 +323,13 @@ impl<C: Content> Sequence<C> {
     /// Encodes the full state: the runs in document order (ids, origins, deleted flag) and the
     /// live content, in columns (LEB128, run-length, deltas; deflated when smaller).
     pub fn encode_state(&self) -> Vec<u8> {
-        self.encode_state_with(serde_content)
+        self.encode_state_with(&serde_content)
     }
 
     /// [`Sequence::encode_state`] with the content written by `encode` instead of serde's
     /// MessagePack (a document's own types have a hand-written codec of the same bytes: see
     /// `doc::format::value_pack`).
-    pub(crate) fn encode_state_with(&self, encode: impl FnOnce(&C) -> Vec<u8>) -> Vec<u8> {
+    pub(crate) fn encode_state_with(&self, encode: &dyn Fn(&C) -> Vec<u8>) -> Vec<u8> {
         self.encode_state_known(encode, None)
     }
 
@@ -331,7 +337,7 @@ impl<C: Content> Sequence<C> {
     /// [`KnownOrigins`]); [`Sequence::decode_state_known`] with the same answers reads it.
     pub(crate) fn encode_state_known(
         &self,
-        encode: impl FnOnce(&C) -> Vec<u8>,
+        encode: &dyn Fn(&C) -> Vec<u8>,
         known: Option<KnownOrigins>,
     ) -> Vec<u8> {
         let (runs, content) = self.state_runs();
@@ -404,7 +410,7 @@ impl<C: Content> Sequence<C> {
         bytes: &[u8],
         budget: &mut DecodeBudget,
     ) -> Result<Self, SeqError> {
-        Self::decode_state_with(bytes, budget, |b, _, budget| {
+        Self::decode_state_with(bytes, budget, &mut |b, _, budget| {
             // The content owns at most its bytes; serde sizes no vector past a small cap.
             budget.charge_values::<C>(1, b.len(), "content")?;
             Ok(rmp_serde::from_slice(b)?)
@@ -417,7 +423,7 @@ impl<C: Content> Sequence<C> {
     pub(crate) fn decode_state_with(
         bytes: &[u8],
         budget: &mut DecodeBudget,
-        decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
+        decode: ContentDecoder<C>,
     ) -> Result<Self, SeqError> {
         Self::decode_state_known(bytes, budget, None, decode)
     }
@@ -428,7 +434,7 @@ impl<C: Content> Sequence<C> {
         bytes: &[u8],
         budget: &mut DecodeBudget,
         known: Option<KnownOrigins>,
-        decode: impl FnOnce(&[u8], &[StateRun], &mut DecodeBudget) -> Result<C, SeqError>,
+        decode: ContentDecoder<C>,
     ) -> Result<Self, SeqError> {
         let (wire, content) = read_state::<C>(bytes, budget, known, decode)?;
         // Pass 1: ids, in document order (local versions follow document order).
