@@ -485,7 +485,7 @@ impl Doc {
                 let change = from_causal(c);
                 check_replica_count(log, &change)?;
                 check_lamport(log, &change)?;
-                if !typing.absorb(&change) {
+                if !typing.absorb(&change, state) {
                     typing.flush(state, &mut patches)?;
                     state.check_change(&change)?;
                     if !typing.hold(&change) {

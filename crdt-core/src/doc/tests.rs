@@ -1188,3 +1188,100 @@ fn a_change_from_one_replica_too_many_is_refused() {
     honest.counter("c").increment(1).unwrap();
     assert!(honest.commit().is_some());
 }
+
+/// A received history of backspaces and forward deletes, one change per keystroke, is applied
+/// as held runs of deletes: the batch ends as the author's document and as a replica that
+/// received the changes one at a time, and its events rebuild the same text. The runs are
+/// broken by the other direction, by a delete in another text, by typing, and by a forged
+/// delete of an id the text does not hold (rejected; the rest applies). Fails when a held run
+/// deletes the wrong ids or applies out of order (checked by absorbing a delete one counter
+/// off).
+#[test]
+fn runs_of_deletes_received_in_one_batch_apply_as_one_by_one() {
+    let mut author = doc(1);
+    let mut stepwise = doc(2);
+    author.text("t").insert(0, "hello wonderful world").unwrap();
+    author.text("u").insert(0, "other").unwrap();
+    author.commit();
+    stepwise
+        .apply_changes(&author.encode_changes_since(&stepwise.version().clone()))
+        .unwrap();
+    let mut keystroke = |author: &mut Doc, edit: &dyn Fn(&mut Doc)| {
+        edit(author);
+        author.commit();
+        let since = stepwise.version().clone();
+        stepwise
+            .apply_changes(&author.encode_changes_since(&since))
+            .unwrap();
+    };
+    // Backspace " world" from the end, then forward delete at the start.
+    for i in 0..6 {
+        keystroke(&mut author, &|d| d.text("t").delete(20 - i, 1).unwrap());
+    }
+    for _ in 0..3 {
+        keystroke(&mut author, &|d| d.text("t").delete(1, 1).unwrap());
+    }
+    // A delete in the other text, then backspaces again, then typing and its backspacing.
+    keystroke(&mut author, &|d| d.text("u").delete(2, 1).unwrap());
+    for _ in 0..2 {
+        keystroke(&mut author, &|d| d.text("t").delete(3, 1).unwrap());
+    }
+    for (i, ch) in "typo".chars().enumerate() {
+        keystroke(&mut author, &|d| {
+            d.text("t").insert(2 + i, &ch.to_string()).unwrap()
+        });
+    }
+    for i in 0..4 {
+        keystroke(&mut author, &|d| d.text("t").delete(5 - i, 1).unwrap());
+    }
+    keystroke(&mut author, &|d| d.text("t").delete(0, 2).unwrap());
+    assert_eq!(stepwise.materialize(), author.materialize());
+
+    // The whole history in one batch, with a forged delete among the backspaces: another
+    // replica's, of the id next to those they deleted, which is not the text's (the first
+    // character of "other").
+    let mut changes: Vec<Change> = author.log.changes().collect();
+    let forged_at = 3;
+    let parent = changes[forged_at - 1].id;
+    let lamport = changes[forged_at - 1].lamport + parent.len();
+    changes.insert(
+        forged_at,
+        Change {
+            id: SeqRange {
+                replica: ReplicaId::new(3),
+                start: 1,
+                end: 2,
+            },
+            parents: vec![Dot::new(parent.replica, parent.end - 1)],
+            lamport,
+            ops: vec![Op::Text {
+                obj: ContainerId::root("t", ContainerKind::Text),
+                op: SeqOp::Delete {
+                    target: Dot::new(ReplicaId::new(1), 22),
+                    len: 1,
+                },
+            }],
+            meta: None,
+        },
+    );
+    let mut batch = doc(4);
+    let mut mirror = EventMirror::attach(&mut batch);
+    let result = batch.apply_changes(&format::encode_changes(&changes));
+    let Err(DocError::Rejected {
+        count: 1, reason, ..
+    }) = result
+    else {
+        panic!("{result:?}");
+    };
+    assert!(
+        matches!(*reason, DocError::Seq(crate::seq::SeqError::UnknownId(_))),
+        "{reason:?}"
+    );
+    assert_eq!(batch.materialize(), author.materialize());
+    mirror.catch_up().unwrap();
+    assert_eq!(
+        format!("{:?}", mirror.materialize()),
+        format!("{:?}", batch.materialize()),
+        "the events rebuild the text"
+    );
+}
