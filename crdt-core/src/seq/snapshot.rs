@@ -271,7 +271,9 @@ fn read_runs<'b>(
     // Origins, once every run's id is known (a right origin may name the next run).
     let known = match known {
         Some(k) => {
-            budget.charge_values::<Option<Origins>>(runs.len(), 0, "known origins")?;
+            // The answers, and what finding them takes per run (the ids, their order, where
+            // each is): about four answers' worth.
+            budget.charge_values::<Option<Origins>>(runs.len() * 4, 0, "known origins")?;
             let table = k(&first_ids(&runs));
             if table.len() != runs.len() {
                 return Err(SeqError::Malformed("known origins of other runs"));
