@@ -213,6 +213,9 @@ pub struct Doc {
     txn: Option<Transaction>,
     subscribers: Vec<(SubscriptionId, Subscriber)>,
     next_subscription: u64,
+    /// The root id a handle was last asked for by name: an editor asks for its text's handle
+    /// at every keystroke, and a copy of this id costs no allocation.
+    recent_root: Option<ContainerId>,
 }
 
 impl Default for Doc {
@@ -248,6 +251,7 @@ impl Doc {
             txn: None,
             subscribers: Vec::new(),
             next_subscription: 0,
+            recent_root: None,
         }
     }
 
@@ -287,22 +291,41 @@ impl Doc {
 
     /// The root text `name` (created on first write).
     pub fn text(&mut self, name: &str) -> TextRef<'_> {
-        TextRef::new(self, ContainerId::root(name, ContainerKind::Text))
+        let id = self.root_id(name, ContainerKind::Text);
+        TextRef::new(self, id)
     }
 
     /// The root map `name` (created on first write).
     pub fn map(&mut self, name: &str) -> MapRef<'_> {
-        MapRef::new(self, ContainerId::root(name, ContainerKind::Map))
+        let id = self.root_id(name, ContainerKind::Map);
+        MapRef::new(self, id)
     }
 
     /// The root list `name` (created on first write).
     pub fn list(&mut self, name: &str) -> ListRef<'_> {
-        ListRef::new(self, ContainerId::root(name, ContainerKind::List))
+        let id = self.root_id(name, ContainerKind::List);
+        ListRef::new(self, id)
+    }
+
+    /// The id of root `name` of `kind`: a copy of the one last asked for when it is that one
+    /// (a reference count, where a new id allocates its name).
+    fn root_id(&mut self, name: &str, kind: ContainerKind) -> ContainerId {
+        match &self.recent_root {
+            Some(id @ ContainerId::Root { name: n, kind: k }) if **n == *name && *k == kind => {
+                id.clone()
+            }
+            _ => {
+                let id = ContainerId::root(name, kind);
+                self.recent_root = Some(id.clone());
+                id
+            }
+        }
     }
 
     /// The root counter `name` (created on first write).
     pub fn counter(&mut self, name: &str) -> CounterRef<'_> {
-        CounterRef::new(self, ContainerId::root(name, ContainerKind::Counter))
+        let id = self.root_id(name, ContainerKind::Counter);
+        CounterRef::new(self, id)
     }
 
     /// The text `id` (a root, or one created in a map or list).
@@ -373,7 +396,7 @@ impl Doc {
             }
             if let ContainerId::Root { name, kind } = id {
                 let key = if *kind == ContainerKind::Map {
-                    name.clone()
+                    name.to_string()
                 } else {
                     format!("{name}:{kind}")
                 };
@@ -621,6 +644,7 @@ impl Doc {
             txn: None,
             subscribers: Vec::new(),
             next_subscription: 0,
+            recent_root: None,
         })
     }
 

@@ -492,7 +492,7 @@ impl DocState {
         for _ in 0..=self.parents.len() {
             match &current {
                 ContainerId::Root { name, .. } => {
-                    path.push(PathSegment::Root(name.clone()));
+                    path.push(PathSegment::Root(name.to_string()));
                     path.reverse();
                     return Some(path);
                 }

@@ -1285,3 +1285,28 @@ fn runs_of_deletes_received_in_one_batch_apply_as_one_by_one() {
         "the events rebuild the text"
     );
 }
+
+/// A handle asked for by name names that root, whatever was asked for before: the id a
+/// previous handle named is reused only for the same name and kind.
+#[test]
+fn handles_asked_for_by_name_name_their_root() {
+    let mut d = doc(1);
+    let asked = [
+        ("body", ContainerKind::Text),
+        ("body", ContainerKind::Text),
+        ("body", ContainerKind::Map),
+        ("bod", ContainerKind::Text),
+        ("body", ContainerKind::List),
+        ("body", ContainerKind::Counter),
+        ("body", ContainerKind::Text),
+    ];
+    for (name, kind) in asked {
+        let id = match kind {
+            ContainerKind::Text => d.text(name).id().clone(),
+            ContainerKind::Map => d.map(name).id().clone(),
+            ContainerKind::List => d.list(name).id().clone(),
+            ContainerKind::Counter => d.counter(name).id().clone(),
+        };
+        assert_eq!(id, ContainerId::root(name, kind));
+    }
+}

@@ -5,6 +5,8 @@
 //! (`doc.map("meta")`), or one created by an operation, named by that operation's [`Dot`]. Both
 //! sides of a merge therefore agree on every container's identity without coordination.
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -41,8 +43,9 @@ impl fmt::Display for ContainerKind {
 pub enum ContainerId {
     /// A root container, named by the application.
     Root {
-        /// The root's name, e.g. `"body"`.
-        name: String,
+        /// The root's name, e.g. `"body"`. Shared: copies of an id (every operation received
+        /// names its container) cost a reference count, not an allocation.
+        name: Arc<str>,
         /// Its kind: `doc.map("x")` and `doc.text("x")` are two different containers.
         kind: ContainerKind,
     },
@@ -57,7 +60,7 @@ pub enum ContainerId {
 
 impl ContainerId {
     /// The root container `name` of `kind`.
-    pub fn root(name: impl Into<String>, kind: ContainerKind) -> Self {
+    pub fn root(name: impl Into<Arc<str>>, kind: ContainerKind) -> Self {
         ContainerId::Root {
             name: name.into(),
             kind,

@@ -140,7 +140,7 @@ impl EventMirror {
                 continue;
             }
             let key = if *kind == ContainerKind::Map {
-                name.clone()
+                name.to_string()
             } else {
                 format!("{name}:{kind}")
             };

@@ -195,7 +195,7 @@ impl ReadDocValue for PackReader<'_> {
         Ok(match self.variant()? {
             ("Root", true) => {
                 self.tuple(2)?;
-                let name = self.str()?.to_owned();
+                let name = self.str()?.into();
                 ContainerId::Root {
                     name,
                     kind: read_kind(self)?,
@@ -311,7 +311,10 @@ mod tests {
 
     fn container_id() -> impl Strategy<Value = ContainerId> {
         prop_oneof![
-            ("[a-z😀]{0,300}", kind()).prop_map(|(name, kind)| ContainerId::Root { name, kind }),
+            ("[a-z😀]{0,300}", kind()).prop_map(|(name, kind)| ContainerId::Root {
+                name: name.into(),
+                kind
+            }),
             (dot(), kind()).prop_map(|(id, kind)| ContainerId::Created { id, kind }),
         ]
     }
