@@ -365,14 +365,15 @@ impl DocState {
                 let ContainerState::Text(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
-                let patches = seq.apply(op)?;
-                if wanted {
-                    let first = out.len();
-                    for patch in patches {
-                        out.push((obj.clone(), text_patch(seq, patch)));
-                    }
-                    self.fill_insert_attributes(obj, &mut out[first..]);
+                if !wanted {
+                    return Ok(seq.apply_unobserved(op)?);
                 }
+                let patches = seq.apply(op)?;
+                let first = out.len();
+                for patch in patches {
+                    out.push((obj.clone(), text_patch(seq, patch)));
+                }
+                self.fill_insert_attributes(obj, &mut out[first..]);
                 Ok(())
             }
             Op::TextMark { obj, .. } => self.apply_mark(dot, lamport, op, obj, out),
@@ -397,11 +398,11 @@ impl DocState {
                 let ContainerState::List(seq) = self.container_mut(obj)? else {
                     return Err(DocError::WrongKind(obj.clone()));
                 };
-                let patches = seq.apply(op)?;
-                if wanted {
-                    for patch in patches {
-                        out.push((obj.clone(), list_patch(seq, patch)));
-                    }
+                if !wanted {
+                    return Ok(seq.apply_unobserved(op)?);
+                }
+                for patch in seq.apply(op)? {
+                    out.push((obj.clone(), list_patch(seq, patch)));
                 }
                 Ok(())
             }

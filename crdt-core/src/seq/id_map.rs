@@ -213,6 +213,15 @@ impl IdMap {
         })
     }
 
+    /// The local versions `(lv, len)` of the counters `dot..dot+len` when one span of known ids
+    /// holds them all; `None` otherwise (see [`IdMap::lv_ranges`]).
+    pub(crate) fn lv_range_within_span(&self, dot: Dot, len: u64) -> Option<(u32, u32)> {
+        let s = self.counter_span(dot)?;
+        let off = dot.counter - s.counter;
+        // off < s.len, so the range fits u32 when it fits the span.
+        (len <= u64::from(s.len) - off).then(|| (s.lv + off as u32, len as u32))
+    }
+
     /// Local versions `lv..lv+len` where the counters `dot..dot+len` are known, each piece as
     /// `(lv, len)`; `Err(first unknown dot)` when any is not.
     pub(crate) fn lv_ranges(&self, dot: Dot, len: u64) -> Result<Vec<(u32, u32)>, Dot> {

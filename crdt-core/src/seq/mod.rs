@@ -638,6 +638,28 @@ impl<C: Content> Sequence<C> {
     }
 
     /// Applies a remote delete, reporting patches to `out`.
+    /// [`Sequence::apply`] for a caller that wants no patches: none is collected.
+    pub(crate) fn apply_unobserved(&mut self, op: &SeqOp<C>) -> Result<(), SeqError> {
+        self.hint = (NONE, 0);
+        match op {
+            SeqOp::Insert {
+                id,
+                origin_left,
+                origin_right,
+                content,
+            } => self
+                .apply_insert(
+                    *id,
+                    *origin_left,
+                    *origin_right,
+                    Inserted::Content(content),
+                    true,
+                )
+                .map(|_| ()),
+            SeqOp::Delete { target, len } => self.apply_delete(*target, *len, |_| {}),
+        }
+    }
+
     fn apply_delete(
         &mut self,
         target: Dot,
@@ -647,12 +669,23 @@ impl<C: Content> Sequence<C> {
         if len == 0 || target.counter == 0 || target.counter.checked_add(len).is_none() {
             return Err(SeqError::Malformed("empty delete or bad counter"));
         }
-        let ranges = self
-            .ids
-            .lv_ranges(target, len)
-            .map_err(SeqError::UnknownId)?;
+        // Most deletes name elements of one span of ids: no vector for those.
+        let (single, many);
+        let ranges: &[(u32, u32)] = match self.ids.lv_range_within_span(target, len) {
+            Some(range) => {
+                single = [range];
+                &single
+            }
+            None => {
+                many = self
+                    .ids
+                    .lv_ranges(target, len)
+                    .map_err(SeqError::UnknownId)?;
+                &many
+            }
+        };
         let mut last: Option<SeqPatch> = None;
-        for (start, n) in ranges {
+        for &(start, n) in ranges {
             let (mut lv, end) = (start, start + n);
             while lv < end {
                 let Some((leaf, ri, off)) = self.locate(lv) else {
