@@ -105,6 +105,9 @@ pub(crate) struct DocState {
     /// every local edit reaches its container through [`DocState::container_mut`] first, which
     /// then refuses it.
     pub(crate) read_only: bool,
+    /// The root [`DocState::container_mut`] last reached: it exists (no container is ever
+    /// removed), so reaching it again needs one lookup, not a check for it first.
+    known_root: Option<ContainerId>,
 }
 
 impl DocState {
@@ -116,13 +119,14 @@ impl DocState {
         if self.read_only {
             return Err(DocError::ReadOnly);
         }
-        if !self.containers.contains_key(id) {
-            match id {
-                ContainerId::Root { kind, .. } => {
+        // A root is created on first use; a created container exists or is an error.
+        if let ContainerId::Root { kind, .. } = id {
+            if self.known_root.as_ref() != Some(id) {
+                if !self.containers.contains_key(id) {
                     self.containers
                         .insert(id.clone(), Box::new(ContainerState::new(*kind)));
                 }
-                ContainerId::Created { .. } => return Err(DocError::NoSuchContainer(id.clone())),
+                self.known_root = Some(id.clone());
             }
         }
         self.containers
