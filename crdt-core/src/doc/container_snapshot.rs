@@ -373,10 +373,9 @@ mod tests {
         }
     }
 
-    /// A state claiming that the history gives the origins of a run it did not insert into the
-    /// text (a forger's) is refused.
-    #[test]
-    fn a_known_origin_of_a_run_the_history_did_not_insert_is_refused() {
+    /// Replica 1 typed "ab" into root text `t` (R1@1, R1@2), made text `n` in map `m` (R1@3) and
+    /// typed "cd" into it (R1@4, R1@5), in one commit.
+    fn root_and_nested_texts() -> Doc {
         let mut doc = Doc::with_replica(ReplicaId::new(1));
         doc.text("t").insert(0, "ab").unwrap();
         let nested = doc
@@ -385,6 +384,14 @@ mod tests {
             .unwrap();
         doc.text_at(&nested).unwrap().insert(0, "cd").unwrap();
         doc.commit();
+        doc
+    }
+
+    /// A state claiming that the history gives the origins of a run it did not insert into the
+    /// text (a forger's) is refused.
+    #[test]
+    fn a_known_origin_of_a_run_the_history_did_not_insert_is_refused() {
+        let doc = root_and_nested_texts();
         let forged = |ids: [u64; 2]| {
             let runs: Vec<StateRun> = ids
                 .iter()
@@ -436,14 +443,7 @@ mod tests {
 
     #[test]
     fn a_live_run_the_history_did_not_insert_into_this_text_is_refused() {
-        let mut doc = Doc::with_replica(ReplicaId::new(1));
-        doc.text("t").insert(0, "ab").unwrap();
-        let nested = doc
-            .map("m")
-            .set_container("n", ContainerKind::Text)
-            .unwrap();
-        doc.text_at(&nested).unwrap().insert(0, "cd").unwrap();
-        doc.commit();
+        let doc = root_and_nested_texts();
         // The nested text's characters are R1@4 and R1@5 (R1@3 made the container).
         let honest = saved_with_text_state(
             &doc,

@@ -525,24 +525,7 @@ impl<C: Content> Sequence<C> {
     /// order (which a batch cannot check for elements it inserts itself); such an insert still
     /// lands deterministically.
     pub(crate) fn apply_validated(&mut self, op: &SeqOp<C>) -> Result<(), SeqError> {
-        self.hint = (NONE, 0);
-        match op {
-            SeqOp::Insert {
-                id,
-                origin_left,
-                origin_right,
-                content,
-            } => self
-                .apply_insert(
-                    *id,
-                    *origin_left,
-                    *origin_right,
-                    Inserted::Content(content),
-                    false,
-                )
-                .map(drop),
-            SeqOp::Delete { target, len } => self.apply_delete(*target, *len, drop),
-        }
+        self.apply_without_patches(op, false)
     }
 
     /// Errors unless element `left` is before element `right` (both known).
@@ -637,9 +620,14 @@ impl<C: Content> Sequence<C> {
         Ok(content.map(|c| SeqPatch::Insert { pos, len: c.len() }))
     }
 
-    /// Applies a remote delete, reporting patches to `out`.
     /// [`Sequence::apply`] for a caller that wants no patches: none is collected.
     pub(crate) fn apply_unobserved(&mut self, op: &SeqOp<C>) -> Result<(), SeqError> {
+        self.apply_without_patches(op, true)
+    }
+
+    /// Applies a remote op without collecting patches; `strict` refuses an insert whose origins
+    /// come in the wrong order (see [`Sequence::apply_validated`]).
+    fn apply_without_patches(&mut self, op: &SeqOp<C>, strict: bool) -> Result<(), SeqError> {
         self.hint = (NONE, 0);
         match op {
             SeqOp::Insert {
@@ -653,13 +641,14 @@ impl<C: Content> Sequence<C> {
                     *origin_left,
                     *origin_right,
                     Inserted::Content(content),
-                    true,
+                    strict,
                 )
-                .map(|_| ()),
-            SeqOp::Delete { target, len } => self.apply_delete(*target, *len, |_| {}),
+                .map(drop),
+            SeqOp::Delete { target, len } => self.apply_delete(*target, *len, drop),
         }
     }
 
+    /// Applies a remote delete, reporting patches to `out`.
     fn apply_delete(
         &mut self,
         target: Dot,
