@@ -693,6 +693,47 @@ fn forged_changes_are_refused_whole() {
     assert_eq!(b.counter("c").value(), 1);
 }
 
+/// A batch is checked whole before any of it applies, though it is decoded one change at a
+/// time: an invalid last change, or bytes that do not end where the last change does, leave
+/// the document as it was, with none of the batch's valid changes applied.
+#[test]
+fn a_batch_with_a_bad_last_change_or_a_bad_end_applies_none_of_its_changes() {
+    let mut a = doc(1);
+    for word in ["one ", "two ", "three"] {
+        let len = a.text("t").len();
+        a.text("t").insert(len, word).unwrap();
+        a.commit();
+    }
+    let mut changes =
+        format::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
+    let valid = format::encode_changes(changes.iter());
+    let last = changes.last_mut().unwrap();
+    last.ops = vec![Op::MapDelete {
+        obj: ContainerId::root("m", ContainerKind::Map),
+        key: "k".repeat(MAX_KEY_LEN + 1),
+        pred: Vec::new(),
+    }];
+    let invalid_last = format::encode_changes(changes.iter());
+    let mut b = doc(2);
+    assert!(matches!(
+        b.apply_changes(&invalid_last),
+        Err(DocError::InvalidChange(_))
+    ));
+    assert_eq!(b.text("t").to_string(), "");
+    assert_eq!(b.version(), VersionVector::new());
+    // The valid batch with a byte appended to its body (stored raw, so the byte lands past the
+    // last column).
+    let mut raw = format::changes::encode_raw(format::decode_changes(&valid).unwrap().iter());
+    raw.push(0);
+    let mut trailing = crate::encoding::frame(crate::encoding::EncodingKind::Changes, &raw);
+    assert_eq!(trailing.len(), valid.len() + 1, "the body is stored raw");
+    assert!(b.apply_changes(&trailing).is_err());
+    assert_eq!(b.version(), VersionVector::new());
+    trailing.pop();
+    b.apply_changes(&trailing).unwrap();
+    assert_eq!(b.text("t").to_string(), "one two three");
+}
+
 #[test]
 fn a_change_may_use_what_it_inserts_itself_and_nothing_more() {
     // One change that creates a text in a map, types three runs into it and deletes a span

@@ -38,6 +38,8 @@ pub(crate) mod commit_meta;
 pub(crate) mod snapshot;
 pub(crate) mod value_pack;
 
+use std::borrow::Cow;
+
 use crate::doc::Change;
 use crate::encoding::budget::DecodeBudget;
 use crate::encoding::{frame, unframe, DecodeError, EncodingKind};
@@ -53,4 +55,70 @@ pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
     let mut budget = DecodeBudget::for_input(bytes.len());
     let raw = unframe(EncodingKind::Changes, bytes, &mut budget)?;
     changes::decode_raw(&raw, &mut budget)
+}
+
+/// A received batch of changes made by [`encode_changes`], inflated once and read as often as
+/// its receiver needs: `Doc::apply_changes` checks the whole batch in one pass and applies it
+/// in a second, so that it never holds all of its changes at once (a whole history held as
+/// changes took 42 times the memory of the document it built).
+pub(crate) struct ChangeBatch<'a> {
+    raw: Cow<'a, [u8]>,
+    /// The message's budget once the body is inflated: each pass reads within a copy of it,
+    /// so a pass may decode what one decoding of the whole batch may.
+    budget: DecodeBudget,
+}
+
+impl<'a> ChangeBatch<'a> {
+    /// Checks the header of `bytes` and inflates the body, within the budget of their length.
+    pub(crate) fn open(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut budget = DecodeBudget::for_input(bytes.len());
+        let raw = unframe(EncodingKind::Changes, bytes, &mut budget)?;
+        Ok(ChangeBatch { raw, budget })
+    }
+
+    /// The batch's changes, decoded one at a time (structure only, see [`changes`]). After the
+    /// last change the iterator checks that the body ended there and yields an error if it
+    /// did not, so a pass that meets no error has read a well-formed batch.
+    pub(crate) fn changes(&self) -> BatchChanges<'_> {
+        let mut budget = self.budget.clone();
+        match changes::ChangeReader::new(&self.raw, &mut budget) {
+            Ok(reader) => BatchChanges {
+                reader: Some(reader),
+                failed: None,
+                budget,
+            },
+            Err(e) => BatchChanges {
+                reader: None,
+                failed: Some(e),
+                budget,
+            },
+        }
+    }
+}
+
+/// The changes of a [`ChangeBatch`], in order; see [`ChangeBatch::changes`].
+pub(crate) struct BatchChanges<'b> {
+    reader: Option<changes::ChangeReader<'b>>,
+    /// The error met before the first change, yielded first.
+    failed: Option<DecodeError>,
+    budget: DecodeBudget,
+}
+
+impl Iterator for BatchChanges<'_> {
+    type Item = Result<Change, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        let reader = self.reader.as_mut()?;
+        match reader.next_change(&mut self.budget) {
+            Ok(Some(change)) => Some(Ok(change)),
+            Ok(None) => self.reader.take().and_then(|r| r.finish().err()).map(Err),
+            Err(e) => {
+                self.reader = None;
+                Some(Err(e))
+            }
+        }
+    }
 }
