@@ -106,7 +106,9 @@ pub(crate) fn unseal<'a>(
 fn inflate_exact(mut body: &[u8], limit: usize) -> Result<Vec<u8>, FormatError> {
     // Not `decompress_to_vec_with_limit`: it does not say how much input the stream took.
     let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let mut out = vec![0; body.len().saturating_mul(2).clamp(64, limit.max(64))];
+    // A first guess of four times the stream: our columnar bodies inflate to two to four times
+    // their deflated size, and each doubling past the guess zeroes and copies what came before.
+    let mut out = vec![0; body.len().saturating_mul(4).clamp(64, limit.max(64))];
     let mut state = Box::<DecompressorOxide>::default();
     let mut written = 0;
     loop {

@@ -302,7 +302,11 @@ impl IdMap {
     /// assigned consecutively from 0), in O(n log n). Errors when two runs share an id.
     pub(crate) fn from_runs(runs: &[(Dot, u32)]) -> Result<IdMap, &'static str> {
         let mut map = IdMap::default();
+        // At most one span per run; shrunk to fit below.
+        map.lv_spans.reserve_exact(runs.len());
         let mut per_agent: Vec<(u32, CounterSpan)> = Vec::with_capacity(runs.len());
+        // Runs per agent: at most that many spans each.
+        let mut counts: Vec<usize> = Vec::new();
         for &(dot, len) in runs {
             let lv = map.next_lv;
             let agent = match map.agent(dot.replica) {
@@ -312,9 +316,11 @@ impl IdMap {
                     map.replicas.push(dot.replica);
                     map.agent_of.insert(dot.replica, u64::from(a));
                     map.by_replica.push(Vec::new());
+                    counts.push(0);
                     a
                 }
             };
+            counts[agent as usize] += 1;
             map.next_lv = lv.checked_add(len).ok_or("too many elements")?;
             match map.lv_spans.last_mut() {
                 Some(s)
@@ -339,6 +345,9 @@ impl IdMap {
                     len,
                 },
             ));
+        }
+        for (spans, count) in map.by_replica.iter_mut().zip(counts) {
+            spans.reserve_exact(count);
         }
         let per_agent =
             crate::sort_keys::sorted_by_key(per_agent, |(a, s)| (u64::from(*a), s.counter, 0));

@@ -245,10 +245,12 @@ fn read_runs<'b>(
     r.finish("snapshot")?;
     let content_at = raw.len() - content_len..raw.len();
     let mut expected = vec![1u64; replicas.len()];
-    let mut runs = Vec::new();
+    // Each run is decoded here, then becomes a span, an id-index entry and a tree run. Charged
+    // before the vector is reserved: `n` is bounded by the bytes of its column, and the budget
+    // by the bytes received.
+    budget.charge_values::<StateRun>(n.saturating_mul(4), 0, "runs")?;
+    let mut runs = Vec::with_capacity(n);
     for _ in 0..n {
-        // Each run is decoded here, then becomes a span, an id-index entry and a tree run.
-        budget.charge_values::<StateRun>(4, 0, "runs")?;
         let l = lens.u64("run lengths")?;
         let len = u32::try_from(l >> 1)
             .ok()
