@@ -42,7 +42,8 @@ impl ContainerSnapshot {
                 seq.encode_state_with(&|c| value_pack::array(&c.0, value_pack::put_value)),
             ),
             ContainerState::Text(seq) if history_holds_text(id, seq, log) => {
-                let mut known = |dots: &[_]| origins_of(log.locate_inserts(id, dots));
+                let mut known =
+                    |dots: &[_], by_id: &[_]| origins_of(log.locate_inserts(id, dots, by_id));
                 ContainerSnapshot::TextRunsFromHistory(
                     seq.encode_state_known(&|_| Vec::new(), Some(&mut known)),
                 )
@@ -127,8 +128,8 @@ fn text_state_from_history(
     // Where each run's first character is in the log, found with its origins and used again
     // to take the characters (no second search).
     let located: Cell<Vec<Option<OpAt>>> = Cell::new(Vec::new());
-    let mut known = |dots: &[_]| {
-        let found = log.locate_inserts(id, dots);
+    let mut known = |dots: &[_], by_id: &[_]| {
+        let found = log.locate_inserts(id, dots, by_id);
         located.set(found.iter().map(|f| f.map(|f| f.at)).collect());
         origins_of(found)
     };
@@ -338,13 +339,18 @@ mod tests {
         let (runs, _) = seq.state_runs();
         assert!(runs.len() >= 5, "{} runs", runs.len());
         let firsts: Vec<Dot> = runs.iter().map(|r| r.id).collect();
-        for (run, known) in runs.iter().zip(doc.log.locate_inserts(&id, &firsts)) {
+        let by_id = crate::seq::id_order(&firsts);
+        for (run, known) in runs
+            .iter()
+            .zip(doc.log.locate_inserts(&id, &firsts, &by_id))
+        {
             let known = known.map(|k| k.origins);
             assert_eq!(known, Some((run.origin_left, run.origin_right)), "{run:?}");
         }
-        let mut unknown = |dots: &[Dot]| vec![None; dots.len()];
+        let mut unknown = |dots: &[Dot], _: &[usize]| vec![None; dots.len()];
         let without_history = seq.encode_state_known(&|_| Vec::new(), Some(&mut unknown));
-        let mut known = |dots: &[Dot]| origins_of(doc.log.locate_inserts(&id, dots));
+        let mut known =
+            |dots: &[Dot], by_id: &[usize]| origins_of(doc.log.locate_inserts(&id, dots, by_id));
         let from_history = seq.encode_state_known(&|_| Vec::new(), Some(&mut known));
         assert!(
             from_history.len() < all_bytes.len() && from_history.len() < without_history.len(),
@@ -401,7 +407,7 @@ mod tests {
                 })
                 .collect();
             // The forger claims every origin is the history's (no origin at all).
-            let mut claim = |dots: &[Dot]| vec![Some((None, None)); dots.len()];
+            let mut claim = |dots: &[Dot], _: &[usize]| vec![Some((None, None)); dots.len()];
             ContainerSnapshot::TextRunsFromHistory(
                 crate::seq::snapshot_test_support::write_state_with_known_origins(
                     &runs, &mut claim,

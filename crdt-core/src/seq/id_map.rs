@@ -299,8 +299,10 @@ impl IdMap {
     }
 
     /// Builds the map for runs given in local-version order (`(first id, len)`, local versions
-    /// assigned consecutively from 0), in O(n log n). Errors when two runs share an id.
-    pub(crate) fn from_runs(runs: &[(Dot, u32)]) -> Result<IdMap, &'static str> {
+    /// assigned consecutively from 0), in O(n); `by_id` holds the runs' indexes in id order
+    /// (`snapshot::id_order`: grouped by replica, counters increasing). Errors when two runs
+    /// share an id.
+    pub(crate) fn from_runs(runs: &[(Dot, u32)], by_id: &[usize]) -> Result<IdMap, &'static str> {
         let mut map = IdMap::default();
         // At most one span per run; shrunk to fit below.
         map.lv_spans.reserve_exact(runs.len());
@@ -349,9 +351,11 @@ impl IdMap {
         for (spans, count) in map.by_replica.iter_mut().zip(counts) {
             spans.reserve_exact(count);
         }
-        let per_agent =
-            crate::sort_keys::sorted_by_key(per_agent, |(a, s)| (u64::from(*a), s.counter, 0));
-        for (agent, span) in per_agent {
+        if by_id.len() != per_agent.len() {
+            return Err("id order of other runs");
+        }
+        for &i in by_id {
+            let (agent, span) = *per_agent.get(i).ok_or("id order of other runs")?;
             let spans = &mut map.by_replica[agent as usize];
             if let Some(last) = spans.last_mut() {
                 let last_end = last.counter + u64::from(last.len);

@@ -69,6 +69,8 @@ mod op;
 pub(crate) mod ops_format;
 mod replicated;
 mod snapshot;
+#[cfg(test)]
+pub(crate) use snapshot::id_order;
 pub(crate) use snapshot::{KnownOrigins, Origins, StateRun};
 /// The longest run a snapshot holds, for the document's tests to forge long claims with.
 #[cfg(test)]

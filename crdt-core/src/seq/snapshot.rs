@@ -53,8 +53,22 @@ pub(crate) type Origins = (Option<Dot>, Option<Dot>);
 /// document's text knows them from the inserts of its history, so its saved state writes only
 /// the origins that differ (none, in an intact document): on automerge-paper they were a
 /// third of the state. Asked once for all the runs, so that the history can answer in one
-/// sweep instead of a search per run.
-pub(crate) type KnownOrigins<'k> = &'k mut dyn FnMut(&[Dot]) -> Vec<Option<Origins>>;
+/// sweep instead of a search per run; given with the runs' indexes in id order ([`id_order`]),
+/// which the reader needs for its id index anyway, so that the sweep need not sort them again.
+pub(crate) type KnownOrigins<'k> = &'k mut dyn FnMut(&[Dot], &[usize]) -> Vec<Option<Origins>>;
+
+/// The indexes of `dots` in id order: by replica, then counter (equal ids in the order given).
+pub(crate) fn id_order(dots: &[Dot]) -> Vec<usize> {
+    crate::sort_keys::sorted_keys(
+        dots.iter()
+            .map(|d| (d.replica.0, d.counter, 0))
+            .zip(0..)
+            .collect(),
+    )
+    .into_iter()
+    .map(|(_, i)| i)
+    .collect()
+}
 
 /// Reads a state's content from its content column and its runs (whose ids say where to find
 /// content the column does not hold). A trait object, so that the wasm build holds one copy of
@@ -132,7 +146,10 @@ fn serde_content<C: Content>(content: &C) -> Vec<u8> {
 /// gives is written as [`KNOWN_ORIGIN`].
 fn write_state_raw(runs: &[StateRun], content: &[u8], known: Option<KnownOrigins>) -> Vec<u8> {
     let base = u64::from(known.is_some());
-    let known = known.map_or_else(Vec::new, |k| k(&first_ids(runs)));
+    let known = known.map_or_else(Vec::new, |k| {
+        let firsts = first_ids(runs);
+        k(&firsts, &id_order(&firsts))
+    });
     let mut table = ReplicaTable::default();
     let mut expected: Vec<u64> = Vec::new();
     let mut agent = |r: ReplicaId, expected: &mut Vec<u64>| {
@@ -204,19 +221,31 @@ fn read_state<C: Content>(
     budget: &mut DecodeBudget,
     known: Option<KnownOrigins>,
     decode: ContentDecoder<C>,
-) -> Result<(Vec<StateRun>, C), SeqError> {
-    let (runs, raw, content_at) = read_runs(bytes, budget, known)?;
+) -> Result<(Vec<StateRun>, Vec<usize>, C), SeqError> {
+    let RunsAndBody {
+        runs,
+        by_id,
+        raw,
+        content_at,
+    } = read_runs(bytes, budget, known)?;
     // Last: the content may be read from elsewhere by the runs' ids (a document's texts take
     // theirs from its history).
     let content: C = decode(&raw[content_at], &runs, budget)?;
-    Ok((runs, content))
+    Ok((runs, by_id, content))
 }
 
-/// A state's runs, its unsealed body, and where the content column lies in that body.
-type RunsAndBody<'b> = (Vec<StateRun>, Cow<'b, [u8]>, Range<usize>);
+/// A state's runs, their indexes in id order, its unsealed body, and where the content column
+/// lies in that body.
+struct RunsAndBody<'b> {
+    runs: Vec<StateRun>,
+    by_id: Vec<usize>,
+    raw: Cow<'b, [u8]>,
+    content_at: Range<usize>,
+}
 
-/// The runs of a state written by [`write_state_raw`], the unsealed body, and where its content
-/// column lies in it. Not generic, so the wasm build holds one copy for every content type.
+/// The runs of a state written by [`write_state_raw`], their indexes in id order, the unsealed
+/// body, and where its content column lies in it. Not generic, so the wasm build holds one
+/// copy for every content type.
 fn read_runs<'b>(
     bytes: &'b [u8],
     budget: &mut DecodeBudget,
@@ -270,13 +299,16 @@ fn read_runs<'b>(
             origin_right: None,
         });
     }
+    // Charged with the runs: the sort's pairs take four `u64`s a run, its result one `usize`.
+    let firsts = first_ids(&runs);
+    let by_id = id_order(&firsts);
     // Origins, once every run's id is known (a right origin may name the next run).
     let known = match known {
         Some(k) => {
-            // The answers, and what finding them takes per run (the ids, their order, where
-            // each is): about four answers' worth.
+            // The answers, and what finding them takes per run (the ids, where each is): about
+            // four answers' worth.
             budget.charge_values::<Option<Origins>>(runs.len() * 4, 0, "known origins")?;
-            let table = k(&first_ids(&runs));
+            let table = k(&firsts, &by_id);
             if table.len() != runs.len() {
                 return Err(SeqError::Malformed("known origins of other runs"));
             }
@@ -320,7 +352,12 @@ fn read_runs<'b>(
     counters.finish()?;
     ref_agents.finish()?;
     ref_counters.finish("reference counters")?;
-    Ok((runs, raw, content_at))
+    Ok(RunsAndBody {
+        runs,
+        by_id,
+        raw,
+        content_at,
+    })
 }
 
 impl<C: Content> Sequence<C> {
@@ -440,7 +477,7 @@ impl<C: Content> Sequence<C> {
         known: Option<KnownOrigins>,
         decode: ContentDecoder<C>,
     ) -> Result<Self, SeqError> {
-        let (wire, content) = read_state::<C>(bytes, budget, known, decode)?;
+        let (wire, by_id, content) = read_state::<C>(bytes, budget, known, decode)?;
         // Pass 1: ids, in document order (local versions follow document order).
         let mut spans = Vec::with_capacity(wire.len());
         let mut next: u32 = 0;
@@ -466,7 +503,7 @@ impl<C: Content> Sequence<C> {
                 "content length does not match live runs",
             ));
         }
-        let ids = IdMap::from_runs(&spans).map_err(SeqError::Malformed)?;
+        let ids = IdMap::from_runs(&spans, &by_id).map_err(SeqError::Malformed)?;
         drop(spans);
         // Pass 2: origins, which must be known and outside their own run.
         let mut runs = Vec::with_capacity(wire.len());

@@ -320,26 +320,26 @@ impl OpLog {
         true
     }
 
-    /// For each of `dots`, where the log's insert into text `obj` that made that character
+    /// For each of `dots` (whose indexes in id order are `by_id`, see `seq::id_order`), where
+    /// the log's insert into text `obj` that made that character
     /// is and the origins it gave it (see `OpStore::insert_origins`), or `None` when no insert
     /// of the log made it in `obj`: what a saved text's runs take instead of writing their
     /// origins, and where their characters are. Looked up in id order, in one sweep over each
     /// replica's stored ops rather than a search per dot: a saved text's runs come in document
     /// order, which jumps about the history (on automerge-paper a search per run made opening
     /// 15% slower).
-    pub(crate) fn locate_inserts(&self, obj: &ContainerId, dots: &[Dot]) -> Vec<Option<InsertAt>> {
-        let order = crate::sort_keys::sorted_keys(
-            dots.iter()
-                .map(|d| (d.replica.0, d.counter, 0))
-                .zip(0..)
-                .collect(),
-        );
+    pub(crate) fn locate_inserts(
+        &self,
+        obj: &ContainerId,
+        dots: &[Dot],
+        by_id: &[usize],
+    ) -> Vec<Option<InsertAt>> {
         let mut found = vec![None; dots.len()];
         // The graph run swept last, and the stored op the sweep reached in it: a replica's
         // runs, and the ops in each, follow its counters.
         let mut at: Option<(usize, usize)> = None;
-        for (_, i) in order {
-            let dot = dots[i];
+        for &i in by_id {
+            let Some(&dot) = dots.get(i) else { continue };
             let run = match at {
                 Some((run, _)) if self.graph.runs()[run].contains(dot) => run,
                 _ => match self.graph.run_containing(dot) {

@@ -754,7 +754,7 @@ fn insert_origins_of_any_dots_are_the_rebuilt_inserts_origins() {
     let n = dots.len();
     let mut asked: Vec<Dot> = (0..n).map(|i| dots[(i * 7919) % n]).collect();
     asked.extend_from_slice(&dots[..n / 3]);
-    let found = log.locate_inserts(&text, &asked);
+    let found = log.locate_inserts(&text, &asked, &crate::seq::id_order(&asked));
     assert_eq!(found.len(), asked.len());
     for (dot, found) in asked.iter().zip(found) {
         assert_eq!(
