@@ -497,11 +497,18 @@ impl Doc {
         // whole history took 42 times the memory of the document it built (63 MB for
         // automerge-paper's), and wasm memory never shrinks. Pass 2 decodes it again.
         let mut count = 0;
-        for change in batch.changes() {
-            let change = change?;
-            change.validate()?;
-            duplicate::check_duplicate(&self.log, &change)?;
+        let mut invalid = None;
+        batch.for_each(&mut |change, _| {
+            let checked = change
+                .validate()
+                .map_err(DocError::from)
+                .and_then(|()| duplicate::check_duplicate(&self.log, &change));
             count += 1;
+            invalid = checked.err();
+            invalid.is_none()
+        })?;
+        if let Some(e) = invalid {
+            return Err(e);
         }
         let weight = bytes.len() / count.max(1) + 64;
         let mut patches = Vec::new();
@@ -509,11 +516,10 @@ impl Doc {
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
         let mut typing = TypingRun::default();
-        for change in batch.changes() {
-            // Pass 1 read these very bytes without error: decoding is deterministic.
-            let change = change?;
-            let (state, log) = (&mut self.state, &mut self.log);
-            let result = self.buffer.insert_with(to_causal(change), weight, |c| {
+        let (buffer, state, log) = (&mut self.buffer, &mut self.state, &mut self.log);
+        // Pass 1 read these very bytes without error, and decoding is deterministic.
+        batch.for_each(&mut |change, _| {
+            let result = buffer.insert_with(to_causal(change), weight, |c| {
                 let change = from_causal(c);
                 check_replica_count(log, &change)?;
                 check_lamport(log, &change)?;
@@ -529,13 +535,16 @@ impl Doc {
                 Ok::<(), DocError>(())
             });
             match result {
-                Ok(delivery) => rejected.extend(delivery.rejected),
+                Ok(delivery) => {
+                    rejected.extend(delivery.rejected);
+                    true
+                }
                 Err(e) => {
                     first_error = Some(e);
-                    break;
+                    false
                 }
             }
-        }
+        })?;
         // The held-back run follows changes already checked and logged: it applies.
         let flushed = typing.flush(&mut self.state, &mut patches);
         self.emit(EventOrigin::Remote, patches);

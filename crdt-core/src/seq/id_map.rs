@@ -307,8 +307,6 @@ impl IdMap {
         // At most one span per run; shrunk to fit below.
         map.lv_spans.reserve_exact(runs.len());
         let mut per_agent: Vec<(u32, CounterSpan)> = Vec::with_capacity(runs.len());
-        // Runs per agent: at most that many spans each.
-        let mut counts: Vec<usize> = Vec::new();
         for &(dot, len) in runs {
             let lv = map.next_lv;
             let agent = match map.agent(dot.replica) {
@@ -318,11 +316,9 @@ impl IdMap {
                     map.replicas.push(dot.replica);
                     map.agent_of.insert(dot.replica, u64::from(a));
                     map.by_replica.push(Vec::new());
-                    counts.push(0);
                     a
                 }
             };
-            counts[agent as usize] += 1;
             map.next_lv = lv.checked_add(len).ok_or("too many elements")?;
             match map.lv_spans.last_mut() {
                 Some(s)
@@ -347,9 +343,6 @@ impl IdMap {
                     len,
                 },
             ));
-        }
-        for (spans, count) in map.by_replica.iter_mut().zip(counts) {
-            spans.reserve_exact(count);
         }
         if by_id.len() != per_agent.len() {
             return Err("id order of other runs");

@@ -57,13 +57,13 @@ pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
     changes::decode_raw(&raw, &mut budget)
 }
 
-/// A received batch of changes made by [`encode_changes`], inflated once and read as often as
-/// its receiver needs: `Doc::apply_changes` checks the whole batch in one pass and applies it
-/// in a second, so that it never holds all of its changes at once (a whole history held as
+/// A received batch of changes made by [`encode_changes`], inflated once and decoded as often
+/// as its receiver needs: `Doc::apply_changes` checks the whole batch in one pass and applies
+/// it in a second, so that it never holds all of its changes at once (a whole history held as
 /// changes took 42 times the memory of the document it built).
 pub(crate) struct ChangeBatch<'a> {
     raw: Cow<'a, [u8]>,
-    /// The message's budget once the body is inflated: each pass reads within a copy of it,
+    /// The message's budget once the body is inflated: each pass decodes within a copy of it,
     /// so a pass may decode what one decoding of the whole batch may.
     budget: DecodeBudget,
 }
@@ -76,49 +76,13 @@ impl<'a> ChangeBatch<'a> {
         Ok(ChangeBatch { raw, budget })
     }
 
-    /// The batch's changes, decoded one at a time (structure only, see [`changes`]). After the
-    /// last change the iterator checks that the body ended there and yields an error if it
-    /// did not, so a pass that meets no error has read a well-formed batch.
-    pub(crate) fn changes(&self) -> BatchChanges<'_> {
-        let mut budget = self.budget.clone();
-        match changes::ChangeReader::new(&self.raw, &mut budget) {
-            Ok(reader) => BatchChanges {
-                reader: Some(reader),
-                failed: None,
-                budget,
-            },
-            Err(e) => BatchChanges {
-                reader: None,
-                failed: Some(e),
-                budget,
-            },
-        }
-    }
-}
-
-/// The changes of a [`ChangeBatch`], in order; see [`ChangeBatch::changes`].
-pub(crate) struct BatchChanges<'b> {
-    reader: Option<changes::ChangeReader<'b>>,
-    /// The error met before the first change, yielded first.
-    failed: Option<DecodeError>,
-    budget: DecodeBudget,
-}
-
-impl Iterator for BatchChanges<'_> {
-    type Item = Result<Change, DecodeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(e) = self.failed.take() {
-            return Some(Err(e));
-        }
-        let reader = self.reader.as_mut()?;
-        match reader.next_change(&mut self.budget) {
-            Ok(Some(change)) => Some(Ok(change)),
-            Ok(None) => self.reader.take().and_then(|r| r.finish().err()).map(Err),
-            Err(e) => {
-                self.reader = None;
-                Some(Err(e))
-            }
-        }
+    /// Decodes the batch one change at a time (structure only, see [`changes`]), handing each
+    /// to `each` with the number of changes that follow it, until `each` returns false. A pass
+    /// that ran to the end without error read a well-formed batch.
+    pub(crate) fn for_each(
+        &self,
+        each: &mut dyn FnMut(Change, usize) -> bool,
+    ) -> Result<(), DecodeError> {
+        changes::decode_each(&self.raw, &mut self.budget.clone(), each)
     }
 }

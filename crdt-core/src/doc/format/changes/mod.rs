@@ -134,7 +134,7 @@ fn default_parent(replica: ReplicaId, start: u64) -> Option<Dot> {
 mod decode;
 mod encode;
 
-pub(crate) use decode::{decode_raw, ChangeReader};
+pub(crate) use decode::{decode_each, decode_raw};
 pub(crate) use encode::encode_raw;
 
 /// MessagePack of any serializable value (for forging bodies in tests). Serializing into a Vec
