@@ -512,7 +512,9 @@ impl Doc {
         }
         let weight = bytes.len() / count.max(1) + 64;
         let mut patches = Vec::new();
-        let mut applied = Vec::new();
+        // Reserved: doubling a whole history's ids (24 bytes a change) copied and briefly held
+        // half as much again. Bounded by the changes pass 1 decoded within the budget.
+        let mut applied = Vec::with_capacity(count);
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
         let mut typing = TypingRun::default();
