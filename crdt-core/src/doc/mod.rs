@@ -519,8 +519,9 @@ impl Doc {
         let mut first_error = None;
         let mut typing = TypingRun::default();
         let (buffer, state, log) = (&mut self.buffer, &mut self.state, &mut self.log);
-        // Pass 1 read these very bytes without error, and decoding is deterministic.
-        batch.for_each(&mut |change, _| {
+        // Pass 1 read these very bytes without error, and decoding is deterministic: this pass
+        // meets no decoding error. Were it to, what it applied is still flushed and reported.
+        let decoded = batch.for_each(&mut |change, _| {
             let result = buffer.insert_with(to_causal(change), weight, |c| {
                 let change = from_causal(c);
                 check_replica_count(log, &change)?;
@@ -546,10 +547,11 @@ impl Doc {
                     false
                 }
             }
-        })?;
+        });
         // The held-back run follows changes already checked and logged: it applies.
         let flushed = typing.flush(&mut self.state, &mut patches);
         self.emit(EventOrigin::Remote, patches);
+        decoded?;
         flushed?;
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
