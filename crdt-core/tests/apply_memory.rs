@@ -57,6 +57,17 @@ fn measured<T>(run: impl FnOnce() -> T) -> (T, isize, isize) {
     (value, kept, ALLOC.peak.load(Ordering::SeqCst) - before)
 }
 
+/// The text of a new replica after `apply` took in a history, with the heap bytes the
+/// replica keeps and the most that building it held at once (see [`measured`]).
+fn joined_text(apply: impl FnOnce(&mut Doc)) -> (String, isize, isize) {
+    let (mut doc, kept, peak) = measured(|| {
+        let mut doc = Doc::with_replica(ReplicaId::new(8));
+        apply(&mut doc);
+        doc
+    });
+    (doc.text("body").to_string(), kept, peak)
+}
+
 #[test]
 fn applying_a_history_of_keystroke_commits_peaks_near_the_document_it_builds() {
     const CHANGES: isize = 20_000;
@@ -67,16 +78,12 @@ fn applying_a_history_of_keystroke_commits_peaks_near_the_document_it_builds() {
         typed.commit();
     }
     let history = typed.encode_changes_since(&VersionVector::new());
-    let (mut joined, kept, peak) = measured(|| {
-        let mut doc = Doc::with_replica(ReplicaId::new(8));
+    let typed_text = typed.text("body").to_string();
+    let (text, kept, peak) = joined_text(|doc| {
         let outcome = doc.apply_changes(&history).unwrap();
         assert_eq!(outcome.applied.len(), CHANGES as usize);
-        doc
     });
-    assert_eq!(
-        joined.text("body").to_string(),
-        typed.text("body").to_string()
-    );
+    assert_eq!(text, typed_text);
     // What may peak besides the document: the inflated batch, the list of applied change ids
     // the call returns (24 bytes each), and the change being applied: 2.1 MB here. Holding
     // every change at once peaked at 4.8 MB, and growing the list by doubling at 2.5 MB.
@@ -87,15 +94,8 @@ fn applying_a_history_of_keystroke_commits_peaks_near_the_document_it_builds() {
     // Through the sync protocol's entry (what the relay, `SyncClient` and the browser's
     // session call), which lists no applied ids: the peak is the document built, within a
     // kilobyte here. Listing them would add 480 KB.
-    let (mut synced, kept, peak) = measured(|| {
-        let mut doc = Doc::with_replica(ReplicaId::new(9));
-        SyncDoc::apply_changes(&mut doc, &history).unwrap();
-        doc
-    });
-    assert_eq!(
-        synced.text("body").to_string(),
-        typed.text("body").to_string()
-    );
+    let (text, kept, peak) = joined_text(|doc| SyncDoc::apply_changes(doc, &history).unwrap());
+    assert_eq!(text, typed_text);
     assert!(
         peak <= kept + 8 * CHANGES,
         "syncing {CHANGES} changes peaked at {peak} B to keep {kept} B"

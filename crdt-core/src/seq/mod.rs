@@ -355,29 +355,9 @@ impl<C: Content> Sequence<C> {
     /// skipped. Returns the visible changes, in order. Errors, with nothing changed, on an op
     /// that references unknown ids (deliver ops causally) or is malformed.
     pub fn apply(&mut self, op: &SeqOp<C>) -> Result<Vec<SeqPatch>, SeqError> {
-        self.hint = (NONE, 0);
-        match op {
-            SeqOp::Insert {
-                id,
-                origin_left,
-                origin_right,
-                content,
-            } => Ok(self
-                .apply_insert(
-                    *id,
-                    *origin_left,
-                    *origin_right,
-                    Inserted::Content(content),
-                    true,
-                )?
-                .into_iter()
-                .collect()),
-            SeqOp::Delete { target, len } => {
-                let mut patches = Vec::new();
-                self.apply_delete(*target, *len, |p| patches.push(p))?;
-                Ok(patches)
-            }
-        }
+        let mut patches = Vec::new();
+        self.apply_reporting(op, true, |p| patches.push(p))?;
+        Ok(patches)
     }
 
     /// Checks that `op` could be applied now (its ids valid, its references known), without
@@ -527,7 +507,7 @@ impl<C: Content> Sequence<C> {
     /// order (which a batch cannot check for elements it inserts itself); such an insert still
     /// lands deterministically.
     pub(crate) fn apply_validated(&mut self, op: &SeqOp<C>) -> Result<(), SeqError> {
-        self.apply_without_patches(op, false)
+        self.apply_reporting(op, false, drop)
     }
 
     /// Errors unless element `left` is before element `right` (both known).
@@ -624,12 +604,17 @@ impl<C: Content> Sequence<C> {
 
     /// [`Sequence::apply`] for a caller that wants no patches: none is collected.
     pub(crate) fn apply_unobserved(&mut self, op: &SeqOp<C>) -> Result<(), SeqError> {
-        self.apply_without_patches(op, true)
+        self.apply_reporting(op, true, drop)
     }
 
-    /// Applies a remote op without collecting patches; `strict` refuses an insert whose origins
-    /// come in the wrong order (see [`Sequence::apply_validated`]).
-    fn apply_without_patches(&mut self, op: &SeqOp<C>, strict: bool) -> Result<(), SeqError> {
+    /// Applies a remote op, reporting its patches to `out`; `strict` refuses an insert whose
+    /// origins come in the wrong order (see [`Sequence::apply_validated`]).
+    fn apply_reporting(
+        &mut self,
+        op: &SeqOp<C>,
+        strict: bool,
+        out: impl FnMut(SeqPatch),
+    ) -> Result<(), SeqError> {
         self.hint = (NONE, 0);
         match op {
             SeqOp::Insert {
@@ -645,8 +630,8 @@ impl<C: Content> Sequence<C> {
                     Inserted::Content(content),
                     strict,
                 )
-                .map(drop),
-            SeqOp::Delete { target, len } => self.apply_delete(*target, *len, drop),
+                .map(|patch| patch.into_iter().for_each(out)),
+            SeqOp::Delete { target, len } => self.apply_delete(*target, *len, out),
         }
     }
 
