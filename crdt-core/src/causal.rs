@@ -151,6 +151,11 @@ impl<P> CausalBuffer<P> {
         }
     }
 
+    /// The limits this buffer keeps to.
+    pub fn limits(&self) -> BufferLimits {
+        self.limits
+    }
+
     /// Events released so far (plus those the buffer started with).
     pub fn applied(&self) -> &VersionVector {
         &self.applied

@@ -27,6 +27,7 @@ mod typing_run;
 mod undo;
 mod value;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 pub use change::{Change, ChangeError, NewValue, Op, MAX_KEY_LEN, MAX_ROOT_NAME_LEN};
@@ -509,38 +510,50 @@ impl Doc {
         }
         self.commit();
         let batch = format::ChangeBatch::open(bytes)?;
-        // Pass 1: the whole batch is decoded and checked before anything of it applies (one
-        // forged change refuses the batch), keeping none of it: holding every change of a
-        // whole history took 42 times the memory of the document it built (63 MB for
-        // automerge-paper's), and wasm memory never shrinks. Pass 2 decodes it again.
+        // A batch is checked whole before any of it stands (one forged change refuses the
+        // batch), without holding all of its changes: holding a whole history as changes took
+        // 42 times the memory of the document it built (63 MB for automerge-paper's), and wasm
+        // memory never shrinks.
+        // - A document that holds something decodes the batch twice: pass 1 checks every
+        //   change and keeps none, pass 2 applies them.
+        // - A document that holds nothing (a replica joining) decodes it once, checking each
+        //   change as it applies it; a refused batch puts the document back as it was, which
+        //   costs nothing when there was nothing. Decoding is a third of taking in a history.
+        let joining = (self.log.len() == 0
+            && self.buffer.pending_len() == 0
+            && self.state.containers.is_empty())
+        .then(|| self.buffer.limits());
+        let checking = Cell::new(joining.is_none());
+        let invalid = Cell::new(None);
         let mut count = 0;
-        let mut invalid = None;
-        batch.for_each(&mut |change, _| {
-            let checked = change
-                .validate()
-                .map_err(DocError::from)
-                .and_then(|()| duplicate::check_duplicate(&self.log, &change));
-            count += 1;
-            invalid = checked.err();
-            invalid.is_none()
-        })?;
-        if let Some(e) = invalid {
-            return Err(e);
-        }
-        let weight = bytes.len() / count.max(1) + 64;
         let mut patches = Vec::new();
-        // Reserved: doubling a whole history's ids (24 bytes a change) copied and briefly held
-        // half as much again. Bounded by the changes pass 1 decoded within the budget.
-        if let Some(applied) = applied.as_deref_mut() {
-            applied.reserve_exact(count);
-        }
         let mut rejected: Vec<(SeqRange, DocError)> = Vec::new();
         let mut first_error = None;
         let mut typing = TypingRun::default();
         let (buffer, state, log) = (&mut self.buffer, &mut self.state, &mut self.log);
-        // Pass 1 read these very bytes without error, and decoding is deterministic: this pass
-        // meets no decoding error. Were it to, what it applied is still flushed and reported.
-        let decoded = batch.for_each(&mut |change, _| {
+        let mut each = |change: Change, following: usize| {
+            if count == 0 {
+                count = following + 1;
+                // Reserved: doubling a whole history's ids (24 bytes a change) copied and
+                // briefly held half as much again. Bounded by what the decoder took in.
+                if let Some(applied) = applied.as_deref_mut() {
+                    applied.reserve_exact(count);
+                }
+            }
+            // Once applying met a causal error, a joining replica only checks the rest.
+            let check_only = checking.get() || first_error.is_some();
+            if check_only || joining.is_some() {
+                // Against the log as it grows when joining: a change the batch repeats with
+                // other content is refused there, where pass 2 drops the copy as a duplicate.
+                if let Err(e) = check_received(log, &change) {
+                    invalid.set(Some(e));
+                    return false;
+                }
+                if check_only {
+                    return true;
+                }
+            }
+            let weight = bytes.len() / count + 64;
             let result = buffer.insert_with(to_causal(change), weight, |c| {
                 let change = from_causal(c);
                 check_replica_count(log, &change)?;
@@ -559,20 +572,36 @@ impl Doc {
                 Ok::<(), DocError>(())
             });
             match result {
-                Ok(delivery) => {
-                    rejected.extend(delivery.rejected);
-                    true
-                }
-                Err(e) => {
-                    first_error = Some(e);
-                    false
-                }
+                Ok(delivery) => rejected.extend(delivery.rejected),
+                Err(e) => first_error = Some(e),
             }
-        });
+            joining.is_some() || first_error.is_none()
+        };
+        if checking.get() {
+            batch.for_each(&mut each)?;
+            if let Some(e) = invalid.take() {
+                return Err(e);
+            }
+            checking.set(false);
+        }
+        // Pass 1, when it ran, read these very bytes without error, and decoding is
+        // deterministic: pass 2 meets no decoding error. Were it to, what it applied is still
+        // flushed and reported.
+        let decoded = batch.for_each(&mut each);
+        if let Some(limits) = joining {
+            if let Some(e) = decoded.err().map(DocError::from).or(invalid.take()) {
+                // Refused whole: back to holding nothing, and no event for what was undone.
+                self.state = self.state.emptied();
+                self.log = OpLog::default();
+                self.buffer = CausalBuffer::new(limits);
+                return Err(e);
+            }
+        } else {
+            decoded?;
+        }
         // The held-back run follows changes already checked and logged: it applies.
         let flushed = typing.flush(&mut self.state, &mut patches);
         self.emit(EventOrigin::Remote, patches);
-        decoded?;
         flushed?;
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
@@ -731,6 +760,13 @@ impl Doc {
 }
 
 /// Refuses a change from a new replica when the document holds [`MAX_REPLICAS`] already.
+/// Checks a received `change` as far as it can be before applying it: its own consistency
+/// ([`Change::validate`]), and that it is not another change under an id range `log` holds.
+fn check_received(log: &OpLog, change: &Change) -> Result<(), DocError> {
+    change.validate()?;
+    duplicate::check_duplicate(log, change)
+}
+
 fn check_replica_count(log: &OpLog, change: &Change) -> Result<(), DocError> {
     let version = log.version();
     if version.get(change.id.replica) == 0 && version.len() >= MAX_REPLICAS {

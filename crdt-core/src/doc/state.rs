@@ -111,6 +111,15 @@ pub(crate) struct DocState {
 }
 
 impl DocState {
+    /// A state that holds nothing, with this one's settings.
+    pub(crate) fn emptied(&self) -> DocState {
+        DocState {
+            patches_wanted: self.patches_wanted,
+            read_only: self.read_only,
+            ..DocState::default()
+        }
+    }
+
     /// The container `id`, created empty if it is a root that was never touched.
     pub(crate) fn container_mut(
         &mut self,

@@ -696,16 +696,50 @@ fn forged_changes_are_refused_whole() {
 /// A batch is checked whole before any of it applies, though it is decoded one change at a
 /// time: an invalid last change, or bytes that do not end where the last change does, leave
 /// the document as it was, with none of the batch's valid changes applied.
-#[test]
-fn a_batch_with_a_bad_last_change_or_a_bad_end_applies_none_of_its_changes() {
+/// Three one-word commits of replica 1 into text "t", as changes.
+fn three_words() -> Vec<Change> {
     let mut a = doc(1);
     for word in ["one ", "two ", "three"] {
         let len = a.text("t").len();
         a.text("t").insert(len, word).unwrap();
         a.commit();
     }
-    let mut changes =
-        format::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap();
+    format::decode_changes(&a.encode_changes_since(&VersionVector::new())).unwrap()
+}
+
+/// A change no document accepts (its map key is too long), as the next change of `after`'s
+/// replica.
+fn invalid_after(after: &Change) -> Change {
+    Change {
+        id: SeqRange {
+            replica: after.id.replica,
+            start: after.id.end,
+            end: after.id.end + 1,
+        },
+        parents: vec![Dot::new(after.id.replica, after.id.end - 1)],
+        lamport: after.lamport + after.id.len(),
+        ops: vec![Op::MapDelete {
+            obj: ContainerId::root("m", ContainerKind::Map),
+            key: "k".repeat(MAX_KEY_LEN + 1),
+            pred: Vec::new(),
+        }],
+        meta: Default::default(),
+    }
+}
+
+/// Receivers of a batch: one that holds nothing (a replica joining, which decodes a batch once
+/// and undoes it when it is refused) and one that holds a change of its own (which checks the
+/// whole batch before applying any of it).
+fn receivers() -> [Doc; 2] {
+    let mut holding = doc(3);
+    holding.map("own").set("k", 1).unwrap();
+    holding.commit();
+    [doc(2), holding]
+}
+
+#[test]
+fn a_batch_with_a_bad_last_change_or_a_bad_end_applies_none_of_its_changes() {
+    let mut changes = three_words();
     let valid = format::encode_changes(changes.iter());
     let last = changes.last_mut().unwrap();
     last.ops = vec![Op::MapDelete {
@@ -714,24 +748,73 @@ fn a_batch_with_a_bad_last_change_or_a_bad_end_applies_none_of_its_changes() {
         pred: Vec::new(),
     }];
     let invalid_last = format::encode_changes(changes.iter());
-    let mut b = doc(2);
-    assert!(matches!(
-        b.apply_changes(&invalid_last),
-        Err(DocError::InvalidChange(_))
-    ));
-    assert_eq!(b.text("t").to_string(), "");
-    assert_eq!(b.version(), VersionVector::new());
-    // The valid batch with a byte appended to its body (stored raw, so the byte lands past the
-    // last column).
-    let mut raw = format::changes::encode_raw(format::decode_changes(&valid).unwrap().iter());
-    raw.push(0);
-    let mut trailing = crate::encoding::frame(crate::encoding::EncodingKind::Changes, &raw);
-    assert_eq!(trailing.len(), valid.len() + 1, "the body is stored raw");
-    assert!(b.apply_changes(&trailing).is_err());
-    assert_eq!(b.version(), VersionVector::new());
-    trailing.pop();
-    b.apply_changes(&trailing).unwrap();
-    assert_eq!(b.text("t").to_string(), "one two three");
+    for mut b in receivers() {
+        let (before, version) = (b.materialize(), b.version());
+        let events = Arc::new(Mutex::new(0));
+        let seen = Arc::clone(&events);
+        b.subscribe(move |_| *seen.lock().unwrap() += 1);
+        assert!(matches!(
+            b.apply_changes(&invalid_last),
+            Err(DocError::InvalidChange(_))
+        ));
+        assert_eq!(b.text("t").to_string(), "");
+        assert_eq!(b.version(), version);
+        assert_eq!(b.materialize(), before);
+        assert_eq!(*events.lock().unwrap(), 0, "no event for a refused batch");
+        // The valid batch with a byte appended to its body (stored raw, so the byte lands past
+        // the last column).
+        let mut raw = format::changes::encode_raw(format::decode_changes(&valid).unwrap().iter());
+        raw.push(0);
+        let mut trailing = crate::encoding::frame(crate::encoding::EncodingKind::Changes, &raw);
+        assert_eq!(trailing.len(), valid.len() + 1, "the body is stored raw");
+        assert!(b.apply_changes(&trailing).is_err());
+        assert_eq!(b.version(), version);
+        assert_eq!(b.materialize(), before);
+        assert_eq!(*events.lock().unwrap(), 0, "no event for a refused batch");
+        trailing.pop();
+        let outcome = b.apply_changes(&trailing).unwrap();
+        assert_eq!(outcome.applied.len(), 3);
+        assert_eq!(b.text("t").to_string(), "one two three");
+        assert_eq!(*events.lock().unwrap(), 1);
+        // The document works on after what was refused.
+        b.text("t").insert(0, ">").unwrap();
+        b.commit();
+        assert_eq!(b.text("t").to_string(), ">one two three");
+    }
+}
+
+#[test]
+fn an_invalid_change_after_a_causal_error_refuses_the_batch_whole() {
+    // The first change applies; the second is missing, so the third waits, and a buffer that
+    // holds nothing refuses it (a causal error, which stops applying). The batch's last change
+    // is invalid: that refuses the whole batch, the first change included.
+    let mut changes = three_words();
+    changes.remove(1);
+    let next = invalid_after(changes.last().unwrap());
+    changes.push(next);
+    let batch = format::encode_changes(changes.iter());
+    for mut b in receivers() {
+        b.set_buffer_limits(BufferLimits {
+            max_changes: 0,
+            max_bytes: 0,
+        });
+        let (before, version) = (b.materialize(), b.version());
+        assert!(matches!(
+            b.apply_changes(&batch),
+            Err(DocError::InvalidChange(_))
+        ));
+        assert_eq!(b.version(), version);
+        assert_eq!(b.materialize(), before);
+        let outcome = b
+            .apply_changes(&format::encode_changes(&changes[..2]))
+            .unwrap_err();
+        assert!(
+            matches!(outcome, DocError::Causal(CausalError::BufferFull { .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(b.pending_count(), 0);
+        assert_eq!(b.text("t").to_string(), "one ", "the first change applied");
+    }
 }
 
 #[test]
