@@ -5,6 +5,7 @@
 //! (`doc.map("meta")`), or one created by an operation, named by that operation's [`Dot`]. Both
 //! sides of a merge therefore agree on every container's identity without coordination.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use std::collections::BTreeMap;
@@ -39,7 +40,11 @@ impl fmt::Display for ContainerKind {
 }
 
 /// The identity of a container.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+// Equality and order are the derived ones, with a shortcut: two copies of one root id share
+// their name, and comparing the pointers spares comparing the bytes (an editor's every edit
+// compares its text's id a few times). The hash is the derived one, which agrees.
+#[allow(clippy::derived_hash_with_manual_eq)]
+#[derive(Clone, Debug, Eq, Hash, Serialize, Deserialize)]
 pub enum ContainerId {
     /// A root container, named by the application.
     Root {
@@ -56,6 +61,49 @@ pub enum ContainerId {
         /// Its kind.
         kind: ContainerKind,
     },
+}
+
+impl PartialEq for ContainerId {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl PartialOrd for ContainerId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ContainerId {
+    /// Roots first, by name then kind; then created containers, by id then kind.
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (
+                ContainerId::Root { name, kind },
+                ContainerId::Root {
+                    name: other_name,
+                    kind: other_kind,
+                },
+            ) => {
+                let names = if Arc::ptr_eq(name, other_name) {
+                    Ordering::Equal
+                } else {
+                    name.cmp(other_name)
+                };
+                names.then(kind.cmp(other_kind))
+            }
+            (
+                ContainerId::Created { id, kind },
+                ContainerId::Created {
+                    id: other_id,
+                    kind: other_kind,
+                },
+            ) => id.cmp(other_id).then(kind.cmp(other_kind)),
+            (ContainerId::Root { .. }, ContainerId::Created { .. }) => Ordering::Less,
+            (ContainerId::Created { .. }, ContainerId::Root { .. }) => Ordering::Greater,
+        }
+    }
 }
 
 impl ContainerId {
@@ -230,4 +278,43 @@ pub enum Materialized {
     Text(String),
     /// A counter's value.
     Counter(i64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ReplicaId;
+
+    #[test]
+    fn container_ids_compare_by_content_whether_or_not_they_share_a_name() {
+        let shared = ContainerId::root("body", ContainerKind::Text);
+        let copy = shared.clone();
+        let separate = ContainerId::root(String::from("body"), ContainerKind::Text);
+        assert_eq!(shared, copy);
+        assert_eq!(shared, separate);
+        assert_ne!(shared, ContainerId::root("body", ContainerKind::Map));
+        assert_ne!(shared, ContainerId::root("bodies", ContainerKind::Text));
+        // Roots by name then kind, then created containers by id then kind: the derived order
+        // this one replaces, which saved documents' container tables follow.
+        let created = |replica, counter, kind| ContainerId::Created {
+            id: Dot::new(ReplicaId::new(replica), counter),
+            kind,
+        };
+        let ordered = [
+            ContainerId::root("a", ContainerKind::Map),
+            ContainerId::root("a", ContainerKind::Text),
+            ContainerId::root("b", ContainerKind::Map),
+            created(1, 5, ContainerKind::List),
+            created(1, 5, ContainerKind::Text),
+            created(1, 6, ContainerKind::Map),
+            created(2, 1, ContainerKind::Map),
+        ];
+        for (i, a) in ordered.iter().enumerate() {
+            for (j, b) in ordered.iter().enumerate() {
+                assert_eq!(a.cmp(b), i.cmp(&j), "{a:?} against {b:?}");
+                assert_eq!(a == b, i == j);
+            }
+        }
+        assert_eq!(shared.cmp(&separate), Ordering::Equal);
+    }
 }

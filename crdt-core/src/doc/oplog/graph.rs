@@ -223,6 +223,12 @@ impl CausalGraph {
 
     /// The index of the run holding the event `dot` (O(log n)).
     pub(super) fn run_containing(&self, dot: Dot) -> Option<usize> {
+        // The last run first: a received change's parent is most often the change before it.
+        let last = self.runs.len().checked_sub(1)?;
+        let run = &self.runs[last];
+        if run.replica == dot.replica && run.start <= dot.counter && dot.counter < run.end {
+            return Some(last);
+        }
         let entries = self.by_replica.get(&dot.replica)?;
         let at = entries.partition_point(|&(last, _)| last < dot.counter);
         let &(_, index) = entries.get(at)?;
@@ -252,6 +258,8 @@ impl CausalGraph {
         let own = id.start - 1;
         let own_prev = (own > 0).then(|| Dot::new(id.replica, own));
         let mut highest = 0;
+        // Its own previous event is most often its one parent: looked up once.
+        let own_prev = own_prev.filter(|own| !parents.contains(own));
         for dot in parents.iter().copied().chain(own_prev) {
             highest = highest.max(self.lamport_of(dot)?);
         }
