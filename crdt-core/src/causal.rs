@@ -163,10 +163,9 @@ impl<P> CausalBuffer<P> {
 
     /// Records events applied outside the buffer (e.g. local changes); may release waiting ones.
     pub fn mark_applied(&mut self, id: SeqRange) -> Vec<CausalChange<P>> {
-        if id.is_empty() || self.applied.get(id.replica) >= id.end - 1 {
+        if id.is_empty() || !self.applied.advance(id.replica, id.end - 1) {
             return Vec::new();
         }
-        self.applied.set(id.replica, id.end - 1);
         if self.waiting.is_empty() {
             return Vec::new();
         }

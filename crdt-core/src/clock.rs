@@ -28,6 +28,7 @@
 //! ```
 
 use std::cmp::Ordering;
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -177,6 +178,23 @@ impl VersionVector {
             self.0.remove(&replica);
         } else {
             self.0.insert(replica, counter);
+        }
+    }
+
+    /// Raises the entry for `replica` to `counter` when it is below; returns whether it was.
+    /// One search of the map, where a `get` and a `set` are two.
+    pub(crate) fn advance(&mut self, replica: ReplicaId, counter: u64) -> bool {
+        match self.0.entry(replica) {
+            Entry::Occupied(mut held) if *held.get() < counter => {
+                *held.get_mut() = counter;
+                true
+            }
+            Entry::Occupied(_) => false,
+            Entry::Vacant(_) if counter == 0 => false,
+            Entry::Vacant(new) => {
+                new.insert(counter);
+                true
+            }
         }
     }
 
@@ -402,6 +420,20 @@ impl<'de> Deserialize<'de> for VersionVector {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn advance_raises_an_entry_only_upwards() {
+        let mut v = VersionVector::new();
+        assert!(!v.advance(r(1), 0), "0 is no event");
+        assert_eq!(v, VersionVector::new());
+        assert!(v.advance(r(1), 3));
+        assert!(!v.advance(r(1), 3));
+        assert!(!v.advance(r(1), 2));
+        assert_eq!(v.get(r(1)), 3);
+        assert!(v.advance(r(1), 5));
+        assert!(v.advance(r(2), 1));
+        assert_eq!((v.get(r(1)), v.get(r(2))), (5, 1));
+    }
 
     fn r(n: u64) -> ReplicaId {
         ReplicaId::new(n)

@@ -190,9 +190,51 @@ fn check_nested_containers_open(doc: &mut Doc) {
     }
 }
 
-/// `Doc::apply_changes` of outside bytes on [`base_doc`]: a refused batch changes nothing, an
-/// accepted one keeps history and state in agreement, applying it again changes nothing, and the
-/// changes that decode re-encode equivalently.
+/// The same bytes into a replica that holds nothing, which decodes a batch once, checking
+/// each change as it applies it, and undoes the batch when it is refused: a refused batch
+/// leaves it holding nothing, an accepted one applies again as a no-op, and the document it
+/// built works on.
+fn check_apply_into_empty(bytes: &[u8]) {
+    let mut doc = Doc::with_replica(ReplicaId::new(LOCAL));
+    let (before, saved) = (fingerprint(&doc), doc.save());
+    match doc.apply_changes(bytes) {
+        Ok(_) => {
+            let after = fingerprint(&doc);
+            let again = doc.apply_changes(bytes);
+            assert!(
+                again.is_ok(),
+                "applying accepted bytes again failed: {again:?}"
+            );
+            assert_eq!(
+                fingerprint(&doc),
+                after,
+                "applying the same bytes twice changed more"
+            );
+        }
+        Err(DocError::Rejected { .. } | DocError::Causal(_)) => {}
+        Err(_) => {
+            assert_eq!(
+                fingerprint(&doc),
+                before,
+                "a refused batch changed an empty document"
+            );
+            assert_eq!(
+                doc.save(),
+                saved,
+                "a refused batch changed an empty document's save"
+            );
+        }
+    }
+    for edit in local_edits() {
+        apply_edit(&mut doc, &edit).expect("local edits apply after an import");
+    }
+    doc.commit();
+    check_round_trips(&mut doc, true);
+}
+
+/// `Doc::apply_changes` of outside bytes on [`base_doc`] and on an empty document: a refused
+/// batch changes nothing, an accepted one keeps history and state in agreement, applying it
+/// again changes nothing, and the changes that decode re-encode equivalently.
 pub fn check_apply_changes(bytes: &[u8]) {
     if let Ok(changes) = format::decode_changes(bytes) {
         let once = format::encode_changes(&changes);
@@ -203,6 +245,7 @@ pub fn check_apply_changes(bytes: &[u8]) {
             "decode(encode(decode(x))) != decode(x)"
         );
     }
+    check_apply_into_empty(bytes);
     let mut doc = base_doc();
     let before = fingerprint(&doc);
     let (base_version, base_content) = (doc.version(), doc.materialize());
