@@ -585,23 +585,23 @@ impl Doc {
             checking.set(false);
         }
         // Pass 1, when it ran, read these very bytes without error, and decoding is
-        // deterministic: pass 2 meets no decoding error. Were it to, what it applied is still
-        // flushed and reported.
-        let decoded = batch.for_each(&mut each);
-        if let Some(limits) = joining {
-            if let Some(e) = decoded.err().map(DocError::from).or(invalid.take()) {
-                // Refused whole: back to holding nothing, and no event for what was undone.
-                self.state = self.state.emptied();
-                self.log = OpLog::default();
-                self.buffer = CausalBuffer::new(limits);
-                return Err(e);
-            }
-        } else {
-            decoded?;
+        // deterministic: pass 2 meets no decoding error and no invalid change. Were it to,
+        // what it applied is still flushed and reported.
+        let decoded = batch
+            .for_each(&mut each)
+            .map_err(DocError::from)
+            .and_then(|()| invalid.take().map_or(Ok(()), Err));
+        if let (Some(limits), Err(_)) = (joining, &decoded) {
+            // Refused whole: back to holding nothing, and no event for what was undone.
+            self.state = self.state.emptied();
+            self.log = OpLog::default();
+            self.buffer = CausalBuffer::new(limits);
+            return decoded;
         }
         // The held-back run follows changes already checked and logged: it applies.
         let flushed = typing.flush(&mut self.state, &mut patches);
         self.emit(EventOrigin::Remote, patches);
+        decoded?;
         flushed?;
         if let Some(e) = first_error {
             return Err(DocError::Causal(e));
@@ -759,7 +759,6 @@ impl Doc {
     }
 }
 
-/// Refuses a change from a new replica when the document holds [`MAX_REPLICAS`] already.
 /// Checks a received `change` as far as it can be before applying it: its own consistency
 /// ([`Change::validate`]), and that it is not another change under an id range `log` holds.
 fn check_received(log: &OpLog, change: &Change) -> Result<(), DocError> {
@@ -767,6 +766,7 @@ fn check_received(log: &OpLog, change: &Change) -> Result<(), DocError> {
     duplicate::check_duplicate(log, change)
 }
 
+/// Refuses a change from a new replica when the document holds [`MAX_REPLICAS`] already.
 fn check_replica_count(log: &OpLog, change: &Change) -> Result<(), DocError> {
     let version = log.version();
     if version.get(change.id.replica) == 0 && version.len() >= MAX_REPLICAS {
