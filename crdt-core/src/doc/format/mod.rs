@@ -59,8 +59,9 @@ pub(crate) fn decode_changes(bytes: &[u8]) -> Result<Vec<Change>, DecodeError> {
 
 /// A received batch of changes made by [`encode_changes`], inflated once and decoded as often
 /// as its receiver needs: `Doc::apply_changes` checks the whole batch in one pass and applies
-/// it in a second, so that it never holds all of its changes at once (a whole history held as
-/// changes took 42 times the memory of the document it built).
+/// it in a second (in one pass when the document holds nothing, undoing it when refused), so
+/// that it never holds all of its changes at once (a whole history held as changes took 42
+/// times the memory of the document it built).
 pub(crate) struct ChangeBatch<'a> {
     raw: Cow<'a, [u8]>,
     /// The message's budget once the body is inflated: each pass decodes within a copy of it,
