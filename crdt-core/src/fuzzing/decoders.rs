@@ -190,23 +190,21 @@ fn check_nested_containers_open(doc: &mut Doc) {
     }
 }
 
-/// The same bytes into a replica that holds nothing, which decodes a batch once, checking
-/// each change as it applies it, and undoes the batch when it is refused: a refused batch
-/// leaves it holding nothing, an accepted one applies again as a no-op, and the document it
-/// built works on.
-fn check_apply_into_empty(bytes: &[u8]) {
-    let mut doc = Doc::with_replica(ReplicaId::new(LOCAL));
-    let (before, saved) = (fingerprint(&doc), doc.save());
+/// `doc.apply_changes(bytes)`: a refused batch changes nothing (content, version, waiting
+/// changes, saved bytes); an accepted one applies again as a no-op; a partly applied one (a
+/// rejected change or a causal error) may have applied the rest of the batch.
+fn check_import(doc: &mut Doc, bytes: &[u8]) {
+    let (before, saved) = (fingerprint(doc), doc.save());
     match doc.apply_changes(bytes) {
         Ok(_) => {
-            let after = fingerprint(&doc);
+            let after = fingerprint(doc);
             let again = doc.apply_changes(bytes);
             assert!(
                 again.is_ok(),
                 "applying accepted bytes again failed: {again:?}"
             );
             assert_eq!(
-                fingerprint(&doc),
+                fingerprint(doc),
                 after,
                 "applying the same bytes twice changed more"
             );
@@ -214,17 +212,26 @@ fn check_apply_into_empty(bytes: &[u8]) {
         Err(DocError::Rejected { .. } | DocError::Causal(_)) => {}
         Err(_) => {
             assert_eq!(
-                fingerprint(&doc),
+                fingerprint(doc),
                 before,
-                "a refused batch changed an empty document"
+                "a refused import changed the document"
             );
             assert_eq!(
                 doc.save(),
                 saved,
-                "a refused batch changed an empty document's save"
+                "a refused import changed the saved bytes"
             );
         }
     }
+}
+
+/// The same bytes into a replica that holds nothing, which decodes a batch once, checking
+/// each change as it applies it, and undoes the batch when it is refused: a refused batch
+/// leaves it holding nothing, an accepted one applies again as a no-op, and the document it
+/// built works on.
+fn check_apply_into_empty(bytes: &[u8]) {
+    let mut doc = Doc::with_replica(ReplicaId::new(LOCAL));
+    check_import(&mut doc, bytes);
     for edit in local_edits() {
         apply_edit(&mut doc, &edit).expect("local edits apply after an import");
     }
@@ -247,38 +254,8 @@ pub fn check_apply_changes(bytes: &[u8]) {
     }
     check_apply_into_empty(bytes);
     let mut doc = base_doc();
-    let before = fingerprint(&doc);
     let (base_version, base_content) = (doc.version(), doc.materialize());
-    let saved = doc.save();
-    match doc.apply_changes(bytes) {
-        Ok(_) => {
-            let after = fingerprint(&doc);
-            let again = doc.apply_changes(bytes);
-            assert!(
-                again.is_ok(),
-                "applying accepted bytes again failed: {again:?}"
-            );
-            assert_eq!(
-                fingerprint(&doc),
-                after,
-                "applying the same bytes twice changed more"
-            );
-        }
-        // Partly applied batches: the rest of the batch may have applied.
-        Err(DocError::Rejected { .. } | DocError::Causal(_)) => {}
-        Err(_) => {
-            assert_eq!(
-                fingerprint(&doc),
-                before,
-                "a refused import changed the document"
-            );
-            assert_eq!(
-                doc.save(),
-                saved,
-                "a refused import changed the saved bytes"
-            );
-        }
-    }
+    check_import(&mut doc, bytes);
     check_nested_containers_open(&mut doc);
     check_round_trips(&mut doc, true);
     for edit in local_edits() {

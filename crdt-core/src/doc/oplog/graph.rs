@@ -256,10 +256,11 @@ impl CausalGraph {
     /// previous event); `None` when part of that past is not here.
     fn lamport_after(&self, id: SeqRange, parents: &[Dot]) -> Option<u64> {
         let own = id.start - 1;
-        let own_prev = (own > 0).then(|| Dot::new(id.replica, own));
-        let mut highest = 0;
         // Its own previous event is most often its one parent: looked up once.
-        let own_prev = own_prev.filter(|own| !parents.contains(own));
+        let own_prev = (own > 0)
+            .then(|| Dot::new(id.replica, own))
+            .filter(|own| !parents.contains(own));
+        let mut highest = 0;
         for dot in parents.iter().copied().chain(own_prev) {
             highest = highest.max(self.lamport_of(dot)?);
         }
