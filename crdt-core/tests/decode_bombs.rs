@@ -116,40 +116,61 @@ fn a_snapshot_whose_history_is_the_bomb_is_refused_by_load_with_bounded_allocati
 }
 
 /// Issue #14: a change whose commit message claims 2^60 bytes (the last column of a small,
-/// stored batch, rewritten) is refused before anything is read or allocated for it.
+/// stored batch, rewritten) is refused before anything is read or allocated for it; so is the
+/// same claim in a whole history (the log's form, what a peer that holds nothing is sent),
+/// whose commit metadata ends the body.
 #[test]
 fn a_commit_message_claiming_a_huge_length_is_refused_without_allocating_it() {
     let _lock = measuring();
     let mut author = Doc::with_replica(ReplicaId::new(1));
     author.text("body").insert(0, "x").unwrap();
     author.commit_with(Some("hi"), Some(1)).unwrap();
-    let honest = author.encode_changes_since(&crdt_core::VersionVector::new());
-    assert_eq!(honest[7], 0, "a small batch is stored, not deflated");
-    // The body ends with the message column: its length (3), the message's length (2), "hi".
-    assert!(honest.ends_with(&[3, 2, b'h', b'i']));
-    let mut hostile = honest[..honest.len() - 4].to_vec();
-    let claim = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]; // 1 << 60 as a varint
-    hostile.push((claim.len() + 2) as u8);
-    hostile.extend_from_slice(&claim);
-    hostile.extend_from_slice(b"hi");
+    // A peer that holds a replica the author never saw gets a change batch.
+    let mut elsewhere = crdt_core::VersionVector::new();
+    elsewhere.set(ReplicaId::new(99), 1);
+    let batch = author.encode_changes_since(&elsewhere);
+    let history = author.encode_changes_since(&crdt_core::VersionVector::new());
+    assert_eq!((batch[4], history[4]), (b'C', b'H'));
+    // The change batch ends with the message column: its length (3), the message's length
+    // (2), "hi". The history ends with the message (1: present, its length 2, "hi") and the
+    // time (1: present, 1).
+    let forms: [(&[u8], &[u8], &[u8]); 2] = [
+        (&batch, &[3, 2, b'h', b'i'], &[]),
+        (&history, &[1, 2, b'h', b'i', 1, 1], &[1, 1]),
+    ];
+    for (honest, tail, after) in forms {
+        assert_eq!(honest[7], 0, "a small batch is stored, not deflated");
+        assert!(honest.ends_with(tail), "{honest:?}");
+        let mut hostile = honest[..honest.len() - tail.len()].to_vec();
+        let claim = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]; // 1 << 60 as a varint
+        if after.is_empty() {
+            // The column's length prefix covers the claim and the message.
+            hostile.push((claim.len() + 2) as u8);
+        } else {
+            hostile.push(1);
+        }
+        hostile.extend_from_slice(&claim);
+        hostile.extend_from_slice(b"hi");
+        hostile.extend_from_slice(after);
 
-    let mut doc = Doc::with_replica(ReplicaId::new(7));
-    let (result, peak) = peak_of(|| doc.apply_changes(&hostile));
-    assert!(
-        matches!(
-            result,
-            Err(DocError::Decode(DecodeError::Format(FormatError::CountTooLarge { claimed, .. })))
-                if claimed == 1 << 60
-        ),
-        "{result:?}"
-    );
-    assert!(
-        peak < 64 << 10,
-        "peak {peak} bytes for {} received",
-        hostile.len()
-    );
-    assert_eq!(doc.change_count(), 0);
-    // The honest batch applies, message and time included.
-    doc.apply_changes(&honest).unwrap();
-    assert_eq!(doc.history()[0].message.as_deref(), Some("hi"));
+        let mut doc = Doc::with_replica(ReplicaId::new(7));
+        let (result, peak) = peak_of(|| doc.apply_changes(&hostile));
+        assert!(
+            matches!(
+                result,
+                Err(DocError::Decode(DecodeError::Format(FormatError::CountTooLarge { claimed, .. })))
+                    if claimed == 1 << 60
+            ),
+            "{result:?}"
+        );
+        assert!(
+            peak < 64 << 10,
+            "peak {peak} bytes for {} received",
+            hostile.len()
+        );
+        assert_eq!(doc.change_count(), 0);
+        // The honest batch applies, message and time included.
+        doc.apply_changes(honest).unwrap();
+        assert_eq!(doc.history()[0].message.as_deref(), Some("hi"));
+    }
 }

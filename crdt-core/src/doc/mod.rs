@@ -10,6 +10,8 @@ mod event;
 pub(crate) mod format;
 mod handles;
 mod history;
+#[cfg(test)]
+mod history_batch_tests;
 pub mod marks;
 mod marks_index;
 #[cfg(test)]
@@ -473,7 +475,14 @@ impl Doc {
 
     /// Encodes every committed change not covered by `since`, in causal order: what a peer at
     /// version `since` lacks.
+    ///
+    /// For a peer that holds nothing (`since` empty) it is the whole history in the form the
+    /// log holds it (graph runs, merged operations: a few bytes per run of typing, not per
+    /// change), which a document that holds nothing takes in without rebuilding a change.
     pub fn encode_changes_since(&self, since: &VersionVector) -> Vec<u8> {
+        if since.is_empty() && self.log.len() > 0 {
+            return format::encode_history(&self.log.encode());
+        }
         let changes = self.log.changes_since(since);
         format::encode_changes(&changes)
     }
@@ -510,6 +519,10 @@ impl Doc {
         }
         self.commit();
         let batch = format::ChangeBatch::open(bytes)?;
+        let mut history = match batch.history() {
+            Some((raw, mut budget)) => Some(OpLog::decode(raw, &mut budget)?),
+            None => None,
+        };
         // A batch is checked whole before any of it stands (one forged change refuses the
         // batch), without holding all of its changes: holding a whole history as changes took
         // 42 times the memory of the document it built (63 MB for automerge-paper's), and wasm
@@ -523,6 +536,11 @@ impl Doc {
             && self.buffer.pending_len() == 0
             && self.state.containers.is_empty())
         .then(|| self.buffer.limits());
+        if let Some(limits) = joining {
+            if let Some(log) = history.take() {
+                return self.join_history(log, limits, applied);
+            }
+        }
         let checking = Cell::new(joining.is_none());
         let invalid = Cell::new(None);
         let mut count = 0;
@@ -577,8 +595,21 @@ impl Doc {
             }
             joining.is_some() || first_error.is_none()
         };
+        // A whole history sent to a document that holds something: its changes, rebuilt.
+        let pass = |each: &mut dyn FnMut(Change, usize) -> bool| match &history {
+            Some(log) => {
+                let total = log.len();
+                for (i, change) in log.changes().enumerate() {
+                    if !each(change, total - i - 1) {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            None => batch.for_each(each).map_err(DocError::from),
+        };
         if checking.get() {
-            batch.for_each(&mut each)?;
+            pass(&mut each)?;
             if let Some(e) = invalid.take() {
                 return Err(e);
             }
@@ -587,10 +618,7 @@ impl Doc {
         // Pass 1, when it ran, read these very bytes without error, and decoding is
         // deterministic: pass 2 meets no decoding error and no invalid change. Were it to,
         // what it applied is still flushed and reported.
-        let decoded = batch
-            .for_each(&mut each)
-            .map_err(DocError::from)
-            .and_then(|()| invalid.take().map_or(Ok(()), Err));
+        let decoded = pass(&mut each).and_then(|()| invalid.take().map_or(Ok(()), Err));
         if let (Some(limits), Err(_)) = (joining, &decoded) {
             // Refused whole: back to holding nothing, and no event for what was undone.
             self.state = self.state.emptied();
@@ -615,6 +643,47 @@ impl Doc {
                 count,
             });
         }
+        Ok(())
+    }
+
+    /// Takes in a whole history (`log`, decoded and checked as a saved document's is) into a
+    /// document that holds nothing: its state is built from the log's stored operations (a
+    /// merged run of typing is one insert), each checked against the state as a change is,
+    /// and the log is kept as decoded. All or nothing: an operation the state refuses (an
+    /// honest history has none: its author applied every change) refuses the whole history,
+    /// and the document goes back to holding nothing, with no event.
+    fn join_history(
+        &mut self,
+        log: OpLog,
+        limits: BufferLimits,
+        applied: Option<&mut Vec<SeqRange>>,
+    ) -> Result<(), DocError> {
+        let mut patches = Vec::new();
+        let mut typing = TypingRun::default();
+        let state = &mut self.state;
+        let built = log
+            .for_each_op(&mut |change| {
+                change.validate()?;
+                if !typing.absorb(&change, state) {
+                    typing.flush(state, &mut patches)?;
+                    state.check_change(&change)?;
+                    if !typing.hold(&change) {
+                        state.apply_change(&change, &mut patches)?;
+                    }
+                }
+                Ok(())
+            })
+            .and_then(|()| typing.flush(state, &mut patches));
+        if let Err(e) = built {
+            self.state = self.state.emptied();
+            return Err(e);
+        }
+        if let Some(applied) = applied {
+            *applied = log.change_ids();
+        }
+        self.buffer = CausalBuffer::with_applied(log.version().clone(), limits);
+        self.log = log;
+        self.emit(EventOrigin::Remote, patches);
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 //! are history as valid as any other (their element ids are referenced by later changes), so they
 //! keep their id and only new edits take the new one.
 
+use super::oplog::OpLog;
 use super::{format, Doc, DocError};
 use crate::clock::{ReplicaId, SeqRange};
 
@@ -37,8 +38,16 @@ impl Doc {
     /// order, without applying them: what a relay checks against the writers it knows before it
     /// lets a connection write. Decoding is as bounded as [`Doc::apply_changes`]'s.
     pub fn change_ids(bytes: &[u8]) -> Result<Vec<SeqRange>, DocError> {
-        let changes = format::decode_changes(bytes)?;
-        Ok(changes.into_iter().map(|change| change.id).collect())
+        let batch = format::ChangeBatch::open(bytes)?;
+        if let Some((raw, mut budget)) = batch.history() {
+            return Ok(OpLog::decode(raw, &mut budget)?.change_ids());
+        }
+        let mut ids = Vec::new();
+        batch.for_each(&mut |change, _| {
+            ids.push(change.id);
+            true
+        })?;
+        Ok(ids)
     }
 }
 

@@ -20,8 +20,8 @@
 //! | bytes | meaning |
 //! |---|---|
 //! | 0..4 | magic `b"CRDT"` ([`MAGIC`]) |
-//! | 4 | kind ([`EncodingKind`]): `b'C'` changes, `b'S'` snapshot |
-//! | 5 | format version ([`FORMAT_VERSION`]), currently `5` |
+//! | 4 | kind ([`EncodingKind`]): `b'C'` changes, `b'H'` a whole history, `b'S'` snapshot |
+//! | 5 | format version ([`FORMAT_VERSION`]), currently `6` |
 //! | 6.. | body, in the envelope of [`compress`]: a version byte, a flags byte, then the body, deflated when that makes it smaller |
 //!
 //! A header of another kind or version is refused with a [`DecodeError`] before the body is
@@ -55,14 +55,19 @@ pub const FORMAT_VERSION: u8 = 6;
 pub enum EncodingKind {
     /// Changes, as exchanged by peers.
     Changes,
+    /// A whole history, as exchanged by peers: what a peer that holds nothing lacks, in the
+    /// form a document's log holds it (what a joining replica takes in without rebuilding a
+    /// change).
+    History,
     /// A whole document.
     Snapshot,
 }
 
 impl EncodingKind {
-    fn byte(self) -> u8 {
+    pub(crate) fn byte(self) -> u8 {
         match self {
             EncodingKind::Changes => b'C',
+            EncodingKind::History => b'H',
             EncodingKind::Snapshot => b'S',
         }
     }

@@ -26,6 +26,8 @@ use crate::clock::{Dot, ReplicaId, SeqRange, VersionVector};
 use crate::doc::change::{Change, Op};
 use crate::doc::commit_meta::CommitMeta;
 use crate::doc::value::ContainerId;
+use crate::doc::DocError;
+use crate::encoding::DecodeError;
 use graph::{CausalGraph, GraphRun};
 use stored_op::{OpStore, TextCursor};
 
@@ -218,6 +220,71 @@ impl OpLog {
     /// Every change, in the order applied.
     pub(crate) fn changes(&self) -> impl Iterator<Item = Change> + '_ {
         (0..self.graph.runs().len()).flat_map(move |run| self.run_changes(run, 0))
+    }
+
+    /// The ids of every change, in the order applied, read from the graph runs and their
+    /// change widths (no change is rebuilt).
+    pub(crate) fn change_ids(&self) -> Vec<SeqRange> {
+        let mut ids = Vec::with_capacity(self.changes);
+        for (i, run) in self.graph.runs().iter().enumerate() {
+            let (widths_end, _) = self.run_ends(i);
+            let mut start = run.start;
+            for w in run.first_width..widths_end {
+                let WidthRun { width, count } = self.widths[w];
+                for _ in 0..count {
+                    ids.push(SeqRange {
+                        replica: run.replica,
+                        start,
+                        end: start + width,
+                    });
+                    start += width;
+                }
+            }
+        }
+        ids
+    }
+
+    /// Hands `each` every operation of the log, in the order applied, as a one-operation
+    /// change (no parents, no metadata) with its own first event and Lamport time: a merged
+    /// insert whole (all the characters typed in one go, across changes), each delete of a
+    /// run on its own, any other operation as made. Applying them in this order builds the
+    /// state applying the changes builds (a merged insert is the chained inserts it merged,
+    /// which is how the author's document recorded them), at the cost of the stored
+    /// operations rather than of the changes. Stops at the first error `each` returns.
+    pub(crate) fn for_each_op(
+        &self,
+        each: &mut dyn FnMut(Change) -> Result<(), DocError>,
+    ) -> Result<(), DocError> {
+        let mut ops = Vec::with_capacity(1);
+        for (i, run) in self.graph.runs().iter().enumerate() {
+            let (first, end) = self.run_ops(i);
+            for index in first..end {
+                self.ops.ops_of(run.replica, index, &mut ops);
+                let mut start = self.ops.get(index).start();
+                for op in ops.drain(..) {
+                    let id = SeqRange {
+                        replica: run.replica,
+                        start,
+                        end: start + op.width(),
+                    };
+                    start = id.end;
+                    each(Change {
+                        id,
+                        parents: Vec::new(),
+                        lamport: run.lamport_of(id.start),
+                        ops: vec![op],
+                        meta: None,
+                    })?;
+                }
+                if Some(start) != self.ops.end_of(index) {
+                    return Err(DecodeError::Malformed(
+                        "a stored operation that makes fewer operations than its counters",
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The changes holding events not covered by `since`, in the log's (causal) order.

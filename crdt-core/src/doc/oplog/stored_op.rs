@@ -482,6 +482,16 @@ impl OpStore {
         out.pop().map(|op| (Dot::new(replica, from), op))
     }
 
+    /// Pushes onto `out` every operation the stored op at `index` (of `replica`'s run) made:
+    /// a merged insert whole, each delete of a run on its own, an operation kept whole as
+    /// made.
+    pub(super) fn ops_of(&self, replica: ReplicaId, index: usize, out: &mut Vec<Op>) {
+        let stored = self.get(index);
+        let cursor = &mut TextCursor::default();
+        let (start, end) = (stored.start(), stored.end());
+        self.slice_into(&self.text, replica, index, stored, start, end, cursor, out);
+    }
+
     /// Pushes onto `out` the operations `stored` (at `index`) made with counters `from..to`.
     #[allow(clippy::too_many_arguments)]
     fn slice_into(
