@@ -13,7 +13,7 @@
 # wasm/npm/package.json with the workspace's version, the package README and the licences;
 # bundle the example pages' editor library (examples/vendor -> examples/web/vendor, esbuild);
 # version the example pages' offline copy (examples/web/sw-build.js, see examples/web/sw.js);
-# print the gzipped sizes (the Node tests hold the .wasm plus its glue under 210 KiB gzipped).
+# print the gzipped sizes (the Node tests hold the .wasm plus its glue under 212 KiB gzipped).
 #
 # Layout of wasm/pkg (the examples link examples/web/pkg to wasm/pkg/web, the browser tests
 # serve it):
@@ -175,5 +175,5 @@ for (const f of ["crdt_wasm_bg.wasm", "crdt_wasm.js", "provider.js", "idb.js", "
   if (f.startsWith("crdt_wasm")) total += g;
   console.log(`build.sh: ${f.padEnd(18)} ${String(raw(f)).padStart(8)} bytes, ${String(g).padStart(7)} gzipped`);
 }
-console.log(`build.sh: .wasm + glue: ${total} bytes gzipped (budget 215040)`);
+console.log(`build.sh: .wasm + glue: ${total} bytes gzipped (budget 217088)`);
 ' "$pkg/web"
