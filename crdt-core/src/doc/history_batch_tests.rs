@@ -20,8 +20,8 @@ fn change_batch(doc: &Doc) -> Vec<u8> {
 }
 
 /// A history of three replicas editing every kind of container at random, exchanging now and
-/// then (so it holds concurrent runs), with typing and backspacing runs, commit messages, and
-/// characters outside ASCII.
+/// then (so it holds concurrent runs), with runs of typing, backspacing and forward deleting,
+/// commit messages, and characters outside ASCII.
 fn rich_history(seed: u64) -> Doc {
     let mut rng = SimRng::new(seed);
     let mut docs: Vec<Doc> = (1..=3).map(doc).collect();
@@ -55,9 +55,15 @@ fn rich_history(seed: u64) -> Doc {
             a.commit();
         }
     }
+    // A run of backspaces and a run of forward deletes, a change each: one stored delete
+    // run each, which a joining replica applies as one delete.
     for _ in 0..5 {
         let len = a.text("t").len();
         a.text("t").delete(len - 1, 1).unwrap();
+        a.commit();
+    }
+    for _ in 0..4 {
+        a.text("t").delete(2, 1).unwrap();
         a.commit();
     }
     for other in &docs {

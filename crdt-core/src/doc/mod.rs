@@ -648,7 +648,8 @@ impl Doc {
 
     /// Takes in a whole history (`log`, decoded and checked as a saved document's is) into a
     /// document that holds nothing: its state is built from the log's stored operations (a
-    /// merged run of typing is one insert), each checked against the state as a change is,
+    /// merged run of typing is one insert, a run of backspaces one delete), each validated and
+    /// checked against the state as a change is,
     /// and the log is kept as decoded. All or nothing: an operation the state refuses (an
     /// honest history has none: its author applied every change) refuses the whole history,
     /// and the document goes back to holding nothing, with no event.
@@ -659,21 +660,13 @@ impl Doc {
         applied: Option<&mut Vec<SeqRange>>,
     ) -> Result<(), DocError> {
         let mut patches = Vec::new();
-        let mut typing = TypingRun::default();
         let state = &mut self.state;
-        let built = log
-            .for_each_op(&mut |change| {
-                change.validate()?;
-                if !typing.absorb(&change, state) {
-                    typing.flush(state, &mut patches)?;
-                    state.check_change(&change)?;
-                    if !typing.hold(&change) {
-                        state.apply_change(&change, &mut patches)?;
-                    }
-                }
-                Ok(())
-            })
-            .and_then(|()| typing.flush(state, &mut patches));
+        // The log's operations are merged already: no typing run to hold back.
+        let built = log.for_each_op(&mut |change| {
+            change.validate()?;
+            state.check_change(&change)?;
+            state.apply_change(&change, &mut patches)
+        });
         if let Err(e) = built {
             self.state = self.state.emptied();
             return Err(e);

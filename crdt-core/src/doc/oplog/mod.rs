@@ -245,12 +245,14 @@ impl OpLog {
     }
 
     /// Hands `each` every operation of the log, in the order applied, as a one-operation
-    /// change (no parents, no metadata) with its own first event and Lamport time: a merged
-    /// insert whole (all the characters typed in one go, across changes), each delete of a
-    /// run on its own, any other operation as made. Applying them in this order builds the
-    /// state applying the changes builds (a merged insert is the chained inserts it merged,
-    /// which is how the author's document recorded them), at the cost of the stored
-    /// operations rather than of the changes. Stops at the first error `each` returns.
+    /// change (no parents, no metadata) with its own first event and Lamport time, merged as
+    /// the log stores them: a merged insert whole (all the characters typed in one go, across
+    /// changes), a run of backspaces or forward deletes as one delete of what it covers, any
+    /// other operation as made. Applying them in this order builds the state applying the
+    /// changes builds (a merged insert is the chained inserts it merged, which is how the
+    /// author's document recorded them; deleting by id does not depend on the order), at the
+    /// cost of the stored operations rather than of the changes. Stops at the first error
+    /// `each` returns.
     pub(crate) fn for_each_op(
         &self,
         each: &mut dyn FnMut(Change) -> Result<(), DocError>,
@@ -259,28 +261,24 @@ impl OpLog {
         for (i, run) in self.graph.runs().iter().enumerate() {
             let (first, end) = self.run_ops(i);
             for index in first..end {
-                self.ops.ops_of(run.replica, index, &mut ops);
-                let mut start = self.ops.get(index).start();
-                for op in ops.drain(..) {
-                    let id = SeqRange {
-                        replica: run.replica,
-                        start,
-                        end: start + op.width(),
-                    };
-                    start = id.end;
+                if !self.ops.merged_ops_of(run.replica, index, &mut ops) {
+                    return Err(DecodeError::Malformed(
+                        "a stored operation whose operations do not take its counters",
+                    )
+                    .into());
+                }
+                for (start, op) in ops.drain(..) {
                     each(Change {
-                        id,
+                        id: SeqRange {
+                            replica: run.replica,
+                            start,
+                            end: start + op.width(),
+                        },
                         parents: Vec::new(),
-                        lamport: run.lamport_of(id.start),
+                        lamport: run.lamport_of(start),
                         ops: vec![op],
                         meta: None,
                     })?;
-                }
-                if Some(start) != self.ops.end_of(index) {
-                    return Err(DecodeError::Malformed(
-                        "a stored operation that makes fewer operations than its counters",
-                    )
-                    .into());
                 }
             }
         }

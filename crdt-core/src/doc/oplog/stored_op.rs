@@ -482,14 +482,58 @@ impl OpStore {
         out.pop().map(|op| (Dot::new(replica, from), op))
     }
 
-    /// Pushes onto `out` every operation the stored op at `index` (of `replica`'s run) made:
-    /// a merged insert whole, each delete of a run on its own, an operation kept whole as
-    /// made.
-    pub(super) fn ops_of(&self, replica: ReplicaId, index: usize, out: &mut Vec<Op>) {
+    /// Pushes onto `out` the operations the stored op at `index` (of `replica`'s run) made,
+    /// each with its first counter, as few as applying them allows: a merged insert whole (the
+    /// chained inserts it merged), a run of one-character deletes as one delete of the
+    /// characters it covers (deleting by id does not depend on the order, so it deletes what
+    /// they delete), any other operation as made. `false` when they do not take the stored
+    /// op's counters exactly or a delete names no dot (only a forged history does that).
+    pub(super) fn merged_ops_of(
+        &self,
+        replica: ReplicaId,
+        index: usize,
+        out: &mut Vec<(u64, Op)>,
+    ) -> bool {
         let stored = self.get(index);
+        if let StoredOp::TextDelete {
+            start,
+            obj,
+            target,
+            len: 1,
+            count,
+            backward,
+        } = stored
+        {
+            if *count > 1 {
+                let lowest = match backward {
+                    true => delete_target(*target, *count - 1, true),
+                    false => *target,
+                };
+                let Some(lowest) = self.unpack(lowest) else {
+                    return false;
+                };
+                let op = SeqOp::Delete {
+                    target: lowest,
+                    len: u64::from(*count),
+                };
+                let obj = self.containers[*obj as usize].clone();
+                out.push((*start, Op::Text { obj, op }));
+                return true;
+            }
+        }
+        let (from, to) = (stored.start(), stored.end());
+        let mut ops = Vec::with_capacity(1);
         let cursor = &mut TextCursor::default();
-        let (start, end) = (stored.start(), stored.end());
-        self.slice_into(&self.text, replica, index, stored, start, end, cursor, out);
+        self.slice_into(
+            &self.text, replica, index, stored, from, to, cursor, &mut ops,
+        );
+        let mut counter = from;
+        for op in ops {
+            let width = op.width();
+            out.push((counter, op));
+            counter += width;
+        }
+        counter == to
     }
 
     /// Pushes onto `out` the operations `stored` (at `index`) made with counters `from..to`.
