@@ -583,6 +583,7 @@ impl<C: Content> Sequence<C> {
             && ol != NONE
             && or != NONE
             && !chained
+            && !self.directly_after(ol, or)
             && self.cmp_lv(ol, or)? != std::cmp::Ordering::Less
         {
             return Err(SeqError::Malformed(
@@ -725,6 +726,28 @@ impl<C: Content> Sequence<C> {
     pub(crate) fn cmp_ids(&self, a: Dot, b: Dot) -> Option<std::cmp::Ordering> {
         let (a, b) = (self.ids.lv_of(a)?, self.ids.lv_of(b)?);
         self.cmp_lv(a, b).ok()
+    }
+
+    /// Whether `b` is the element right after `a` in document order, tombstones included:
+    /// what an insert's right origin is when the insert comes in the order it was made (it
+    /// names what followed its left origin then). One lookup, where ordering the two takes two
+    /// and a walk up the tree; `false` leaves the question to [`Sequence::cmp_lv`].
+    fn directly_after(&self, a: u32, b: u32) -> bool {
+        let Some((leaf, ri, off)) = self.locate(a) else {
+            return false;
+        };
+        let l = &self.tree.leaves[leaf as usize];
+        let run = l.runs[ri];
+        if off + 1 < run.len() {
+            return run.lv + off + 1 == b;
+        }
+        match l.runs.get(ri + 1) {
+            Some(next) => next.lv == b,
+            None => {
+                l.next != NONE
+                    && (self.tree.leaves[l.next as usize].runs.first()).is_some_and(|r| r.lv == b)
+            }
+        }
     }
 
     /// Document order of two elements.
