@@ -362,6 +362,12 @@ impl Doc {
         self.state.containers.keys().cloned().collect()
     }
 
+    /// Every change of the history, rebuilt, for the fuzz checks that apply them one by one.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn all_changes(&self) -> Vec<Change> {
+        self.log.changes().collect()
+    }
+
     fn check_handle(&self, id: &ContainerId, kind: ContainerKind) -> Result<(), DocError> {
         if id.kind() != kind {
             return Err(DocError::WrongKind(id.clone()));

@@ -229,9 +229,28 @@ fn check_import(doc: &mut Doc, bytes: &[u8]) {
 /// each change as it applies it, and undoes the batch when it is refused: a refused batch
 /// leaves it holding nothing, an accepted one applies again as a no-op, and the document it
 /// built works on.
+///
+/// A whole history (`b'H'`) a replica that holds nothing accepted builds what applying its
+/// changes one by one builds: the join path (state from the log's merged operations) and the
+/// change path may not disagree on any history, or a joining replica and one that held
+/// something would diverge on the same bytes.
 fn check_apply_into_empty(bytes: &[u8]) {
     let mut doc = Doc::with_replica(ReplicaId::new(LOCAL));
     check_import(&mut doc, bytes);
+    if bytes.get(4) == Some(&b'H') && doc.change_count() > 0 {
+        let changes = doc.all_changes();
+        let mut one_by_one = Doc::with_replica(ReplicaId::new(LOCAL));
+        let outcome = one_by_one.apply_changes(&format::encode_changes(&changes));
+        assert!(
+            outcome.is_ok(),
+            "a joined history's changes refused: {outcome:?}"
+        );
+        assert_eq!(
+            fingerprint(&one_by_one),
+            fingerprint(&doc),
+            "a joined history differs from its changes applied one by one"
+        );
+    }
     for edit in local_edits() {
         apply_edit(&mut doc, &edit).expect("local edits apply after an import");
     }

@@ -112,8 +112,7 @@ impl Target {
         match self {
             Target::DocLoad => Doc::load_with_replica(input, ReplicaId::new(0x5eed)).is_ok(),
             Target::DocApplyChanges => {
-                crate::doc::format::decode_changes(input).is_ok()
-                    && base_doc().apply_changes(input).is_ok()
+                Doc::change_ids(input).is_ok() && base_doc().apply_changes(input).is_ok()
             }
             Target::SyncDecode => sync::decode(input).is_ok(),
             Target::TextApplyEncoded => base_text().apply_encoded(input).is_ok(),
