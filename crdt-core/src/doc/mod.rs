@@ -655,10 +655,10 @@ impl Doc {
     /// Takes in a whole history (`log`, decoded and checked as a saved document's is) into a
     /// document that holds nothing: its state is built from the log's stored operations (a
     /// merged run of typing is one insert, a run of backspaces one delete), each validated and
-    /// checked against the state as a change is,
-    /// and the log is kept as decoded. All or nothing: an operation the state refuses (an
-    /// honest history has none: its author applied every change) refuses the whole history,
-    /// and the document goes back to holding nothing, with no event.
+    /// checked against the state as a change is, and the log is kept as decoded. All or
+    /// nothing: an operation the state refuses (an honest history has none: its author applied
+    /// every change) refuses the whole history, and the document goes back to holding
+    /// nothing, with no event.
     fn join_history(
         &mut self,
         log: OpLog,
