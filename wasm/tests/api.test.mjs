@@ -312,6 +312,52 @@ test("hostile bytes to import and Doc.load throw Errors and leave the document w
   assert.deepEqual(Doc.load(victim.save()).toJSON(), victim.toJSON());
 });
 
+test("a replica that holds nothing takes a whole history in the log's form, in one event", () => {
+  const a = Doc.withReplica("a");
+  const t = a.getText("t");
+  for (const ch of "hello wörld!!! 👋") {
+    t.insert(t.length, ch);
+    a.commit();
+  }
+  for (let i = 0; i < 3; i++) {
+    t.delete(11, 1); // forward deletes of the "!!!", a commit each
+    a.commit();
+  }
+  a.getMap("m").set("k", 1);
+  a.commit();
+  const history = a.exportSince();
+  assert.equal(String.fromCharCode(...history.slice(0, 5)), "CRDTH", "a whole history, not a change batch");
+
+  const b = Doc.withReplica("b");
+  const events = [];
+  b.subscribe((event) => events.push(event));
+  assert.deepEqual(b.import(history), { applied: a.changeCount, pending: 0 });
+  assert.equal(b.getText("t").toString(), "hello wörld 👋");
+  assert.deepEqual(b.toJSON(), a.toJSON());
+  assert.equal(b.changeCount, a.changeCount);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].origin, "remote");
+  assert.ok(events[0].patches.some((p) => p.action === "textInsert"));
+  assert.ok(events[0].patches.some((p) => p.action === "mapPut"));
+  // It edits on, and the author takes its edit.
+  b.getText("t").insert(0, ">");
+  b.commit();
+  a.import(b.exportSince(a.version()));
+  assert.equal(a.getText("t").toString(), ">hello wörld 👋");
+
+  // A history cut short is refused whole: nothing applied, no event.
+  const c = Doc.withReplica("c");
+  let seen = 0;
+  c.subscribe(() => seen++);
+  assertThrowsError(() => c.import(history.slice(0, history.length - 3)), /.+/);
+  assert.equal(c.changeCount, 0);
+  assert.deepEqual(c.toJSON(), {});
+  assert.equal(seen, 0);
+  c.import(history);
+  assert.equal(c.getText("t").toString(), "hello wörld 👋");
+  assert.equal(seen, 1);
+});
+
 test("subscribe delivers local and remote events; listeners may read the document", () => {
   const a = Doc.withReplica("a");
   const b = Doc.withReplica("b");
