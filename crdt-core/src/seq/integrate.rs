@@ -30,7 +30,8 @@ use super::Sequence;
 impl<C: Content> Sequence<C> {
     /// Integrates a validated remote run (local versions `lv..lv+len` already allocated, origins
     /// known and ordered), live with `content`, or deleted when `content` is `None`. Returns the
-    /// visible position where it landed.
+    /// visible position where it landed. `next_to` is where the left origin is when the right
+    /// origin follows it directly ([`Sequence::next_to`]): then no other lookup is needed.
     pub(super) fn integrate(
         &mut self,
         lv: u32,
@@ -38,22 +39,29 @@ impl<C: Content> Sequence<C> {
         ol: u32,
         or: u32,
         content: Option<&C>,
+        next_to: Option<(u32, usize, u32)>,
     ) -> usize {
-        // The walk stops at the right origin, so it must start a run: a run holding it further
-        // in would stop the walk at the run's start, and where the new run lands would depend on
-        // how runs happen to be cut (a deletion, a replay of history), not on the elements.
-        // Honest ops never need this split (a right origin inside a run has the element before
-        // it as left origin, split off just below), but an accepted batch can name any known
-        // element.
-        if or != NONE {
-            self.split_before(or);
-        }
-        // Insertion point right after the left origin (splitting its run if needed).
-        let (leaf, idx) = if ol == NONE {
-            (0, 0)
-        } else {
-            // The id map and the tree always agree; (0, 0) (the start) is an unreachable fallback.
-            self.split_after(ol).unwrap_or_default()
+        // Insertion point right after the left origin (splitting its run if needed). The id
+        // map and the tree always agree; (0, 0) (the start) is an unreachable fallback.
+        let (leaf, idx) = match next_to {
+            // The right origin follows the left one: splitting after the left origin makes it
+            // start a run (or it started one), and the walk below stops on it at once.
+            Some(at) => self.split_after_at(ol, at).unwrap_or_default(),
+            None => {
+                // The walk stops at the right origin, so it must start a run: a run holding it
+                // further in would stop the walk at the run's start, and where the new run
+                // lands would depend on how runs happen to be cut (a deletion, a replay of
+                // history), not on the elements. Honest ops never need this split (a right
+                // origin inside a run has the element before it as left origin, split off just
+                // below), but an accepted batch can name any known element.
+                if or != NONE {
+                    self.split_before(or);
+                }
+                match ol {
+                    NONE => (0, 0),
+                    _ => self.split_after(ol).unwrap_or_default(),
+                }
+            }
         };
         let mut cur = (leaf, idx);
         let mut scanning = false;
@@ -122,7 +130,16 @@ impl<C: Content> Sequence<C> {
     /// Splits the run holding `lv` right after it (fixing leaf overflow) and returns the
     /// insertion point just after `lv`.
     fn split_after(&mut self, lv: u32) -> Option<(u32, usize)> {
-        let (leaf, ri, off) = self.locate(lv)?;
+        let at = self.locate(lv)?;
+        self.split_after_at(lv, at)
+    }
+
+    /// [`Sequence::split_after`] of `lv`, which is at `(leaf, ri, off)`.
+    fn split_after_at(
+        &mut self,
+        lv: u32,
+        (leaf, ri, off): (u32, usize, u32),
+    ) -> Option<(u32, usize)> {
         let run_len = self.tree.leaves[leaf as usize].runs[ri].len();
         if off + 1 == run_len {
             return Some((leaf, ri + 1));

@@ -579,11 +579,15 @@ impl<C: Content> Sequence<C> {
         let (ol, or) = (lv_of(origin_left)?, lv_of(origin_right)?);
         let chained = origin_left.is_some()
             && self.chained == Some((origin_left.unwrap_or(id), origin_right));
+        let next_to = match ol {
+            NONE => None,
+            _ => self.next_to(ol, or),
+        };
         if strict
             && ol != NONE
             && or != NONE
             && !chained
-            && !self.directly_after(ol, or)
+            && next_to.is_none()
             && self.cmp_lv(ol, or)? != std::cmp::Ordering::Less
         {
             return Err(SeqError::Malformed(
@@ -595,7 +599,7 @@ impl<C: Content> Sequence<C> {
             Inserted::Content(c) => Some(c),
             Inserted::Tombstone(_) => None,
         };
-        let pos = self.integrate(lv, n32, ol, or, content);
+        let pos = self.integrate(lv, n32, ol, or, content, next_to);
         self.chained = Some((
             Dot::new(id.replica, id.counter + u64::from(n32) - 1),
             origin_right,
@@ -728,26 +732,28 @@ impl<C: Content> Sequence<C> {
         self.cmp_lv(a, b).ok()
     }
 
-    /// Whether `b` is the element right after `a` in document order, tombstones included:
-    /// what an insert's right origin is when the insert comes in the order it was made (it
+    /// Where `a` is ([`Sequence::locate`]) when `b` is the element right after it in document
+    /// order, tombstones included, or when nothing follows it and `b` is [`NONE`]: what an
+    /// insert's origins are when the insert comes in the order it was made (its right origin
     /// names what followed its left origin then). One lookup, where ordering the two takes two
-    /// and a walk up the tree; `false` leaves the question to [`Sequence::cmp_lv`].
-    fn directly_after(&self, a: u32, b: u32) -> bool {
-        let Some((leaf, ri, off)) = self.locate(a) else {
-            return false;
-        };
+    /// and a walk up the tree, and integrating the insert right after `a` needs no other;
+    /// `None` leaves both questions to the general path.
+    fn next_to(&self, a: u32, b: u32) -> Option<(u32, usize, u32)> {
+        let (leaf, ri, off) = self.locate(a)?;
         let l = &self.tree.leaves[leaf as usize];
         let run = l.runs[ri];
-        if off + 1 < run.len() {
-            return run.lv + off + 1 == b;
-        }
-        match l.runs.get(ri + 1) {
-            Some(next) => next.lv == b,
-            None => {
-                l.next != NONE
-                    && (self.tree.leaves[l.next as usize].runs.first()).is_some_and(|r| r.lv == b)
+        let follows = if off + 1 < run.len() {
+            run.lv + off + 1 == b
+        } else {
+            match (l.runs.get(ri + 1), l.next) {
+                (Some(next), _) => next.lv == b,
+                (None, NONE) => b == NONE,
+                (None, next) => {
+                    (self.tree.leaves[next as usize].runs.first()).is_some_and(|r| r.lv == b)
+                }
             }
-        }
+        };
+        follows.then_some((leaf, ri, off))
     }
 
     /// Document order of two elements.
