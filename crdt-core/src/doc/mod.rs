@@ -526,7 +526,7 @@ impl Doc {
         self.commit();
         let batch = format::ChangeBatch::open(bytes)?;
         let mut history = match batch.history() {
-            Some((raw, mut budget)) => Some(OpLog::decode(raw, &mut budget)?),
+            Some((raw, mut budget)) => Some((OpLog::decode(raw, &mut budget)?, budget)),
             None => None,
         };
         // A batch is checked whole before any of it stands (one forged change refuses the
@@ -543,8 +543,8 @@ impl Doc {
             && self.state.containers.is_empty())
         .then(|| self.buffer.limits());
         if let Some(limits) = joining {
-            if let Some(log) = history.take() {
-                return self.join_history(log, limits, applied);
+            if let Some((log, budget)) = history.take() {
+                return self.join_history(log, budget, limits, applied);
             }
         }
         let checking = Cell::new(joining.is_none());
@@ -603,7 +603,7 @@ impl Doc {
         };
         // A whole history sent to a document that holds something: its changes, rebuilt.
         let pass = |each: &mut dyn FnMut(Change, usize) -> bool| match &history {
-            Some(log) => {
+            Some((log, _)) => {
                 let total = log.len();
                 for (i, change) in log.changes().enumerate() {
                     if !each(change, total - i - 1) {
@@ -662,9 +662,15 @@ impl Doc {
     fn join_history(
         &mut self,
         log: OpLog,
+        mut budget: DecodeBudget,
         limits: BufferLimits,
         applied: Option<&mut Vec<SeqRange>>,
     ) -> Result<(), DocError> {
+        // The list of applied ids is charged to the message's budget (what decoding it left)
+        // before it is built: a run of deletes claims changes for a few bytes.
+        if applied.is_some() {
+            budget.charge_values::<SeqRange>(log.len(), 0, "applied change ids")?;
+        }
         let mut patches = Vec::new();
         let state = &mut self.state;
         // The log's operations are merged already: no typing run to hold back.

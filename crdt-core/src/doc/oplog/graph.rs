@@ -66,6 +66,15 @@ pub(super) struct CausalGraph {
 }
 
 impl CausalGraph {
+    /// Lengthens the last run by `extra` events (the hostile tests forge histories with it;
+    /// only `encode` reads the graph afterwards).
+    #[cfg(test)]
+    pub(super) fn lengthen_last_run(&mut self, extra: u64) {
+        if let Some(run) = self.runs.last_mut() {
+            run.end += extra;
+        }
+    }
+
     /// Whether change `id` of parents `parents` and Lamport time `lamport` continues the last
     /// run: same replica, the next counters, made right after the run's last change with
     /// nothing else in its past that the run lacks.

@@ -426,7 +426,7 @@ mod hostile {
     use crate::clock::ReplicaId;
     use crate::doc::format::snapshot::{self, SnapshotRef};
     use crate::encoding::budget::DecodeBudget;
-    use crate::encoding::{frame, DecodeError, EncodingKind};
+    use crate::encoding::{frame, DecodeError, EncodingKind, FormatError};
     use crate::{Doc, DocError};
 
     /// A document with typing, backspacing, a cut, a mark, a map write with a message, and a
@@ -547,6 +547,55 @@ mod hostile {
         });
         assert!(history.len() < 1024);
         assert!(malformed(Doc::load(&saved_with_history(&doc, history))));
+    }
+
+    /// A whole history (`b'H'`) whose run of forward deletes claims four changes per byte of
+    /// the history, a few bytes for twelve million changes: listing their ids (what the relay
+    /// asks of every message it receives, and what `apply_changes` returns) would take 288 MB.
+    /// Both refuse it, charging the list to the message's decoding budget before building it.
+    #[test]
+    fn a_history_claiming_more_changes_than_its_budget_can_list_is_refused() {
+        let mut doc = Doc::with_replica(ReplicaId::new(1));
+        doc.text("t").insert(0, &"a".repeat(3 << 20)).unwrap();
+        doc.commit();
+        for _ in 0..2 {
+            doc.text("t").delete(0, 1).unwrap();
+            doc.commit();
+        }
+        let extra: u32 = 12_000_000;
+        let mut log = doc.log.clone();
+        let mut ops = log.ops.ops_vec();
+        let Some(StoredOp::TextDelete {
+            count, backward, ..
+        }) = ops.last_mut()
+        else {
+            panic!("the history ends with a run of deletes");
+        };
+        assert!(!*backward, "a run of forward deletes");
+        *count += extra;
+        log.ops.set_ops(ops);
+        log.graph.lengthen_last_run(u64::from(extra));
+        if let Some(last) = log.widths.last_mut() {
+            last.count += extra;
+        }
+        // Framed as stored (not deflated: three megabytes of one letter would pass deflate's
+        // ratio limit, and deflating them is most of this test's time in a debug build).
+        let mut bytes = b"CRDTH".to_vec();
+        bytes.extend([crate::encoding::FORMAT_VERSION; 2]);
+        bytes.push(0);
+        bytes.extend(log.encode());
+        let budget_exceeded = |result: Result<(), DocError>| {
+            matches!(
+                result,
+                Err(DocError::Decode(DecodeError::Format(
+                    FormatError::BudgetExceeded { what, .. }
+                ))) if what.ends_with("change ids")
+            )
+        };
+        assert!(budget_exceeded(Doc::change_ids(&bytes).map(drop)));
+        let mut joining = Doc::with_replica(ReplicaId::new(2));
+        assert!(budget_exceeded(joining.apply_changes(&bytes).map(drop)));
+        assert_eq!(joining.change_count(), 0);
     }
 
     #[test]
